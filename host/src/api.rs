@@ -1,0 +1,44 @@
+//! The HTTP interface: `router(state) -> Router` and [`serve`] on a bound listener.
+//!
+//! - `api/citizen.rs`: the citizen API under `/api/v1`.
+//! - `api/ops.rs`: health and readiness.
+//! - `api/problem.rs`: RFC 9457 errors in Persian and English.
+//! - `api/views.rs`: the JSON shapes of answers.
+
+pub mod citizen;
+pub mod ops;
+pub mod problem;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 << 10;
+
+/// The whole HTTP surface of the host.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .merge(ops::routes())
+        .nest("/api/v1", citizen::routes())
+        .fallback(problem::not_found)
+        .layer(axum::middleware::from_fn(problem::localize))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,282 @@
+//! The citizen API: the catalogue and calls to services.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::problem::{Bilingual, FieldProblem, Lang, Problem};
+use super::views::{AgencyView, DocumentView, ServiceDetail, ServiceSummary};
+use crate::app::App;
+use crate::forms;
+use crate::plugins::Adapter;
+use crate::runtime::CallError;
+use crate::runtime::bindings::{AdapterError, CallContext, Scope, Service, ServiceKind, Text};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/agencies", get(agencies))
+        .route("/services", get(services))
+        .route("/services/{agency}/{service}", get(service))
+        .route("/services/{agency}/{service}/inquiries", post(inquire))
+}
+
+/// JSON bodies whose rejections are problem documents.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(Problem))]
+pub struct ApiJson<T>(pub T);
+
+/// Query strings whose rejections are problem documents.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Problem))]
+pub struct ApiQuery<T>(pub T);
+
+async fn agencies(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<serde_json::Value> {
+    let lang = Lang::from_headers(&headers);
+    let adapters = app.registry.snapshot();
+    let agencies: Vec<_> = adapters.values().map(|a| AgencyView::new(lang, &a.agency)).collect();
+    Json(json!({ "agencies": agencies }))
+}
+
+/// Catalogue filters.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueQuery {
+    /// Free text, matched against titles and descriptions in both languages.
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub agency: Option<String>,
+    /// National services plus those of this province.
+    pub province: Option<String>,
+    /// `inquiry` or `application`.
+    pub kind: Option<String>,
+}
+
+fn matches(query: &CatalogueQuery, agency: &str, service: &Service, needle: Option<&str>) -> bool {
+    if query.agency.as_deref().is_some_and(|a| a != agency) {
+        return false;
+    }
+    if query.category.as_deref().is_some_and(|c| c != service.category.id) {
+        return false;
+    }
+    if let Some(kind) = query.kind.as_deref() {
+        let is = match service.kind {
+            ServiceKind::Inquiry => "inquiry",
+            ServiceKind::Application => "application",
+        };
+        if kind != is {
+            return false;
+        }
+    }
+    if let Scope::Province(p) = &service.scope
+        && query.province.as_deref().is_some_and(|q| q != p)
+    {
+        return false;
+    }
+    match needle {
+        None => true,
+        Some(needle) => [&service.title, &service.description, &service.category.label]
+            .iter()
+            .flat_map(|t: &&Text| [t.fa.as_str(), t.en.as_str()])
+            .any(|s| panjereh_formats::text::search_key(s).contains(needle)),
+    }
+}
+
+async fn services(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<CatalogueQuery>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let lang = Lang::from_headers(&headers);
+    if let Some(kind) = query.kind.as_deref()
+        && !matches!(kind, "inquiry" | "application")
+    {
+        return Err(Problem::bad_request(Bilingual::new(
+            "نوع خدمت باید inquiry یا application باشد",
+            "kind must be `inquiry` or `application`",
+        )));
+    }
+    let needle = query.q.as_deref().map(panjereh_formats::text::search_key).filter(|n| !n.is_empty());
+    let adapters = app.registry.snapshot();
+    let services: Vec<_> = adapters
+        .values()
+        .flat_map(|a| a.agency.services.iter().map(move |s| (a, s)))
+        .filter(|(a, s)| matches(&query, &a.agency.id, s, needle.as_deref()))
+        .map(|(a, s)| ServiceSummary::new(lang, &a.agency, s))
+        .collect();
+    Ok(Json(json!({ "count": services.len(), "services": services })))
+}
+
+fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usize), Problem> {
+    let adapter = app.registry.get(agency).ok_or_else(|| {
+        Problem::not_found(Bilingual::new(format!("دستگاه «{agency}» یافت نشد"), format!("no agency `{agency}`")))
+    })?;
+    let index = adapter.agency.services.iter().position(|s| s.id == service).ok_or_else(|| {
+        Problem::not_found(Bilingual::new(
+            format!("خدمت «{service}» در این دستگاه یافت نشد"),
+            format!("agency `{agency}` has no service `{service}`"),
+        ))
+    })?;
+    Ok((adapter, index))
+}
+
+async fn service(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((agency, service)): Path<(String, String)>,
+) -> Result<Json<ServiceDetail>, Problem> {
+    let lang = Lang::from_headers(&headers);
+    let (adapter, index) = find(&app, &agency, &service)?;
+    Ok(Json(ServiceDetail::new(lang, &adapter.agency, &adapter.agency.services[index])))
+}
+
+/// The body of an inquiry or application: the form's values by field name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    #[serde(default)]
+    pub input: BTreeMap<String, serde_json::Value>,
+}
+
+async fn inquire(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((agency, service)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Submission>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let lang = Lang::from_headers(&headers);
+    let (adapter, index) = find(&app, &agency, &service)?;
+    let descriptor = &adapter.agency.services[index];
+    if descriptor.kind != ServiceKind::Inquiry {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "wrong-service-kind",
+            Bilingual::new("این خدمت استعلام نیست؛ درخواست ثبت کنید", "this service is an application, not an inquiry"),
+        ));
+    }
+    let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
+    let request_id = new_request_id();
+    let ctx = CallContext {
+        request_id: request_id.clone(),
+        service: service.clone(),
+        citizen: None,
+        locale: lang.code().to_owned(),
+    };
+    let outcome = adapter.inquire(ctx, input).await;
+    let document = settle(&adapter, &request_id, outcome)?;
+    Ok(Json(json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) })))
+}
+
+/// A random request id (64 bits, hex).
+pub fn new_request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Turns an adapter call's outcome into the answer or a problem naming the adapter.
+pub fn settle<T>(
+    adapter: &Adapter,
+    request_id: &str,
+    outcome: Result<Result<T, AdapterError>, CallError>,
+) -> Result<T, Problem> {
+    let id = adapter.manifest.id.clone();
+    let text = |t: Text| Bilingual::new(t.fa, t.en);
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(AdapterError::InvalidInput(errors))) => Err(Problem::invalid_input(
+            errors.into_iter().map(|e| FieldProblem { field: e.field, message: text(e.message) }).collect(),
+        )
+        .adapter(id)),
+        Ok(Err(AdapterError::NotFound(message))) => Err(Problem::not_found(text(message)).adapter(id)),
+        Ok(Err(AdapterError::Forbidden(message))) => {
+            Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", Bilingual::new("دسترسی مجاز نیست", "Forbidden"))
+                .detail(text(message))
+                .adapter(id))
+        }
+        Ok(Err(AdapterError::Unavailable(message))) => Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "agency-unavailable",
+            Bilingual::new("سامانه دستگاه در دسترس نیست", "The agency's system is unavailable"),
+        )
+        .detail(text(message))
+        .adapter(id)
+        .retry_after(30)),
+        Ok(Err(AdapterError::Other(reason))) => {
+            tracing::warn!(adapter = %id, request_id, %reason, "adapter returned an error");
+            Err(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "adapter-error",
+                Bilingual::new("سامانه دستگاه خطا داد", "The agency's adapter reported an error"),
+            )
+            .detail(Bilingual::new(
+                format!("شناسه پیگیری خطا: {request_id}"),
+                format!("reference for support: {request_id}"),
+            ))
+            .adapter(id))
+        }
+        Err(error) => Err(call_failure(&id, request_id, &error)),
+    }
+}
+
+fn call_failure(adapter: &str, request_id: &str, error: &CallError) -> Problem {
+    let reference =
+        Bilingual::new(format!("شناسه پیگیری خطا: {request_id}"), format!("reference for support: {request_id}"));
+    match error {
+        CallError::CpuBudget(budget) => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "adapter-cpu-budget",
+            Bilingual::new("پاسخ دستگاه از زمان مجاز طول کشید", "The agency's adapter used up its time budget"),
+        )
+        .detail(Bilingual::new(
+            format!(
+                "افزونه «{adapter}» بیش از {} میلی‌ثانیه پردازش کرد و متوقف شد. {}",
+                budget.as_millis(),
+                reference.fa
+            ),
+            format!(
+                "adapter `{adapter}` ran longer than its {} ms CPU budget and was stopped; {}",
+                budget.as_millis(),
+                reference.en
+            ),
+        )),
+        CallError::Timeout(limit) => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "adapter-timeout",
+            Bilingual::new("دستگاه به موقع پاسخ نداد", "The agency did not answer in time"),
+        )
+        .detail(Bilingual::new(
+            format!("افزونه «{adapter}» در {} ثانیه پاسخ نداد. {}", limit.as_secs(), reference.fa),
+            format!("adapter `{adapter}` did not answer within {} s; {}", limit.as_secs(), reference.en),
+        )),
+        CallError::Memory(limit) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "adapter-memory-limit",
+            Bilingual::new("افزونه دستگاه از حافظه مجاز فراتر رفت", "The agency's adapter exceeded its memory limit"),
+        )
+        .detail(Bilingual::new(
+            format!("افزونه «{adapter}» بیش از {} مگابایت حافظه خواست و متوقف شد. {}", limit >> 20, reference.fa),
+            format!("adapter `{adapter}` asked for more than {} MiB and was stopped; {}", limit >> 20, reference.en),
+        )),
+        CallError::Trap(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "adapter-failed",
+            Bilingual::new("افزونه دستگاه با خطا متوقف شد", "The agency's adapter failed"),
+        )
+        .detail(Bilingual::new(
+            format!("افزونه «{adapter}» با خطا متوقف شد. {}", reference.fa),
+            format!("adapter `{adapter}` crashed while handling the request; {}", reference.en),
+        )),
+        CallError::Busy => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "adapter-busy",
+            Bilingual::new("این خدمت اکنون پرمشغله است", "This service is busy right now"),
+        )
+        .detail(Bilingual::new("چند لحظه دیگر دوباره تلاش کنید.", "Please try again in a moment."))
+        .retry_after(1),
+    }
+    .adapter(adapter)
+}

@@ -1,0 +1,35 @@
+//! Health and readiness for load balancers and orchestrators.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::App;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+/// The process is alive.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The process serves adapters.
+async fn readyz(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let adapters = app.registry.snapshot();
+    Json(json!({
+        "status": "ready",
+        "adapters": adapters.values().map(|a| json!({
+            "id": a.manifest.id,
+            "version": a.manifest.version.to_string(),
+            "agency": a.agency.id,
+            "digest": a.digest,
+        })).collect::<Vec<_>>(),
+        "refused": app.refused,
+        "pooling": app.runtime.pooling(),
+    }))
+}

@@ -1,0 +1,261 @@
+//! RFC 9457 problem details, in Persian and English.
+//!
+//! Handlers return [`Problem`]s carrying both languages; the [`localize`] middleware
+//! renders the body in the language the request asked for (`Accept-Language`, Persian by
+//! default). Internal causes are logged where they happen, never sent.
+
+use std::borrow::Cow;
+
+use axum::extract::Request;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The language of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Fa,
+    En,
+}
+
+impl Lang {
+    /// Picks `fa` or `en` from `Accept-Language` by quality; Persian when neither is asked.
+    pub fn from_headers(headers: &HeaderMap) -> Lang {
+        let Some(value) = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+            return Lang::Fa;
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for part in value.split(',') {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+            let lang = if tag == "fa" || tag.starts_with("fa-") {
+                Lang::Fa
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::Fa, |(_, lang)| lang)
+    }
+
+    /// `fa` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fa => "fa",
+            Lang::En => "en",
+        }
+    }
+
+    /// Picks one of two strings.
+    pub fn pick<'a>(self, fa: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Fa => fa,
+            Lang::En => en,
+        }
+    }
+}
+
+/// A string in both languages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bilingual {
+    pub fa: Cow<'static, str>,
+    pub en: Cow<'static, str>,
+}
+
+impl Bilingual {
+    pub fn new(fa: impl Into<Cow<'static, str>>, en: impl Into<Cow<'static, str>>) -> Self {
+        Bilingual { fa: fa.into(), en: en.into() }
+    }
+
+    fn get(&self, lang: Lang) -> &str {
+        lang.pick(&self.fa, &self.en)
+    }
+}
+
+/// Why one field was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: Bilingual,
+}
+
+/// A problem answer.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    /// Stable machine-readable kind; the `type` is `/problems/{slug}`.
+    pub slug: &'static str,
+    pub title: Bilingual,
+    pub detail: Option<Bilingual>,
+    /// The adapter involved, when the problem is an adapter's.
+    pub adapter: Option<String>,
+    pub errors: Vec<FieldProblem>,
+    /// Extra headers (e.g. `Retry-After`).
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &'static str, title: Bilingual) -> Self {
+        Problem { status, slug, title, detail: None, adapter: None, errors: Vec::new(), retry_after: None }
+    }
+
+    pub fn detail(mut self, detail: Bilingual) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    pub fn adapter(mut self, adapter: impl Into<String>) -> Self {
+        self.adapter = Some(adapter.into());
+        self
+    }
+
+    pub fn errors(mut self, errors: Vec<FieldProblem>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn not_found(detail: Bilingual) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", Bilingual::new("یافت نشد", "Not found")).detail(detail)
+    }
+
+    pub fn bad_request(detail: Bilingual) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", Bilingual::new("درخواست نادرست", "Bad request"))
+            .detail(detail)
+    }
+
+    pub fn invalid_input(errors: Vec<FieldProblem>) -> Self {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            Bilingual::new("برخی از مقادیر درست نیست", "Some values are not valid"),
+        )
+        .detail(Bilingual::new("لطفاً خطاهای هر فیلد را برطرف کنید.", "Please correct the errors shown for each field."))
+        .errors(errors)
+    }
+
+    /// The JSON body in one language.
+    pub fn body(&self, lang: Lang) -> serde_json::Value {
+        let mut body = json!({
+            "type": format!("/problems/{}", self.slug),
+            "title": self.title.get(lang),
+            "status": self.status.as_u16(),
+        });
+        if let Some(detail) = &self.detail {
+            body["detail"] = detail.get(lang).into();
+        }
+        if let Some(adapter) = &self.adapter {
+            body["adapter"] = adapter.as_str().into();
+        }
+        if !self.errors.is_empty() {
+            body["errors"] = self
+                .errors
+                .iter()
+                .map(|e| json!({"field": e.field, "message": e.message.get(lang), "fa": e.message.fa, "en": e.message.en}))
+                .collect();
+        }
+        body
+    }
+
+    fn render(&self, lang: Lang) -> Response {
+        let mut response = (self.status, serde_json::to_string(&self.body(lang)).unwrap_or_default()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = self.render(Lang::Fa);
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Re-renders problem bodies in the request's language.
+pub async fn localize(request: Request, next: Next) -> Response {
+    let lang = Lang::from_headers(request.headers());
+    let mut response = next.run(request).await;
+    if let Some(problem) = response.extensions_mut().remove::<Problem>()
+        && lang != Lang::Fa
+    {
+        return problem.render(lang);
+    }
+    response
+}
+
+impl From<JsonRejection> for Problem {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let reason = rejection.body_text();
+        let problem = match rejection {
+            JsonRejection::MissingJsonContentType(_) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                Bilingual::new("نوع محتوا باید application/json باشد", "Content-Type must be application/json"),
+            ),
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                Bilingual::new("حجم درخواست بیش از حد مجاز است", "The request body is too large"),
+            ),
+            _ => Problem::bad_request(Bilingual::new(
+                format!("بدنه درخواست JSON معتبری نیست: {reason}"),
+                format!("the request body is not valid JSON for this endpoint: {reason}"),
+            )),
+        };
+        problem
+    }
+}
+
+impl From<QueryRejection> for Problem {
+    fn from(rejection: QueryRejection) -> Self {
+        let reason = rejection.body_text();
+        Problem::bad_request(Bilingual::new(
+            format!("پارامترهای نشانی نادرست است: {reason}"),
+            format!("invalid query parameters: {reason}"),
+        ))
+    }
+}
+
+/// Answers unknown paths.
+pub async fn not_found() -> Problem {
+    Problem::not_found(Bilingual::new("چنین نشانی‌ای وجود ندارد", "no such path"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_the_highest_quality() {
+        let lang = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(v).unwrap());
+            Lang::from_headers(&h)
+        };
+        assert_eq!(lang("en"), Lang::En);
+        assert_eq!(lang("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(lang("fa-IR,en;q=0.5"), Lang::Fa);
+        assert_eq!(lang("de, en;q=0.3"), Lang::En);
+        assert_eq!(lang("de"), Lang::Fa);
+        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Fa);
+    }
+}

@@ -1,0 +1,243 @@
+//! The JSON shapes of the public API, built from the contract's types in one language.
+//! Kept apart from the WIT types so the API stays stable when the contract grows.
+
+use serde::Serialize;
+
+use super::problem::Lang;
+use crate::runtime::bindings::{
+    Agency, Assurance, Document, FieldType, IdentityAttribute, Scope, Service, ServiceKind, Status, Text,
+};
+
+fn t(lang: Lang, text: &Text) -> String {
+    lang.pick(&text.fa, &text.en).to_owned()
+}
+
+/// Wire name of an assurance level.
+pub fn assurance_name(a: Assurance) -> &'static str {
+    match a {
+        Assurance::None => "none",
+        Assurance::Low => "low",
+        Assurance::Substantial => "substantial",
+        Assurance::High => "high",
+    }
+}
+
+/// Wire name of an application status.
+pub fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Submitted => "submitted",
+        Status::InReview => "in-review",
+        Status::ActionRequired => "action-required",
+        Status::Approved => "approved",
+        Status::Rejected => "rejected",
+        Status::Completed => "completed",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+#[derive(Serialize)]
+pub struct AgencyView {
+    pub id: String,
+    pub name: String,
+    pub services: usize,
+}
+
+impl AgencyView {
+    pub fn new(lang: Lang, agency: &Agency) -> Self {
+        AgencyView { id: agency.id.clone(), name: t(lang, &agency.name), services: agency.services.len() }
+    }
+}
+
+#[derive(Serialize)]
+pub struct CategoryView {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "level", rename_all = "kebab-case")]
+pub enum ScopeView {
+    National,
+    Province { province: String },
+}
+
+#[derive(Serialize)]
+pub struct ServiceSummary {
+    pub agency: String,
+    pub agency_name: String,
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub category: CategoryView,
+    pub kind: &'static str,
+    pub scope: ScopeView,
+    pub min_assurance: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee_rial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_days: Option<u32>,
+    /// Where the service's details and form are.
+    pub href: String,
+}
+
+impl ServiceSummary {
+    pub fn new(lang: Lang, agency: &Agency, service: &Service) -> Self {
+        ServiceSummary {
+            agency: agency.id.clone(),
+            agency_name: t(lang, &agency.name),
+            id: service.id.clone(),
+            title: t(lang, &service.title),
+            description: t(lang, &service.description),
+            category: CategoryView { id: service.category.id.clone(), label: t(lang, &service.category.label) },
+            kind: match service.kind {
+                ServiceKind::Inquiry => "inquiry",
+                ServiceKind::Application => "application",
+            },
+            scope: match &service.scope {
+                Scope::National => ScopeView::National,
+                Scope::Province(p) => ScopeView::Province { province: p.clone() },
+            },
+            min_assurance: assurance_name(service.min_assurance),
+            fee_rial: service.fee_rial,
+            expected_days: service.expected_days,
+            href: format!("/api/v1/services/{}/{}", agency.id, service.id),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ChoiceView {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Serialize)]
+pub struct FieldView {
+    pub name: String,
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<ChoiceView>>,
+}
+
+/// Wire name of a field type.
+pub fn field_type_name(kind: &FieldType) -> &'static str {
+    match kind {
+        FieldType::Text => "text",
+        FieldType::LongText => "long-text",
+        FieldType::Number => "number",
+        FieldType::NationalId => "national-id",
+        FieldType::LegalId => "legal-id",
+        FieldType::Mobile => "mobile",
+        FieldType::PostalCode => "postal-code",
+        FieldType::BillId => "bill-id",
+        FieldType::PaymentId => "payment-id",
+        FieldType::Sheba => "sheba",
+        FieldType::Plate => "plate",
+        FieldType::JalaliDate => "jalali-date",
+        FieldType::Choice(_) => "choice",
+    }
+}
+
+#[derive(Serialize)]
+pub struct ServiceDetail {
+    #[serde(flatten)]
+    pub summary: ServiceSummary,
+    pub fields: Vec<FieldView>,
+    /// Attributes of the citizen the service receives (when granted).
+    pub identity: Vec<&'static str>,
+}
+
+impl ServiceDetail {
+    pub fn new(lang: Lang, agency: &Agency, service: &Service) -> Self {
+        ServiceDetail {
+            summary: ServiceSummary::new(lang, agency, service),
+            fields: service
+                .fields
+                .iter()
+                .map(|f| FieldView {
+                    name: f.name.clone(),
+                    label: t(lang, &f.label),
+                    help: f.help.as_ref().map(|h| t(lang, h)),
+                    kind: field_type_name(&f.kind),
+                    required: f.required,
+                    choices: match &f.kind {
+                        FieldType::Choice(choices) => Some(
+                            choices.iter().map(|c| ChoiceView { id: c.id.clone(), label: t(lang, &c.label) }).collect(),
+                        ),
+                        _ => None,
+                    },
+                })
+                .collect(),
+            identity: service
+                .identity
+                .iter()
+                .map(|a| match a {
+                    IdentityAttribute::NationalId => "national-id",
+                    IdentityAttribute::Mobile => "mobile",
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ItemView {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+pub struct TableView {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Serialize)]
+pub struct BillView {
+    pub bill_id: String,
+    pub payment_id: String,
+    pub amount_rial: u64,
+    pub title: String,
+}
+
+#[derive(Serialize)]
+pub struct DocumentView {
+    pub title: String,
+    pub items: Vec<ItemView>,
+    pub tables: Vec<TableView>,
+    pub bills: Vec<BillView>,
+}
+
+impl DocumentView {
+    pub fn new(lang: Lang, doc: &Document) -> Self {
+        DocumentView {
+            title: t(lang, &doc.title),
+            items: doc.items.iter().map(|i| ItemView { label: t(lang, &i.label), value: i.value.clone() }).collect(),
+            tables: doc
+                .tables
+                .iter()
+                .map(|tb| TableView {
+                    title: t(lang, &tb.title),
+                    columns: tb.columns.iter().map(|c| t(lang, c)).collect(),
+                    rows: tb.rows.clone(),
+                })
+                .collect(),
+            bills: doc
+                .bills
+                .iter()
+                .map(|b| BillView {
+                    bill_id: b.bill_id.clone(),
+                    payment_id: b.payment_id.clone(),
+                    amount_rial: b.amount_rial,
+                    title: t(lang, &b.title),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The application: configuration, the wasm runtime and the adapter registry, built once
+//! and shared by every request.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::plugins::{self, Refusal, Registry};
+use crate::runtime::Runtime;
+
+/// Everything a request handler may need.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub runtime: Arc<Runtime>,
+    pub registry: Registry,
+    /// Packages refused at start, with the reason (shown by `/readyz`).
+    pub refused: Vec<Refusal>,
+}
+
+impl App {
+    /// Builds the runtime and loads the adapters folder.
+    pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
+        let runtime = Runtime::new(&config.runtime)?;
+        let registry = Registry::default();
+        let (loaded, refused) = plugins::load_dir(&runtime, &config.plugins_dir, &config.adapters, config.limits).await;
+        for adapter in loaded {
+            let adapter = Arc::new(adapter);
+            if let Some(previous) = registry.activate(adapter.clone()) {
+                tracing::warn!(
+                    agency = %adapter.agency.id,
+                    kept = %adapter.manifest.id,
+                    replaced = %previous.manifest.id,
+                    "two adapters serve the same agency; the later file wins"
+                );
+            }
+        }
+        Ok(Arc::new(App { config, runtime, registry, refused }))
+    }
+}

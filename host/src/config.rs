@@ -1,0 +1,167 @@
+//! Configuration in two stages: a raw serde structure from the TOML file (unknown keys
+//! rejected) and command-line flags, resolved into a validated [`Config`] of ready-to-use
+//! types. This is the only module that reads the environment.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+use crate::capabilities::{ConfigValue, Grant};
+use crate::plugins::manifest::{RawCapabilities, RawLimits, RequestedLimits};
+use crate::runtime::{CallLimits, RuntimeOptions};
+
+/// The validated configuration of a host process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Folder of adapter packages loaded at start.
+    pub plugins_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Default limits of adapter calls.
+    pub limits: CallLimits,
+    /// Engine-wide settings.
+    pub runtime: RuntimeOptions,
+    /// What the operator granted each adapter, by adapter id.
+    pub adapters: BTreeMap<String, AdapterSettings>,
+}
+
+/// The operator's settings for one adapter.
+#[derive(Debug, Clone, Default)]
+pub struct AdapterSettings {
+    /// Capabilities approved (intersected with the manifest's request at load).
+    pub grant: Grant,
+    /// Configuration values, including secrets.
+    pub config: BTreeMap<String, ConfigValue>,
+    /// Limits set by the operator (may raise the defaults).
+    pub limits: RequestedLimits,
+}
+
+/// Flags given on the command line; each overrides the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub plugins_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    listen: Option<SocketAddr>,
+    plugins: Option<PathBuf>,
+    database_url: Option<String>,
+    #[serde(default)]
+    limits: RawDefaultLimits,
+    #[serde(default)]
+    adapters: BTreeMap<String, RawAdapter>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDefaultLimits {
+    cpu_ms: Option<u64>,
+    wall_ms: Option<u64>,
+    memory_mib: Option<u64>,
+    concurrency: Option<u32>,
+    max_instances: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAdapter {
+    #[serde(default)]
+    grant: RawCapabilities,
+    #[serde(default)]
+    config: BTreeMap<String, RawConfigValue>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConfigValue {
+    Plain(String),
+    /// `{ secret = "..." }` or `{ env = "VAR" }` (read from the environment, secret).
+    Secret {
+        secret: Option<String>,
+        env: Option<String>,
+    },
+}
+
+impl Config {
+    /// Reads the file (if any), applies the flags and the environment, and validates.
+    pub fn load(overrides: Overrides) -> anyhow::Result<Config> {
+        let raw = match &overrides.config_file {
+            Some(path) => read_file(path)?,
+            None => RawConfig::default(),
+        };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+
+        let mut adapters = BTreeMap::new();
+        for (id, raw_adapter) in raw.adapters {
+            let mut config = BTreeMap::new();
+            for (key, value) in raw_adapter.config {
+                let value = match value {
+                    RawConfigValue::Plain(value) => ConfigValue { value, secret: false },
+                    RawConfigValue::Secret { secret: Some(value), env: None } => ConfigValue { value, secret: true },
+                    RawConfigValue::Secret { secret: None, env: Some(var) } => ConfigValue {
+                        value: env(&var).with_context(|| {
+                            format!("adapters.{id}.config.{key}: environment variable {var} is not set")
+                        })?,
+                        secret: true,
+                    },
+                    RawConfigValue::Secret { .. } => {
+                        bail!("adapters.{id}.config.{key}: give exactly one of `secret` or `env`")
+                    }
+                };
+                config.insert(key, value);
+            }
+            let grant = raw_adapter.grant.into_grant().with_context(|| format!("adapters.{id}.grant"))?;
+            adapters.insert(id, AdapterSettings { grant, config, limits: raw_adapter.limits.typed() });
+        }
+
+        let defaults = CallLimits::default();
+        let limits = CallLimits {
+            cpu: raw.limits.cpu_ms.map_or(defaults.cpu, Duration::from_millis),
+            wall: raw.limits.wall_ms.map_or(defaults.wall, Duration::from_millis),
+            memory_bytes: raw.limits.memory_mib.map_or(defaults.memory_bytes, |m| (m as usize) << 20),
+            concurrency: raw.limits.concurrency.unwrap_or(defaults.concurrency),
+        };
+        let mut runtime = RuntimeOptions::default();
+        if let Some(n) = raw.limits.max_instances {
+            runtime.max_instances = n;
+        }
+        if env("PANJEREH_NO_POOLING").is_some() {
+            runtime.pooling = false;
+        }
+        if limits.memory_bytes > runtime.max_memory_bytes {
+            bail!("limits.memory-mib may be at most {}", runtime.max_memory_bytes >> 20);
+        }
+
+        Ok(Config {
+            listen: overrides.listen.or(raw.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            plugins_dir: overrides.plugins_dir.or(raw.plugins).unwrap_or_else(|| PathBuf::from("plugins-dist")),
+            database_url: overrides
+                .database_url
+                .or_else(|| env("PANJEREH_DATABASE_URL"))
+                .or(raw.database_url)
+                .unwrap_or_else(|| "sqlite://data/panjereh.db".to_owned()),
+            limits,
+            runtime,
+            adapters,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<RawConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("failed to read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}

@@ -1,0 +1,25 @@
+//! Panjereh, a national single window for government services.
+//!
+//! The host provides no service itself: agencies plug in sandboxed WebAssembly adapters
+//! that follow the `panjereh:adapter` WIT contract, and the host serves their services to
+//! citizens over HTTP.
+//!
+//! # Layout
+//!
+//! - [`config`]: file, flags and environment resolved into a validated [`config::Config`].
+//! - [`runtime`]: the wasmtime engine, linker, per-call store, limits and CPU budget.
+//! - [`capabilities`]: host imports offered to adapters (log, config, kv, http, clock).
+//! - [`plugins`]: manifests, component checks, loading, and the hot-swappable registry.
+//! - [`forms`]: host-side validation of service forms.
+//! - [`api`]: the HTTP router, problem details and JSON views.
+//! - [`app`]: what is built once at start and shared by requests.
+//! - [`cli`]: the `panjereh` command.
+
+pub mod api;
+pub mod app;
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod forms;
+pub mod plugins;
+pub mod runtime;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    panjereh_host::cli::main()
+}

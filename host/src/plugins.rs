@@ -1,0 +1,355 @@
+//! The registry of loaded adapters and the path from a package on disk to a callable
+//! adapter.
+//!
+//! Loading happens off the request path: header check, compile (on a blocking thread),
+//! import/export and WIT-version checks, linking into an `InstancePre`, and one `describe`
+//! call in a throwaway store. Only then is the adapter swapped into the registry, an
+//! atomic pointer swap: calls in flight keep the `Arc` of the version they started with.
+
+pub mod manifest;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+
+use crate::capabilities::{Capabilities, Grant};
+use crate::config::AdapterSettings;
+use crate::runtime::bindings::{AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value};
+use crate::runtime::call::Instantiable;
+use crate::runtime::{CallError, CallLimits, Runtime};
+pub use manifest::{Manifest, ManifestError};
+pub use validate::{ComponentError, HOST_WIT_VERSION};
+
+/// Components larger than this are refused before compiling.
+pub const MAX_COMPONENT_BYTES: usize = 32 << 20;
+
+/// Why a package could not be loaded. Each message names the reason precisely.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("no manifest `{0}` next to the component")]
+    MissingManifest(String),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Component(#[from] ComponentError),
+    #[error("the component is {0} bytes; the limit is {MAX_COMPONENT_BYTES}")]
+    TooLarge(usize),
+    #[error("`describe` failed: {0}")]
+    Describe(String),
+    #[error("`describe` is inconsistent: {0}")]
+    Description(String),
+}
+
+/// One loaded adapter version, ready to serve.
+pub struct Adapter {
+    pub manifest: Manifest,
+    /// Hex SHA-256 of the component.
+    pub digest: String,
+    /// The WIT version the component was built against.
+    pub wit: semver::Version,
+    /// What `describe` returned at load time.
+    pub agency: Agency,
+    exec: Instantiable,
+    caps: Arc<Capabilities>,
+}
+
+impl std::fmt::Debug for Adapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adapter")
+            .field("id", &self.manifest.id)
+            .field("version", &self.manifest.version.to_string())
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+type Outcome<T> = Result<Result<T, AdapterError>, CallError>;
+
+impl Adapter {
+    /// The effective limits of this adapter's calls.
+    pub fn limits(&self) -> CallLimits {
+        self.exec.limits()
+    }
+
+    /// The effective capability grant.
+    pub fn grant(&self) -> &Grant {
+        &self.caps.grant
+    }
+
+    /// Calls `inquire` in a fresh instance.
+    pub async fn inquire(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Document> {
+        let request_id = ctx.request_id.clone();
+        self.exec
+            .call(self.caps.clone(), &request_id, move |a, store| {
+                Box::pin(async move { a.panjereh_adapter_adapter().call_inquire(store, &ctx, &input).await })
+            })
+            .await
+    }
+
+    /// Calls `submit` in a fresh instance.
+    pub async fn submit(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Receipt> {
+        let request_id = ctx.request_id.clone();
+        self.exec
+            .call(self.caps.clone(), &request_id, move |a, store| {
+                Box::pin(async move { a.panjereh_adapter_adapter().call_submit(store, &ctx, &input).await })
+            })
+            .await
+    }
+
+    /// Calls `status` in a fresh instance.
+    pub async fn status(&self, ctx: CallContext, reference: String) -> Outcome<StatusUpdate> {
+        let request_id = ctx.request_id.clone();
+        self.exec
+            .call(self.caps.clone(), &request_id, move |a, store| {
+                Box::pin(async move { a.panjereh_adapter_adapter().call_status(store, &ctx, &reference).await })
+            })
+            .await
+    }
+
+    /// Calls `on-callback` in a fresh instance.
+    pub async fn on_callback(&self, request_id: &str, body: Vec<u8>) -> Outcome<StatusUpdate> {
+        self.exec
+            .call(self.caps.clone(), request_id, move |a, store| {
+                Box::pin(async move { a.panjereh_adapter_adapter().call_on_callback(store, &body).await })
+            })
+            .await
+    }
+
+    /// Calls `describe` in a fresh instance.
+    pub async fn describe(&self) -> Result<Agency, CallError> {
+        self.exec
+            .call(self.caps.clone(), "describe", |a, store| {
+                Box::pin(async move { a.panjereh_adapter_adapter().call_describe(store).await })
+            })
+            .await
+    }
+}
+
+/// The live set of adapters, keyed by agency id. Reads are lock-free.
+#[derive(Debug, Default)]
+pub struct Registry {
+    adapters: ArcSwap<BTreeMap<String, Arc<Adapter>>>,
+}
+
+impl Registry {
+    /// The adapter serving `agency`, if any.
+    pub fn get(&self, agency: &str) -> Option<Arc<Adapter>> {
+        self.adapters.load().get(agency).cloned()
+    }
+
+    /// A consistent snapshot of every adapter.
+    pub fn snapshot(&self) -> Arc<BTreeMap<String, Arc<Adapter>>> {
+        self.adapters.load_full()
+    }
+
+    /// Makes `adapter` the one serving its agency, replacing any previous version
+    /// atomically; returns the previous one.
+    pub fn activate(&self, adapter: Arc<Adapter>) -> Option<Arc<Adapter>> {
+        let agency = adapter.agency.id.clone();
+        let previous = self.get(&agency);
+        self.adapters.rcu(|current| {
+            let mut next = BTreeMap::clone(current);
+            next.insert(agency.clone(), adapter.clone());
+            next
+        });
+        previous
+    }
+
+    /// Stops serving `agency`; returns what was serving it.
+    pub fn deactivate(&self, agency: &str) -> Option<Arc<Adapter>> {
+        let previous = self.get(agency);
+        self.adapters.rcu(|current| {
+            let mut next = BTreeMap::clone(current);
+            next.remove(agency);
+            next
+        });
+        previous
+    }
+}
+
+/// The hex SHA-256 of a component.
+pub fn digest(wasm: &[u8]) -> String {
+    hex::encode(Sha256::digest(wasm))
+}
+
+/// The limits an adapter runs under: the manifest may lower the host's defaults, the
+/// operator may set anything up to the engine's ceiling.
+pub fn effective_limits(
+    defaults: CallLimits,
+    manifest: &Manifest,
+    settings: &AdapterSettings,
+    ceiling: usize,
+) -> CallLimits {
+    let asked = manifest.limits;
+    let operator = settings.limits;
+    CallLimits {
+        cpu: operator.cpu.unwrap_or_else(|| asked.cpu.map_or(defaults.cpu, |c| c.min(defaults.cpu))),
+        wall: defaults.wall,
+        memory_bytes: operator
+            .memory_bytes
+            .unwrap_or_else(|| asked.memory_bytes.map_or(defaults.memory_bytes, |m| m.min(defaults.memory_bytes)))
+            .min(ceiling),
+        concurrency: operator
+            .concurrency
+            .unwrap_or_else(|| asked.concurrency.map_or(defaults.concurrency, |c| c.min(defaults.concurrency))),
+    }
+}
+
+/// Verifies, compiles, links and describes a package. Nothing is registered.
+pub async fn load(
+    runtime: &Arc<Runtime>,
+    wasm: Vec<u8>,
+    manifest_text: &str,
+    settings: &AdapterSettings,
+    defaults: CallLimits,
+) -> Result<Adapter, LoadError> {
+    let manifest = Manifest::parse(manifest_text)?;
+    if wasm.len() > MAX_COMPONENT_BYTES {
+        return Err(LoadError::TooLarge(wasm.len()));
+    }
+    validate::check_header(&wasm)?;
+    let digest = digest(&wasm);
+
+    let compiled = {
+        let runtime = runtime.clone();
+        tokio::task::spawn_blocking(move || runtime.compile(&wasm))
+            .await
+            .map_err(|e| ComponentError::Compile(e.to_string()))?
+            .map_err(|e| ComponentError::Compile(format!("{e:#}")))?
+    };
+    let wit = validate::check_component(runtime.engine(), &compiled)?;
+    if wit != manifest.wit {
+        return Err(ComponentError::ManifestWitMismatch { manifest: manifest.wit.clone(), component: wit }.into());
+    }
+    let pre = runtime.linker().instantiate_pre(&compiled).map_err(|e| ComponentError::Link(format!("{e:#}")))?;
+
+    let limits = effective_limits(defaults, &manifest, settings, runtime.max_memory_bytes());
+    let grant = Grant::intersect(&manifest.requested, &settings.grant);
+    let config = settings
+        .config
+        .iter()
+        .filter(|(key, _)| grant.config_keys.contains(*key))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let caps = Arc::new(Capabilities {
+        adapter: manifest.id.clone(),
+        version: manifest.version.to_string(),
+        grant,
+        config,
+        ..Default::default()
+    });
+    let exec = Instantiable::new(runtime.clone(), pre, limits).map_err(|e| ComponentError::Link(format!("{e:#}")))?;
+
+    let mut adapter = Adapter { manifest, digest, wit, agency: placeholder_agency(), exec, caps };
+    let agency = adapter.describe().await.map_err(|e| LoadError::Describe(e.to_string()))?;
+    check_description(&adapter.manifest, &agency)?;
+    adapter.agency = agency;
+    Ok(adapter)
+}
+
+fn placeholder_agency() -> Agency {
+    use crate::runtime::bindings::Text;
+    Agency { id: String::new(), name: Text { fa: String::new(), en: String::new() }, services: Vec::new() }
+}
+
+fn check_description(manifest: &Manifest, agency: &Agency) -> Result<(), LoadError> {
+    let bad = |m: String| Err(LoadError::Description(m));
+    if agency.id != manifest.agency {
+        return bad(format!("agency id `{}` differs from the manifest's `{}`", agency.id, manifest.agency));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for service in &agency.services {
+        if !seen.insert(service.id.as_str()) {
+            return bad(format!("service id `{}` appears twice", service.id));
+        }
+        if service.id.is_empty()
+            || !service.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return bad(format!("service id `{}` must be lowercase letters, digits and dashes", service.id));
+        }
+        let mut fields = std::collections::BTreeSet::new();
+        for field in &service.fields {
+            if !fields.insert(field.name.as_str()) {
+                return bad(format!("field `{}` appears twice in service `{}`", field.name, service.id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A package that was refused at load, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Refusal {
+    pub file: String,
+    pub reason: String,
+}
+
+/// Loads every `*.wasm` in `dir` (with its `<name>.toml`). A package that fails is refused
+/// with one log line naming the file and the reason; the others still load.
+pub async fn load_dir(
+    runtime: &Arc<Runtime>,
+    dir: &Path,
+    settings: &BTreeMap<String, AdapterSettings>,
+    defaults: CallLimits,
+) -> (Vec<Adapter>, Vec<Refusal>) {
+    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect(),
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "cannot read the adapters folder");
+            return (Vec::new(), Vec::new());
+        }
+    };
+    paths.sort();
+    let mut loaded = Vec::new();
+    let mut refused = Vec::new();
+    for path in paths {
+        let started = std::time::Instant::now();
+        match load_file(runtime, &path, settings, defaults).await {
+            Ok(adapter) => {
+                tracing::info!(
+                    file = %path.display(),
+                    adapter = %adapter.manifest.id,
+                    version = %adapter.manifest.version,
+                    services = adapter.agency.services.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "adapter loaded"
+                );
+                loaded.push(adapter);
+            }
+            Err(reason) => {
+                tracing::error!(file = %path.display(), %reason, "adapter refused");
+                refused.push(Refusal { file: path.display().to_string(), reason: reason.to_string() });
+            }
+        }
+    }
+    (loaded, refused)
+}
+
+async fn load_file(
+    runtime: &Arc<Runtime>,
+    path: &Path,
+    settings: &BTreeMap<String, AdapterSettings>,
+    defaults: CallLimits,
+) -> Result<Adapter, LoadError> {
+    let manifest_path = path.with_extension("toml");
+    let manifest_text = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadError::MissingManifest(manifest_path.display().to_string()));
+        }
+        Err(source) => return Err(LoadError::Read { path: manifest_path.display().to_string(), source }),
+    };
+    let wasm = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    let id = Manifest::parse(&manifest_text)?.id;
+    let settings = settings.get(&id).cloned().unwrap_or_default();
+    load(runtime, wasm, &manifest_text, &settings, defaults).await
+}

@@ -1,0 +1,166 @@
+//! The one wasmtime [`Engine`] of the process and the [`Linker`] every adapter is linked
+//! against.
+//!
+//! The engine uses Cranelift, copy-on-write memory images, epoch interruption driven by a
+//! ticker thread, and the pooling instance allocator when the machine's address space
+//! allows it (probed at start; otherwise on-demand allocation).
+
+pub mod bindings;
+pub mod call;
+pub mod limits;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
+
+pub use call::{CallError, CallLimits};
+pub use state::CallState;
+
+/// How often the epoch advances. CPU budgets are counted in ticks of this length.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Engine-wide settings, fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Instances that may exist at once across all adapters (the pool's size).
+    pub max_instances: u32,
+    /// The largest linear memory any adapter may be granted, in bytes.
+    pub max_memory_bytes: usize,
+    /// Whether to try the pooling allocator at all.
+    pub pooling: bool,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions { max_instances: 256, max_memory_bytes: 256 << 20, pooling: true }
+    }
+}
+
+/// The engine, the linker with every host import, and the epoch ticker.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    pooling: bool,
+    max_memory_bytes: usize,
+    concurrency: Arc<tokio::sync::Semaphore>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("pooling", &self.pooling).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine (pooling if the probe succeeds), the linker, and starts the ticker.
+    pub fn new(options: &RuntimeOptions) -> anyhow::Result<Arc<Self>> {
+        let (engine, pooling) = if options.pooling {
+            match Engine::new(&engine_config(Some(options))) {
+                Ok(engine) => (engine, true),
+                Err(error) => {
+                    tracing::warn!(%error, "pooling allocator unavailable; using on-demand allocation");
+                    (Engine::new(&engine_config(None)).map_err(anyhow::Error::from)?, false)
+                }
+            }
+        } else {
+            (Engine::new(&engine_config(None)).map_err(anyhow::Error::from)?, false)
+        };
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("failed to link WASI")?;
+        bindings::AgencyAdapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)
+            .context("failed to link host capabilities")?;
+
+        spawn_epoch_ticker(&engine);
+        tracing::info!(pooling, "wasm runtime ready");
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            pooling,
+            max_memory_bytes: options.max_memory_bytes,
+            concurrency: Arc::new(tokio::sync::Semaphore::new(options.max_instances as usize)),
+        }))
+    }
+
+    /// The process's engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker with WASI (inert) and the host capabilities.
+    pub fn linker(&self) -> &Linker<CallState> {
+        &self.linker
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// The largest memory an adapter may be given.
+    pub fn max_memory_bytes(&self) -> usize {
+        self.max_memory_bytes
+    }
+
+    /// Compiles a component. CPU-heavy: call from a blocking thread.
+    pub fn compile(&self, wasm: &[u8]) -> anyhow::Result<Component> {
+        Component::new(&self.engine, wasm).map_err(anyhow::Error::from)
+    }
+
+    /// Global permits: one per live instance, so the pool is never exhausted.
+    pub(crate) fn global_permits(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.concurrency
+    }
+}
+
+fn engine_config(pool: Option<&RuntimeOptions>) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .strategy(Strategy::Cranelift)
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .parallel_compilation(true)
+        .max_wasm_stack(1 << 20);
+    if let Some(options) = pool {
+        let n = options.max_instances;
+        let mut pooling = PoolingAllocationConfig::default();
+        pooling
+            .total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_memory_size(options.max_memory_bytes)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(16)
+            .max_component_instance_size(1 << 20)
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    }
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("panjereh-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("failed to start the epoch ticker thread");
+}

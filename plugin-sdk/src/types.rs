@@ -1,0 +1,167 @@
+//! The contract's types with small builders, so adapters read like their services.
+
+pub use crate::bindings::exports::panjereh::adapter::adapter::{
+    AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value,
+};
+pub use crate::bindings::panjereh::adapter::types::Text;
+pub use crate::bindings::panjereh::adapter::types::{
+    Assurance, Bill, Category, Choice, Citizen, Field, FieldError, FieldType, IdentityAttribute, Item, Scope, Service,
+    ServiceKind, Status, Table,
+};
+
+impl Text {
+    /// A text in Persian and English.
+    pub fn new(fa: impl Into<String>, en: impl Into<String>) -> Self {
+        Text { fa: fa.into(), en: en.into() }
+    }
+}
+
+impl Category {
+    /// A catalogue group.
+    pub fn new(id: impl Into<String>, label: Text) -> Self {
+        Category { id: id.into(), label }
+    }
+}
+
+impl Choice {
+    /// An option of a choice field.
+    pub fn new(id: impl Into<String>, label: Text) -> Self {
+        Choice { id: id.into(), label }
+    }
+}
+
+impl Field {
+    /// A required field.
+    pub fn new(name: impl Into<String>, label: Text, kind: FieldType) -> Self {
+        Field { name: name.into(), label, help: None, kind, required: true }
+    }
+
+    /// Makes the field optional.
+    pub fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+
+    /// Adds help text.
+    pub fn help(mut self, help: Text) -> Self {
+        self.help = Some(help);
+        self
+    }
+}
+
+impl Service {
+    fn new(kind: ServiceKind, id: &str, title: Text, description: Text, category: Category) -> Self {
+        Service {
+            id: id.into(),
+            title,
+            description,
+            category,
+            kind,
+            scope: Scope::National,
+            fields: Vec::new(),
+            min_assurance: Assurance::None,
+            identity: Vec::new(),
+            fee_rial: None,
+            expected_days: None,
+        }
+    }
+
+    /// A national inquiry open to anyone, with no fields yet.
+    pub fn inquiry(id: &str, title: Text, description: Text, category: Category) -> Self {
+        Self::new(ServiceKind::Inquiry, id, title, description, category)
+    }
+
+    /// A national application for signed-in citizens (substantial assurance).
+    pub fn application(id: &str, title: Text, description: Text, category: Category) -> Self {
+        Service {
+            min_assurance: Assurance::Substantial,
+            ..Self::new(ServiceKind::Application, id, title, description, category)
+        }
+    }
+
+    /// Appends a form field.
+    pub fn field(mut self, field: Field) -> Self {
+        self.fields.push(field);
+        self
+    }
+
+    /// Offers the service in one province only.
+    pub fn in_province(mut self, province: &str) -> Self {
+        self.scope = Scope::Province(province.into());
+        self
+    }
+
+    /// Requires at least this sign-in strength.
+    pub fn min_assurance(mut self, assurance: Assurance) -> Self {
+        self.min_assurance = assurance;
+        self
+    }
+
+    /// Needs these attributes of the citizen.
+    pub fn needs(mut self, attributes: &[IdentityAttribute]) -> Self {
+        self.identity = attributes.to_vec();
+        self
+    }
+
+    /// Charges a fee.
+    pub fn fee_rial(mut self, fee: u64) -> Self {
+        self.fee_rial = Some(fee);
+        self
+    }
+
+    /// Typical days to a decision.
+    pub fn expected_days(mut self, days: u32) -> Self {
+        self.expected_days = Some(days);
+        self
+    }
+}
+
+impl Document {
+    /// An empty document with a title.
+    pub fn new(title: Text) -> Self {
+        Document { title, items: Vec::new(), tables: Vec::new(), bills: Vec::new() }
+    }
+
+    /// Appends a labelled value.
+    pub fn item(mut self, label: Text, value: impl Into<String>) -> Self {
+        self.items.push(Item { label, value: value.into() });
+        self
+    }
+
+    /// Appends a table.
+    pub fn table(mut self, table: Table) -> Self {
+        self.tables.push(table);
+        self
+    }
+
+    /// Appends a payable bill.
+    pub fn bill(mut self, bill: Bill) -> Self {
+        self.bills.push(bill);
+        self
+    }
+}
+
+impl AdapterError {
+    /// One field refused, with a message in both languages.
+    pub fn field(field: &str, message: Text) -> Self {
+        AdapterError::InvalidInput(vec![FieldError { field: field.into(), message }])
+    }
+}
+
+/// Looking up submitted values by field name.
+pub trait Values {
+    /// The value of a field, if submitted.
+    fn get_value(&self, name: &str) -> Option<String>;
+}
+
+impl Values for [Value] {
+    fn get_value(&self, name: &str) -> Option<String> {
+        self.iter().find(|v| v.name == name).map(|v| v.value.clone())
+    }
+}
+
+impl Values for Vec<Value> {
+    fn get_value(&self, name: &str) -> Option<String> {
+        self.as_slice().get_value(name)
+    }
+}

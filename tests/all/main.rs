@@ -1,0 +1,7 @@
+//! Integration tests: one binary, a shared harness that starts a real host on
+//! 127.0.0.1:0 with adapters built from source.
+
+mod harness;
+
+mod foundation;
+mod sandbox;

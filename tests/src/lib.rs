@@ -1,0 +1,1 @@
+//! Integration tests of the Panjereh host live in `all/`; this crate has no library code.
