@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::plugins::{self, Refusal, Registry};
 use crate::runtime::Runtime;
+use crate::store::Db;
 
 /// Everything a request handler may need.
 #[derive(Debug)]
@@ -13,6 +14,7 @@ pub struct App {
     pub config: Config,
     pub runtime: Arc<Runtime>,
     pub registry: Registry,
+    pub db: Db,
     /// Packages refused at start, with the reason (shown by `/readyz`).
     pub refused: Vec<Refusal>,
 }
@@ -20,6 +22,7 @@ pub struct App {
 impl App {
     /// Builds the runtime and loads the adapters folder.
     pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
+        let db = Db::connect(&config.database_url).await?;
         let runtime = Runtime::new(&config.runtime)?;
         let registry = Registry::default();
         let (loaded, refused) = plugins::load_dir(&runtime, &config.plugins_dir, &config.adapters, config.limits).await;
@@ -34,6 +37,6 @@ impl App {
                 );
             }
         }
-        Ok(Arc::new(App { config, runtime, registry, refused }))
+        Ok(Arc::new(App { config, runtime, registry, db, refused }))
     }
 }

@@ -12,6 +12,7 @@
 //! - [`plugins`]: manifests, component checks, loading, and the hot-swappable registry.
 //! - [`forms`]: host-side validation of service forms.
 //! - [`api`]: the HTTP router, problem details and JSON views.
+//! - [`store`]: sqlx on SQLite or PostgreSQL, migrations, one file per aggregate.
 //! - [`app`]: what is built once at start and shared by requests.
 //! - [`cli`]: the `panjereh` command.
 
@@ -23,3 +24,4 @@ pub mod config;
 pub mod forms;
 pub mod plugins;
 pub mod runtime;
+pub mod store;

@@ -1,0 +1,106 @@
+//! Storage with sqlx on two real back-ends: SQLite (WAL, the embedded default) and
+//! PostgreSQL (production, several replicas).
+//!
+//! One SQL text serves both through sqlx's `Any` driver: queries use `$1, $2, ...`
+//! placeholders (SQLite accepts them too), integers are `BIGINT`, times are milliseconds
+//! since the Unix epoch, booleans are integers 0/1, and binary data is `BLOB`/`BYTEA` in
+//! each back-end's migrations. Migrations live in `migrations/{sqlite,postgres}`, one
+//! file per aggregate, and run at start.
+//!
+//! Each aggregate has its own file under `store/` with the queries that touch it.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The host's database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Db {
+    /// Connects (creating a SQLite file and its folder if needed) and runs migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL `{url}`: use sqlite://PATH or postgres://...");
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                let path = path.split('?').next().unwrap_or(path);
+                if let Some(parent) = Path::new(path).parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("failed to create the database folder {}", parent.display()))?;
+                }
+                let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))?;
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL for concurrent readers; FULL so an acknowledged write
+                            // survives a crash right after the answer; wait on locks.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = FULL").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .with_context(|| format!("failed to open the SQLite database {path}"))?
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("failed to connect to PostgreSQL")?,
+        };
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await.context("failed to apply database migrations")?;
+        Ok(Db { pool, backend })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which back-end this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// Milliseconds since the Unix epoch, the time format of every table.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
