@@ -1,10 +1,12 @@
 //! The HTTP interface: `router(state) -> Router` and [`serve`] on a bound listener.
 //!
 //! - `api/citizen.rs`: the citizen API under `/api/v1`.
+//! - `api/admin.rs`: the operators' API under `/admin/v1`.
 //! - `api/ops.rs`: health and readiness.
 //! - `api/problem.rs`: RFC 9457 errors in Persian and English.
 //! - `api/views.rs`: the JSON shapes of answers.
 
+pub mod admin;
 pub mod citizen;
 pub mod ops;
 pub mod problem;
@@ -27,6 +29,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(ops::routes())
         .nest("/api/v1", citizen::routes())
+        .nest("/admin/v1", admin::routes())
         .fallback(problem::not_found)
         .layer(axum::middleware::from_fn(problem::localize))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

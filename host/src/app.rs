@@ -1,10 +1,12 @@
-//! The application: configuration, the wasm runtime and the adapter registry, built once
-//! and shared by every request.
+//! The application: configuration, database, wasm runtime, audit log and the adapter
+//! registry with its lifecycle manager, built once and shared by every request.
 
 use std::sync::Arc;
 
+use crate::audit::Audit;
 use crate::config::Config;
-use crate::plugins::{self, Refusal, Registry};
+use crate::plugins::lifecycle::{Manager, ManagerOptions};
+use crate::plugins::{Refusal, Registry};
 use crate::runtime::Runtime;
 use crate::store::Db;
 
@@ -13,30 +15,39 @@ use crate::store::Db;
 pub struct App {
     pub config: Config,
     pub runtime: Arc<Runtime>,
-    pub registry: Registry,
     pub db: Db,
-    /// Packages refused at start, with the reason (shown by `/readyz`).
+    pub audit: Audit,
+    /// The adapters serving now (lock-free reads).
+    pub registry: Arc<Registry>,
+    /// Install, activate, enable, disable, remove.
+    pub plugins: Arc<Manager>,
+    /// Packages of the plugins folder refused at start, with the reason (`/readyz`).
     pub refused: Vec<Refusal>,
 }
 
 impl App {
-    /// Builds the runtime and loads the adapters folder.
+    /// Connects the database, builds the runtime, installs the plugins folder, loads the
+    /// desired adapters and starts following other replicas' changes.
     pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
         let db = Db::connect(&config.database_url).await?;
         let runtime = Runtime::new(&config.runtime)?;
-        let registry = Registry::default();
-        let (loaded, refused) = plugins::load_dir(&runtime, &config.plugins_dir, &config.adapters, config.limits).await;
-        for adapter in loaded {
-            let adapter = Arc::new(adapter);
-            if let Some(previous) = registry.activate(adapter.clone()) {
-                tracing::warn!(
-                    agency = %adapter.agency.id,
-                    kept = %adapter.manifest.id,
-                    replaced = %previous.manifest.id,
-                    "two adapters serve the same agency; the later file wins"
-                );
-            }
-        }
-        Ok(Arc::new(App { config, runtime, registry, db, refused }))
+        let audit = Audit::start(db.clone());
+        let registry = Arc::new(Registry::default());
+        let plugins = Arc::new(Manager::new(
+            runtime.clone(),
+            db.clone(),
+            audit.clone(),
+            registry.clone(),
+            ManagerOptions {
+                settings: config.adapters.clone(),
+                defaults: config.limits,
+                cache_dir: config.cache_dir.clone(),
+                trust: config.trust.clone(),
+            },
+        ));
+        let refused = plugins.install_folder(&config.plugins_dir).await;
+        plugins.reconcile().await?;
+        plugins.follow(&config.database_url, config.reconcile_every);
+        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused }))
     }
 }

@@ -1,14 +1,23 @@
 //! The `panjereh` command: parse flags, initialise logging, run the library.
+//!
+//! `serve` runs the host. `plugin ...` verbs talk to a running host's admin API with an
+//! operator token; `operator create` and `audit verify` work on the database directly.
+
+mod admin_client;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
 use crate::config::{Config, Overrides};
+use crate::plugins::signature;
+use crate::store::Db;
+use crate::store::operators::Role;
 
 /// Panjereh: a national single window for government services.
 #[derive(Debug, Parser)]
@@ -21,22 +30,145 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the database is, for commands that use it directly.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// `sqlite://PATH` (default `sqlite://data/panjereh.db`) or `postgres://...`.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// TOML configuration file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+impl DbArgs {
+    fn config(self) -> anyhow::Result<Config> {
+        Config::load(Overrides { database_url: self.database_url, config_file: self.config, ..Default::default() })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the host: load adapters and serve the citizen API.
+    /// Run the host: load adapters and serve the citizen and admin APIs.
     Serve {
-        /// Address to listen on.
+        /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Folder of adapter packages (`NAME.wasm` with `NAME.toml`).
+        /// Folder of adapter packages (`NAME.wasm` with `NAME.toml`, optional `NAME.wasm.sig`).
         #[arg(long)]
         plugins: Option<PathBuf>,
-        /// `sqlite://PATH` (default `sqlite://data/panjereh.db`) or `postgres://...`.
+        /// Reinstall an adapter of the plugins folder when its file changes (development).
         #[arg(long)]
-        database_url: Option<String>,
-        /// TOML configuration file (limits, grants, adapter settings).
+        watch: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage adapters on a running host.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Manage operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Check the evidence log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Create an Ed25519 key pair for signing an agency's adapters.
+    Keygen {
+        /// Writes PREFIX.key (secret, keep it safe) and PREFIX.pub (give it to operators).
         #[arg(long)]
-        config: Option<PathBuf>,
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Upload a package (component, manifest, signature) and switch to it.
+    Install {
+        /// The component, `NAME.wasm`; the manifest `NAME.toml` and signature
+        /// `NAME.wasm.sig` next to it are used unless given.
+        component: PathBuf,
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// Store the version without switching to it.
+        #[arg(long)]
+        no_activate: bool,
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+    /// Sign a component with an agency key: writes `COMPONENT.sig`.
+    Sign {
+        component: PathBuf,
+        /// The secret key file from `panjereh keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// List installed adapters.
+    List {
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+    /// Show one adapter: versions, digest, grants, state, call statistics.
+    Show {
+        id: String,
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+    /// Serve an adapter's services again.
+    Enable {
+        id: String,
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+    /// Take an adapter's services down for maintenance (they answer 503).
+    Disable {
+        id: String,
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+    /// Switch to a stored version (upgrade or downgrade).
+    Activate {
+        id: String,
+        version: String,
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+    /// Switch back to the previous version.
+    Rollback {
+        id: String,
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+    /// Remove an adapter and all its versions.
+    Remove {
+        id: String,
+        #[command(flatten)]
+        host: admin_client::HostArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator and print its token (shown once).
+    Create {
+        /// A name for the audit log, e.g. a person's user name.
+        #[arg(long)]
+        name: String,
+        /// `admin` changes adapters; `auditor` only reads.
+        #[arg(long, value_parser = ["admin", "auditor"])]
+        role: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and report the first broken link (exit status 1 if any).
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
@@ -52,7 +184,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -61,7 +193,7 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -70,20 +202,72 @@ fn init_tracing(json: bool) {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { listen, plugins, database_url, config } => {
-            let config = Config::load(Overrides { listen, plugins_dir: plugins, database_url, config_file: config })?;
+        Command::Serve { listen, plugins, watch, db } => {
+            let config = Config::load(Overrides {
+                listen,
+                plugins_dir: plugins,
+                database_url: db.database_url,
+                config_file: db.config,
+                cache_dir: None,
+            })?;
             let listen = config.listen;
             let app = App::start(config).await?;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("failed to bind {listen}: {e}"))?;
+            if watch {
+                crate::watch::spawn(app.clone())?;
+            }
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to bind {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "serving");
             crate::api::serve(listener, app, shutdown_signal()).await?;
-            Ok(())
+        }
+        Command::Plugin(command) => admin_client::run(command).await?,
+        Command::Operator(OperatorCommand::Create { name, role, db }) => {
+            let config = db.config()?;
+            let db = Db::connect(&config.database_url).await?;
+            let role = Role::parse(&role).context("role must be admin or auditor")?;
+            let (operator, token) = db.create_operator(&name, role).await?;
+            eprintln!("created operator `{}` ({}); its token, shown only now:", operator.name, role.as_str());
+            println!("{token}");
+        }
+        Command::Audit(AuditCommand::Verify { db }) => {
+            let config = db.config()?;
+            let db = Db::connect(&config.database_url).await?;
+            let report = crate::audit::verify(&db).await?;
+            match &report.first_broken {
+                None => println!("audit log intact: {} entries verified", report.entries),
+                Some(broken) => {
+                    println!("audit log BROKEN at entry {}: {}", broken.seq, broken.reason);
+                    println!("{} entries before it verified", report.entries);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Keygen { out } => {
+            let (secret, public) = signature::generate();
+            let key = out.with_extension("key");
+            let pub_path = out.with_extension("pub");
+            write_secret(&key, &secret)?;
+            std::fs::write(&pub_path, format!("{public}\n"))
+                .with_context(|| format!("failed to write {}", pub_path.display()))?;
+            eprintln!("wrote {} (secret) and {} (public)", key.display(), pub_path.display());
+            println!("{public}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file =
+        options.open(path).with_context(|| format!("failed to create {} (it must not exist yet)", path.display()))?;
+    writeln!(file, "{secret}")?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

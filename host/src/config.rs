@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::capabilities::{ConfigValue, Grant};
 use crate::plugins::manifest::{RawCapabilities, RawLimits, RequestedLimits};
+use crate::plugins::signature::{Trust, parse_public_key};
 use crate::runtime::{CallLimits, RuntimeOptions};
 
 /// The validated configuration of a host process.
@@ -29,6 +30,12 @@ pub struct Config {
     pub runtime: RuntimeOptions,
     /// What the operator granted each adapter, by adapter id.
     pub adapters: BTreeMap<String, AdapterSettings>,
+    /// Folder of compiled code, keyed by component digest and engine.
+    pub cache_dir: Option<PathBuf>,
+    /// Which agency keys are trusted and whether packages must be signed.
+    pub trust: Trust,
+    /// How often each replica re-reads the desired adapter state (safety net for NOTIFY).
+    pub reconcile_every: Duration,
 }
 
 /// The operator's settings for one adapter.
@@ -49,6 +56,7 @@ pub struct Overrides {
     pub plugins_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub config_file: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -61,6 +69,20 @@ struct RawConfig {
     limits: RawDefaultLimits,
     #[serde(default)]
     adapters: BTreeMap<String, RawAdapter>,
+    cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    signatures: RawSignatures,
+    reconcile_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSignatures {
+    #[serde(default)]
+    required: bool,
+    /// Base64 Ed25519 public keys by agency id.
+    #[serde(default)]
+    trusted: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,14 +167,28 @@ impl Config {
             bail!("limits.memory-mib may be at most {}", runtime.max_memory_bytes >> 20);
         }
 
+        let mut trust = Trust { required: raw.signatures.required, keys: BTreeMap::new() };
+        for (agency, keys) in raw.signatures.trusted {
+            let keys = keys
+                .iter()
+                .map(|k| parse_public_key(k).map_err(|e| anyhow::anyhow!("signatures.trusted.{agency}: {e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            trust.keys.insert(agency, keys);
+        }
+        let database_url = overrides
+            .database_url
+            .or_else(|| env("PANJEREH_DATABASE_URL"))
+            .or(raw.database_url)
+            .unwrap_or_else(|| "sqlite://data/panjereh.db".to_owned());
+        let cache_dir = overrides.cache_dir.or(raw.cache_dir).or_else(|| Some(PathBuf::from("data/cache")));
+
         Ok(Config {
+            cache_dir,
+            trust,
+            reconcile_every: Duration::from_millis(raw.reconcile_ms.unwrap_or(5000).max(100)),
             listen: overrides.listen.or(raw.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             plugins_dir: overrides.plugins_dir.or(raw.plugins).unwrap_or_else(|| PathBuf::from("plugins-dist")),
-            database_url: overrides
-                .database_url
-                .or_else(|| env("PANJEREH_DATABASE_URL"))
-                .or(raw.database_url)
-                .unwrap_or_else(|| "sqlite://data/panjereh.db".to_owned()),
+            database_url,
             limits,
             runtime,
             adapters,

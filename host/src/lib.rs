@@ -13,11 +13,13 @@
 //! - [`forms`]: host-side validation of service forms.
 //! - [`api`]: the HTTP router, problem details and JSON views.
 //! - [`store`]: sqlx on SQLite or PostgreSQL, migrations, one file per aggregate.
+//! - [`audit`]: the hash-chained evidence log and its verifier.
 //! - [`app`]: what is built once at start and shared by requests.
 //! - [`cli`]: the `panjereh` command.
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
@@ -25,3 +27,4 @@ pub mod forms;
 pub mod plugins;
 pub mod runtime;
 pub mod store;
+pub mod watch;

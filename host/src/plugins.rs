@@ -6,14 +6,17 @@
 //! call in a throwaway store. Only then is the adapter swapped into the registry, an
 //! atomic pointer swap: calls in flight keep the `Arc` of the version they started with.
 
+pub mod lifecycle;
 pub mod manifest;
+pub mod signature;
 pub mod validate;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+
 use sha2::{Digest, Sha256};
 
 use crate::capabilities::{Capabilities, Grant};
@@ -82,6 +85,29 @@ impl Adapter {
         &self.caps.grant
     }
 
+    /// Operator configuration visible to the adapter, secrets redacted.
+    pub fn redacted_config(&self) -> BTreeMap<String, String> {
+        self.caps
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), if v.secret { "[redacted]".to_owned() } else { v.value.clone() }))
+            .collect()
+    }
+
+    /// Call statistics of this loaded version.
+    pub fn stats(&self) -> serde_json::Value {
+        use std::sync::atomic::Ordering::Relaxed;
+        let k = &self.exec.kills;
+        serde_json::json!({
+            "calls": k.calls.load(Relaxed),
+            "cpu_budget_kills": k.cpu.load(Relaxed),
+            "memory_limit_kills": k.memory.load(Relaxed),
+            "traps": k.trap.load(Relaxed),
+            "timeouts": k.timeout.load(Relaxed),
+            "busy": k.busy.load(Relaxed),
+        })
+    }
+
     /// Calls `inquire` in a fresh instance.
     pub async fn inquire(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Document> {
         let request_id = ctx.request_id.clone();
@@ -131,45 +157,35 @@ impl Adapter {
     }
 }
 
-/// The live set of adapters, keyed by agency id. Reads are lock-free.
+/// An adapter as the registry serves it.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub adapter: Arc<Adapter>,
+    /// A disabled adapter's services answer 503 with a maintenance message.
+    pub enabled: bool,
+}
+
+/// The live set of adapters, keyed by agency id. Reads are lock-free; a change replaces
+/// the whole map atomically, and calls in flight keep the adapter they started with.
 #[derive(Debug, Default)]
 pub struct Registry {
-    adapters: ArcSwap<BTreeMap<String, Arc<Adapter>>>,
+    slots: ArcSwap<BTreeMap<String, Slot>>,
 }
 
 impl Registry {
-    /// The adapter serving `agency`, if any.
-    pub fn get(&self, agency: &str) -> Option<Arc<Adapter>> {
-        self.adapters.load().get(agency).cloned()
+    /// The slot serving `agency`, if any.
+    pub fn get(&self, agency: &str) -> Option<Slot> {
+        self.slots.load().get(agency).cloned()
     }
 
-    /// A consistent snapshot of every adapter.
-    pub fn snapshot(&self) -> Arc<BTreeMap<String, Arc<Adapter>>> {
-        self.adapters.load_full()
+    /// A consistent snapshot of every slot.
+    pub fn snapshot(&self) -> Arc<BTreeMap<String, Slot>> {
+        self.slots.load_full()
     }
 
-    /// Makes `adapter` the one serving its agency, replacing any previous version
-    /// atomically; returns the previous one.
-    pub fn activate(&self, adapter: Arc<Adapter>) -> Option<Arc<Adapter>> {
-        let agency = adapter.agency.id.clone();
-        let previous = self.get(&agency);
-        self.adapters.rcu(|current| {
-            let mut next = BTreeMap::clone(current);
-            next.insert(agency.clone(), adapter.clone());
-            next
-        });
-        previous
-    }
-
-    /// Stops serving `agency`; returns what was serving it.
-    pub fn deactivate(&self, agency: &str) -> Option<Arc<Adapter>> {
-        let previous = self.get(agency);
-        self.adapters.rcu(|current| {
-            let mut next = BTreeMap::clone(current);
-            next.remove(agency);
-            next
-        });
-        previous
+    /// Replaces the whole set at once.
+    pub fn replace(&self, slots: BTreeMap<String, Slot>) {
+        self.slots.store(Arc::new(slots));
     }
 }
 
@@ -208,6 +224,7 @@ pub async fn load(
     manifest_text: &str,
     settings: &AdapterSettings,
     defaults: CallLimits,
+    cache_dir: Option<&Path>,
 ) -> Result<Adapter, LoadError> {
     let manifest = Manifest::parse(manifest_text)?;
     if wasm.len() > MAX_COMPONENT_BYTES {
@@ -218,7 +235,9 @@ pub async fn load(
 
     let compiled = {
         let runtime = runtime.clone();
-        tokio::task::spawn_blocking(move || runtime.compile(&wasm))
+        let digest = digest.clone();
+        let cache_dir = cache_dir.map(Path::to_path_buf);
+        tokio::task::spawn_blocking(move || runtime.compile_cached(&wasm, &digest, cache_dir.as_deref()))
             .await
             .map_err(|e| ComponentError::Compile(e.to_string()))?
             .map_err(|e| ComponentError::Compile(format!("{e:#}")))?
@@ -290,58 +309,33 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// Loads every `*.wasm` in `dir` (with its `<name>.toml`). A package that fails is refused
-/// with one log line naming the file and the reason; the others still load.
-pub async fn load_dir(
-    runtime: &Arc<Runtime>,
-    dir: &Path,
-    settings: &BTreeMap<String, AdapterSettings>,
-    defaults: CallLimits,
-) -> (Vec<Adapter>, Vec<Refusal>) {
+/// Reads every `NAME.wasm` of a plugins folder with its `NAME.toml` manifest and, if
+/// present, its `NAME.wasm.sig` signature.
+pub fn read_folder(dir: &Path) -> Vec<Result<(PathBuf, lifecycle::Package), Refusal>> {
     let mut paths: Vec<_> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
             .collect(),
         Err(error) => {
-            tracing::warn!(dir = %dir.display(), %error, "cannot read the adapters folder");
-            return (Vec::new(), Vec::new());
+            tracing::warn!(dir = %dir.display(), %error, "cannot read the plugins folder");
+            return Vec::new();
         }
     };
     paths.sort();
-    let mut loaded = Vec::new();
-    let mut refused = Vec::new();
-    for path in paths {
-        let started = std::time::Instant::now();
-        match load_file(runtime, &path, settings, defaults).await {
-            Ok(adapter) => {
-                tracing::info!(
-                    file = %path.display(),
-                    adapter = %adapter.manifest.id,
-                    version = %adapter.manifest.version,
-                    services = adapter.agency.services.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "adapter loaded"
-                );
-                loaded.push(adapter);
-            }
-            Err(reason) => {
-                tracing::error!(file = %path.display(), %reason, "adapter refused");
-                refused.push(Refusal { file: path.display().to_string(), reason: reason.to_string() });
-            }
-        }
-    }
-    (loaded, refused)
+    paths
+        .into_iter()
+        .map(|path| {
+            read_package(&path)
+                .map(|package| (path.clone(), package))
+                .map_err(|reason| Refusal { file: path.display().to_string(), reason: reason.to_string() })
+        })
+        .collect()
 }
 
-async fn load_file(
-    runtime: &Arc<Runtime>,
-    path: &Path,
-    settings: &BTreeMap<String, AdapterSettings>,
-    defaults: CallLimits,
-) -> Result<Adapter, LoadError> {
+fn read_package(path: &Path) -> Result<lifecycle::Package, LoadError> {
     let manifest_path = path.with_extension("toml");
-    let manifest_text = match std::fs::read_to_string(&manifest_path) {
+    let manifest = match std::fs::read_to_string(&manifest_path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(LoadError::MissingManifest(manifest_path.display().to_string()));
@@ -349,7 +343,8 @@ async fn load_file(
         Err(source) => return Err(LoadError::Read { path: manifest_path.display().to_string(), source }),
     };
     let wasm = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
-    let id = Manifest::parse(&manifest_text)?.id;
-    let settings = settings.get(&id).cloned().unwrap_or_default();
-    load(runtime, wasm, &manifest_text, &settings, defaults).await
+    let mut sig_path = path.as_os_str().to_owned();
+    sig_path.push(".sig");
+    let signature = std::fs::read_to_string(PathBuf::from(sig_path)).ok();
+    Ok(lifecycle::Package { manifest, wasm, signature })
 }

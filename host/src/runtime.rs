@@ -10,6 +10,7 @@ pub mod call;
 pub mod limits;
 pub mod state;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,10 +115,58 @@ impl Runtime {
         Component::new(&self.engine, wasm).map_err(anyhow::Error::from)
     }
 
+    /// Compiles a component, or maps its compiled code from `cache_dir` when this engine
+    /// compiled the same component before. The cache key is the component's digest and
+    /// the engine's compatibility hash, so a different wasmtime or configuration misses.
+    /// CPU-heavy on a miss: call from a blocking thread.
+    pub fn compile_cached(&self, wasm: &[u8], digest: &str, cache_dir: Option<&Path>) -> anyhow::Result<Component> {
+        let Some(dir) = cache_dir else { return self.compile(wasm) };
+        let path = dir.join(format!("{digest}-{}.cwasm", self.engine_key()));
+        if path.is_file() {
+            match load_cached(&self.engine, &path) {
+                Ok(component) => return Ok(component),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "ignoring an unusable compiled-code cache entry")
+                }
+            }
+        }
+        let component = self.compile(wasm)?;
+        if let Err(error) = write_cache(&component, dir, &path) {
+            tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "failed to write the compiled-code cache");
+        }
+        Ok(component)
+    }
+
+    fn engine_key(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+
     /// Global permits: one per live instance, so the pool is never exhausted.
     pub(crate) fn global_permits(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.concurrency
     }
+}
+
+/// Maps compiled code from the host's own cache.
+#[allow(unsafe_code)]
+fn load_cached(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: the file was written by `serialize` of this host into its own cache folder
+    // under a name that binds the component's digest and this engine's configuration; it
+    // never comes from an adapter author. A file that does not match is rejected by
+    // wasmtime's header checks and the caller recompiles.
+    unsafe { Component::deserialize_file(engine, path) }
+}
+
+fn write_cache(component: &Component, dir: &Path, path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let bytes = component.serialize()?;
+    let tmp = path.with_extension(format!("tmp{:x}", rand::random::<u32>()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }
 
 fn engine_config(pool: Option<&RuntimeOptions>) -> Config {

@@ -13,6 +13,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod operators;
+pub mod packages;
+
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

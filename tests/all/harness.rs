@@ -26,6 +26,37 @@ impl Guest {
     }
 }
 
+/// A PostgreSQL database of its own for one test, dropped by [`PgDatabase::drop_now`].
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        use sqlx::Connection as _;
+        let name = format!("panjereh_test_{:016x}", rand_u64());
+        let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.expect("PostgreSQL on 127.0.0.1:5432");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        PgDatabase { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), name }
+    }
+
+    pub async fn drop_now(self) {
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin).await;
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
+
 /// A running host and an HTTP client for it.
 pub struct Host {
     pub addr: SocketAddr,
@@ -43,6 +74,11 @@ impl Host {
 
     /// Like [`Host::start`], letting the test add files to the plugins folder.
     pub async fn start_with(guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
+        Host::start_on(None, guests, config, prepare).await
+    }
+
+    /// A host on a given database URL (`None`: a SQLite file of its own).
+    pub async fn start_on(database: Option<&str>, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
@@ -55,8 +91,12 @@ impl Host {
         let config = Config::load(Overrides {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             plugins_dir: Some(plugins),
-            database_url: Some(format!("sqlite://{}", dir.path().join("panjereh.db").display())),
+            database_url: Some(
+                database
+                    .map_or_else(|| format!("sqlite://{}", dir.path().join("panjereh.db").display()), str::to_owned),
+            ),
             config_file: Some(config_file),
+            cache_dir: Some(dir.path().join("cache")),
         })
         .unwrap();
         let app = App::start(config).await.unwrap();
@@ -94,6 +134,49 @@ impl Host {
         let response =
             self.client.post(self.url(path)).header("accept-language", lang).json(&body).send().await.unwrap();
         decode(response).await
+    }
+}
+
+impl Host {
+    /// Creates an operator directly in the database and returns its token.
+    pub async fn operator(&self, name: &str, role: panjereh_host::store::operators::Role) -> String {
+        self.app.db.create_operator(name, role).await.unwrap().1
+    }
+
+    /// Uploads a package through the admin API.
+    pub async fn upload(&self, token: &str, manifest: &str, wasm: Vec<u8>, signature: Option<&str>) -> (u16, Value) {
+        let mut form = reqwest::multipart::Form::new()
+            .text("manifest", manifest.to_owned())
+            .part("component", reqwest::multipart::Part::bytes(wasm).file_name("c.wasm"));
+        if let Some(sig) = signature {
+            form = form.text("signature", sig.to_owned());
+        }
+        let response = self
+            .client
+            .post(self.url("/admin/v1/plugins"))
+            .bearer_auth(token)
+            .header("accept-language", "en")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        decode(response).await
+    }
+
+    /// Uploads a built guest.
+    pub async fn upload_guest(&self, token: &str, guest: Guest) -> (u16, Value) {
+        let manifest = std::fs::read_to_string(guest.manifest).unwrap();
+        self.upload(token, &manifest, std::fs::read(guest.wasm).unwrap(), None).await
+    }
+
+    /// An admin API call with a token.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request =
+            self.client.request(method, self.url(path)).bearer_auth(token).header("accept-language", "en");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        decode(request.send().await.unwrap()).await
     }
 }
 

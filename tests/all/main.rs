@@ -4,4 +4,5 @@
 mod harness;
 
 mod foundation;
+mod operators;
 mod sandbox;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("plugins") => plugins().map(|_| ()),
-        Some("bench") => cargo(&["bench", "-p", "panjereh-host"], &args[1..]),
+        Some("bench") => plugins().and_then(|_| cargo(&["bench", "-p", "panjereh-host"], &args[1..])),
         _ => {
             eprintln!("usage: cargo xtask <run|test|plugins|bench> [args]");
             return ExitCode::from(2);

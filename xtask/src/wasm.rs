@@ -60,6 +60,7 @@ pub fn build_workspace(cargo: &Path, workspace: &Path, target_dir: &Path) -> Res
 
 /// Copies built adapters into `dir` as `NAME.wasm` + `NAME.toml`, the layout `panjereh
 /// serve --plugins` loads.
+#[allow(dead_code)] // used by xtask, not by tests/build.rs
 pub fn install(built: &[Built], dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for b in built {

@@ -14,7 +14,7 @@ use super::problem::{Bilingual, FieldProblem, Lang, Problem};
 use super::views::{AgencyView, DocumentView, ServiceDetail, ServiceSummary};
 use crate::app::App;
 use crate::forms;
-use crate::plugins::Adapter;
+use crate::plugins::{Adapter, Slot};
 use crate::runtime::CallError;
 use crate::runtime::bindings::{AdapterError, CallContext, Scope, Service, ServiceKind, Text};
 
@@ -39,7 +39,7 @@ pub struct ApiQuery<T>(pub T);
 async fn agencies(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<serde_json::Value> {
     let lang = Lang::from_headers(&headers);
     let adapters = app.registry.snapshot();
-    let agencies: Vec<_> = adapters.values().map(|a| AgencyView::new(lang, &a.agency)).collect();
+    let agencies: Vec<_> = adapters.values().map(|slot| AgencyView::new(lang, &slot.adapter.agency)).collect();
     Json(json!({ "agencies": agencies }))
 }
 
@@ -105,6 +105,7 @@ async fn services(
     let adapters = app.registry.snapshot();
     let services: Vec<_> = adapters
         .values()
+        .map(|slot| &slot.adapter)
         .flat_map(|a| a.agency.services.iter().map(move |s| (a, s)))
         .filter(|(a, s)| matches(&query, &a.agency.id, s, needle.as_deref()))
         .map(|(a, s)| ServiceSummary::new(lang, &a.agency, s))
@@ -112,17 +113,37 @@ async fn services(
     Ok(Json(json!({ "count": services.len(), "services": services })))
 }
 
-fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usize), Problem> {
-    let adapter = app.registry.get(agency).ok_or_else(|| {
+/// The adapter and service index for a path, whether or not the adapter is enabled.
+fn find_any(app: &App, agency: &str, service: &str) -> Result<(Slot, usize), Problem> {
+    let slot = app.registry.get(agency).ok_or_else(|| {
         Problem::not_found(Bilingual::new(format!("دستگاه «{agency}» یافت نشد"), format!("no agency `{agency}`")))
     })?;
-    let index = adapter.agency.services.iter().position(|s| s.id == service).ok_or_else(|| {
+    let index = slot.adapter.agency.services.iter().position(|s| s.id == service).ok_or_else(|| {
         Problem::not_found(Bilingual::new(
             format!("خدمت «{service}» در این دستگاه یافت نشد"),
             format!("agency `{agency}` has no service `{service}`"),
         ))
     })?;
-    Ok((adapter, index))
+    Ok((slot, index))
+}
+
+/// The adapter to call for a path: 404 when unknown, 503 while an operator has it disabled.
+pub fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usize), Problem> {
+    let (slot, index) = find_any(app, agency, service)?;
+    if !slot.enabled {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "maintenance",
+            Bilingual::new("این خدمت موقتاً در دست تعمیر است", "This service is temporarily down for maintenance"),
+        )
+        .detail(Bilingual::new(
+            "دستگاه ارائه‌دهنده این خدمت را موقتاً غیرفعال کرده است. لطفاً بعداً دوباره تلاش کنید.",
+            "The agency's adapter has been disabled by an operator for maintenance. Please try again later.",
+        ))
+        .adapter(slot.adapter.manifest.id.clone())
+        .retry_after(300));
+    }
+    Ok((slot.adapter, index))
 }
 
 async fn service(
@@ -131,8 +152,8 @@ async fn service(
     Path((agency, service)): Path<(String, String)>,
 ) -> Result<Json<ServiceDetail>, Problem> {
     let lang = Lang::from_headers(&headers);
-    let (adapter, index) = find(&app, &agency, &service)?;
-    Ok(Json(ServiceDetail::new(lang, &adapter.agency, &adapter.agency.services[index])))
+    let (slot, index) = find_any(&app, &agency, &service)?;
+    Ok(Json(ServiceDetail::new(lang, &slot.adapter.agency, &slot.adapter.agency.services[index])))
 }
 
 /// The body of an inquiry or application: the form's values by field name.

@@ -23,11 +23,12 @@ async fn readyz(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     let adapters = app.registry.snapshot();
     Json(json!({
         "status": "ready",
-        "adapters": adapters.values().map(|a| json!({
-            "id": a.manifest.id,
-            "version": a.manifest.version.to_string(),
-            "agency": a.agency.id,
-            "digest": a.digest,
+        "adapters": adapters.values().map(|slot| json!({
+            "id": slot.adapter.manifest.id,
+            "version": slot.adapter.manifest.version.to_string(),
+            "agency": slot.adapter.agency.id,
+            "digest": slot.adapter.digest,
+            "enabled": slot.enabled,
         })).collect::<Vec<_>>(),
         "refused": app.refused,
         "pooling": app.runtime.pooling(),

@@ -75,6 +75,8 @@ pub struct Instantiable {
 /// How many calls were stopped, by reason.
 #[derive(Debug, Default)]
 pub struct KillCounters {
+    pub calls: AtomicU64,
+    pub busy: AtomicU64,
     pub cpu: AtomicU64,
     pub memory: AtomicU64,
     pub trap: AtomicU64,
@@ -102,8 +104,19 @@ impl Instantiable {
         R: Send,
         F: for<'a> FnOnce(&'a AgencyAdapter, &'a mut Store<CallState>) -> CallFuture<'a, R> + Send,
     {
-        let _adapter_permit = acquire(&self.permits).await?;
-        let _global_permit = acquire(self.runtime.global_permits()).await?;
+        self.kills.calls.fetch_add(1, Ordering::Relaxed);
+        let permits = async {
+            let adapter = acquire(&self.permits).await?;
+            let global = acquire(self.runtime.global_permits()).await?;
+            Ok::<_, CallError>((adapter, global))
+        };
+        let _permits = match permits.await {
+            Ok(p) => p,
+            Err(e) => {
+                self.kills.busy.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
 
         let limits = self.limits;
         let mut store =

@@ -1,0 +1,191 @@
+//! Adapter packages: components stored content-addressed, every uploaded version, and the
+//! desired state (active version, enabled) that replicas converge to.
+
+use sqlx::Row;
+
+use super::{Db, now_ms};
+
+/// One stored version of an adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub adapter_id: String,
+    pub version: String,
+    pub digest: String,
+    pub agency: String,
+    pub manifest: String,
+    pub signed_by: Option<String>,
+    pub uploaded_by: String,
+    pub uploaded_at: i64,
+}
+
+/// The desired state of one adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredState {
+    pub id: String,
+    pub agency: String,
+    pub active_version: String,
+    pub previous_version: Option<String>,
+    pub enabled: bool,
+    pub updated_at: i64,
+}
+
+fn version_from(row: &sqlx::any::AnyRow) -> Result<StoredVersion, sqlx::Error> {
+    Ok(StoredVersion {
+        adapter_id: row.try_get("adapter_id")?,
+        version: row.try_get("version")?,
+        digest: row.try_get("digest")?,
+        agency: row.try_get("agency")?,
+        manifest: row.try_get("manifest")?,
+        signed_by: row.try_get("signed_by")?,
+        uploaded_by: row.try_get("uploaded_by")?,
+        uploaded_at: row.try_get("uploaded_at")?,
+    })
+}
+
+fn state_from(row: &sqlx::any::AnyRow) -> Result<DesiredState, sqlx::Error> {
+    Ok(DesiredState {
+        id: row.try_get("id")?,
+        agency: row.try_get("agency")?,
+        active_version: row.try_get("active_version")?,
+        previous_version: row.try_get("previous_version")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const VERSION_COLUMNS: &str = "adapter_id, version, digest, agency, manifest, signed_by, uploaded_by, uploaded_at";
+const STATE_COLUMNS: &str = "id, agency, active_version, previous_version, enabled, updated_at";
+
+impl Db {
+    /// Stores a component (idempotent: the digest is its identity).
+    pub async fn put_component(&self, digest: &str, wasm: &[u8]) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO components (digest, wasm, size, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest)
+        .bind(wasm)
+        .bind(wasm.len() as i64)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A stored component's bytes.
+    pub async fn component(&self, digest: &str) -> sqlx::Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT wasm FROM components WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("wasm")).transpose()
+    }
+
+    /// Records a new version; fails if `(adapter_id, version)` already exists.
+    pub async fn insert_version(&self, v: &StoredVersion) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO adapter_versions ({VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&v.adapter_id)
+        .bind(&v.version)
+        .bind(&v.digest)
+        .bind(&v.agency)
+        .bind(&v.manifest)
+        .bind(&v.signed_by)
+        .bind(&v.uploaded_by)
+        .bind(v.uploaded_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces a version's component (only for packages from the local plugins folder,
+    /// which a developer rebuilds in place).
+    pub async fn replace_local_version(&self, v: &StoredVersion) -> sqlx::Result<()> {
+        sqlx::query("UPDATE adapter_versions SET digest = $1, manifest = $2, uploaded_at = $3 WHERE adapter_id = $4 AND version = $5")
+            .bind(&v.digest)
+            .bind(&v.manifest)
+            .bind(v.uploaded_at)
+            .bind(&v.adapter_id)
+            .bind(&v.version)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// One version.
+    pub async fn version(&self, adapter_id: &str, version: &str) -> sqlx::Result<Option<StoredVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM adapter_versions WHERE adapter_id = $1 AND version = $2"
+        ))
+        .bind(adapter_id)
+        .bind(version)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(version_from).transpose()
+    }
+
+    /// Every version of an adapter, oldest first.
+    pub async fn versions(&self, adapter_id: &str) -> sqlx::Result<Vec<StoredVersion>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM adapter_versions WHERE adapter_id = $1 ORDER BY uploaded_at"
+        ))
+        .bind(adapter_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(version_from).collect()
+    }
+
+    /// The desired state of every adapter.
+    pub async fn desired_states(&self) -> sqlx::Result<Vec<DesiredState>> {
+        let rows =
+            sqlx::query(&format!("SELECT {STATE_COLUMNS} FROM adapters ORDER BY id")).fetch_all(self.pool()).await?;
+        rows.iter().map(state_from).collect()
+    }
+
+    /// The desired state of one adapter.
+    pub async fn desired_state(&self, id: &str) -> sqlx::Result<Option<DesiredState>> {
+        let row = sqlx::query(&format!("SELECT {STATE_COLUMNS} FROM adapters WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(state_from).transpose()
+    }
+
+    /// Makes `version` the active one (remembering the one it replaces), enabled.
+    pub async fn activate_version(&self, id: &str, agency: &str, version: &str) -> sqlx::Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO adapters (id, agency, active_version, previous_version, enabled, updated_at) VALUES ($1, $2, $3, NULL, 1, $4) \
+             ON CONFLICT (id) DO UPDATE SET \
+               previous_version = CASE WHEN adapters.active_version = excluded.active_version THEN adapters.previous_version ELSE adapters.active_version END, \
+               active_version = excluded.active_version, agency = excluded.agency, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(agency)
+        .bind(version)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Enables or disables an adapter; false when there is no such adapter.
+    pub async fn set_enabled(&self, id: &str, enabled: bool) -> sqlx::Result<bool> {
+        let done = sqlx::query("UPDATE adapters SET enabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(enabled as i64)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes an adapter and its versions (components stay: they are shared by digest).
+    pub async fn remove_adapter(&self, id: &str) -> sqlx::Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM adapters WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM adapter_versions WHERE adapter_id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

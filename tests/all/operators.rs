@@ -1,0 +1,274 @@
+//! Operators: install, enable, disable, swap and roll back adapters at run time, signed and
+//! audited, across replicas.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use panjereh_host::plugins::signature;
+use panjereh_host::store::operators::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{ECHO_V1, ECHO_V2, FS_IMPORT, FUTURE_WIT, Guest, Host, PgDatabase, UTILITY_BILLS};
+
+const ECHO: &str = "/api/v1/services/echo/version/inquiries";
+
+async fn echo_version(host: &Host) -> (u16, String) {
+    let (status, body) = host.post(ECHO, json!({})).await;
+    (status, body["document"]["items"][0]["value"].as_str().unwrap_or_default().to_owned())
+}
+
+fn manifest(guest: Guest) -> String {
+    std::fs::read_to_string(guest.manifest).unwrap()
+}
+
+fn wasm(guest: Guest) -> Vec<u8> {
+    std::fs::read(guest.wasm).unwrap()
+}
+
+#[tokio::test]
+async fn operators_need_their_own_tokens_and_auditors_only_read() {
+    let host = Host::start(&[], "").await;
+    let admin = host.operator("leila", Role::Admin).await;
+    let auditor = host.operator("reza", Role::Auditor).await;
+
+    let (status, body) = host.admin(Method::GET, "/admin/v1/plugins", "pjo_not_a_token", None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "/problems/operator-unauthorized");
+    let response = host.client.get(host.url("/admin/v1/plugins")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+
+    let (status, _) = host.admin(Method::GET, "/admin/v1/plugins", &auditor, None).await;
+    assert_eq!(status, 200);
+    let (status, body) = host.upload_guest(&auditor, ECHO_V1).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = host.upload_guest(&admin, ECHO_V1).await;
+    assert_eq!(status, 201);
+    let (status, body) = host.admin(Method::POST, "/admin/v1/plugins/echo/disable", &auditor, None).await;
+    assert_eq!(status, 403, "{body}");
+}
+
+#[tokio::test]
+async fn upload_call_disable_and_reenable() {
+    let host = Host::start(&[], "").await;
+    let token = host.operator("leila", Role::Admin).await;
+    assert_eq!(host.post(ECHO, json!({})).await.0, 404);
+
+    let (status, body) = host.upload_guest(&token, ECHO_V1).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["id"], "echo");
+    assert_eq!(body["version"], "1.0.0");
+    assert_eq!(body["activated"], true);
+    assert_eq!(echo_version(&host).await, (200, "1".into()));
+
+    let (status, shown) = host.admin(Method::POST, "/admin/v1/plugins/echo/disable", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["state"], "disabled");
+    let (status, body) = host.post_lang(ECHO, json!({}), "en").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["type"], "/problems/maintenance");
+    let (_, fa) = host.post(ECHO, json!({})).await;
+    assert!(fa["title"].as_str().unwrap().contains("تعمیر"), "{fa}");
+
+    let (status, _) = host.admin(Method::POST, "/admin/v1/plugins/echo/enable", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(echo_version(&host).await, (200, "1".into()));
+
+    let (status, shown) = host.admin(Method::GET, "/admin/v1/plugins/echo", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["digest"].as_str().unwrap().len(), 64);
+    assert!(shown["stats"]["calls"].as_u64().unwrap() >= 2, "{shown}");
+    assert_eq!(shown["versions"].as_array().unwrap().len(), 1);
+
+    // Removing takes the services away.
+    let (status, _) = host.admin(Method::DELETE, "/admin/v1/plugins/echo", &token, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(host.post(ECHO, json!({})).await.0, 404);
+}
+
+#[tokio::test]
+async fn swapping_and_rolling_back_under_load_fails_no_request() {
+    let host = Arc::new(Host::start(&[], "").await);
+    let token = host.operator("leila", Role::Admin).await;
+    assert_eq!(host.upload_guest(&token, ECHO_V1).await.0, 201);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, v2_seen) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (host, stop, ok, failed, v2_seen) =
+            (host.clone(), stop.clone(), ok.clone(), failed.clone(), v2_seen.clone());
+        workers.push(tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match echo_version(&host).await {
+                    (200, v) => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        if v == "2" {
+                            v2_seen.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = host.upload_guest(&token, ECHO_V2).await;
+    assert_eq!(status, 201, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(echo_version(&host).await, (200, "2".into()));
+    let (status, shown) = host.admin(Method::POST, "/admin/v1/plugins/echo/rollback", &token, None).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["active_version"], "1.0.0");
+    assert_eq!(shown["previous_version"], "2.0.0");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(echo_version(&host).await, (200, "1".into()));
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "{} requests failed", failed.load(Ordering::Relaxed));
+    assert!(ok.load(Ordering::Relaxed) > 50, "the load loop ran");
+    assert!(v2_seen.load(Ordering::Relaxed) > 0, "version 2 served some requests");
+
+    // A stored version can be activated by name, and the same version cannot be re-uploaded
+    // with other content.
+    let (status, shown) =
+        host.admin(Method::POST, "/admin/v1/plugins/echo/activate", &token, Some(json!({"version": "2.0.0"}))).await;
+    assert_eq!((status, shown["active_version"].clone()), (200, json!("2.0.0")));
+    let (status, body) = host.upload(&token, &manifest(ECHO_V2), wasm(ECHO_V1), None).await;
+    assert_eq!(status, 409, "{body}");
+}
+
+async fn plugin_ids(host: &Host, token: &str) -> Vec<String> {
+    let (_, list) = host.admin(Method::GET, "/admin/v1/plugins", token, None).await;
+    list["plugins"].as_array().unwrap().iter().map(|p| format!("{}@{}", p["id"], p["active_version"])).collect()
+}
+
+#[tokio::test]
+async fn bad_packages_are_refused_with_their_reason_and_change_nothing() {
+    let (secret, public) = signature::generate();
+    let (other_secret, _) = signature::generate();
+    let config = format!("[signatures]\nrequired = true\n[signatures.trusted]\necho = [\"{public}\"]\n");
+    let host = Host::start(&[], &config).await;
+    let token = host.operator("leila", Role::Admin).await;
+    let key = signature::parse_secret_key(&secret).unwrap();
+    let good = signature::sign(&key, &wasm(ECHO_V1));
+    let (status, body) = host.upload(&token, &manifest(ECHO_V1), wasm(ECHO_V1), Some(&good)).await;
+    assert_eq!(status, 201, "{body}");
+    let before = plugin_ids(&host, &token).await;
+
+    let refused = |body: &Value| body["detail"].as_str().unwrap_or_default().to_owned();
+    // Unsigned.
+    let (status, body) = host.upload(&token, &manifest(ECHO_V2), wasm(ECHO_V2), None).await;
+    assert_eq!(status, 422);
+    assert!(refused(&body).contains("no signature"), "{body}");
+    // Tampered: v1's signature on v2's bytes.
+    let (status, body) = host.upload(&token, &manifest(ECHO_V2), wasm(ECHO_V2), Some(&good)).await;
+    assert_eq!(status, 422);
+    assert!(refused(&body).contains("does not match"), "{body}");
+    // Signed by a key nobody trusts.
+    let forged = signature::sign(&signature::parse_secret_key(&other_secret).unwrap(), &wasm(ECHO_V2));
+    let (status, body) = host.upload(&token, &manifest(ECHO_V2), wasm(ECHO_V2), Some(&forged)).await;
+    assert_eq!(status, 422);
+    assert!(refused(&body).contains("does not match"), "{body}");
+    // An agency with no trusted key at all.
+    let bills = signature::sign(&key, &wasm(UTILITY_BILLS));
+    let (status, body) = host.upload(&token, &manifest(UTILITY_BILLS), wasm(UTILITY_BILLS), Some(&bills)).await;
+    assert_eq!(status, 422);
+    assert!(refused(&body).contains("no key is trusted for agency `utility-bills`"), "{body}");
+    assert_eq!(plugin_ids(&host, &token).await, before);
+
+    // Without the signature requirement: a forbidden import and a too-new contract.
+    let open = Host::start(&[], "").await;
+    let token = open.operator("leila", Role::Admin).await;
+    let (status, body) = open.upload_guest(&token, FS_IMPORT).await;
+    assert_eq!(status, 422);
+    assert!(refused(&body).contains("wasi:filesystem"), "{body}");
+    let (status, body) = open.upload_guest(&token, FUTURE_WIT).await;
+    assert_eq!(status, 422);
+    assert!(refused(&body).contains("panjereh:adapter@1.0.0"), "{body}");
+    let (status, body) = open.upload(&token, "id = \"x\"", b"\0asm".to_vec(), None).await;
+    assert_eq!(status, 422);
+    assert!(refused(&body).contains("manifest"), "{body}");
+    assert!(plugin_ids(&open, &token).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_install_on_one_replica_is_served_by_another_within_two_seconds() {
+    let db = PgDatabase::create().await;
+    let config = "reconcile-ms = 60000\n"; // only NOTIFY can make this fast
+    let a = Host::start_on(Some(&db.url), &[], config, |_| {}).await;
+    let b = Host::start_on(Some(&db.url), &[], config, |_| {}).await;
+    let token = a.operator("leila", Role::Admin).await;
+    assert_eq!(b.post(ECHO, json!({})).await.0, 404);
+
+    let (status, body) = a.upload_guest(&token, ECHO_V1).await;
+    assert_eq!(status, 201, "{body}");
+    let started = Instant::now();
+    loop {
+        if echo_version(&b).await == (200, "1".into()) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "replica b did not serve the install within 2 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Disabling through b reaches a.
+    let (status, _) = b.admin(Method::POST, "/admin/v1/plugins/echo/disable", &token, None).await;
+    assert_eq!(status, 200);
+    let started = Instant::now();
+    while a.post(ECHO, json!({})).await.0 != 503 {
+        assert!(started.elapsed() < Duration::from_secs(2), "replica a did not see the disable within 2 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop((a, b));
+    db.drop_now().await;
+}
+
+async fn audit_roundtrip(database: Option<&str>) {
+    let host = Host::start_on(database, &[], "", |_| {}).await;
+    let token = host.operator("leila", Role::Admin).await;
+    assert_eq!(host.upload_guest(&token, ECHO_V1).await.0, 201);
+    assert_eq!(host.upload_guest(&token, ECHO_V2).await.0, 201);
+    assert_eq!(host.admin(Method::POST, "/admin/v1/plugins/echo/rollback", &token, None).await.0, 200);
+    assert_eq!(echo_version(&host).await.0, 200);
+
+    let (status, report) = host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["entries"].as_i64().unwrap() >= 3);
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=10", &token, None).await;
+    let kinds: Vec<_> =
+        log["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
+    assert!(kinds.contains(&"admin.rollback".to_owned()) && kinds.contains(&"admin.install".to_owned()), "{kinds:?}");
+
+    // Someone edits the second entry directly in the database.
+    sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").execute(host.app.db.pool()).await.unwrap();
+    let (_, report) = host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["first_broken"]["seq"], 2);
+    assert!(report["first_broken"]["reason"].as_str().unwrap().contains("edited"));
+
+    // Deleting an entry is found too.
+    sqlx::query("UPDATE audit_log SET actor = 'leila' WHERE seq = 2").execute(host.app.db.pool()).await.unwrap();
+    assert_eq!(host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await.1["ok"], true);
+    sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(host.app.db.pool()).await.unwrap();
+    let (_, report) = host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await;
+    assert_eq!(report["first_broken"]["seq"], 2, "{report}");
+}
+
+#[tokio::test]
+async fn audit_verify_finds_an_edited_row_on_sqlite() {
+    audit_roundtrip(None).await;
+}
+
+#[tokio::test]
+async fn audit_verify_finds_an_edited_row_on_postgres() {
+    let db = PgDatabase::create().await;
+    audit_roundtrip(Some(&db.url)).await;
+    db.drop_now().await;
+}
