@@ -29,6 +29,7 @@ impl App {
     /// Connects the database, builds the runtime, installs the plugins folder, loads the
     /// desired adapters and starts following other replicas' changes.
     pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
+        crate::metrics::handle();
         let db = Db::connect(&config.database_url).await?;
         let runtime = Runtime::new(&config.runtime)?;
         let audit = Audit::start(db.clone());

@@ -14,6 +14,7 @@
 //! - [`api`]: the HTTP router, problem details and JSON views.
 //! - [`store`]: sqlx on SQLite or PostgreSQL, migrations, one file per aggregate.
 //! - [`audit`]: the hash-chained evidence log and its verifier.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`app`]: what is built once at start and shared by requests.
 //! - [`cli`]: the `panjereh` command.
 
@@ -24,6 +25,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod forms;
+pub mod metrics;
 pub mod plugins;
 pub mod runtime;
 pub mod store;

@@ -108,43 +108,88 @@ impl Adapter {
         })
     }
 
+    /// How many calls were stopped, by reason.
+    pub fn kill_counters(&self) -> &crate::runtime::call::KillCounters {
+        &self.exec.kills
+    }
+
+    /// Refused capability uses, by capability.
+    pub fn denials(&self) -> [(&'static str, u64); 3] {
+        use std::sync::atomic::Ordering::Relaxed;
+        let d = &self.caps.denials;
+        [("config", d.config.load(Relaxed)), ("kv", d.kv.load(Relaxed)), ("http", d.http.load(Relaxed))]
+    }
+
+    async fn observed<T>(
+        &self,
+        operation: &'static str,
+        service: &str,
+        call: impl Future<Output = Outcome<T>>,
+    ) -> Outcome<T> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        crate::metrics::record_call(
+            &self.manifest.id,
+            service,
+            operation,
+            crate::metrics::outcome(&result),
+            started.elapsed(),
+        );
+        result
+    }
+
     /// Calls `inquire` in a fresh instance.
     pub async fn inquire(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Document> {
         let request_id = ctx.request_id.clone();
-        self.exec
-            .call(self.caps.clone(), &request_id, move |a, store| {
+        let service = ctx.service.clone();
+        self.observed(
+            "inquire",
+            &service,
+            self.exec.call(self.caps.clone(), &request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_inquire(store, &ctx, &input).await })
-            })
-            .await
+            }),
+        )
+        .await
     }
 
     /// Calls `submit` in a fresh instance.
     pub async fn submit(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Receipt> {
         let request_id = ctx.request_id.clone();
-        self.exec
-            .call(self.caps.clone(), &request_id, move |a, store| {
+        let service = ctx.service.clone();
+        self.observed(
+            "submit",
+            &service,
+            self.exec.call(self.caps.clone(), &request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_submit(store, &ctx, &input).await })
-            })
-            .await
+            }),
+        )
+        .await
     }
 
     /// Calls `status` in a fresh instance.
     pub async fn status(&self, ctx: CallContext, reference: String) -> Outcome<StatusUpdate> {
         let request_id = ctx.request_id.clone();
-        self.exec
-            .call(self.caps.clone(), &request_id, move |a, store| {
+        let service = ctx.service.clone();
+        self.observed(
+            "status",
+            &service,
+            self.exec.call(self.caps.clone(), &request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_status(store, &ctx, &reference).await })
-            })
-            .await
+            }),
+        )
+        .await
     }
 
     /// Calls `on-callback` in a fresh instance.
     pub async fn on_callback(&self, request_id: &str, body: Vec<u8>) -> Outcome<StatusUpdate> {
-        self.exec
-            .call(self.caps.clone(), request_id, move |a, store| {
+        self.observed(
+            "on-callback",
+            "",
+            self.exec.call(self.caps.clone(), request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_on_callback(store, &body).await })
-            })
-            .await
+            }),
+        )
+        .await
     }
 
     /// Calls `describe` in a fresh instance.

@@ -47,6 +47,7 @@ pub struct Runtime {
     linker: Linker<CallState>,
     pooling: bool,
     max_memory_bytes: usize,
+    max_instances: usize,
     concurrency: Arc<tokio::sync::Semaphore>,
 }
 
@@ -86,6 +87,7 @@ impl Runtime {
             linker,
             pooling,
             max_memory_bytes: options.max_memory_bytes,
+            max_instances: options.max_instances as usize,
             concurrency: Arc::new(tokio::sync::Semaphore::new(options.max_instances as usize)),
         }))
     }
@@ -142,6 +144,11 @@ impl Runtime {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
         format!("{:016x}", hasher.finish())
+    }
+
+    /// Instances running a call right now.
+    pub fn instances_in_use(&self) -> usize {
+        self.max_instances.saturating_sub(self.concurrency.available_permits())
     }
 
     /// Global permits: one per live instance, so the pool is never exhausted.

@@ -272,3 +272,40 @@ async fn audit_verify_finds_an_edited_row_on_postgres() {
     audit_roundtrip(Some(&db.url)).await;
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn metrics_and_the_audit_log_see_every_call() {
+    let host = Host::start(&[crate::harness::SPIN], "[limits]\ncpu-ms = 50\n").await;
+    let token = host.operator("leila", Role::Admin).await;
+    assert_eq!(host.upload_guest(&token, ECHO_V1).await.0, 201);
+    for _ in 0..3 {
+        assert_eq!(echo_version(&host).await.0, 200);
+    }
+    assert_eq!(host.post("/api/v1/services/spinner/run/inquiries", json!({})).await.0, 504);
+
+    let text = host.client.get(host.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let line = |needle: &[&str]| {
+        text.lines()
+            .find(|l| !l.starts_with('#') && needle.iter().all(|n| l.contains(n)))
+            .unwrap_or_else(|| panic!("no metric with {needle:?} in\n{text}"))
+            .to_owned()
+    };
+    let calls = line(&["panjereh_adapter_calls_total", "adapter=\"echo\"", "outcome=\"ok\"", "service=\"version\""]);
+    assert!(calls.split_whitespace().last().unwrap().parse::<f64>().unwrap() >= 3.0, "{calls}");
+    line(&["panjereh_adapter_calls_total", "adapter=\"spin\"", "outcome=\"cpu_budget\""]);
+    let kills = line(&["panjereh_adapter_kills_total", "adapter=\"spin\"", "reason=\"cpu_budget\""]);
+    assert!(kills.ends_with(" 1"), "{kills}");
+    line(&["panjereh_adapter_call_seconds_bucket", "adapter=\"echo\""]);
+    line(&["panjereh_adapter_loaded", "adapter=\"echo\"", "version=\"1.0.0\""]);
+    line(&["panjereh_instances_in_use"]);
+
+    // Calls reach the evidence log as metadata and hashes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=50", &token, None).await;
+    let calls: Vec<_> = log["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "call.inquire").collect();
+    assert_eq!(calls.len(), 4, "{log}");
+    let data: Value = serde_json::from_str(calls[0]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data["request_hash"].as_str().unwrap().len(), 64);
+    assert!(data["adapter_digest"].is_string() && data["service"].is_string());
+    assert_eq!(host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await.1["ok"], true);
+}

@@ -182,6 +182,7 @@ async fn inquire(
     }
     let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
     let request_id = new_request_id();
+    let request_hash = input_hash(&input);
     let ctx = CallContext {
         request_id: request_id.clone(),
         service: service.clone(),
@@ -189,8 +190,65 @@ async fn inquire(
         locale: lang.code().to_owned(),
     };
     let outcome = adapter.inquire(ctx, input).await;
-    let document = settle(&adapter, &request_id, outcome)?;
-    Ok(Json(json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) })))
+    let result = settle(&adapter, &request_id, outcome)
+        .map(|document| json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) }));
+    CallRecord { kind: "call.inquire", service: &service, request_id: &request_id, citizen: None, request_hash }
+        .append(&app, &adapter, &result)
+        .await;
+    result.map(Json)
+}
+
+/// Hash of a call's normalized input, for the evidence log (the input itself is never logged).
+pub fn input_hash(input: &[crate::runtime::bindings::Value]) -> String {
+    let mut bytes = Vec::new();
+    for v in input {
+        for part in [v.name.as_bytes(), v.value.as_bytes()] {
+            bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(part);
+        }
+    }
+    crate::audit::sha256_hex(&bytes)
+}
+
+/// What the evidence log keeps of one adapter call: metadata and hashes, never payloads.
+pub struct CallRecord<'a> {
+    /// `call.inquire`, `call.submit`, `call.status`, `call.callback`.
+    pub kind: &'static str,
+    pub service: &'a str,
+    pub request_id: &'a str,
+    /// The citizen's pseudonym, when signed in.
+    pub citizen: Option<&'a str>,
+    /// [`input_hash`] of the request.
+    pub request_hash: String,
+}
+
+impl CallRecord<'_> {
+    /// Appends the call, with the hash of the answer the caller got, to the evidence log.
+    pub async fn append(self, app: &App, adapter: &Adapter, result: &Result<serde_json::Value, Problem>) {
+        let (status, response_hash) = match result {
+            Ok(body) => (200, crate::audit::sha256_hex(body.to_string().as_bytes())),
+            Err(problem) => {
+                (problem.status.as_u16(), crate::audit::sha256_hex(problem.body(Lang::En).to_string().as_bytes()))
+            }
+        };
+        app.audit
+            .record_later(crate::audit::Entry {
+                kind: self.kind.to_owned(),
+                actor: self.citizen.unwrap_or("anonymous").to_owned(),
+                subject: adapter.manifest.id.clone(),
+                data: json!({
+                    "request_id": self.request_id,
+                    "agency": adapter.agency.id,
+                    "service": self.service,
+                    "adapter_version": adapter.manifest.version.to_string(),
+                    "adapter_digest": adapter.digest,
+                    "request_hash": self.request_hash,
+                    "response_hash": response_hash,
+                    "status": status,
+                }),
+            })
+            .await;
+    }
 }
 
 /// A random request id (64 bits, hex).

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::app::App;
 
 pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
 /// The process is alive.
@@ -33,4 +33,9 @@ async fn readyz(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "refused": app.refused,
         "pooling": app.runtime.pooling(),
     }))
+}
+
+/// Prometheus exposition format.
+async fn metrics(State(app): State<Arc<App>>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&app))
 }

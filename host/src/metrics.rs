@@ -1,0 +1,87 @@
+//! Prometheus metrics: calls by adapter, service and outcome, call latency, CPU-budget and
+//! memory-limit kills, capability denials, instances in use and the versions loaded on
+//! this replica.
+
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::app::App;
+use crate::runtime::CallError;
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder (once) and returns its handle.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+            .expect("static bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (embedding); then we only render ours.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The outcome label of a call.
+pub fn outcome<T, E>(result: &Result<Result<T, E>, CallError>) -> &'static str {
+    match result {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(_)) => "adapter_error",
+        Err(CallError::CpuBudget(_)) => "cpu_budget",
+        Err(CallError::Memory(_)) => "memory_limit",
+        Err(CallError::Trap(_)) => "trap",
+        Err(CallError::Timeout(_)) => "timeout",
+        Err(CallError::Busy) => "busy",
+    }
+}
+
+/// Records one adapter call.
+pub fn record_call(adapter: &str, service: &str, operation: &'static str, outcome: &'static str, elapsed: Duration) {
+    let labels =
+        [("adapter", adapter.to_owned()), ("service", service.to_owned()), ("operation", operation.to_owned())];
+    metrics::histogram!("panjereh_adapter_call_seconds", &labels).record(elapsed.as_secs_f64());
+    let mut labels = labels.to_vec();
+    labels.push(("outcome", outcome.to_owned()));
+    metrics::counter!("panjereh_adapter_calls_total", &labels).increment(1);
+}
+
+/// Renders the exposition text, refreshing the gauges that describe this replica.
+pub fn render(app: &App) -> String {
+    let handle = handle();
+    let in_use = app.runtime.instances_in_use();
+    metrics::gauge!("panjereh_instances_in_use").set(in_use as f64);
+    for slot in app.registry.snapshot().values() {
+        let a = &slot.adapter;
+        let labels = [
+            ("adapter", a.manifest.id.clone()),
+            ("version", a.manifest.version.to_string()),
+            ("agency", a.agency.id.clone()),
+            ("enabled", slot.enabled.to_string()),
+        ];
+        metrics::gauge!("panjereh_adapter_loaded", &labels).set(1.0);
+        let id = [("adapter", a.manifest.id.clone())];
+        let kills = a.kill_counters();
+        for (reason, value) in [
+            ("cpu_budget", kills.cpu.load(Relaxed)),
+            ("memory_limit", kills.memory.load(Relaxed)),
+            ("trap", kills.trap.load(Relaxed)),
+            ("timeout", kills.timeout.load(Relaxed)),
+        ] {
+            let mut labels = id.to_vec();
+            labels.push(("reason", reason.to_owned()));
+            metrics::counter!("panjereh_adapter_kills_total", &labels).absolute(value);
+        }
+        for (capability, value) in a.denials() {
+            let mut labels = id.to_vec();
+            labels.push(("capability", capability.to_owned()));
+            metrics::counter!("panjereh_capability_denials_total", &labels).absolute(value);
+        }
+    }
+    handle.render()
+}
