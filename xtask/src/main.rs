@@ -18,7 +18,9 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("plugins") => plugins().map(|_| ()),
-        Some("bench") => plugins().and_then(|_| cargo(&["bench", "-p", "panjereh-host"], &args[1..])),
+        Some("bench") => plugins()
+            .and_then(|_| bench_adapters(20))
+            .and_then(|_| cargo(&["bench", "-p", "panjereh-host"], &args[1..])),
         _ => {
             eprintln!("usage: cargo xtask <run|test|plugins|bench> [args]");
             return ExitCode::from(2);
@@ -83,4 +85,57 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
 /// Runs every test in the workspace.
 fn test(extra: &[String]) -> anyhow::Result<()> {
     cargo(&["test", "--workspace"], extra)
+}
+
+/// Generates and builds `n` small adapters (one agency each) for the start-up benchmark.
+fn bench_adapters(n: usize) -> anyhow::Result<()> {
+    let root = root();
+    let ws = root.join("target").join("bench-adapters");
+    std::fs::create_dir_all(&ws)?;
+    let members: Vec<String> = (1..=n).map(|i| format!("bench-{i:02}")).collect();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n\n[profile.release]\nopt-level = \"s\"\nstrip = true\npanic = \"abort\"\n",
+            members.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ")
+        ),
+    )?;
+    for name in &members {
+        let dir = ws.join(name);
+        std::fs::create_dir_all(dir.join("src"))?;
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\npanjereh-plugin-sdk = {{ path = \"../../../plugin-sdk\" }}\n"
+            ),
+        )?;
+        std::fs::write(
+            dir.join("manifest.toml"),
+            format!("id = \"{name}\"\nversion = \"0.1.0\"\nagency = \"{name}\"\nwit = \"0.1.0\"\n"),
+        )?;
+        std::fs::write(
+            dir.join("src/lib.rs"),
+            format!(
+                r#"use panjereh_plugin_sdk::types::*;
+use panjereh_plugin_sdk::{{Adapter, export}};
+struct A;
+impl Adapter for A {{
+    fn describe() -> Agency {{
+        Agency {{ id: "{name}".into(), name: Text::new("{name}", "{name}"), services: vec![Service::inquiry(
+            "ping", Text::new("پینگ", "Ping"), Text::new("پینگ", "Ping"), Category::new("bench", Text::new("آزمون", "Bench")))] }}
+    }}
+    fn inquire(_ctx: CallContext, _input: Vec<Value>) -> Result<Document, AdapterError> {{
+        Ok(Document::new(Text::new("پینگ", "Ping")))
+    }}
+}}
+export!(A);
+"#
+            ),
+        )?;
+    }
+    eprintln!("xtask: building {n} generated adapters for the start-up benchmark");
+    let built = wasm::build_workspace(&cargo_bin(), &ws, &root.join("target").join("wasm-bench"))
+        .map_err(anyhow::Error::msg)?;
+    wasm::install(&built, &ws.join("dist")).map_err(anyhow::Error::msg)?;
+    Ok(())
 }
