@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::notifier::{LogNotifier, Notifier};
 use crate::config::Config;
 use crate::plugins::{self, Refusal, Registry};
 use crate::runtime::Runtime;
@@ -17,11 +18,19 @@ pub struct App {
     pub db: Db,
     /// Packages refused at start, with the reason (shown by `/readyz`).
     pub refused: Vec<Refusal>,
+    /// Delivers one-time codes of the built-in identity provider.
+    pub notifier: Arc<dyn Notifier>,
 }
 
 impl App {
-    /// Builds the runtime and loads the adapters folder.
+    /// Builds the runtime and loads the adapters folder; one-time codes go to the log.
     pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
+        App::start_with_notifier(config, Arc::new(LogNotifier)).await
+    }
+
+    /// Like [`App::start`], delivering one-time codes through `notifier` (an SMS gateway,
+    /// or a `MemoryNotifier` that tests read).
+    pub async fn start_with_notifier(config: Config, notifier: Arc<dyn Notifier>) -> anyhow::Result<Arc<App>> {
         let db = Db::connect(&config.database_url).await?;
         let runtime = Runtime::new(&config.runtime)?;
         let registry = Registry::default();
@@ -37,6 +46,6 @@ impl App {
                 );
             }
         }
-        Ok(Arc::new(App { config, runtime, registry, db, refused }))
+        Ok(Arc::new(App { config, runtime, registry, db, refused, notifier }))
     }
 }

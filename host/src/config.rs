@@ -29,6 +29,29 @@ pub struct Config {
     pub runtime: RuntimeOptions,
     /// What the operator granted each adapter, by adapter id.
     pub adapters: BTreeMap<String, AdapterSettings>,
+    /// Sign-in and sessions.
+    pub auth: AuthSettings,
+}
+
+/// Sign-in and session settings (`[auth]` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// How long a one-time code is valid.
+    pub otp_ttl: Duration,
+    /// Wait after the first wrong code; doubles with each further wrong code.
+    pub otp_backoff: Duration,
+    /// How long a session lasts.
+    pub session_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            otp_ttl: Duration::from_secs(120),
+            otp_backoff: Duration::from_secs(1),
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
 }
 
 /// The operator's settings for one adapter.
@@ -61,6 +84,16 @@ struct RawConfig {
     limits: RawDefaultLimits,
     #[serde(default)]
     adapters: BTreeMap<String, RawAdapter>,
+    #[serde(default)]
+    auth: RawAuth,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAuth {
+    otp_ttl_secs: Option<u64>,
+    otp_backoff_ms: Option<u64>,
+    session_ttl_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,6 +178,16 @@ impl Config {
             bail!("limits.memory-mib may be at most {}", runtime.max_memory_bytes >> 20);
         }
 
+        let auth_defaults = AuthSettings::default();
+        let auth = AuthSettings {
+            otp_ttl: raw.auth.otp_ttl_secs.map_or(auth_defaults.otp_ttl, Duration::from_secs),
+            otp_backoff: raw.auth.otp_backoff_ms.map_or(auth_defaults.otp_backoff, Duration::from_millis),
+            session_ttl: raw.auth.session_ttl_secs.map_or(auth_defaults.session_ttl, Duration::from_secs),
+        };
+        if auth.otp_ttl.is_zero() || auth.session_ttl.is_zero() {
+            bail!("auth.otp-ttl-secs and auth.session-ttl-secs must be positive");
+        }
+
         Ok(Config {
             listen: overrides.listen.or(raw.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             plugins_dir: overrides.plugins_dir.or(raw.plugins).unwrap_or_else(|| PathBuf::from("plugins-dist")),
@@ -156,6 +199,7 @@ impl Config {
             limits,
             runtime,
             adapters,
+            auth,
         })
     }
 }

@@ -13,11 +13,14 @@
 //! - [`forms`]: host-side validation of service forms.
 //! - [`api`]: the HTTP router, problem details and JSON views.
 //! - [`store`]: sqlx on SQLite or PostgreSQL, migrations, one file per aggregate.
+//! - [`auth`]: sign-in (built-in OTP provider), sessions, assurance checks, data-usage.
+//! - [`tracking`]: tracking codes of applications.
 //! - [`app`]: what is built once at start and shared by requests.
 //! - [`cli`]: the `panjereh` command.
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
@@ -25,3 +28,4 @@ pub mod forms;
 pub mod plugins;
 pub mod runtime;
 pub mod store;
+pub mod tracking;

@@ -13,6 +13,8 @@ use serde_json::json;
 use super::problem::{Bilingual, FieldProblem, Lang, Problem};
 use super::views::{AgencyView, DocumentView, ServiceDetail, ServiceSummary};
 use crate::app::App;
+use crate::auth::Citizen;
+use crate::auth::access::{self, Purpose};
 use crate::forms;
 use crate::plugins::Adapter;
 use crate::runtime::CallError;
@@ -112,7 +114,7 @@ async fn services(
     Ok(Json(json!({ "count": services.len(), "services": services })))
 }
 
-fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usize), Problem> {
+pub(crate) fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usize), Problem> {
     let adapter = app.registry.get(agency).ok_or_else(|| {
         Problem::not_found(Bilingual::new(format!("دستگاه «{agency}» یافت نشد"), format!("no agency `{agency}`")))
     })?;
@@ -147,6 +149,7 @@ async fn inquire(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path((agency, service)): Path<(String, String)>,
+    citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let lang = Lang::from_headers(&headers);
@@ -159,12 +162,14 @@ async fn inquire(
             Bilingual::new("این خدمت استعلام نیست؛ درخواست ثبت کنید", "this service is an application, not an inquiry"),
         ));
     }
+    access::admit(descriptor, citizen.as_ref())?;
     let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
     let request_id = new_request_id();
+    let who = access::disclose(&app.db, &adapter, descriptor, citizen.as_ref(), Purpose::Inquiry, &request_id).await?;
     let ctx = CallContext {
         request_id: request_id.clone(),
         service: service.clone(),
-        citizen: None,
+        citizen: who,
         locale: lang.code().to_owned(),
     };
     let outcome = adapter.inquire(ctx, input).await;
