@@ -3,5 +3,9 @@
 
 mod harness;
 
+mod applications;
+mod catalogue;
+mod crash;
 mod foundation;
 mod sandbox;
+mod signin;

@@ -185,7 +185,7 @@ async fn created(app: &App, lang: Lang, row: ApplicationRow, replayed: bool) -> 
 /// What to do with an earlier application under the same idempotency key.
 enum Earlier {
     /// Answer with it.
-    Replay(ApplicationRow),
+    Replay(Box<ApplicationRow>),
     /// It was abandoned: file anew.
     Retry,
 }
@@ -203,7 +203,7 @@ async fn earlier(app: &App, existing: ApplicationRow, hash: &str) -> Result<Earl
         )));
     }
     if existing.status != PENDING {
-        return Ok(Earlier::Replay(existing));
+        return Ok(Earlier::Replay(Box::new(existing)));
     }
     if now_ms() - existing.created_ms > STALE_PENDING_MS {
         applications::discard(&app.db, &existing.id).await?;
@@ -257,7 +257,7 @@ async fn apply(
             && let Some(existing) = applications::by_idempotency_key(&app.db, &citizen.subject, key).await?
         {
             match earlier(&app, existing, &hash).await? {
-                Earlier::Replay(row) => return created(&app, lang, row, true).await,
+                Earlier::Replay(row) => return created(&app, lang, *row, true).await,
                 Earlier::Retry => continue,
             }
         }
