@@ -28,8 +28,10 @@ use super::views::status_name;
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::access::{self, Purpose};
+use crate::auth::session::sign_in_required;
 use crate::forms;
-use crate::runtime::bindings::{ServiceKind, Value};
+use crate::plugins::Adapter;
+use crate::runtime::bindings::{CallContext, Service, ServiceKind, Value};
 use crate::store::applications::{self, ApplicationRow, EventRow, PENDING, Reservation};
 use crate::store::{now_ms, random_id};
 use crate::tracking;
@@ -221,6 +223,100 @@ async fn earlier(app: &App, existing: ApplicationRow, hash: &str) -> Result<Earl
     .retry_after(2))
 }
 
+/// Where a submission goes: a new pending row to file, or an earlier application.
+enum Slot {
+    Fresh(ApplicationRow),
+    Replay(Box<ApplicationRow>),
+}
+
+/// Reserves a pending application for this submission, unless the citizen's
+/// idempotency key already names one.
+async fn reserve(
+    app: &App,
+    citizen: &Citizen,
+    adapter: &Adapter,
+    service: &Service,
+    key: Option<String>,
+    hash: String,
+) -> Result<Slot, Problem> {
+    // A few rounds: a key's abandoned reservation is removed and retried, and a (2^-60)
+    // tracking-code collision just draws another code.
+    for _ in 0..4 {
+        if let Some(key) = &key
+            && let Some(existing) = applications::by_idempotency_key(&app.db, &citizen.subject, key).await?
+        {
+            match earlier(app, existing, &hash).await? {
+                Earlier::Replay(row) => return Ok(Slot::Replay(row)),
+                Earlier::Retry => continue,
+            }
+        }
+        let now = now_ms();
+        let row = ApplicationRow {
+            id: random_id(),
+            tracking_code: tracking::generate(),
+            citizen_id: citizen.subject.clone(),
+            agency: adapter.agency.id.clone(),
+            service: service.id.clone(),
+            adapter_id: adapter.manifest.id.clone(),
+            adapter_version: adapter.manifest.version.to_string(),
+            agency_reference: None,
+            status: PENDING.to_owned(),
+            idempotency_key: key.clone(),
+            request_hash: hash.clone(),
+            created_ms: now,
+            updated_ms: now,
+        };
+        if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
+            return Ok(Slot::Fresh(row));
+        }
+    }
+    Err(Problem::internal(&"could not reserve an application row after retries"))
+}
+
+/// Calls the adapter's `submit` for a reserved application and stores the receipt with
+/// the first event; on any failure the reservation is removed.
+async fn file(
+    app: &App,
+    lang: Lang,
+    citizen: &Citizen,
+    adapter: &Adapter,
+    service: &Service,
+    input: Vec<Value>,
+    mut row: ApplicationRow,
+) -> Result<ApplicationRow, Problem> {
+    let request_id = new_request_id();
+    let submitted = async {
+        let who = access::disclose(&app.db, adapter, service, Some(citizen), Purpose::Application, &request_id).await?;
+        let ctx = CallContext {
+            request_id: request_id.clone(),
+            service: service.id.clone(),
+            citizen: who,
+            locale: lang.code().to_owned(),
+        };
+        settle(adapter, &request_id, adapter.submit(ctx, input).await)
+    };
+    let receipt = match submitted.await {
+        Ok(receipt) => receipt,
+        Err(problem) => {
+            applications::discard(&app.db, &row.id).await?;
+            return Err(problem);
+        }
+    };
+    let event = EventRow {
+        status: status_name(receipt.status).to_owned(),
+        message_fa: receipt.message.fa,
+        message_en: receipt.message.en,
+        actor: "citizen".to_owned(),
+        at_ms: now_ms(),
+    };
+    applications::complete(&app.db, &row.id, &receipt.agency_reference, &event).await?;
+    tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id, "application filed");
+    row.agency_reference = Some(receipt.agency_reference);
+    row.status = event.status;
+    row.updated_ms = event.at_ms;
+    Ok(row)
+}
+
 async fn apply(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -242,86 +338,18 @@ async fn apply(
     // An application is always someone's: even a service open to anonymous use needs a
     // signed-in citizen to file (and later find) an application.
     let citizen = citizen.ok_or_else(|| {
-        crate::auth::session::sign_in_required(Bilingual::new(
-            "برای ثبت درخواست باید وارد شوید.",
-            "sign in to file an application",
-        ))
+        sign_in_required(Bilingual::new("برای ثبت درخواست باید وارد شوید.", "sign in to file an application"))
     })?;
     let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
-
-    let mut reserved = None;
-    for _ in 0..4 {
-        if let Some(key) = &key
-            && let Some(existing) = applications::by_idempotency_key(&app.db, &citizen.subject, key).await?
-        {
-            match earlier(&app, existing, &hash).await? {
-                Earlier::Replay(row) => return created(&app, lang, *row, true).await,
-                Earlier::Retry => continue,
-            }
-        }
-        let now = now_ms();
-        let row = ApplicationRow {
-            id: random_id(),
-            tracking_code: tracking::generate(),
-            citizen_id: citizen.subject.clone(),
-            agency: adapter.agency.id.clone(),
-            service: descriptor.id.clone(),
-            adapter_id: adapter.manifest.id.clone(),
-            adapter_version: adapter.manifest.version.to_string(),
-            agency_reference: None,
-            status: PENDING.to_owned(),
-            idempotency_key: key.clone(),
-            request_hash: hash.clone(),
-            created_ms: now,
-            updated_ms: now,
-        };
-        if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
-            reserved = Some(row);
-            break;
+    match reserve(&app, &citizen, &adapter, descriptor, key, hash).await? {
+        Slot::Replay(row) => created(&app, lang, *row, true).await,
+        Slot::Fresh(row) => {
+            let row = file(&app, lang, &citizen, &adapter, descriptor, input, row).await?;
+            created(&app, lang, row, false).await
         }
     }
-    let Some(mut row) = reserved else {
-        return Err(Problem::internal(&"could not reserve an application row after retries"));
-    };
-
-    let request_id = new_request_id();
-    let who = access::disclose(&app.db, &adapter, descriptor, Some(&citizen), Purpose::Application, &request_id).await;
-    let who = match who {
-        Ok(who) => who,
-        Err(error) => {
-            applications::discard(&app.db, &row.id).await?;
-            return Err(error.into());
-        }
-    };
-    let ctx = crate::runtime::bindings::CallContext {
-        request_id: request_id.clone(),
-        service: descriptor.id.clone(),
-        citizen: who,
-        locale: lang.code().to_owned(),
-    };
-    let outcome = adapter.submit(ctx, input).await;
-    let receipt = match settle(&adapter, &request_id, outcome) {
-        Ok(receipt) => receipt,
-        Err(problem) => {
-            applications::discard(&app.db, &row.id).await?;
-            return Err(problem);
-        }
-    };
-    let event = EventRow {
-        status: status_name(receipt.status).to_owned(),
-        message_fa: receipt.message.fa,
-        message_en: receipt.message.en,
-        actor: "citizen".to_owned(),
-        at_ms: now_ms(),
-    };
-    applications::complete(&app.db, &row.id, &receipt.agency_reference, &event).await?;
-    row.agency_reference = Some(receipt.agency_reference);
-    row.status = event.status;
-    row.updated_ms = event.at_ms;
-    tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id, "application filed");
-    created(&app, lang, row, false).await
 }
 
 async fn list(
