@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use panjereh_host::app::App;
+use panjereh_host::auth::notifier::MemoryNotifier;
 use panjereh_host::config::{Config, Overrides};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
@@ -35,6 +36,11 @@ pub struct PgDatabase {
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 impl PgDatabase {
+    /// The database for hosts that share it.
+    pub fn shared(&self) -> Database {
+        Database::Url(Box::leak(self.url.clone().into_boxed_str()))
+    }
+
     pub async fn create() -> PgDatabase {
         use sqlx::Connection as _;
         let name = format!("panjereh_test_{:016x}", rand_u64());
@@ -51,19 +57,66 @@ impl PgDatabase {
 }
 
 fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
-    h.finish()
+    rand::random()
 }
+
+/// Which database a host runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// A fresh SQLite file in the test's temporary folder.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server (`PANJEREH_TEST_POSTGRES`, default
+    /// `postgres://postgres@127.0.0.1:5432/test`), dropped when the host is.
+    Postgres,
+    /// An existing database (shared by several hosts in one test); not dropped.
+    Url(&'static str),
+}
+
+/// The server the PostgreSQL tests create their databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("PANJEREH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    format!("{base}/{database}")
+}
+
+async fn postgres_admin(sql: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {}: {e}", postgres_admin_url()));
+    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("`{sql}` failed: {e}"));
+    let _ = conn.close().await;
+}
+
+/// Runs test bodies `async fn name(db: Database)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::harness::Database::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::harness::Database::Postgres).await } )*
+        }
+    };
+}
+pub(crate) use on_both_databases;
 
 /// A running host and an HTTP client for it.
 pub struct Host {
     pub addr: SocketAddr,
     pub app: Arc<App>,
     pub client: reqwest::Client,
+    /// Where one-time codes go; tests read them here.
+    pub notifier: Arc<MemoryNotifier>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The PostgreSQL database to drop at the end.
+    postgres_database: Option<String>,
 }
 
 impl Host {
@@ -74,11 +127,15 @@ impl Host {
 
     /// Like [`Host::start`], letting the test add files to the plugins folder.
     pub async fn start_with(guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
-        Host::start_on(None, guests, config, prepare).await
+        Host::launch(Database::Sqlite, guests, config, prepare).await
     }
 
-    /// A host on a given database URL (`None`: a SQLite file of its own).
-    pub async fn start_on(database: Option<&str>, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
+    /// A host on the chosen database.
+    pub async fn start_on(database: Database, guests: &[Guest], config: &str) -> Host {
+        Host::launch(database, guests, config, |_| {}).await
+    }
+
+    async fn launch(database: Database, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
@@ -91,22 +148,30 @@ impl Host {
         let config = Config::load(Overrides {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             plugins_dir: Some(plugins),
-            database_url: Some(
-                database
-                    .map_or_else(|| format!("sqlite://{}", dir.path().join("panjereh.db").display()), str::to_owned),
-            ),
+            database_url: None,
             config_file: Some(config_file),
             cache_dir: Some(dir.path().join("cache")),
         })
         .unwrap();
-        let app = App::start(config).await.unwrap();
+        let (database_url, postgres_database) = match database {
+            Database::Sqlite => (format!("sqlite://{}", dir.path().join("panjereh.db").display()), None),
+            Database::Postgres => {
+                let name = format!("panjereh_test_{:016x}", rand::random::<u64>());
+                postgres_admin(&format!("CREATE DATABASE {name}")).await;
+                (with_database(&postgres_admin_url(), &name), Some(name))
+            }
+            Database::Url(url) => (url.to_owned(), None),
+        };
+        let config = Config { database_url, ..config };
+        let notifier = Arc::new(MemoryNotifier::default());
+        let app = App::start_with_notifier(config, notifier.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(panjereh_host::api::serve(listener, app.clone(), async move {
             let _ = rx.await;
         }));
-        Host { addr, app, client: reqwest::Client::new(), _dir: dir, shutdown: Some(tx) }
+        Host { addr, app, client: reqwest::Client::new(), notifier, _dir: dir, shutdown: Some(tx), postgres_database }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -185,6 +250,69 @@ impl Drop for Host {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(name) = self.postgres_database.take() {
+            // Drop runs inside the test's runtime: use a thread with a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(postgres_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+            })
+            .join();
+        }
+    }
+}
+
+/// An HTTP answer: status, JSON body and headers.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Host {
+    /// Signs a citizen in with the built-in OTP provider; returns the bearer token.
+    pub async fn sign_in(&self, national_id: &str, mobile: &str) -> String {
+        let (status, body) = self.post("/auth/otp/start", json!({"national_id": national_id, "mobile": mobile})).await;
+        assert_eq!(status, 202, "{body}");
+        let canonical = panjereh_formats::mobile::parse(mobile).unwrap();
+        let code = self.notifier.last_code(&canonical).expect("a code was sent");
+        let (status, body) = self.post("/auth/otp/verify", json!({"national_id": national_id, "code": code})).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Any request, with an optional bearer token, JSON body and extra headers.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.request(method, self.url(path)).header("accept-language", "en");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers().clone();
+        let (status, body) = decode(response).await;
+        Answer { status, body, headers }
+    }
+
+    /// GET as a signed-in citizen (English answers).
+    pub async fn get_as(&self, token: &str, path: &str) -> Answer {
+        self.call(reqwest::Method::GET, path, Some(token), None, &[]).await
+    }
+
+    /// POST JSON as a signed-in citizen (English answers).
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> Answer {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body), &[]).await
     }
 }
 

@@ -10,7 +10,7 @@ use panjereh_host::store::operators::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{ECHO_V1, ECHO_V2, FS_IMPORT, FUTURE_WIT, Guest, Host, PgDatabase, UTILITY_BILLS};
+use crate::harness::{Database, ECHO_V1, ECHO_V2, FS_IMPORT, FUTURE_WIT, Guest, Host, PgDatabase, UTILITY_BILLS};
 
 const ECHO: &str = "/api/v1/services/echo/version/inquiries";
 
@@ -202,8 +202,8 @@ async fn bad_packages_are_refused_with_their_reason_and_change_nothing() {
 async fn an_install_on_one_replica_is_served_by_another_within_two_seconds() {
     let db = PgDatabase::create().await;
     let config = "reconcile-ms = 60000\n"; // only NOTIFY can make this fast
-    let a = Host::start_on(Some(&db.url), &[], config, |_| {}).await;
-    let b = Host::start_on(Some(&db.url), &[], config, |_| {}).await;
+    let a = Host::start_on(db.shared(), &[], config).await;
+    let b = Host::start_on(db.shared(), &[], config).await;
     let token = a.operator("leila", Role::Admin).await;
     assert_eq!(b.post(ECHO, json!({})).await.0, 404);
 
@@ -229,8 +229,8 @@ async fn an_install_on_one_replica_is_served_by_another_within_two_seconds() {
     db.drop_now().await;
 }
 
-async fn audit_roundtrip(database: Option<&str>) {
-    let host = Host::start_on(database, &[], "", |_| {}).await;
+async fn audit_roundtrip(database: Database) {
+    let host = Host::start_on(database, &[], "").await;
     let token = host.operator("leila", Role::Admin).await;
     assert_eq!(host.upload_guest(&token, ECHO_V1).await.0, 201);
     assert_eq!(host.upload_guest(&token, ECHO_V2).await.0, 201);
@@ -263,14 +263,12 @@ async fn audit_roundtrip(database: Option<&str>) {
 
 #[tokio::test]
 async fn audit_verify_finds_an_edited_row_on_sqlite() {
-    audit_roundtrip(None).await;
+    audit_roundtrip(Database::Sqlite).await;
 }
 
 #[tokio::test]
 async fn audit_verify_finds_an_edited_row_on_postgres() {
-    let db = PgDatabase::create().await;
-    audit_roundtrip(Some(&db.url)).await;
-    db.drop_now().await;
+    audit_roundtrip(Database::Postgres).await;
 }
 
 #[tokio::test]

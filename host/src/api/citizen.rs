@@ -13,6 +13,8 @@ use serde_json::json;
 use super::problem::{Bilingual, FieldProblem, Lang, Problem};
 use super::views::{AgencyView, DocumentView, ServiceDetail, ServiceSummary};
 use crate::app::App;
+use crate::auth::Citizen;
+use crate::auth::access::{self, Purpose};
 use crate::forms;
 use crate::plugins::{Adapter, Slot};
 use crate::runtime::CallError;
@@ -168,6 +170,7 @@ async fn inquire(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path((agency, service)): Path<(String, String)>,
+    citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let lang = Lang::from_headers(&headers);
@@ -180,21 +183,29 @@ async fn inquire(
             Bilingual::new("این خدمت استعلام نیست؛ درخواست ثبت کنید", "this service is an application, not an inquiry"),
         ));
     }
+    access::admit(descriptor, citizen.as_ref())?;
     let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
     let request_id = new_request_id();
     let request_hash = input_hash(&input);
+    let who = access::disclose(&app.db, &adapter, descriptor, citizen.as_ref(), Purpose::Inquiry, &request_id).await?;
     let ctx = CallContext {
         request_id: request_id.clone(),
         service: service.clone(),
-        citizen: None,
+        citizen: who,
         locale: lang.code().to_owned(),
     };
     let outcome = adapter.inquire(ctx, input).await;
     let result = settle(&adapter, &request_id, outcome)
         .map(|document| json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) }));
-    CallRecord { kind: "call.inquire", service: &service, request_id: &request_id, citizen: None, request_hash }
-        .append(&app, &adapter, &result)
-        .await;
+    CallRecord {
+        kind: "call.inquire",
+        service: &service,
+        request_id: &request_id,
+        citizen: citizen.as_ref().map(|c| c.subject.as_str()),
+        request_hash,
+    }
+    .append(&app, &adapter, &result)
+    .await;
     result.map(Json)
 }
 
