@@ -33,7 +33,7 @@ fn start(rt: &tokio::runtime::Runtime) -> (Arc<App>, tempfile::TempDir) {
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (app, _data) = start(&rt);
-    let adapter = app.registry.get("utility-bills").unwrap();
+    let adapter = app.registry.get("utility-bills").unwrap().adapter;
 
     c.bench_function("adapter call: instantiate + describe + drop", |b| {
         b.to_async(&rt).iter(|| async { adapter.describe().await.unwrap() })

@@ -226,7 +226,7 @@ async fn earlier(app: &App, existing: ApplicationRow, hash: &str) -> Result<Earl
 
 /// Where a submission goes: a new pending row to file, or an earlier application.
 enum Slot {
-    Fresh(ApplicationRow),
+    Fresh(Box<ApplicationRow>),
     Replay(Box<ApplicationRow>),
 }
 
@@ -268,7 +268,7 @@ async fn reserve(
             updated_ms: now,
         };
         if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
-            return Ok(Slot::Fresh(row));
+            return Ok(Slot::Fresh(Box::new(row)));
         }
     }
     Err(Problem::internal(&"could not reserve an application row after retries"))
@@ -362,7 +362,7 @@ async fn apply(
     match reserve(&app, &citizen, &adapter, descriptor, key, hash).await? {
         Slot::Replay(row) => created(&app, lang, *row, true).await,
         Slot::Fresh(row) => {
-            let row = file(&app, lang, &citizen, &adapter, descriptor, input, row).await?;
+            let row = file(&app, lang, &citizen, &adapter, descriptor, input, *row).await?;
             created(&app, lang, row, false).await
         }
     }
@@ -461,7 +461,21 @@ async fn callback(
 
     let request_id = new_request_id();
     let outcome = adapter.on_callback(&request_id, body.to_vec()).await;
-    let update = settle(&adapter, &request_id, outcome)?;
+    let settled = settle(&adapter, &request_id, outcome);
+    let evidence = settled
+        .as_ref()
+        .map(|u| json!({"agency_reference": u.agency_reference, "status": status_name(u.status)}))
+        .map_err(Clone::clone);
+    CallRecord {
+        kind: "call.callback",
+        service: "",
+        request_id: &request_id,
+        citizen: None,
+        request_hash: crate::audit::sha256_hex(&body),
+    }
+    .append(&app, &adapter, &evidence)
+    .await;
+    let update = settled?;
     let row = applications::by_agency_reference(&app.db, &adapter.agency.id, &update.agency_reference)
         .await?
         .ok_or_else(|| {

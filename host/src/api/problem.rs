@@ -89,7 +89,12 @@ pub struct FieldProblem {
 
 /// A problem answer.
 #[derive(Debug, Clone)]
-pub struct Problem {
+pub struct Problem(Box<ProblemDetails>);
+
+/// The members of a problem answer. Boxed inside [`Problem`] so that `Result<T, Problem>`
+/// stays small on every handler's happy path.
+#[derive(Debug, Clone)]
+pub struct ProblemDetails {
     pub status: StatusCode,
     /// Stable machine-readable kind; the `type` is `/problems/{slug}`.
     pub slug: &'static str,
@@ -104,9 +109,23 @@ pub struct Problem {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
+    }
+}
+
 impl Problem {
     pub fn new(status: StatusCode, slug: &'static str, title: Bilingual) -> Self {
-        Problem {
+        Problem(Box::new(ProblemDetails {
             status,
             slug,
             title,
@@ -115,7 +134,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             extensions: serde_json::Map::new(),
-        }
+        }))
     }
 
     pub fn detail(mut self, detail: Bilingual) -> Self {
@@ -240,7 +259,7 @@ impl From<JsonRejection> for Problem {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
         let reason = rejection.body_text();
-        let problem = match rejection {
+        match rejection {
             JsonRejection::MissingJsonContentType(_) => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -255,8 +274,7 @@ impl From<JsonRejection> for Problem {
                 format!("بدنه درخواست JSON معتبری نیست: {reason}"),
                 format!("the request body is not valid JSON for this endpoint: {reason}"),
             )),
-        };
-        problem
+        }
     }
 }
 
