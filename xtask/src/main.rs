@@ -82,8 +82,10 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every test in the workspace.
+/// Runs every test in the workspace. The `panjereh` binary is built first: the crash test
+/// runs it as a real process and kills it.
 fn test(extra: &[String]) -> anyhow::Result<()> {
+    cargo(&["build", "-p", "panjereh-host", "--bin", "panjereh"], &[])?;
     cargo(&["test", "--workspace"], extra)
 }
 
