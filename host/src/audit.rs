@@ -198,16 +198,7 @@ pub async fn verify(db: &Db) -> anyhow::Result<Verification> {
             return Ok(Verification { ok: true, entries: checked, first_broken: None });
         }
         for row in &rows {
-            let r = Record {
-                seq: row.try_get("seq")?,
-                at: row.try_get("at")?,
-                kind: row.try_get("kind")?,
-                actor: row.try_get("actor")?,
-                subject: row.try_get("subject")?,
-                data: row.try_get("data")?,
-                prev_hash: row.try_get("prev_hash")?,
-                hash: row.try_get("hash")?,
-            };
+            let r = record_from(row)?;
             let broken = |reason: String| {
                 Ok(Verification { ok: false, entries: checked, first_broken: Some(Broken { seq: r.seq, reason }) })
             };
@@ -242,18 +233,18 @@ pub async fn recent(db: &Db, limit: i64, before: Option<i64>) -> anyhow::Result<
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Record {
-                seq: row.try_get("seq")?,
-                at: row.try_get("at")?,
-                kind: row.try_get("kind")?,
-                actor: row.try_get("actor")?,
-                subject: row.try_get("subject")?,
-                data: row.try_get("data")?,
-                prev_hash: row.try_get("prev_hash")?,
-                hash: row.try_get("hash")?,
-            })
-        })
-        .collect()
+    Ok(rows.iter().map(record_from).collect::<Result<_, _>>()?)
+}
+
+fn record_from(row: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
+    Ok(Record {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        actor: row.try_get("actor")?,
+        subject: row.try_get("subject")?,
+        data: row.try_get("data")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
 }
