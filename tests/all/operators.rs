@@ -307,3 +307,16 @@ async fn metrics_and_the_audit_log_see_every_call() {
     assert!(data["adapter_digest"].is_string() && data["service"].is_string());
     assert_eq!(host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await.1["ok"], true);
 }
+
+#[tokio::test]
+async fn watch_installs_an_adapter_dropped_into_the_plugins_folder() {
+    let host = Host::start(&[], "").await;
+    panjereh_host::watch::spawn(host.app.clone()).unwrap();
+    assert_eq!(host.post(ECHO, json!({})).await.0, 404);
+    ECHO_V1.install(&host.app.config.plugins_dir);
+    let started = Instant::now();
+    while echo_version(&host).await != (200, "1".into()) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the watcher did not install the new adapter");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
