@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::audit::Audit;
+use crate::auth::notifier::{LogNotifier, Notifier};
 use crate::config::Config;
 use crate::plugins::lifecycle::{Manager, ManagerOptions};
 use crate::plugins::{Refusal, Registry};
@@ -23,12 +24,24 @@ pub struct App {
     pub plugins: Arc<Manager>,
     /// Packages of the plugins folder refused at start, with the reason (`/readyz`).
     pub refused: Vec<Refusal>,
+    /// Delivers one-time codes of the built-in identity provider.
+    pub notifier: Arc<dyn Notifier>,
 }
 
 impl App {
     /// Connects the database, builds the runtime, installs the plugins folder, loads the
-    /// desired adapters and starts following other replicas' changes.
+    /// desired adapters and starts following other replicas' changes. One-time codes go
+    /// to the log.
     pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
+        tracing::warn!(
+            "one-time codes are written to the log (development notifier); plug in an SMS gateway for production"
+        );
+        App::start_with_notifier(config, Arc::new(LogNotifier)).await
+    }
+
+    /// Like [`App::start`], delivering one-time codes through `notifier` (an SMS gateway,
+    /// or a `MemoryNotifier` that tests read).
+    pub async fn start_with_notifier(config: Config, notifier: Arc<dyn Notifier>) -> anyhow::Result<Arc<App>> {
         crate::metrics::handle();
         let db = Db::connect(&config.database_url).await?;
         let runtime = Runtime::new(&config.runtime)?;
@@ -49,6 +62,6 @@ impl App {
         let refused = plugins.install_folder(&config.plugins_dir).await;
         plugins.reconcile().await?;
         plugins.follow(&config.database_url, config.reconcile_every);
-        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused }))
+        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier }))
     }
 }

@@ -36,6 +36,29 @@ pub struct Config {
     pub trust: Trust,
     /// How often each replica re-reads the desired adapter state (safety net for NOTIFY).
     pub reconcile_every: Duration,
+    /// Sign-in and sessions.
+    pub auth: AuthSettings,
+}
+
+/// Sign-in and session settings (`[auth]` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// How long a one-time code is valid.
+    pub otp_ttl: Duration,
+    /// Wait after the first wrong code; doubles with each further wrong code.
+    pub otp_backoff: Duration,
+    /// How long a session lasts.
+    pub session_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            otp_ttl: Duration::from_secs(120),
+            otp_backoff: Duration::from_secs(1),
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
 }
 
 /// The operator's settings for one adapter.
@@ -73,6 +96,8 @@ struct RawConfig {
     #[serde(default)]
     signatures: RawSignatures,
     reconcile_ms: Option<u64>,
+    #[serde(default)]
+    auth: RawAuth,
 }
 
 #[derive(Deserialize, Default)]
@@ -83,6 +108,14 @@ struct RawSignatures {
     /// Base64 Ed25519 public keys by agency id.
     #[serde(default)]
     trusted: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAuth {
+    otp_ttl_secs: Option<u64>,
+    otp_backoff_ms: Option<u64>,
+    session_ttl_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -181,6 +214,15 @@ impl Config {
             .or(raw.database_url)
             .unwrap_or_else(|| "sqlite://data/panjereh.db".to_owned());
         let cache_dir = overrides.cache_dir.or(raw.cache_dir).or_else(|| Some(PathBuf::from("data/cache")));
+        let auth_defaults = AuthSettings::default();
+        let auth = AuthSettings {
+            otp_ttl: raw.auth.otp_ttl_secs.map_or(auth_defaults.otp_ttl, Duration::from_secs),
+            otp_backoff: raw.auth.otp_backoff_ms.map_or(auth_defaults.otp_backoff, Duration::from_millis),
+            session_ttl: raw.auth.session_ttl_secs.map_or(auth_defaults.session_ttl, Duration::from_secs),
+        };
+        if auth.otp_ttl.is_zero() || auth.session_ttl.is_zero() {
+            bail!("auth.otp-ttl-secs and auth.session-ttl-secs must be positive");
+        }
 
         Ok(Config {
             cache_dir,
@@ -192,6 +234,7 @@ impl Config {
             limits,
             runtime,
             adapters,
+            auth,
         })
     }
 }

@@ -15,12 +15,15 @@
 //! - [`store`]: sqlx on SQLite or PostgreSQL, migrations, one file per aggregate.
 //! - [`audit`]: the hash-chained evidence log and its verifier.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`auth`]: sign-in (built-in OTP provider), sessions, assurance checks, data-usage.
+//! - [`tracking`]: tracking codes of applications.
 //! - [`app`]: what is built once at start and shared by requests.
 //! - [`cli`]: the `panjereh` command.
 
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
@@ -29,4 +32,5 @@ pub mod metrics;
 pub mod plugins;
 pub mod runtime;
 pub mod store;
+pub mod tracking;
 pub mod watch;

@@ -107,3 +107,19 @@ impl Db {
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
+
+pub mod applications;
+pub mod citizens;
+pub mod data_usage;
+pub mod otp;
+pub mod sessions;
+
+/// A random identifier: 128 bits from the OS CSPRNG, as 32 hex digits.
+pub fn random_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Whether an error is the violation of a unique constraint (on either back-end).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use panjereh_host::app::App;
+use panjereh_host::auth::notifier::MemoryNotifier;
 use panjereh_host::config::{Config, Overrides};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
@@ -57,13 +58,61 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
+/// Which database a host runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// A fresh SQLite file in the test's temporary folder.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server (`PANJEREH_TEST_POSTGRES`, default
+    /// `postgres://postgres@127.0.0.1:5432/test`), dropped when the host is.
+    Postgres,
+}
+
+/// The server the PostgreSQL tests create their databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("PANJEREH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    format!("{base}/{database}")
+}
+
+async fn postgres_admin(sql: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {}: {e}", postgres_admin_url()));
+    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("`{sql}` failed: {e}"));
+    let _ = conn.close().await;
+}
+
+/// Runs test bodies `async fn name(db: Database)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::harness::Database::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::harness::Database::Postgres).await } )*
+        }
+    };
+}
+pub(crate) use on_both_databases;
+
 /// A running host and an HTTP client for it.
 pub struct Host {
     pub addr: SocketAddr,
     pub app: Arc<App>,
     pub client: reqwest::Client,
+    /// Where one-time codes go; tests read them here.
+    pub notifier: Arc<MemoryNotifier>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The PostgreSQL database to drop at the end.
+    postgres_database: Option<String>,
 }
 
 impl Host {
@@ -79,6 +128,31 @@ impl Host {
 
     /// A host on a given database URL (`None`: a SQLite file of its own).
     pub async fn start_on(database: Option<&str>, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
+        Host::launch(database.map(str::to_owned), None, guests, config, prepare).await
+    }
+
+    /// A host on a fresh database of the chosen kind (see [`on_both_databases`]).
+    pub async fn start_db(database: Database, guests: &[Guest], config: &str) -> Host {
+        match database {
+            Database::Sqlite => Host::launch(None, None, guests, config, |_| {}).await,
+            Database::Postgres => {
+                let name = format!("panjereh_test_{:016x}", rand::random::<u64>());
+                postgres_admin(&format!("CREATE DATABASE {name}")).await;
+                let url = with_database(&postgres_admin_url(), &name);
+                Host::launch(Some(url), Some(name), guests, config, |_| {}).await
+            }
+        }
+    }
+
+    /// Starts a host on `database_url` (`None`: a SQLite file of its own); drops
+    /// `postgres_database` with the host.
+    async fn launch(
+        database_url: Option<String>,
+        postgres_database: Option<String>,
+        guests: &[Guest],
+        config: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
@@ -92,21 +166,21 @@ impl Host {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             plugins_dir: Some(plugins),
             database_url: Some(
-                database
-                    .map_or_else(|| format!("sqlite://{}", dir.path().join("panjereh.db").display()), str::to_owned),
+                database_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("panjereh.db").display())),
             ),
             config_file: Some(config_file),
             cache_dir: Some(dir.path().join("cache")),
         })
         .unwrap();
-        let app = App::start(config).await.unwrap();
+        let notifier = Arc::new(MemoryNotifier::default());
+        let app = App::start_with_notifier(config, notifier.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(panjereh_host::api::serve(listener, app.clone(), async move {
             let _ = rx.await;
         }));
-        Host { addr, app, client: reqwest::Client::new(), _dir: dir, shutdown: Some(tx) }
+        Host { addr, app, client: reqwest::Client::new(), notifier, _dir: dir, shutdown: Some(tx), postgres_database }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -185,6 +259,69 @@ impl Drop for Host {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(name) = self.postgres_database.take() {
+            // Drop runs inside the test's runtime: use a thread with a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(postgres_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+            })
+            .join();
+        }
+    }
+}
+
+/// An HTTP answer: status, JSON body and headers.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Host {
+    /// Signs a citizen in with the built-in OTP provider; returns the bearer token.
+    pub async fn sign_in(&self, national_id: &str, mobile: &str) -> String {
+        let (status, body) = self.post("/auth/otp/start", json!({"national_id": national_id, "mobile": mobile})).await;
+        assert_eq!(status, 202, "{body}");
+        let canonical = panjereh_formats::mobile::parse(mobile).unwrap();
+        let code = self.notifier.last_code(&canonical).expect("a code was sent");
+        let (status, body) = self.post("/auth/otp/verify", json!({"national_id": national_id, "code": code})).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Any request, with an optional bearer token, JSON body and extra headers.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.request(method, self.url(path)).header("accept-language", "en");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers().clone();
+        let (status, body) = decode(response).await;
+        Answer { status, body, headers }
+    }
+
+    /// GET as a signed-in citizen (English answers).
+    pub async fn get_as(&self, token: &str, path: &str) -> Answer {
+        self.call(reqwest::Method::GET, path, Some(token), None, &[]).await
+    }
+
+    /// POST JSON as a signed-in citizen (English answers).
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> Answer {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body), &[]).await
     }
 }
 

@@ -3,6 +3,10 @@
 
 mod harness;
 
+mod applications;
+mod catalogue;
+mod crash;
 mod foundation;
 mod operators;
 mod sandbox;
+mod signin;

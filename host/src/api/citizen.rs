@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,6 +13,8 @@ use serde_json::json;
 use super::problem::{Bilingual, FieldProblem, Lang, Problem};
 use super::views::{AgencyView, DocumentView, ServiceDetail, ServiceSummary};
 use crate::app::App;
+use crate::auth::Citizen;
+use crate::auth::access::{self, Purpose};
 use crate::forms;
 use crate::plugins::{Adapter, Slot};
 use crate::runtime::CallError;
@@ -30,6 +32,11 @@ pub fn routes() -> Router<Arc<App>> {
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(Problem))]
 pub struct ApiJson<T>(pub T);
+
+/// Path parameters whose rejections are problem documents.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Problem))]
+pub struct ApiPath<T>(pub T);
 
 /// Query strings whose rejections are problem documents.
 #[derive(FromRequestParts)]
@@ -149,7 +156,7 @@ pub fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usi
 async fn service(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path((agency, service)): Path<(String, String)>,
+    ApiPath((agency, service)): ApiPath<(String, String)>,
 ) -> Result<Json<ServiceDetail>, Problem> {
     let lang = Lang::from_headers(&headers);
     let (slot, index) = find_any(&app, &agency, &service)?;
@@ -167,7 +174,8 @@ pub struct Submission {
 async fn inquire(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path((agency, service)): Path<(String, String)>,
+    ApiPath((agency, service)): ApiPath<(String, String)>,
+    citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let lang = Lang::from_headers(&headers);
@@ -180,19 +188,22 @@ async fn inquire(
             Bilingual::new("این خدمت استعلام نیست؛ درخواست ثبت کنید", "this service is an application, not an inquiry"),
         ));
     }
+    access::admit(descriptor, citizen.as_ref())?;
     let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
     let request_id = new_request_id();
     let request_hash = input_hash(&input);
+    let who = access::disclose(&app.db, &adapter, descriptor, citizen.as_ref(), Purpose::Inquiry, &request_id).await?;
     let ctx = CallContext {
         request_id: request_id.clone(),
         service: service.clone(),
-        citizen: None,
+        citizen: who,
         locale: lang.code().to_owned(),
     };
     let outcome = adapter.inquire(ctx, input).await;
     let result = settle(&adapter, &request_id, outcome)
         .map(|document| json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) }));
-    CallRecord { kind: "call.inquire", service: &service, request_id: &request_id, citizen: None, request_hash }
+    let actor = citizen.as_ref().map(|c| c.subject.as_str());
+    CallRecord { kind: "call.inquire", service: &service, request_id: &request_id, citizen: actor, request_hash }
         .append(&app, &adapter, &result)
         .await;
     result.map(Json)

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use axum::extract::Request;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -100,11 +100,22 @@ pub struct Problem {
     pub errors: Vec<FieldProblem>,
     /// Extra headers (e.g. `Retry-After`).
     pub retry_after: Option<u64>,
+    /// RFC 9457 extension members, added to the body as they are.
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &'static str, title: Bilingual) -> Self {
-        Problem { status, slug, title, detail: None, adapter: None, errors: Vec::new(), retry_after: None }
+        Problem {
+            status,
+            slug,
+            title,
+            detail: None,
+            adapter: None,
+            errors: Vec::new(),
+            retry_after: None,
+            extensions: serde_json::Map::new(),
+        }
     }
 
     pub fn detail(mut self, detail: Bilingual) -> Self {
@@ -125,6 +136,27 @@ impl Problem {
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
+    }
+
+    /// Adds an extension member (a machine-readable detail such as `required_assurance`).
+    pub fn extension(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A failure of the host itself; the cause is logged with a reference, never sent.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let reference = format!("{:016x}", rand::random::<u64>());
+        tracing::error!(%reference, %cause, "internal error");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            Bilingual::new("خطای داخلی سامانه", "Internal error"),
+        )
+        .detail(Bilingual::new(
+            format!("لطفاً کمی بعد دوباره تلاش کنید. شناسه پیگیری خطا: {reference}"),
+            format!("please try again later; reference for support: {reference}"),
+        ))
     }
 
     pub fn not_found(detail: Bilingual) -> Self {
@@ -158,6 +190,9 @@ impl Problem {
         }
         if let Some(adapter) = &self.adapter {
             body["adapter"] = adapter.as_str().into();
+        }
+        for (key, value) in &self.extensions {
+            body[key.as_str()] = value.clone();
         }
         if !self.errors.is_empty() {
             body["errors"] = self
@@ -231,6 +266,22 @@ impl From<QueryRejection> for Problem {
         Problem::bad_request(Bilingual::new(
             format!("پارامترهای نشانی نادرست است: {reason}"),
             format!("invalid query parameters: {reason}"),
+        ))
+    }
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(error: sqlx::Error) -> Self {
+        Problem::internal(&format_args!("database: {error}"))
+    }
+}
+
+impl From<PathRejection> for Problem {
+    fn from(rejection: PathRejection) -> Self {
+        let reason = rejection.body_text();
+        Problem::bad_request(Bilingual::new(
+            format!("بخشی از نشانی نادرست است: {reason}"),
+            format!("invalid path segment: {reason}"),
         ))
     }
 }

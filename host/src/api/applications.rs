@@ -1,0 +1,520 @@
+//! Applications with tracking codes, and the agencies' signed status callbacks.
+//!
+//! - `POST /api/v1/services/{agency}/{service}/applications`: validate, call the adapter's
+//!   `submit`, store the application and its first event, answer 201 with a tracking code.
+//!   `Idempotency-Key` makes a retry return the same application.
+//! - `GET /api/v1/applications`, `GET /api/v1/applications/{tracking_code}`: the citizen's
+//!   own applications only; anyone else's code is answered exactly like an unknown one.
+//! - `POST /api/v1/callbacks/{agency}`: the agency pushes a status change, signed with
+//!   HMAC-SHA256 under the operator-configured `callback-secret` of its adapter.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::citizen::{ApiJson, ApiPath, CallRecord, Submission, find, input_hash, new_request_id, settle};
+use super::problem::{Bilingual, Lang, Problem};
+use super::views::status_name;
+use crate::app::App;
+use crate::auth::Citizen;
+use crate::auth::access::{self, Purpose};
+use crate::auth::session::sign_in_required;
+use crate::forms;
+use crate::plugins::Adapter;
+use crate::runtime::CallError;
+use crate::runtime::bindings::{AdapterError, CallContext, Service, ServiceKind, StatusUpdate, Value};
+use crate::store::applications::{self, ApplicationRow, EventRow, PENDING, Reservation};
+use crate::store::{now_ms, random_id};
+use crate::tracking;
+
+/// Header carrying the agency's signature of a callback body.
+pub const SIGNATURE_HEADER: &str = "x-panjereh-signature";
+/// Adapter configuration key holding the callback secret (never handed to the adapter
+/// unless the operator also grants it as a config key).
+pub const CALLBACK_SECRET_KEY: &str = "callback-secret";
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// A reservation older than this is from a submit that never finished (the host died).
+const STALE_PENDING_MS: i64 = 5 * 60 * 1000;
+/// Most applications listed.
+const LIST_LIMIT: i64 = 200;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/services/{agency}/{service}/applications", post(apply))
+        .route("/applications", get(list))
+        .route("/applications/{code}", get(show))
+        .route("/callbacks/{agency}", post(callback))
+}
+
+/// Raw bodies whose rejections are problem documents.
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = Problem;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ApiBytes(Bytes::from_request(request, state).await?))
+    }
+}
+
+impl From<BytesRejection> for Problem {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                Bilingual::new("حجم درخواست بیش از حد مجاز است", "The request body is too large"),
+            )
+        } else {
+            Problem::bad_request(Bilingual::new("بدنه درخواست خوانده نشد", "the request body could not be read"))
+        }
+    }
+}
+
+/// RFC 3339 in UTC for a time in milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// One entry of an application's history.
+#[derive(Serialize)]
+pub struct EventView {
+    pub status: String,
+    pub message: String,
+    /// `citizen`, `agency` or `operator`.
+    pub actor: String,
+    pub at: String,
+}
+
+/// An application as its citizen sees it.
+#[derive(Serialize)]
+pub struct ApplicationView {
+    pub tracking_code: String,
+    pub agency: String,
+    pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_title: Option<String>,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agency_reference: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub href: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<EventView>>,
+}
+
+impl ApplicationView {
+    fn new(app: &App, lang: Lang, row: ApplicationRow, history: Option<Vec<EventRow>>) -> Self {
+        let service_title = app.registry.get(&row.agency).and_then(|slot| {
+            slot.adapter
+                .agency
+                .services
+                .iter()
+                .find(|s| s.id == row.service)
+                .map(|s| lang.pick(&s.title.fa, &s.title.en).to_owned())
+        });
+        ApplicationView {
+            href: format!("/api/v1/applications/{}", row.tracking_code),
+            tracking_code: row.tracking_code,
+            agency: row.agency,
+            service: row.service,
+            service_title,
+            status: row.status,
+            agency_reference: row.agency_reference,
+            created_at: rfc3339(row.created_ms),
+            updated_at: rfc3339(row.updated_ms),
+            history: history.map(|events| {
+                events
+                    .into_iter()
+                    .map(|e| EventView {
+                        status: e.status,
+                        message: lang.pick(&e.message_fa, &e.message_en).to_owned(),
+                        actor: e.actor,
+                        at: rfc3339(e.at_ms),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Reads `Idempotency-Key`: visible ASCII, 1 to 255 characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(Problem::bad_request(Bilingual::new(
+            "سرآیند Idempotency-Key باید ۱ تا ۲۵۵ نویسه قابل‌چاپ ASCII باشد",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ))),
+    }
+}
+
+/// What identifies a submission for idempotency: the service and the normalized form.
+fn request_hash(agency: &str, service: &str, input: &[Value]) -> String {
+    let pairs: Vec<(&str, &str)> = input.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
+    let canonical = serde_json::to_string(&(agency, service, pairs)).unwrap_or_default();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// The answer for a filed application: 201 and its view.
+async fn created(app: &App, lang: Lang, row: ApplicationRow, replayed: bool) -> Result<Response, Problem> {
+    let history = applications::events(&app.db, &row.id).await?;
+    let mut response = (StatusCode::CREATED, Json(ApplicationView::new(app, lang, row, Some(history)))).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// What to do with an earlier application under the same idempotency key.
+enum Earlier {
+    /// Answer with it.
+    Replay(Box<ApplicationRow>),
+    /// It was abandoned: file anew.
+    Retry,
+}
+
+async fn earlier(app: &App, existing: ApplicationRow, hash: &str) -> Result<Earlier, Problem> {
+    if existing.request_hash != hash {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            Bilingual::new("این کلید تکرار برای درخواست دیگری به کار رفته است", "Idempotency-Key reused"),
+        )
+        .detail(Bilingual::new(
+            "برای درخواستی با اطلاعات متفاوت، کلید تازه‌ای بفرستید.",
+            "this key was used for a different submission; send a new key for new input",
+        )));
+    }
+    if existing.status != PENDING {
+        return Ok(Earlier::Replay(Box::new(existing)));
+    }
+    if now_ms() - existing.created_ms > STALE_PENDING_MS {
+        applications::discard(&app.db, &existing.id).await?;
+        return Ok(Earlier::Retry);
+    }
+    Err(Problem::new(
+        StatusCode::CONFLICT,
+        "application-in-progress",
+        Bilingual::new("همین درخواست در حال ثبت است", "This application is being filed"),
+    )
+    .detail(Bilingual::new(
+        "درخواست قبلی با همین کلید هنوز پاسخ نگرفته است؛ چند لحظه دیگر دوباره بفرستید.",
+        "an earlier request with this Idempotency-Key is still running; retry in a moment",
+    ))
+    .retry_after(2))
+}
+
+/// Where a submission goes: a new pending row to file, or an earlier application.
+enum Slot {
+    Fresh(ApplicationRow),
+    Replay(Box<ApplicationRow>),
+}
+
+/// Reserves a pending application for this submission, unless the citizen's
+/// idempotency key already names one.
+async fn reserve(
+    app: &App,
+    citizen: &Citizen,
+    adapter: &Adapter,
+    service: &Service,
+    key: Option<String>,
+    hash: String,
+) -> Result<Slot, Problem> {
+    // A few rounds: a key's abandoned reservation is removed and retried, and a (2^-60)
+    // tracking-code collision just draws another code.
+    for _ in 0..4 {
+        if let Some(key) = &key
+            && let Some(existing) = applications::by_idempotency_key(&app.db, &citizen.subject, key).await?
+        {
+            match earlier(app, existing, &hash).await? {
+                Earlier::Replay(row) => return Ok(Slot::Replay(row)),
+                Earlier::Retry => continue,
+            }
+        }
+        let now = now_ms();
+        let row = ApplicationRow {
+            id: random_id(),
+            tracking_code: tracking::generate(),
+            citizen_id: citizen.subject.clone(),
+            agency: adapter.agency.id.clone(),
+            service: service.id.clone(),
+            adapter_id: adapter.manifest.id.clone(),
+            adapter_version: adapter.manifest.version.to_string(),
+            agency_reference: None,
+            status: PENDING.to_owned(),
+            idempotency_key: key.clone(),
+            request_hash: hash.clone(),
+            created_ms: now,
+            updated_ms: now,
+        };
+        if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
+            return Ok(Slot::Fresh(row));
+        }
+    }
+    Err(Problem::internal(&"could not reserve an application row after retries"))
+}
+
+/// Calls the adapter's `submit` for a reserved application and stores the receipt with
+/// the first event; on any failure the reservation is removed.
+async fn file(
+    app: &App,
+    lang: Lang,
+    citizen: &Citizen,
+    adapter: &Adapter,
+    service: &Service,
+    input: Vec<Value>,
+    mut row: ApplicationRow,
+) -> Result<ApplicationRow, Problem> {
+    let request_id = new_request_id();
+    let request_hash = input_hash(&input);
+    let submitted = async {
+        let who = access::disclose(&app.db, adapter, service, Some(citizen), Purpose::Application, &request_id).await?;
+        let ctx = CallContext {
+            request_id: request_id.clone(),
+            service: service.id.clone(),
+            citizen: who,
+            locale: lang.code().to_owned(),
+        };
+        settle(adapter, &request_id, adapter.submit(ctx, input).await)
+    };
+    let submitted = submitted.await;
+    let evidence =
+        submitted.as_ref().map(|r| json!({"agency_reference": r.agency_reference, "status": status_name(r.status)}));
+    CallRecord {
+        kind: "call.submit",
+        service: &service.id,
+        request_id: &request_id,
+        citizen: Some(&citizen.subject),
+        request_hash,
+    }
+    .append(app, adapter, &evidence.map_err(Problem::clone))
+    .await;
+    let receipt = match submitted {
+        Ok(receipt) => receipt,
+        Err(problem) => {
+            applications::discard(&app.db, &row.id).await?;
+            return Err(problem);
+        }
+    };
+    let event = EventRow {
+        status: status_name(receipt.status).to_owned(),
+        message_fa: receipt.message.fa,
+        message_en: receipt.message.en,
+        actor: "citizen".to_owned(),
+        at_ms: now_ms(),
+    };
+    applications::complete(&app.db, &row.id, &receipt.agency_reference, &event).await?;
+    tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id, "application filed");
+    row.agency_reference = Some(receipt.agency_reference);
+    row.status = event.status;
+    row.updated_ms = event.at_ms;
+    Ok(row)
+}
+
+async fn apply(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    ApiPath((agency, service)): ApiPath<(String, String)>,
+    citizen: Option<Citizen>,
+    ApiJson(body): ApiJson<Submission>,
+) -> Result<Response, Problem> {
+    let lang = Lang::from_headers(&headers);
+    let (adapter, index) = find(&app, &agency, &service)?;
+    let descriptor = &adapter.agency.services[index];
+    if descriptor.kind != ServiceKind::Application {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "wrong-service-kind",
+            Bilingual::new("این خدمت درخواست نیست؛ استعلام کنید", "this service is an inquiry, not an application"),
+        ));
+    }
+    access::admit(descriptor, citizen.as_ref())?;
+    // An application is always someone's: even a service open to anonymous use needs a
+    // signed-in citizen to file (and later find) an application.
+    let citizen = citizen.ok_or_else(|| {
+        sign_in_required(Bilingual::new("برای ثبت درخواست باید وارد شوید.", "sign in to file an application"))
+    })?;
+    let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
+    let key = idempotency_key(&headers)?;
+    let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
+    match reserve(&app, &citizen, &adapter, descriptor, key, hash).await? {
+        Slot::Replay(row) => created(&app, lang, *row, true).await,
+        Slot::Fresh(row) => {
+            let row = file(&app, lang, &citizen, &adapter, descriptor, input, row).await?;
+            created(&app, lang, row, false).await
+        }
+    }
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    citizen: Citizen,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let lang = Lang::from_headers(&headers);
+    let rows = applications::list_for(&app.db, &citizen.subject, LIST_LIMIT).await?;
+    let views: Vec<_> = rows.into_iter().map(|r| ApplicationView::new(&app, lang, r, None)).collect();
+    Ok(Json(json!({ "count": views.len(), "applications": views })))
+}
+
+fn no_application(hint: Option<Bilingual>) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "application-not-found",
+        Bilingual::new("درخواستی با این کد پیگیری یافت نشد", "No application with this tracking code"),
+    )
+    .detail(hint.unwrap_or_else(|| {
+        Bilingual::new(
+            "کد پیگیری را با آنچه هنگام ثبت دریافت کردید مقایسه کنید.",
+            "compare the tracking code with the one you received when you applied",
+        )
+    }))
+}
+
+async fn show(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    ApiPath(code): ApiPath<String>,
+    citizen: Citizen,
+) -> Result<Json<ApplicationView>, Problem> {
+    let lang = Lang::from_headers(&headers);
+    let code = tracking::parse(&code).map_err(|error| {
+        no_application(Some(match error {
+            tracking::TrackingCodeError::Check => Bilingual::new(
+                "نویسه کنترلی کد پیگیری نمی‌خواند؛ احتمالاً یکی از نویسه‌ها اشتباه وارد شده است.",
+                "the tracking code's check character does not match: a character is probably mistyped",
+            ),
+            _ => Bilingual::new(
+                "کد پیگیری به شکل PJ-XXXX-XXXX-XXXX-X است.",
+                "a tracking code looks like PJ-XXXX-XXXX-XXXX-X",
+            ),
+        }))
+    })?;
+    let row =
+        applications::by_tracking_code(&app.db, &citizen.subject, &code).await?.ok_or_else(|| no_application(None))?;
+    let history = applications::events(&app.db, &row.id).await?;
+    Ok(Json(ApplicationView::new(&app, lang, row, Some(history))))
+}
+
+/// A 401 for callbacks; the precise reason is logged, not sent.
+fn bad_signature(agency: &str, reason: &str) -> Problem {
+    tracing::warn!(agency, reason, "callback refused");
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "callback-signature",
+        Bilingual::new("امضای فراخوان معتبر نیست", "The callback signature is not valid"),
+    )
+    .detail(Bilingual::new(
+        "بدنه را با HMAC-SHA256 و کلید مشترک امضا کنید و در سرآیند X-Panjereh-Signature به شکل sha256=<hex> بفرستید.",
+        "sign the body with HMAC-SHA256 under the shared secret and send X-Panjereh-Signature: sha256=<hex>",
+    ))
+}
+
+async fn callback(
+    State(app): State<Arc<App>>,
+    ApiPath(agency): ApiPath<String>,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<serde_json::Value>, Problem> {
+    // The agency's adapter, unless an operator has disabled it (the agency retries later).
+    let slot = app.registry.get(&agency).ok_or_else(|| {
+        Problem::not_found(Bilingual::new(format!("دستگاه «{agency}» یافت نشد"), format!("no agency `{agency}`")))
+    })?;
+    if !slot.enabled {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "maintenance",
+            Bilingual::new("این دستگاه موقتاً در دست تعمیر است", "This agency is temporarily down for maintenance"),
+        )
+        .adapter(slot.adapter.manifest.id.clone())
+        .retry_after(300));
+    }
+    let adapter = slot.adapter;
+    let secret = app
+        .config
+        .adapters
+        .get(&adapter.manifest.id)
+        .and_then(|s| s.config.get(CALLBACK_SECRET_KEY))
+        .filter(|s| !s.value.is_empty())
+        .ok_or_else(|| bad_signature(&agency, "no callback-secret is configured for the adapter"))?;
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("sha256="))
+        .and_then(|hex_sig| hex::decode(hex_sig).ok())
+        .ok_or_else(|| bad_signature(&agency, "missing or malformed signature header"))?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.value.as_bytes())
+        .map_err(|_| bad_signature(&agency, "unusable secret"))?;
+    mac.update(&body);
+    mac.verify_slice(&signature).map_err(|_| bad_signature(&agency, "signature mismatch"))?;
+
+    let request_id = new_request_id();
+    let outcome = adapter.on_callback(&request_id, body.to_vec()).await;
+    let mut service = String::new();
+    let result = apply_update(&app, &adapter, &request_id, outcome, &mut service).await;
+    CallRecord {
+        kind: "call.callback",
+        service: &service,
+        request_id: &request_id,
+        citizen: None,
+        request_hash: crate::audit::sha256_hex(&body),
+    }
+    .append(&app, &adapter, &result)
+    .await;
+    result.map(Json)
+}
+
+/// Appends the status change an adapter read from a callback to its application's
+/// history; `service` is set to the application's service once it is found.
+async fn apply_update(
+    app: &App,
+    adapter: &Adapter,
+    request_id: &str,
+    outcome: Result<Result<StatusUpdate, AdapterError>, CallError>,
+    service: &mut String,
+) -> Result<serde_json::Value, Problem> {
+    let update = settle(adapter, request_id, outcome)?;
+    let agency = &adapter.agency.id;
+    let row = applications::by_agency_reference(&app.db, agency, &update.agency_reference).await?.ok_or_else(|| {
+        Problem::not_found(Bilingual::new(
+            format!("درخواستی با شماره «{}» از این دستگاه یافت نشد", update.agency_reference),
+            format!("no application of agency `{agency}` has reference `{}`", update.agency_reference),
+        ))
+    })?;
+    service.clone_from(&row.service);
+    let event = EventRow {
+        status: status_name(update.status).to_owned(),
+        message_fa: update.message.fa,
+        message_en: update.message.en,
+        actor: "agency".to_owned(),
+        at_ms: now_ms(),
+    };
+    applications::append_event(&app.db, &row.id, &event).await?;
+    tracing::info!(tracking_code = %row.tracking_code, agency, status = %event.status, request_id, "status updated by agency");
+    Ok(json!({
+        "agency_reference": update.agency_reference,
+        "status": event.status,
+        "request_id": request_id,
+    }))
+}

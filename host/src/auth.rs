@@ -1,0 +1,50 @@
+//! Signing citizens in, once, for every service.
+//!
+//! Every identity source ends in the same kind of session: a random bearer token (stored
+//! only as its SHA-256) bound to a citizen, an assurance level and the source that
+//! vouched for it. The built-in OTP provider gives `substantial` assurance; an OpenID
+//! Connect login (a later addition) calls [`session::issue`] with `Source::Oidc` and the
+//! assurance the operator configured for that provider.
+//!
+//! # Layout
+//!
+//! - [`notifier`]: how one-time codes reach the citizen (log in development, memory in tests).
+//! - [`otp`]: the built-in identity provider: codes, expiry, attempts and back-off.
+//! - [`session`]: issuing sessions and the [`Citizen`] request extractor.
+//! - [`access`]: a service's `min-assurance` against the session, and handing identity
+//!   attributes to adapters (with a data-usage record for each).
+
+pub mod access;
+pub mod notifier;
+pub mod otp;
+pub mod session;
+
+pub use session::Citizen;
+
+use crate::runtime::bindings::Assurance;
+
+/// Wire name of an assurance level.
+pub fn assurance_name(a: Assurance) -> &'static str {
+    crate::api::views::assurance_name(a)
+}
+
+/// An assurance level from its wire name.
+pub fn assurance_from_name(name: &str) -> Option<Assurance> {
+    Some(match name {
+        "none" => Assurance::None,
+        "low" => Assurance::Low,
+        "substantial" => Assurance::Substantial,
+        "high" => Assurance::High,
+        _ => return None,
+    })
+}
+
+/// Order of assurance levels, weakest first.
+pub fn assurance_rank(a: Assurance) -> u8 {
+    match a {
+        Assurance::None => 0,
+        Assurance::Low => 1,
+        Assurance::Substantial => 2,
+        Assurance::High => 3,
+    }
+}

@@ -1,0 +1,189 @@
+//! Sessions and the [`Citizen`] extractor.
+//!
+//! Apps send `Authorization: Bearer <token>`; the web portal gets the same token in an
+//! HttpOnly, SameSite=Lax cookie named [`COOKIE`]. A bad bearer token is refused (401);
+//! a stale cookie is ignored, so a portal visitor whose session ended browses anonymously.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use super::{assurance_from_name, assurance_name};
+use crate::api::problem::{Bilingual, Problem};
+use crate::app::App;
+use crate::config::AuthSettings;
+use crate::runtime::bindings::Assurance;
+use crate::store::citizens::CitizenRow;
+use crate::store::sessions::{self, NewSession, SessionRow};
+use crate::store::{Db, now_ms};
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "panjereh_session";
+/// Prefix of session tokens, so leaked tokens are easy to recognise in scanners.
+const TOKEN_PREFIX: &str = "pjs_";
+
+/// Which identity source vouched for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The built-in one-time-code provider.
+    Otp,
+    /// An OpenID Connect provider such as the national SSO.
+    Oidc,
+}
+
+impl Source {
+    /// Wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Otp => "otp",
+            Source::Oidc => "oidc",
+        }
+    }
+}
+
+/// A session just created; `token` is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub session: SessionRow,
+}
+
+/// The stored form of a token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Opens a session for `citizen`.
+pub async fn issue(
+    db: &Db,
+    settings: &AuthSettings,
+    citizen: &CitizenRow,
+    assurance: Assurance,
+    source: Source,
+) -> sqlx::Result<Issued> {
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    );
+    let now = now_ms();
+    let session = sessions::create(
+        db,
+        &NewSession {
+            token_hash: &hash_token(&token),
+            citizen_id: &citizen.id,
+            assurance: assurance_name(assurance),
+            source: source.name(),
+            created_ms: now,
+            expires_ms: now + settings.session_ttl.as_millis() as i64,
+        },
+    )
+    .await?;
+    Ok(Issued { token, session })
+}
+
+/// The `Set-Cookie` value carrying a new session to the portal.
+pub fn cookie(token: &str, settings: &AuthSettings) -> HeaderValue {
+    let value = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", settings.session_ttl.as_secs());
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("panjereh_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// The signed-in citizen making a request.
+///
+/// As an extractor, `Citizen` refuses anonymous requests with a 401 problem;
+/// `Option<Citizen>` lets them through as `None`.
+#[derive(Debug, Clone)]
+pub struct Citizen {
+    pub session_id: String,
+    /// The pseudonymous subject (the citizen's id in the window).
+    pub subject: String,
+    pub national_id: String,
+    pub mobile: String,
+    pub assurance: Assurance,
+    /// `otp` or `oidc`.
+    pub source: String,
+    pub expires_ms: i64,
+}
+
+/// A credential found on a request.
+enum Credential<'a> {
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("").trim();
+        return Some(Credential::Bearer(token));
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .map(Credential::Cookie)
+}
+
+/// A 401 problem: the request needs a signed-in citizen.
+pub fn sign_in_required(detail: Bilingual) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, "sign-in-required", Bilingual::new("ابتدا وارد شوید", "Sign-in required"))
+        .detail(detail)
+}
+
+async fn lookup(app: &App, token: &str) -> Result<Option<Citizen>, Problem> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+        return Ok(None);
+    }
+    let found = sessions::find_active(&app.db, &hash_token(token), now_ms()).await?;
+    Ok(found.and_then(|(session, citizen)| {
+        Some(Citizen {
+            assurance: assurance_from_name(&session.assurance)?,
+            session_id: session.id,
+            subject: citizen.id,
+            national_id: citizen.national_id,
+            mobile: citizen.mobile,
+            source: session.source,
+            expires_ms: session.expires_ms,
+        })
+    }))
+}
+
+impl OptionalFromRequestParts<Arc<App>> for Citizen {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Option<Self>, Self::Rejection> {
+        match credential(&parts.headers) {
+            None => Ok(None),
+            Some(Credential::Cookie(token)) => lookup(app, token).await,
+            Some(Credential::Bearer(token)) => match lookup(app, token).await? {
+                Some(citizen) => Ok(Some(citizen)),
+                None => Err(sign_in_required(Bilingual::new(
+                    "نشست شما معتبر نیست یا پایان یافته است؛ دوباره وارد شوید.",
+                    "the bearer token is invalid, expired or revoked; sign in again",
+                ))),
+            },
+        }
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Citizen {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        <Citizen as OptionalFromRequestParts<Arc<App>>>::from_request_parts(parts, app).await?.ok_or_else(|| {
+            sign_in_required(Bilingual::new(
+                "برای این کار باید وارد شوید.",
+                "sign in first: send `Authorization: Bearer <token>` or the session cookie",
+            ))
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! Applications and their status history.
+//!
+//! Filing is two steps so that an `Idempotency-Key` can never produce two applications:
+//! [`reserve`] inserts a `pending` row (the unique `(citizen_id, idempotency_key)` makes a
+//! concurrent replay find it), the adapter's `submit` runs, then [`complete`] stores the
+//! agency's receipt and the first event in one transaction, or [`discard`] removes the
+//! reservation when the agency refused.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{Db, is_unique_violation};
+
+/// Status of a reservation whose `submit` has not returned yet.
+pub const PENDING: &str = "pending";
+
+/// A stored application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationRow {
+    pub id: String,
+    pub tracking_code: String,
+    pub citizen_id: String,
+    pub agency: String,
+    pub service: String,
+    pub adapter_id: String,
+    pub adapter_version: String,
+    pub agency_reference: Option<String>,
+    /// Wire name of the status, or [`PENDING`].
+    pub status: String,
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the submitted form, to refuse a key reused for different input.
+    pub request_hash: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// One entry of the status history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub status: String,
+    pub message_fa: String,
+    pub message_en: String,
+    /// `citizen`, `agency` or `operator`.
+    pub actor: String,
+    pub at_ms: i64,
+}
+
+const COLUMNS: &str = "id, tracking_code, citizen_id, agency, service, adapter_id, adapter_version, \
+                       agency_reference, status, idempotency_key, request_hash, created_ms, updated_ms";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<ApplicationRow> {
+    Ok(ApplicationRow {
+        id: row.try_get("id")?,
+        tracking_code: row.try_get("tracking_code")?,
+        citizen_id: row.try_get("citizen_id")?,
+        agency: row.try_get("agency")?,
+        service: row.try_get("service")?,
+        adapter_id: row.try_get("adapter_id")?,
+        adapter_version: row.try_get("adapter_version")?,
+        agency_reference: row.try_get("agency_reference")?,
+        status: row.try_get("status")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        request_hash: row.try_get("request_hash")?,
+        created_ms: row.try_get("created_ms")?,
+        updated_ms: row.try_get("updated_ms")?,
+    })
+}
+
+/// The outcome of [`reserve`].
+#[derive(Debug)]
+pub enum Reservation {
+    /// The pending row was inserted.
+    Reserved,
+    /// This citizen already used the idempotency key (or the tracking code collided).
+    Conflict,
+}
+
+/// Inserts `application` as pending.
+pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Reservation> {
+    let a = application;
+    let outcome = sqlx::query(&format!(
+        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(&a.id)
+    .bind(&a.tracking_code)
+    .bind(&a.citizen_id)
+    .bind(&a.agency)
+    .bind(&a.service)
+    .bind(&a.adapter_id)
+    .bind(&a.adapter_version)
+    .bind(&a.agency_reference)
+    .bind(&a.status)
+    .bind(&a.idempotency_key)
+    .bind(&a.request_hash)
+    .bind(a.created_ms)
+    .bind(a.updated_ms)
+    .execute(db.pool())
+    .await;
+    match outcome {
+        Ok(_) => Ok(Reservation::Reserved),
+        Err(e) if is_unique_violation(&e) => Ok(Reservation::Conflict),
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores the agency's receipt on a pending application and its first event, atomically.
+pub async fn complete(db: &Db, id: &str, agency_reference: &str, event: &EventRow) -> sqlx::Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4 WHERE id = $1")
+        .bind(id)
+        .bind(agency_reference)
+        .bind(&event.status)
+        .bind(event.at_ms)
+        .execute(&mut *tx)
+        .await?;
+    insert_event(&mut tx, id, event).await?;
+    tx.commit().await
+}
+
+/// Removes a pending reservation (the agency refused the application).
+pub async fn discard(db: &Db, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM applications WHERE id = $1 AND status = $2")
+        .bind(id)
+        .bind(PENDING)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Records a status change and makes it the application's current status, atomically.
+pub async fn append_event(db: &Db, id: &str, event: &EventRow) -> sqlx::Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("UPDATE applications SET status = $2, updated_ms = $3 WHERE id = $1")
+        .bind(id)
+        .bind(&event.status)
+        .bind(event.at_ms)
+        .execute(&mut *tx)
+        .await?;
+    insert_event(&mut tx, id, event).await?;
+    tx.commit().await
+}
+
+async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str, event: &EventRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO application_events (application_id, status, message_fa, message_en, actor, at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(&event.status)
+    .bind(&event.message_fa)
+    .bind(&event.message_en)
+    .bind(&event.actor)
+    .bind(event.at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A citizen's application under an idempotency key (pending or not).
+pub async fn by_idempotency_key(db: &Db, citizen_id: &str, key: &str) -> sqlx::Result<Option<ApplicationRow>> {
+    let row =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM applications WHERE citizen_id = $1 AND idempotency_key = $2"))
+            .bind(citizen_id)
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A citizen's filed application by tracking code; another citizen's code finds nothing.
+pub async fn by_tracking_code(db: &Db, citizen_id: &str, code: &str) -> sqlx::Result<Option<ApplicationRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE tracking_code = $1 AND citizen_id = $2 AND status <> $3"
+    ))
+    .bind(code)
+    .bind(citizen_id)
+    .bind(PENDING)
+    .fetch_optional(db.pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The filed application an agency knows by its own reference.
+pub async fn by_agency_reference(db: &Db, agency: &str, reference: &str) -> sqlx::Result<Option<ApplicationRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE agency = $1 AND agency_reference = $2 AND status <> $3"
+    ))
+    .bind(agency)
+    .bind(reference)
+    .bind(PENDING)
+    .fetch_optional(db.pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A citizen's filed applications, newest first.
+pub async fn list_for(db: &Db, citizen_id: &str, limit: i64) -> sqlx::Result<Vec<ApplicationRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE citizen_id = $1 AND status <> $2
+         ORDER BY created_ms DESC, id DESC LIMIT $3"
+    ))
+    .bind(citizen_id)
+    .bind(PENDING)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The status history of an application, oldest first.
+pub async fn events(db: &Db, id: &str) -> sqlx::Result<Vec<EventRow>> {
+    let rows = sqlx::query(
+        "SELECT status, message_fa, message_en, actor, at_ms FROM application_events
+         WHERE application_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EventRow {
+                status: r.try_get("status")?,
+                message_fa: r.try_get("message_fa")?,
+                message_en: r.try_get("message_en")?,
+                actor: r.try_get("actor")?,
+                at_ms: r.try_get("at_ms")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,55 @@
+//! Citizens: one row per person who ever signed in, keyed by a random pseudonymous
+//! subject. The national ID is an attribute, never the key, so nothing downstream (sessions,
+//! applications, the data-usage log) repeats it.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{Db, now_ms, random_id};
+
+/// A stored citizen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitizenRow {
+    /// The pseudonymous subject (random, 128 bits).
+    pub id: String,
+    pub national_id: String,
+    /// The last mobile number the citizen proved to hold.
+    pub mobile: String,
+    pub created_ms: i64,
+}
+
+pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<CitizenRow> {
+    Ok(CitizenRow {
+        id: row.try_get("id")?,
+        national_id: row.try_get("national_id")?,
+        mobile: row.try_get("mobile")?,
+        created_ms: row.try_get("created_ms")?,
+    })
+}
+
+/// The citizen with this national ID, created on first sign-in; the mobile is updated to
+/// the one just verified.
+pub async fn upsert(db: &Db, national_id: &str, mobile: &str) -> sqlx::Result<CitizenRow> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO citizens (id, national_id, mobile, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (national_id) DO UPDATE SET mobile = excluded.mobile, updated_ms = excluded.updated_ms
+         RETURNING id, national_id, mobile, created_ms",
+    )
+    .bind(random_id())
+    .bind(national_id)
+    .bind(mobile)
+    .bind(now)
+    .fetch_one(db.pool())
+    .await?;
+    from_row(&row)
+}
+
+/// The citizen with this subject.
+pub async fn get(db: &Db, id: &str) -> sqlx::Result<Option<CitizenRow>> {
+    let row = sqlx::query("SELECT id, national_id, mobile, created_ms FROM citizens WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}

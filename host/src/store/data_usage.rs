@@ -1,0 +1,73 @@
+//! The data-usage log: one row each time the host hands a citizen's identity attribute
+//! to an adapter. Written before the adapter runs, so a hand-over is recorded even when
+//! the call then fails. Citizens read it through `GET /api/v1/me/data-usage`.
+
+use sqlx::Row as _;
+
+use super::Db;
+
+/// One hand-over of one attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub citizen_id: String,
+    pub adapter_id: String,
+    pub agency: String,
+    pub service: String,
+    /// `national-id` or `mobile`.
+    pub attribute: String,
+    /// `inquiry` or `application`.
+    pub purpose: String,
+    pub request_id: String,
+    pub at_ms: i64,
+}
+
+/// Records hand-overs, all or none.
+pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.pool().begin().await?;
+    for e in entries {
+        sqlx::query(
+            "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&e.citizen_id)
+        .bind(&e.adapter_id)
+        .bind(&e.agency)
+        .bind(&e.service)
+        .bind(&e.attribute)
+        .bind(&e.purpose)
+        .bind(&e.request_id)
+        .bind(e.at_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// A citizen's most recent hand-overs, newest first.
+pub async fn list(db: &Db, citizen_id: &str, limit: i64) -> sqlx::Result<Vec<Usage>> {
+    let rows = sqlx::query(
+        "SELECT citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms
+         FROM data_usage WHERE citizen_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(citizen_id)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Usage {
+                citizen_id: r.try_get("citizen_id")?,
+                adapter_id: r.try_get("adapter_id")?,
+                agency: r.try_get("agency")?,
+                service: r.try_get("service")?,
+                attribute: r.try_get("attribute")?,
+                purpose: r.try_get("purpose")?,
+                request_id: r.try_get("request_id")?,
+                at_ms: r.try_get("at_ms")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,178 @@
+//! A `kill -9` right after a 201 loses nothing: the real `panjereh` binary files an
+//! application, is killed with SIGKILL at once, restarts on the same SQLite file and
+//! still finds the application.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::APPLICANT;
+
+/// The `panjereh` binary next to this test executable (`target/debug/panjereh`).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let binary = dir.join(format!("panjereh{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `cargo build -p panjereh-host` (or `cargo test --workspace`) first",
+        binary.display()
+    );
+    binary
+}
+
+/// Removes ANSI colour sequences from a log line.
+fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The value after `key=` in a log line.
+fn field(line: &str, key: &str) -> Option<String> {
+    let at = line.find(&format!("{key}="))? + key.len() + 1;
+    Some(line[at..].split_whitespace().next()?.trim_matches('"').to_owned())
+}
+
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(binary())
+            // Anything the host writes relative to its folder (its compile cache) stays in the temp dir.
+            .current_dir(dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
+            .arg(dir.join("plugins"))
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", dir.join("panjereh.db").display()))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("failed to start panjereh");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(plain(&line)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server { child, lines, addr: String::new() };
+        server.addr = server.wait_for("address");
+        server
+    }
+
+    /// The next log line's `key=` value, waiting up to a minute.
+    fn wait_for(&mut self, key: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(value) = field(&line, key) {
+                        return value;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        panic!("the host never logged `{key}=`");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no shutdown, no flush, nothing the process can do about it.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_acknowledged_application_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    APPLICANT.install(&dir.path().join("plugins"));
+    let client = reqwest::Client::new();
+
+    let mut server = Server::start(dir.path());
+    let started = client
+        .post(server.url("/auth/otp/start"))
+        .json(&json!({"national_id": "0499370899", "mobile": "09121234567"}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        started.status(),
+        404,
+        "{} does not know /auth: it is stale (another branch's build?); run `cargo build -p panjereh-host`",
+        binary().display()
+    );
+    assert_eq!(started.status(), 202);
+    // The development notifier writes the code to the log.
+    let code = server.wait_for("code");
+    let verified: serde_json::Value = client
+        .post(server.url("/auth/otp/verify"))
+        .json(&json!({"national_id": "0499370899", "code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = verified["token"].as_str().expect("a token").to_owned();
+
+    let filed = client
+        .post(server.url("/api/v1/services/test-office/permit/applications"))
+        .bearer_auth(&token)
+        .json(&json!({"input": {"postal-code": "1193653471", "reference": "CASE-KILL"}}))
+        .send()
+        .await
+        .unwrap();
+    let status = filed.status().as_u16();
+    let body: serde_json::Value = filed.json().await.unwrap();
+    server.kill();
+    assert_eq!(status, 201, "{body} (a 404 here means a stale binary: run `cargo build -p panjereh-host`)");
+    let code = body["tracking_code"].as_str().unwrap().to_owned();
+
+    let server = Server::start(dir.path());
+    let found =
+        client.get(server.url(&format!("/api/v1/applications/{code}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(found.status(), 200);
+    let found: serde_json::Value = found.json().await.unwrap();
+    assert_eq!(found["tracking_code"], code.as_str());
+    assert_eq!(found["agency_reference"], "CASE-KILL");
+    assert_eq!(found["history"].as_array().unwrap().len(), 1);
+    server.kill();
+}
