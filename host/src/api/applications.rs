@@ -226,9 +226,9 @@ async fn earlier(app: &App, existing: ApplicationRow, hash: &str) -> Result<Earl
 }
 
 /// Where a submission goes: a new pending row to file, or an earlier application.
-enum Slot {
+enum Filing {
     Fresh(ApplicationRow),
-    Replay(Box<ApplicationRow>),
+    Replay(ApplicationRow),
 }
 
 /// Reserves a pending application for this submission, unless the citizen's
@@ -240,7 +240,7 @@ async fn reserve(
     service: &Service,
     key: Option<String>,
     hash: String,
-) -> Result<Slot, Problem> {
+) -> Result<Filing, Problem> {
     // A few rounds: a key's abandoned reservation is removed and retried, and a (2^-60)
     // tracking-code collision just draws another code.
     for _ in 0..4 {
@@ -248,7 +248,7 @@ async fn reserve(
             && let Some(existing) = applications::by_idempotency_key(&app.db, &citizen.subject, key).await?
         {
             match earlier(app, existing, &hash).await? {
-                Earlier::Replay(row) => return Ok(Slot::Replay(row)),
+                Earlier::Replay(row) => return Ok(Filing::Replay(*row)),
                 Earlier::Retry => continue,
             }
         }
@@ -269,7 +269,7 @@ async fn reserve(
             updated_ms: now,
         };
         if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
-            return Ok(Slot::Fresh(row));
+            return Ok(Filing::Fresh(row));
         }
     }
     Err(Problem::internal(&"could not reserve an application row after retries"))
@@ -359,8 +359,8 @@ async fn apply(
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
     match reserve(&app, &citizen, &adapter, descriptor, key, hash).await? {
-        Slot::Replay(row) => created(&app, lang, *row, true).await,
-        Slot::Fresh(row) => {
+        Filing::Replay(row) => created(&app, lang, row, true).await,
+        Filing::Fresh(row) => {
             let row = file(&app, lang, &citizen, &adapter, descriptor, input, row).await?;
             created(&app, lang, row, false).await
         }
