@@ -1,10 +1,10 @@
 //! The HTTP interface: `router(state) -> Router` and [`serve`] on a bound listener.
 //!
 //! - `api/citizen.rs`: the citizen API under `/api/v1`: catalogue and inquiries.
+//! - `api/admin.rs`: the operators' API under `/admin/v1`.
 //! - `api/applications.rs`: applications, tracking codes and agency callbacks.
 //! - `api/me.rs`: the signed-in citizen and their data-usage log.
 //! - `api/auth.rs`: sign-in (`/auth`).
-//! - `api/admin.rs`: the operators' API under `/admin/v1`.
 //! - `api/ops.rs`: health and readiness.
 //! - `api/problem.rs`: RFC 9457 errors in Persian and English.
 //! - `api/views.rs`: the JSON shapes of answers.
@@ -35,8 +35,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(ops::routes())
         .nest("/api/v1", citizen::routes().merge(applications::routes()).merge(me::routes()))
-        .nest("/auth", auth::routes())
         .nest("/admin/v1", admin::routes())
+        .nest("/auth", auth::routes())
         .fallback(problem::not_found)
         .layer(axum::middleware::from_fn(problem::localize))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -30,9 +30,12 @@ pub struct App {
 
 impl App {
     /// Connects the database, builds the runtime, installs the plugins folder, loads the
-    /// desired adapters and starts following other replicas' changes. One-time codes go to
-    /// the log.
+    /// desired adapters and starts following other replicas' changes. One-time codes go
+    /// to the log.
     pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
+        tracing::warn!(
+            "one-time codes are written to the log (development notifier); plug in an SMS gateway for production"
+        );
         App::start_with_notifier(config, Arc::new(LogNotifier)).await
     }
 

@@ -63,7 +63,7 @@ fn is_tracking_code(code: &str) -> bool {
 }
 
 async fn submit_then_track_with_history(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT], CONFIG).await;
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
     let ali = host.sign_in(ALI.0, ALI.1).await;
     let filed = host.post_as(&ali, PERMIT, form("CASE-1")).await;
     assert_eq!(filed.status, 201, "{}", filed.body);
@@ -98,6 +98,9 @@ async fn submit_then_track_with_history(db: Database) {
     assert!(answer.body["detail"].as_str().unwrap().contains("mistyped"), "{}", answer.body);
     let answer = host.get_as(&ali, "/api/v1/applications/not-a-code").await;
     assert_eq!(answer.status, 404);
+    // Not even bytes that are not UTF-8 get past the problem format.
+    let answer = host.get_as(&ali, "/api/v1/applications/%FF%FE").await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
 
     // The agency refuses one: nothing is stored.
     let refused = host.post_as(&ali, PERMIT, form("refuse")).await;
@@ -115,7 +118,7 @@ async fn submit_then_track_with_history(db: Database) {
 }
 
 async fn another_citizens_code_is_not_found(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT], CONFIG).await;
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
     let ali = host.sign_in(ALI.0, ALI.1).await;
     let sara = host.sign_in(SARA.0, SARA.1).await;
     let filed = host.post_as(&ali, PERMIT, form("CASE-2")).await;
@@ -133,7 +136,7 @@ async fn another_citizens_code_is_not_found(db: Database) {
 }
 
 async fn an_idempotency_key_never_files_twice(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT], CONFIG).await;
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
     let ali = host.sign_in(ALI.0, ALI.1).await;
     let key = [("idempotency-key", "retry-7f3a")];
     let first = host.call(Method::POST, PERMIT, Some(&ali), Some(form("CASE-3")), &key).await;
@@ -173,7 +176,7 @@ async fn futures_join(host: &Host, token: &str, headers: &[(&str, &str)]) -> Vec
 }
 
 async fn a_signed_callback_moves_the_status(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT], CONFIG).await;
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
     let ali = host.sign_in(ALI.0, ALI.1).await;
     let filed = host.post_as(&ali, PERMIT, form("CASE-42")).await;
     assert_eq!(filed.status, 201);
@@ -221,14 +224,14 @@ async fn a_signed_callback_moves_the_status(db: Database) {
 }
 
 async fn callbacks_need_a_configured_secret(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT], "").await;
+    let host = Host::start_db(db, &[APPLICANT], "").await;
     let body = r#"{"reference": "X", "status": "approved"}"#;
     let answer = callback(&host, "test-office", body, Some(&sign(body.as_bytes(), ""))).await;
     assert_eq!(answer.status, 401, "{}", answer.body);
 }
 
 async fn min_assurance_is_enforced(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT], CONFIG).await;
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
     // Anonymous: allowed where min-assurance is none, 401 elsewhere.
     let open = host.call(Method::POST, "/api/v1/services/test-office/echo/inquiries", None, Some(json!({})), &[]).await;
     assert_eq!(open.status, 200, "{}", open.body);
@@ -265,7 +268,7 @@ fn item(body: &Value, label: &str) -> String {
 }
 
 async fn only_granted_attributes_are_handed_over_and_logged(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let host = Host::start_db(db, &[APPLICANT, UTILITY_BILLS], CONFIG).await;
     let ali = host.sign_in(ALI.0, ALI.1).await;
     let subject = host.get_as(&ali, "/api/v1/me").await.body["subject"].as_str().unwrap().to_owned();
 
@@ -311,7 +314,7 @@ async fn only_granted_attributes_are_handed_over_and_logged(db: Database) {
 }
 
 async fn nothing_is_handed_over_without_a_grant(db: Database) {
-    let host = Host::start_on(db, &[APPLICANT], "").await;
+    let host = Host::start_db(db, &[APPLICANT], "").await;
     let ali = host.sign_in(ALI.0, ALI.1).await;
     let echo = host.post_as(&ali, "/api/v1/services/test-office/echo/inquiries", json!({})).await;
     assert_eq!(item(&echo.body, "signed-in"), "yes");

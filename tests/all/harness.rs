@@ -68,8 +68,6 @@ pub enum Database {
     /// A fresh database on the PostgreSQL server (`PANJEREH_TEST_POSTGRES`, default
     /// `postgres://postgres@127.0.0.1:5432/test`), dropped when the host is.
     Postgres,
-    /// An existing database (shared by several hosts in one test); not dropped.
-    Url(&'static str),
 }
 
 /// The server the PostgreSQL tests create their databases on.
@@ -130,12 +128,33 @@ impl Host {
         Host::launch(Database::Sqlite, guests, config, prepare).await
     }
 
-    /// A host on the chosen database.
-    pub async fn start_on(database: Database, guests: &[Guest], config: &str) -> Host {
-        Host::launch(database, guests, config, |_| {}).await
+    /// A host on a given database URL (`None`: a SQLite file of its own).
+    pub async fn start_on(database: Option<&str>, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
+        Host::launch(database.map(str::to_owned), None, guests, config, prepare).await
     }
 
-    async fn launch(database: Database, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
+    /// A host on a fresh database of the chosen kind (see [`on_both_databases`]).
+    pub async fn start_db(database: Database, guests: &[Guest], config: &str) -> Host {
+        match database {
+            Database::Sqlite => Host::launch(None, None, guests, config, |_| {}).await,
+            Database::Postgres => {
+                let name = format!("panjereh_test_{:016x}", rand::random::<u64>());
+                postgres_admin(&format!("CREATE DATABASE {name}")).await;
+                let url = with_database(&postgres_admin_url(), &name);
+                Host::launch(Some(url), Some(name), guests, config, |_| {}).await
+            }
+        }
+    }
+
+    /// Starts a host on `database_url` (`None`: a SQLite file of its own); drops
+    /// `postgres_database` with the host.
+    async fn launch(
+        database_url: Option<String>,
+        postgres_database: Option<String>,
+        guests: &[Guest],
+        config: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
@@ -148,21 +167,13 @@ impl Host {
         let config = Config::load(Overrides {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             plugins_dir: Some(plugins),
-            database_url: None,
+            database_url: Some(
+                database_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("panjereh.db").display())),
+            ),
             config_file: Some(config_file),
             cache_dir: Some(dir.path().join("cache")),
         })
         .unwrap();
-        let (database_url, postgres_database) = match database {
-            Database::Sqlite => (format!("sqlite://{}", dir.path().join("panjereh.db").display()), None),
-            Database::Postgres => {
-                let name = format!("panjereh_test_{:016x}", rand::random::<u64>());
-                postgres_admin(&format!("CREATE DATABASE {name}")).await;
-                (with_database(&postgres_admin_url(), &name), Some(name))
-            }
-            Database::Url(url) => (url.to_owned(), None),
-        };
-        let config = Config { database_url, ..config };
         let notifier = Arc::new(MemoryNotifier::default());
         let app = App::start_with_notifier(config, notifier.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -28,7 +28,7 @@ fn wrong(code: &str) -> String {
 }
 
 async fn otp_sign_in_end_to_end(db: Database) {
-    let host = Host::start_on(db, &[], "").await;
+    let host = Host::start_db(db, &[], "").await;
     // Persian digits and an international prefix are normalized before anything else.
     let started = start(&host, "۰۴۹۹۳۷۰۸۹۹", "+98 912 123 4567").await;
     assert_eq!(started.status, 202, "{}", started.body);
@@ -88,10 +88,32 @@ async fn otp_sign_in_end_to_end(db: Database) {
     assert_eq!(me.body["type"], "/problems/sign-in-required");
     // The other session is untouched.
     assert_eq!(host.get_as(&again, "/api/v1/me").await.status, 200);
+    // The revoked token in a cookie counts as no sign-in at all.
+    let stale = host
+        .client
+        .get(host.url("/api/v1/me"))
+        .header("cookie", format!("panjereh_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::harness::decode(stale).await;
+    assert_eq!((status, body["type"].as_str()), (401, Some("/problems/sign-in-required")));
+    // Signing out needs a session.
+    assert_eq!(host.call(Method::POST, "/auth/logout", None, None, &[]).await.status, 401);
+}
+
+async fn sessions_expire(db: Database) {
+    let host = Host::start_db(db, &[], "[auth]\nsession-ttl-secs = 1\n").await;
+    let token = host.sign_in(NID, MOBILE).await;
+    assert_eq!(host.get_as(&token, "/api/v1/me").await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let answer = host.get_as(&token, "/api/v1/me").await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert!(answer.body["detail"].as_str().unwrap().contains("expired"));
 }
 
 async fn bad_input_gets_per_field_problems(db: Database) {
-    let host = Host::start_on(db, &[], "").await;
+    let host = Host::start_db(db, &[], "").await;
     let answer = start(&host, "1234567890", "0812123456").await;
     assert_eq!(answer.status, 422, "{}", answer.body);
     assert_eq!(answer.body["type"], "/problems/invalid-input");
@@ -123,7 +145,7 @@ async fn bad_input_gets_per_field_problems(db: Database) {
 }
 
 async fn reused_and_expired_codes_are_refused(db: Database) {
-    let host = Host::start_on(db, &[], NO_BACKOFF).await;
+    let host = Host::start_db(db, &[], NO_BACKOFF).await;
     assert_eq!(start(&host, NID, MOBILE).await.status, 202);
     let code = host.notifier.last_code(MOBILE).unwrap();
     assert_eq!(verify(&host, NID, &code).await.status, 200);
@@ -157,7 +179,7 @@ async fn reused_and_expired_codes_are_refused(db: Database) {
 }
 
 async fn five_wrong_codes_kill_the_challenge(db: Database) {
-    let host = Host::start_on(db, &[], NO_BACKOFF).await;
+    let host = Host::start_db(db, &[], NO_BACKOFF).await;
     assert_eq!(start(&host, NID, MOBILE).await.status, 202);
     let code = host.notifier.last_code(MOBILE).unwrap();
     for left in (1..=4).rev() {
@@ -178,7 +200,7 @@ async fn five_wrong_codes_kill_the_challenge(db: Database) {
 }
 
 async fn a_wrong_code_imposes_a_wait(db: Database) {
-    let host = Host::start_on(db, &[], "[auth]\notp-backoff-ms = 60000\n").await;
+    let host = Host::start_db(db, &[], "[auth]\notp-backoff-ms = 60000\n").await;
     assert_eq!(start(&host, NID, MOBILE).await.status, 202);
     let code = host.notifier.last_code(MOBILE).unwrap();
     assert_eq!(verify(&host, NID, &wrong(&code)).await.status, 401);
@@ -195,4 +217,5 @@ on_both_databases!(
     reused_and_expired_codes_are_refused,
     five_wrong_codes_kill_the_challenge,
     a_wrong_code_imposes_a_wait,
+    sessions_expire,
 );

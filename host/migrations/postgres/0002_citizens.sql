@@ -23,6 +23,7 @@ CREATE TABLE otp_challenges (
     consumed_ms     BIGINT
 );
 CREATE INDEX otp_challenges_national_id ON otp_challenges (national_id, created_ms);
+CREATE INDEX otp_challenges_mobile ON otp_challenges (mobile, created_ms);
 
 -- Sessions from any identity source (`otp` or `oidc`); the bearer token is stored as SHA-256.
 CREATE TABLE sessions (

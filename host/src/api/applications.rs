@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, Path, State};
+use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::citizen::{ApiJson, CallRecord, Submission, find, input_hash, new_request_id, settle};
+use super::citizen::{ApiJson, ApiPath, CallRecord, Submission, find, input_hash, new_request_id, settle};
 use super::problem::{Bilingual, Lang, Problem};
 use super::views::status_name;
 use crate::app::App;
@@ -31,7 +31,8 @@ use crate::auth::access::{self, Purpose};
 use crate::auth::session::sign_in_required;
 use crate::forms;
 use crate::plugins::Adapter;
-use crate::runtime::bindings::{CallContext, Service, ServiceKind, Value};
+use crate::runtime::CallError;
+use crate::runtime::bindings::{AdapterError, CallContext, Service, ServiceKind, StatusUpdate, Value};
 use crate::store::applications::{self, ApplicationRow, EventRow, PENDING, Reservation};
 use crate::store::{now_ms, random_id};
 use crate::tracking;
@@ -225,9 +226,9 @@ async fn earlier(app: &App, existing: ApplicationRow, hash: &str) -> Result<Earl
 }
 
 /// Where a submission goes: a new pending row to file, or an earlier application.
-enum Slot {
-    Fresh(Box<ApplicationRow>),
-    Replay(Box<ApplicationRow>),
+enum Filing {
+    Fresh(ApplicationRow),
+    Replay(ApplicationRow),
 }
 
 /// Reserves a pending application for this submission, unless the citizen's
@@ -239,7 +240,7 @@ async fn reserve(
     service: &Service,
     key: Option<String>,
     hash: String,
-) -> Result<Slot, Problem> {
+) -> Result<Filing, Problem> {
     // A few rounds: a key's abandoned reservation is removed and retried, and a (2^-60)
     // tracking-code collision just draws another code.
     for _ in 0..4 {
@@ -247,7 +248,7 @@ async fn reserve(
             && let Some(existing) = applications::by_idempotency_key(&app.db, &citizen.subject, key).await?
         {
             match earlier(app, existing, &hash).await? {
-                Earlier::Replay(row) => return Ok(Slot::Replay(row)),
+                Earlier::Replay(row) => return Ok(Filing::Replay(*row)),
                 Earlier::Retry => continue,
             }
         }
@@ -268,7 +269,7 @@ async fn reserve(
             updated_ms: now,
         };
         if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
-            return Ok(Slot::Fresh(Box::new(row)));
+            return Ok(Filing::Fresh(row));
         }
     }
     Err(Problem::internal(&"could not reserve an application row after retries"))
@@ -298,10 +299,8 @@ async fn file(
         settle(adapter, &request_id, adapter.submit(ctx, input).await)
     };
     let submitted = submitted.await;
-    let evidence = submitted
-        .as_ref()
-        .map(|r| serde_json::json!({"agency_reference": r.agency_reference, "status": status_name(r.status)}))
-        .map_err(Clone::clone);
+    let evidence =
+        submitted.as_ref().map(|r| json!({"agency_reference": r.agency_reference, "status": status_name(r.status)}));
     CallRecord {
         kind: "call.submit",
         service: &service.id,
@@ -309,7 +308,7 @@ async fn file(
         citizen: Some(&citizen.subject),
         request_hash,
     }
-    .append(app, adapter, &evidence)
+    .append(app, adapter, &evidence.map_err(Problem::clone))
     .await;
     let receipt = match submitted {
         Ok(receipt) => receipt,
@@ -336,7 +335,7 @@ async fn file(
 async fn apply(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path((agency, service)): Path<(String, String)>,
+    ApiPath((agency, service)): ApiPath<(String, String)>,
     citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Response, Problem> {
@@ -360,9 +359,9 @@ async fn apply(
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
     match reserve(&app, &citizen, &adapter, descriptor, key, hash).await? {
-        Slot::Replay(row) => created(&app, lang, *row, true).await,
-        Slot::Fresh(row) => {
-            let row = file(&app, lang, &citizen, &adapter, descriptor, input, *row).await?;
+        Filing::Replay(row) => created(&app, lang, row, true).await,
+        Filing::Fresh(row) => {
+            let row = file(&app, lang, &citizen, &adapter, descriptor, input, row).await?;
             created(&app, lang, row, false).await
         }
     }
@@ -396,7 +395,7 @@ fn no_application(hint: Option<Bilingual>) -> Problem {
 async fn show(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     citizen: Citizen,
 ) -> Result<Json<ApplicationView>, Problem> {
     let lang = Lang::from_headers(&headers);
@@ -434,13 +433,24 @@ fn bad_signature(agency: &str, reason: &str) -> Problem {
 
 async fn callback(
     State(app): State<Arc<App>>,
-    Path(agency): Path<String>,
+    ApiPath(agency): ApiPath<String>,
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let adapter = app.registry.get(&agency).map(|slot| slot.adapter).ok_or_else(|| {
+    // The agency's adapter, unless an operator has disabled it (the agency retries later).
+    let slot = app.registry.get(&agency).ok_or_else(|| {
         Problem::not_found(Bilingual::new(format!("دستگاه «{agency}» یافت نشد"), format!("no agency `{agency}`")))
     })?;
+    if !slot.enabled {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "maintenance",
+            Bilingual::new("این دستگاه موقتاً در دست تعمیر است", "This agency is temporarily down for maintenance"),
+        )
+        .adapter(slot.adapter.manifest.id.clone())
+        .retry_after(300));
+    }
+    let adapter = slot.adapter;
     let secret = app
         .config
         .adapters
@@ -461,29 +471,38 @@ async fn callback(
 
     let request_id = new_request_id();
     let outcome = adapter.on_callback(&request_id, body.to_vec()).await;
-    let settled = settle(&adapter, &request_id, outcome);
-    let evidence = settled
-        .as_ref()
-        .map(|u| json!({"agency_reference": u.agency_reference, "status": status_name(u.status)}))
-        .map_err(Clone::clone);
+    let mut service = String::new();
+    let result = apply_update(&app, &adapter, &request_id, outcome, &mut service).await;
     CallRecord {
         kind: "call.callback",
-        service: "",
+        service: &service,
         request_id: &request_id,
         citizen: None,
         request_hash: crate::audit::sha256_hex(&body),
     }
-    .append(&app, &adapter, &evidence)
+    .append(&app, &adapter, &result)
     .await;
-    let update = settled?;
-    let row = applications::by_agency_reference(&app.db, &adapter.agency.id, &update.agency_reference)
-        .await?
-        .ok_or_else(|| {
-            Problem::not_found(Bilingual::new(
-                format!("درخواستی با شماره «{}» از این دستگاه یافت نشد", update.agency_reference),
-                format!("no application of agency `{agency}` has reference `{}`", update.agency_reference),
-            ))
-        })?;
+    result.map(Json)
+}
+
+/// Appends the status change an adapter read from a callback to its application's
+/// history; `service` is set to the application's service once it is found.
+async fn apply_update(
+    app: &App,
+    adapter: &Adapter,
+    request_id: &str,
+    outcome: Result<Result<StatusUpdate, AdapterError>, CallError>,
+    service: &mut String,
+) -> Result<serde_json::Value, Problem> {
+    let update = settle(adapter, request_id, outcome)?;
+    let agency = &adapter.agency.id;
+    let row = applications::by_agency_reference(&app.db, agency, &update.agency_reference).await?.ok_or_else(|| {
+        Problem::not_found(Bilingual::new(
+            format!("درخواستی با شماره «{}» از این دستگاه یافت نشد", update.agency_reference),
+            format!("no application of agency `{agency}` has reference `{}`", update.agency_reference),
+        ))
+    })?;
+    service.clone_from(&row.service);
     let event = EventRow {
         status: status_name(update.status).to_owned(),
         message_fa: update.message.fa,
@@ -493,9 +512,9 @@ async fn callback(
     };
     applications::append_event(&app.db, &row.id, &event).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency, status = %event.status, request_id, "status updated by agency");
-    Ok(Json(json!({
+    Ok(json!({
         "agency_reference": update.agency_reference,
         "status": event.status,
         "request_id": request_id,
-    })))
+    }))
 }

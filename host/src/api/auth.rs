@@ -165,8 +165,8 @@ fn otp_problem(error: OtpError) -> Problem {
             Bilingual::new("درخواست کد بیش از حد مجاز", "Too many codes requested"),
         )
         .detail(Bilingual::new(
-            "برای این کد ملی کد زیادی درخواست شده است؛ چند دقیقه دیگر دوباره تلاش کنید.",
-            "too many codes were requested for this national ID; try again in a few minutes",
+            "برای این کد ملی یا شماره موبایل کد زیادی درخواست شده است؛ چند دقیقه دیگر دوباره تلاش کنید.",
+            "too many codes were requested for this national ID or mobile; try again in a few minutes",
         ))
         .retry_after(seconds(retry_after)),
         OtpError::NotStarted => Problem::new(

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -32,6 +32,11 @@ pub fn routes() -> Router<Arc<App>> {
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(Problem))]
 pub struct ApiJson<T>(pub T);
+
+/// Path parameters whose rejections are problem documents.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Problem))]
+pub struct ApiPath<T>(pub T);
 
 /// Query strings whose rejections are problem documents.
 #[derive(FromRequestParts)]
@@ -151,7 +156,7 @@ pub fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usi
 async fn service(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path((agency, service)): Path<(String, String)>,
+    ApiPath((agency, service)): ApiPath<(String, String)>,
 ) -> Result<Json<ServiceDetail>, Problem> {
     let lang = Lang::from_headers(&headers);
     let (slot, index) = find_any(&app, &agency, &service)?;
@@ -169,7 +174,7 @@ pub struct Submission {
 async fn inquire(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path((agency, service)): Path<(String, String)>,
+    ApiPath((agency, service)): ApiPath<(String, String)>,
     citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Json<serde_json::Value>, Problem> {
@@ -197,15 +202,10 @@ async fn inquire(
     let outcome = adapter.inquire(ctx, input).await;
     let result = settle(&adapter, &request_id, outcome)
         .map(|document| json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) }));
-    CallRecord {
-        kind: "call.inquire",
-        service: &service,
-        request_id: &request_id,
-        citizen: citizen.as_ref().map(|c| c.subject.as_str()),
-        request_hash,
-    }
-    .append(&app, &adapter, &result)
-    .await;
+    let actor = citizen.as_ref().map(|c| c.subject.as_str());
+    CallRecord { kind: "call.inquire", service: &service, request_id: &request_id, citizen: actor, request_hash }
+        .append(&app, &adapter, &result)
+        .await;
     result.map(Json)
 }
 

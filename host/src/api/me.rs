@@ -60,7 +60,7 @@ async fn data_usage(
         .map(|u| UsageView {
             agency_name: adapters
                 .get(&u.agency)
-                .map(|s| lang.pick(&s.adapter.agency.name.fa, &s.adapter.agency.name.en).to_owned()),
+                .map(|slot| lang.pick(&slot.adapter.agency.name.fa, &slot.adapter.agency.name.en).to_owned()),
             agency: u.agency,
             service: u.service,
             adapter: u.adapter_id,

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use axum::extract::Request;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -109,23 +109,9 @@ pub struct ProblemDetails {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
-impl std::ops::Deref for Problem {
-    type Target = ProblemDetails;
-
-    fn deref(&self) -> &ProblemDetails {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Problem {
-    fn deref_mut(&mut self) -> &mut ProblemDetails {
-        &mut self.0
-    }
-}
-
 impl Problem {
     pub fn new(status: StatusCode, slug: &'static str, title: Bilingual) -> Self {
-        Problem(Box::new(ProblemDetails {
+        Problem {
             status,
             slug,
             title,
@@ -134,7 +120,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             extensions: serde_json::Map::new(),
-        }))
+        }
     }
 
     pub fn detail(mut self, detail: Bilingual) -> Self {
@@ -291,6 +277,16 @@ impl From<QueryRejection> for Problem {
 impl From<sqlx::Error> for Problem {
     fn from(error: sqlx::Error) -> Self {
         Problem::internal(&format_args!("database: {error}"))
+    }
+}
+
+impl From<PathRejection> for Problem {
+    fn from(rejection: PathRejection) -> Self {
+        let reason = rejection.body_text();
+        Problem::bad_request(Bilingual::new(
+            format!("بخشی از نشانی نادرست است: {reason}"),
+            format!("invalid path segment: {reason}"),
+        ))
     }
 }
 

@@ -138,3 +138,19 @@ pub async fn disclose(
         assurance: citizen.assurance,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonyms_are_stable_per_agency_and_unlinkable_across() {
+        let subject = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        let a = pseudonym(subject, "traffic-police");
+        assert_eq!(a, pseudonym(subject, "traffic-police"));
+        assert_ne!(a, pseudonym(subject, "tax-administration"));
+        assert_ne!(a, pseudonym("another-subject", "traffic-police"));
+        assert_eq!(a.len(), 32);
+        assert!(!a.contains(subject));
+    }
+}

@@ -22,7 +22,8 @@ use crate::store::{Db, now_ms, random_id};
 pub const CODE_DIGITS: usize = 5;
 /// Wrong guesses after which a challenge is dead.
 pub const MAX_ATTEMPTS: i64 = 5;
-/// Codes one national ID may request per [`START_WINDOW`].
+/// Codes one national ID, or one mobile, may be sent per [`START_WINDOW`]; the mobile
+/// limit keeps the provider from being used to flood someone's phone.
 pub const MAX_STARTS: i64 = 5;
 /// The window of [`MAX_STARTS`].
 pub const START_WINDOW: Duration = Duration::from_secs(600);
@@ -30,7 +31,7 @@ pub const START_WINDOW: Duration = Duration::from_secs(600);
 /// Why a code was not sent or not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
-    #[error("too many codes requested for this national ID")]
+    #[error("too many codes requested for this national ID or mobile")]
     TooManyStarts { retry_after: Duration },
     #[error("no code was requested for this national ID")]
     NotStarted,
@@ -75,7 +76,8 @@ pub async fn start(
 ) -> Result<Started, OtpError> {
     let now = now_ms();
     let window_ms = START_WINDOW.as_millis() as i64;
-    if otp::started_since(db, national_id, now - window_ms).await? >= MAX_STARTS {
+    let (by_id, by_mobile) = otp::started_since(db, national_id, mobile, now - window_ms).await?;
+    if by_id >= MAX_STARTS || by_mobile >= MAX_STARTS {
         return Err(OtpError::TooManyStarts { retry_after: START_WINDOW });
     }
     let code = format!("{:0width$}", rand::random_range(0..10u32.pow(CODE_DIGITS as u32)), width = CODE_DIGITS);

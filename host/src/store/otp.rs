@@ -71,14 +71,18 @@ pub async fn latest(db: &Db, national_id: &str) -> sqlx::Result<Option<Challenge
     row.as_ref().map(from_row).transpose()
 }
 
-/// How many challenges were started for a national ID since a time.
-pub async fn started_since(db: &Db, national_id: &str, since_ms: i64) -> sqlx::Result<i64> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM otp_challenges WHERE national_id = $1 AND created_ms >= $2")
-        .bind(national_id)
-        .bind(since_ms)
-        .fetch_one(db.pool())
-        .await?;
-    row.try_get("n")
+/// How many challenges were started since a time for a national ID, and for a mobile.
+pub async fn started_since(db: &Db, national_id: &str, mobile: &str, since_ms: i64) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM otp_challenges WHERE national_id = $1 AND created_ms >= $3) AS by_id,
+                (SELECT COUNT(*) FROM otp_challenges WHERE mobile = $2 AND created_ms >= $3) AS by_mobile",
+    )
+    .bind(national_id)
+    .bind(mobile)
+    .bind(since_ms)
+    .fetch_one(db.pool())
+    .await?;
+    Ok((row.try_get("by_id")?, row.try_get("by_mobile")?))
 }
 
 /// Counts a wrong code; returns the attempts now used, or `None` when the challenge was
