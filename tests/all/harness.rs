@@ -36,11 +36,6 @@ pub struct PgDatabase {
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 impl PgDatabase {
-    /// The database for hosts that share it.
-    pub fn shared(&self) -> Database {
-        Database::Url(Box::leak(self.url.clone().into_boxed_str()))
-    }
-
     pub async fn create() -> PgDatabase {
         use sqlx::Connection as _;
         let name = format!("panjereh_test_{:016x}", rand_u64());
@@ -125,7 +120,7 @@ impl Host {
 
     /// Like [`Host::start`], letting the test add files to the plugins folder.
     pub async fn start_with(guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
-        Host::launch(Database::Sqlite, guests, config, prepare).await
+        Host::launch(None, None, guests, config, prepare).await
     }
 
     /// A host on a given database URL (`None`: a SQLite file of its own).

@@ -202,8 +202,8 @@ async fn bad_packages_are_refused_with_their_reason_and_change_nothing() {
 async fn an_install_on_one_replica_is_served_by_another_within_two_seconds() {
     let db = PgDatabase::create().await;
     let config = "reconcile-ms = 60000\n"; // only NOTIFY can make this fast
-    let a = Host::start_on(db.shared(), &[], config).await;
-    let b = Host::start_on(db.shared(), &[], config).await;
+    let a = Host::start_on(Some(&db.url), &[], config, |_| {}).await;
+    let b = Host::start_on(Some(&db.url), &[], config, |_| {}).await;
     let token = a.operator("leila", Role::Admin).await;
     assert_eq!(b.post(ECHO, json!({})).await.0, 404);
 
@@ -230,7 +230,7 @@ async fn an_install_on_one_replica_is_served_by_another_within_two_seconds() {
 }
 
 async fn audit_roundtrip(database: Database) {
-    let host = Host::start_on(database, &[], "").await;
+    let host = Host::start_db(database, &[], "").await;
     let token = host.operator("leila", Role::Admin).await;
     assert_eq!(host.upload_guest(&token, ECHO_V1).await.0, 201);
     assert_eq!(host.upload_guest(&token, ECHO_V2).await.0, 201);

@@ -109,9 +109,23 @@ pub struct ProblemDetails {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
+    }
+}
+
 impl Problem {
     pub fn new(status: StatusCode, slug: &'static str, title: Bilingual) -> Self {
-        Problem {
+        Problem(Box::new(ProblemDetails {
             status,
             slug,
             title,
@@ -120,7 +134,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             extensions: serde_json::Map::new(),
-        }
+        }))
     }
 
     pub fn detail(mut self, detail: Bilingual) -> Self {
