@@ -1,11 +1,12 @@
 //! Starts a real host over loopback HTTP with chosen adapters.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
 use panjereh_host::app::App;
 use panjereh_host::auth::notifier::MemoryNotifier;
+use panjereh_host::capabilities::TestResolver;
 use panjereh_host::config::{Config, Overrides};
 use serde_json::{Value, json};
 
@@ -127,15 +128,33 @@ impl Host {
 
     /// Like [`Host::start`], letting the test add files to the plugins folder.
     pub async fn start_with(guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
-        Host::launch(Database::Sqlite, guests, config, prepare).await
+        Host::launch(Database::Sqlite, guests, config, prepare, &[]).await
+    }
+
+    /// Like [`Host::start_with`], with adapters' outbound names resolved by `names` only.
+    /// Every test host resolves through a test resolver, so no name is ever looked up, and
+    /// no connection made, outside the test.
+    pub async fn start_resolving(
+        guests: &[Guest],
+        config: &str,
+        prepare: impl FnOnce(&Path),
+        names: &[(&str, IpAddr)],
+    ) -> Host {
+        Host::launch(Database::Sqlite, guests, config, prepare, names).await
     }
 
     /// A host on the chosen database.
     pub async fn start_on(database: Database, guests: &[Guest], config: &str) -> Host {
-        Host::launch(database, guests, config, |_| {}).await
+        Host::launch(database, guests, config, |_| {}, &[]).await
     }
 
-    async fn launch(database: Database, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
+    async fn launch(
+        database: Database,
+        guests: &[Guest],
+        config: &str,
+        prepare: impl FnOnce(&Path),
+        names: &[(&str, IpAddr)],
+    ) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
@@ -162,7 +181,8 @@ impl Host {
             }
             Database::Url(url) => (url.to_owned(), None),
         };
-        let config = Config { database_url, ..config };
+        let mut config = Config { database_url, ..config };
+        config.egress.resolver = Arc::new(TestResolver::only(names.iter().map(|(name, ip)| (*name, vec![*ip]))));
         let notifier = Arc::new(MemoryNotifier::default());
         let app = App::start_with_notifier(config, notifier.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
