@@ -205,6 +205,15 @@ async fn a_granted_back_end_answers_by_address_and_by_name() {
     assert_eq!((answer["status"].as_str(), answer["body"].as_str()), ("200", "hello from the agency"));
     assert_eq!(backend.hits(), ["/ok", "/ok", "/key", "/redirect/same", "/ok"]);
     assert_eq!(denials(&host, "fetcher"), [("config", 0), ("kv", 0), ("http", 0)]);
+
+    // Outbound requests are counted for operators.
+    let metrics = host.client.get(host.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for series in [
+        "panjereh_egress_requests_total{adapter=\"fetcher\",outcome=\"completed\"}",
+        "panjereh_egress_response_bytes_total{adapter=\"fetcher\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing:\n{metrics}");
+    }
 }
 
 #[tokio::test]
