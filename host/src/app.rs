@@ -57,6 +57,7 @@ impl App {
                 defaults: config.limits,
                 cache_dir: config.cache_dir.clone(),
                 trust: config.trust.clone(),
+                egress: config.egress.clone(),
             },
         ));
         let refused = plugins.install_folder(&config.plugins_dir).await;

@@ -4,19 +4,33 @@
 //! and checking the grant in one place. A denial is returned to the adapter as the
 //! interface's `not-granted` error naming what was missing, never as a trap.
 //!
+//! # Layout
+//!
+//! - `grant.rs`: the one place where every grant is checked and every denial counted.
+//! - `config.rs`, `kv.rs`, `http.rs` (with `http/`), `log.rs`, `clock.rs`: one file per
+//!   host import.
+//!
 //! [`CallState`]: crate::runtime::CallState
 
 mod clock;
 mod config;
-mod http;
-mod kv;
+pub mod grant;
+pub mod http;
+pub mod kv;
 mod log;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use grant::Denied;
+pub use http::client::{Egress, EgressOptions};
+pub use http::policy::EgressPolicy;
+pub use http::resolve::{Resolve, StaticResolver, SystemResolver, TestResolver};
+
 use crate::runtime::CallState;
 use crate::runtime::bindings::panjereh::adapter::types;
+use crate::store::Db;
 
 /// What one adapter may use: the manifest's request intersected with the operator's grant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,10 +68,29 @@ pub struct ConfigValue {
     pub secret: bool,
 }
 
+/// What the admin API shows in place of a secret.
+pub const REDACTED: &str = "[redacted]";
+
+impl ConfigValue {
+    /// The value as the admin API may show it: secrets are replaced by `[redacted]`.
+    pub fn redacted(&self) -> &str {
+        if self.secret { REDACTED } else { &self.value }
+    }
+}
+
 impl std::fmt::Debug for ConfigValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.secret { f.write_str("\"[redacted]\"") } else { self.value.fmt(f) }
     }
+}
+
+/// What the host lends to the capabilities of every adapter: built once at start.
+#[derive(Debug, Clone, Default)]
+pub struct HostServices {
+    /// The database behind `kv`; without one, storage fails with `other`.
+    pub db: Option<Db>,
+    /// Settings of outbound HTTP.
+    pub egress: EgressOptions,
 }
 
 /// The capabilities of one loaded adapter version, shared by all its calls.
@@ -73,9 +106,58 @@ pub struct Capabilities {
     pub config: BTreeMap<String, ConfigValue>,
     /// Denials, by capability, for metrics.
     pub denials: Denials,
+    /// Outbound HTTP limited to the grant (with its counters, for metrics).
+    pub egress: Egress,
+    /// The host's database, behind `kv`.
+    pub(crate) db: Option<Db>,
 }
 
-/// Counts of refused capability uses.
+impl Capabilities {
+    /// The capabilities of adapter `adapter` at `version` under the effective `grant`:
+    /// configuration limited to granted keys, outbound HTTP limited to granted destinations.
+    pub fn new(
+        adapter: &str,
+        version: &str,
+        grant: Grant,
+        config: &BTreeMap<String, ConfigValue>,
+        services: &HostServices,
+    ) -> Capabilities {
+        let config = config
+            .iter()
+            .filter(|(key, _)| grant.config_keys.contains(*key))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let egress = Egress::new(EgressPolicy::new(&grant.http_hosts), services.egress.clone());
+        Capabilities {
+            adapter: adapter.to_owned(),
+            version: version.to_owned(),
+            grant,
+            config,
+            denials: Denials::default(),
+            egress,
+            db: services.db.clone(),
+        }
+    }
+
+    /// The configuration as the admin API may show it, secrets redacted.
+    pub fn redacted_config(&self) -> BTreeMap<String, String> {
+        self.config.iter().map(|(k, v)| (k.clone(), v.redacted().to_owned())).collect()
+    }
+
+    /// `text` with every secret configuration value replaced by `[redacted]`: applied to
+    /// what adapters write to the log, in case one logs a secret it was given.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut text = Cow::Borrowed(text);
+        for value in self.config.values().filter(|v| v.secret && !v.value.is_empty()) {
+            if text.contains(value.value.as_str()) {
+                text = Cow::Owned(text.replace(value.value.as_str(), REDACTED));
+            }
+        }
+        text
+    }
+}
+
+/// Counts of refused capability uses (read them with `load(Ordering::Relaxed)`).
 #[derive(Debug, Default)]
 pub struct Denials {
     pub config: AtomicU64,
@@ -84,6 +166,15 @@ pub struct Denials {
 }
 
 impl Denials {
+    /// The counts as `(capability, denials)` pairs, for metrics.
+    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+        [
+            ("config", self.config.load(Ordering::Relaxed)),
+            ("kv", self.kv.load(Ordering::Relaxed)),
+            ("http", self.http.load(Ordering::Relaxed)),
+        ]
+    }
+
     pub(crate) fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

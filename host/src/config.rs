@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
-use crate::capabilities::{ConfigValue, Grant};
+use crate::capabilities::{ConfigValue, EgressOptions, Grant, StaticResolver, SystemResolver};
 use crate::plugins::manifest::{RawCapabilities, RawLimits, RequestedLimits};
 use crate::plugins::signature::{Trust, parse_public_key};
 use crate::runtime::{CallLimits, RuntimeOptions};
@@ -38,6 +38,9 @@ pub struct Config {
     pub reconcile_every: Duration,
     /// Sign-in and sessions.
     pub auth: AuthSettings,
+    /// Outbound HTTP of adapters: timeouts, size cap, concurrency, name resolution.
+    /// Tests replace `egress.resolver` so that no name is looked up outside the test.
+    pub egress: EgressOptions,
 }
 
 /// Sign-in and session settings (`[auth]` in the file).
@@ -98,6 +101,8 @@ struct RawConfig {
     reconcile_ms: Option<u64>,
     #[serde(default)]
     auth: RawAuth,
+    #[serde(default)]
+    egress: RawEgress,
 }
 
 #[derive(Deserialize, Default)]
@@ -116,6 +121,50 @@ struct RawAuth {
     otp_ttl_secs: Option<u64>,
     otp_backoff_ms: Option<u64>,
     session_ttl_secs: Option<u64>,
+}
+
+/// `[egress]`: adapters' outbound HTTP.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEgress {
+    connect_timeout_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    max_response_kib: Option<u64>,
+    max_concurrent: Option<u32>,
+    max_redirects: Option<u8>,
+    /// Fixed addresses for back-end names, like `/etc/hosts` (`"api.agency.ir" = ["10.1.2.3"]`).
+    /// Restricted addresses still need an `ip:port` grant.
+    #[serde(default)]
+    hosts: BTreeMap<String, Vec<std::net::IpAddr>>,
+    /// PEM file of certificate authorities trusted besides the Mozilla roots.
+    ca_file: Option<PathBuf>,
+}
+
+impl RawEgress {
+    fn resolve(self) -> anyhow::Result<EgressOptions> {
+        let defaults = EgressOptions::default();
+        let ms = |v: Option<u64>, default: Duration, field: &str| match v {
+            Some(0) => bail!("egress.{field} must be at least 1"),
+            Some(ms) => Ok(Duration::from_millis(ms)),
+            None => Ok(default),
+        };
+        Ok(EgressOptions {
+            connect_timeout: ms(self.connect_timeout_ms, defaults.connect_timeout, "connect-timeout-ms")?,
+            timeout: ms(self.timeout_ms, defaults.timeout, "timeout-ms")?,
+            max_response_bytes: self.max_response_kib.map_or(defaults.max_response_bytes, |kib| kib * 1024),
+            max_concurrent: self.max_concurrent.unwrap_or(defaults.max_concurrent).max(1),
+            max_redirects: self.max_redirects.unwrap_or(defaults.max_redirects),
+            extra_roots: match &self.ca_file {
+                Some(path) => read_roots(path)?,
+                None => Vec::new(),
+            },
+            resolver: if self.hosts.is_empty() {
+                defaults.resolver
+            } else {
+                std::sync::Arc::new(StaticResolver::only(self.hosts).with_fallback(std::sync::Arc::new(SystemResolver)))
+            },
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -144,10 +193,14 @@ struct RawAdapter {
 enum RawConfigValue {
     Plain(String),
     /// `{ secret = "..." }` or `{ env = "VAR" }` (read from the environment, secret).
-    Secret {
-        secret: Option<String>,
-        env: Option<String>,
-    },
+    Secret(RawSecret),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    secret: Option<String>,
+    env: Option<String>,
 }
 
 impl Config {
@@ -165,14 +218,16 @@ impl Config {
             for (key, value) in raw_adapter.config {
                 let value = match value {
                     RawConfigValue::Plain(value) => ConfigValue { value, secret: false },
-                    RawConfigValue::Secret { secret: Some(value), env: None } => ConfigValue { value, secret: true },
-                    RawConfigValue::Secret { secret: None, env: Some(var) } => ConfigValue {
+                    RawConfigValue::Secret(RawSecret { secret: Some(value), env: None }) => {
+                        ConfigValue { value, secret: true }
+                    }
+                    RawConfigValue::Secret(RawSecret { secret: None, env: Some(var) }) => ConfigValue {
                         value: env(&var).with_context(|| {
                             format!("adapters.{id}.config.{key}: environment variable {var} is not set")
                         })?,
                         secret: true,
                     },
-                    RawConfigValue::Secret { .. } => {
+                    RawConfigValue::Secret(_) => {
                         bail!("adapters.{id}.config.{key}: give exactly one of `secret` or `env`")
                     }
                 };
@@ -189,6 +244,7 @@ impl Config {
             memory_bytes: raw.limits.memory_mib.map_or(defaults.memory_bytes, |m| (m as usize) << 20),
             concurrency: raw.limits.concurrency.unwrap_or(defaults.concurrency),
         };
+        let egress = raw.egress.resolve()?;
         let mut runtime = RuntimeOptions::default();
         if let Some(n) = raw.limits.max_instances {
             runtime.max_instances = n;
@@ -235,12 +291,82 @@ impl Config {
             runtime,
             adapters,
             auth,
+            egress,
         })
     }
+}
+
+/// The certificates of a PEM file (at least one).
+fn read_roots(path: &Path) -> anyhow::Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    let pem = std::fs::read(path).with_context(|| format!("failed to read egress.ca-file {}", path.display()))?;
+    let roots = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("egress.ca-file {} is not PEM certificates: {e}", path.display()))?;
+    if roots.is_empty() {
+        bail!("egress.ca-file {} holds no certificate", path.display());
+    }
+    Ok(roots)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<RawConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("failed to read config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    // Not the error's own `Display`: it quotes the offending line, which may hold a secret.
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        anyhow::anyhow!("invalid config file {} (line {line}): {}", path.display(), e.message())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> anyhow::Result<Config> {
+        let path = std::env::temp_dir().join(format!("panjereh-config-{}.toml", rand::random::<u64>()));
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(Overrides { config_file: Some(path.clone()), ..Overrides::default() });
+        let _ = std::fs::remove_file(path);
+        config
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output_and_errors() {
+        let config = load_text(
+            "[adapters.tax.config]\nbase-url = \"http://127.0.0.1:9\"\napi-key = { secret = \"hunter2-key\" }\n",
+        )
+        .unwrap();
+        let settings = &config.adapters["tax"];
+        assert_eq!(settings.config["api-key"].value, "hunter2-key");
+        assert_eq!(settings.config["api-key"].redacted(), "[redacted]");
+        assert_eq!(settings.config["base-url"].redacted(), "http://127.0.0.1:9");
+        assert!(!format!("{config:?}").contains("hunter2"));
+
+        // A malformed secret line: the error names the line, not its text.
+        let error =
+            load_text("[adapters.tax.config]\napi-key = { secret = \"hunter2-key\", extra = 1 }\n").unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("line 2"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let error = load_text("[adapters.tax.config]\napi-key = { secret = \"hunter2-key\" \n").unwrap_err();
+        let message = format!("{error:#}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn egress_settings_are_read() {
+        let config = load_text(
+            "[egress]\nconnect-timeout-ms = 500\ntimeout-ms = 3000\nmax-response-kib = 64\nmax-concurrent = 2\n\
+             [egress.hosts]\n\"api.agency.test\" = [\"10.1.2.3\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.egress.connect_timeout, Duration::from_millis(500));
+        assert_eq!(config.egress.timeout, Duration::from_secs(3));
+        assert_eq!(config.egress.max_response_bytes, 64 * 1024);
+        assert_eq!(config.egress.max_concurrent, 2);
+        assert!(load_text("[egress]\ntimeout-ms = 0\n").is_err());
+        assert!(load_text("[egress]\ncolour = 1\n").is_err());
+    }
 }

@@ -1,6 +1,6 @@
 //! Prometheus metrics: calls by adapter, service and outcome, call latency, CPU-budget and
-//! memory-limit kills, capability denials, instances in use and the versions loaded on
-//! this replica.
+//! memory-limit kills, capability denials, outbound requests and bytes, instances in use and
+//! the versions loaded on this replica.
 
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering::Relaxed;
@@ -82,6 +82,13 @@ pub fn render(app: &App) -> String {
             labels.push(("capability", capability.to_owned()));
             metrics::counter!("panjereh_capability_denials_total", &labels).absolute(value);
         }
+        let egress = &a.capabilities().egress.stats;
+        for (outcome, value) in [("completed", &egress.completed), ("failed", &egress.failed)] {
+            let mut labels = id.to_vec();
+            labels.push(("outcome", outcome.to_owned()));
+            metrics::counter!("panjereh_egress_requests_total", &labels).absolute(value.load(Relaxed));
+        }
+        metrics::counter!("panjereh_egress_response_bytes_total", &id).absolute(egress.bytes.load(Relaxed));
     }
     handle.render()
 }

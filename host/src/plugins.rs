@@ -19,7 +19,7 @@ use arc_swap::ArcSwap;
 
 use sha2::{Digest, Sha256};
 
-use crate::capabilities::{Capabilities, Grant};
+use crate::capabilities::{Capabilities, Grant, HostServices};
 use crate::config::AdapterSettings;
 use crate::runtime::bindings::{AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value};
 use crate::runtime::call::Instantiable;
@@ -87,11 +87,12 @@ impl Adapter {
 
     /// Operator configuration visible to the adapter, secrets redacted.
     pub fn redacted_config(&self) -> BTreeMap<String, String> {
-        self.caps
-            .config
-            .iter()
-            .map(|(k, v)| (k.clone(), if v.secret { "[redacted]".to_owned() } else { v.value.clone() }))
-            .collect()
+        self.caps.redacted_config()
+    }
+
+    /// The adapter's capabilities: grant, configuration, denial and egress counters.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
     }
 
     /// Call statistics of this loaded version.
@@ -115,9 +116,7 @@ impl Adapter {
 
     /// Refused capability uses, by capability.
     pub fn denials(&self) -> [(&'static str, u64); 3] {
-        use std::sync::atomic::Ordering::Relaxed;
-        let d = &self.caps.denials;
-        [("config", d.config.load(Relaxed)), ("kv", d.kv.load(Relaxed)), ("http", d.http.load(Relaxed))]
+        self.caps.denials.snapshot()
     }
 
     async fn observed<T>(
@@ -270,6 +269,7 @@ pub async fn load(
     settings: &AdapterSettings,
     defaults: CallLimits,
     cache_dir: Option<&Path>,
+    services: &HostServices,
 ) -> Result<Adapter, LoadError> {
     let manifest = Manifest::parse(manifest_text)?;
     if wasm.len() > MAX_COMPONENT_BYTES {
@@ -295,19 +295,8 @@ pub async fn load(
 
     let limits = effective_limits(defaults, &manifest, settings, runtime.max_memory_bytes());
     let grant = Grant::intersect(&manifest.requested, &settings.grant);
-    let config = settings
-        .config
-        .iter()
-        .filter(|(key, _)| grant.config_keys.contains(*key))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let caps = Arc::new(Capabilities {
-        adapter: manifest.id.clone(),
-        version: manifest.version.to_string(),
-        grant,
-        config,
-        ..Default::default()
-    });
+    let caps =
+        Arc::new(Capabilities::new(&manifest.id, &manifest.version.to_string(), grant, &settings.config, services));
     let exec = Instantiable::new(runtime.clone(), pre, limits).map_err(|e| ComponentError::Link(format!("{e:#}")))?;
 
     let mut adapter = Adapter { manifest, digest, wit, agency: placeholder_agency(), exec, caps };

@@ -9,6 +9,8 @@
 //!
 //! Each aggregate has its own file under `store/` with the queries that touch it.
 
+pub mod kv;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

@@ -66,6 +66,7 @@ pub mod bindings {
     });
 }
 
+mod convert;
 pub mod types;
 
 mod host;

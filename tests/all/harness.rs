@@ -1,11 +1,12 @@
 //! Starts a real host over loopback HTTP with chosen adapters.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
 use panjereh_host::app::App;
 use panjereh_host::auth::notifier::MemoryNotifier;
+use panjereh_host::capabilities::TestResolver;
 use panjereh_host::config::{Config, Overrides};
 use serde_json::{Value, json};
 
@@ -120,23 +121,35 @@ impl Host {
 
     /// Like [`Host::start`], letting the test add files to the plugins folder.
     pub async fn start_with(guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
-        Host::launch(None, None, guests, config, prepare).await
+        Host::launch(None, None, guests, config, prepare, &[]).await
+    }
+
+    /// Like [`Host::start_with`], with adapters' outbound names resolved by `names` only.
+    /// Every test host resolves through a test resolver, so no name is ever looked up, and
+    /// no connection made, outside the test.
+    pub async fn start_resolving(
+        guests: &[Guest],
+        config: &str,
+        prepare: impl FnOnce(&Path),
+        names: &[(&str, IpAddr)],
+    ) -> Host {
+        Host::launch(None, None, guests, config, prepare, names).await
     }
 
     /// A host on a given database URL (`None`: a SQLite file of its own).
     pub async fn start_on(database: Option<&str>, guests: &[Guest], config: &str, prepare: impl FnOnce(&Path)) -> Host {
-        Host::launch(database.map(str::to_owned), None, guests, config, prepare).await
+        Host::launch(database.map(str::to_owned), None, guests, config, prepare, &[]).await
     }
 
     /// A host on a fresh database of the chosen kind (see [`on_both_databases`]).
     pub async fn start_db(database: Database, guests: &[Guest], config: &str) -> Host {
         match database {
-            Database::Sqlite => Host::launch(None, None, guests, config, |_| {}).await,
+            Database::Sqlite => Host::launch(None, None, guests, config, |_| {}, &[]).await,
             Database::Postgres => {
                 let name = format!("panjereh_test_{:016x}", rand::random::<u64>());
                 postgres_admin(&format!("CREATE DATABASE {name}")).await;
                 let url = with_database(&postgres_admin_url(), &name);
-                Host::launch(Some(url), Some(name), guests, config, |_| {}).await
+                Host::launch(Some(url), Some(name), guests, config, |_| {}, &[]).await
             }
         }
     }
@@ -149,6 +162,7 @@ impl Host {
         guests: &[Guest],
         config: &str,
         prepare: impl FnOnce(&Path),
+        names: &[(&str, IpAddr)],
     ) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
@@ -159,7 +173,7 @@ impl Host {
         prepare(&plugins);
         let config_file = dir.path().join("panjereh.toml");
         std::fs::write(&config_file, config).unwrap();
-        let config = Config::load(Overrides {
+        let mut config = Config::load(Overrides {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             plugins_dir: Some(plugins),
             database_url: Some(
@@ -169,6 +183,7 @@ impl Host {
             cache_dir: Some(dir.path().join("cache")),
         })
         .unwrap();
+        config.egress.resolver = Arc::new(TestResolver::only(names.iter().map(|(name, ip)| (*name, vec![*ip]))));
         let notifier = Arc::new(MemoryNotifier::default());
         let app = App::start_with_notifier(config, notifier.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

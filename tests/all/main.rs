@@ -4,6 +4,7 @@
 mod harness;
 
 mod applications;
+mod capabilities;
 mod catalogue;
 mod crash;
 mod foundation;

@@ -296,6 +296,7 @@ pub fn settle<T>(
         .adapter(id)
         .retry_after(30)),
         Ok(Err(AdapterError::Other(reason))) => {
+            let reason = adapter.capabilities().redact(&reason);
             tracing::warn!(adapter = %id, request_id, %reason, "adapter returned an error");
             Err(Problem::new(
                 StatusCode::BAD_GATEWAY,

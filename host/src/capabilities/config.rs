@@ -1,14 +1,15 @@
 //! `config`: operator-provided settings, only for keys both requested and granted.
+//!
+//! Values may be secrets: they are handed to the adapter but never logged, never put in an
+//! error, and shown redacted by [`Capabilities::redacted_config`](super::Capabilities).
 
-use super::Denials;
 use crate::runtime::CallState;
 use crate::runtime::bindings::config::{ConfigError, Host};
 
 impl Host for CallState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, ConfigError>> {
-        if !self.caps.grant.config_keys.contains(&key) {
-            Denials::count(&self.caps.denials.config);
-            return Ok(Err(ConfigError::NotGranted(format!("config key `{key}` is not granted to this adapter"))));
+        if let Err(denied) = self.caps.check_config(&key) {
+            return Ok(Err(ConfigError::NotGranted(denied.message)));
         }
         Ok(Ok(self.caps.config.get(&key).map(|v| v.value.clone())))
     }

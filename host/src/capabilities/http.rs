@@ -1,12 +1,21 @@
 //! `http`: outbound requests to granted destinations only.
+//!
+//! - `http/policy.rs`: which destinations and resolved addresses are allowed.
+//! - `http/resolve.rs`: name resolution, injectable for tests.
+//! - `http/client.rs`: the client (timeouts, size cap, redirects, concurrency, logging).
+//!
+//! The grant checks themselves live with the other capabilities' in `grant.rs`.
 
-use super::Denials;
+pub mod client;
+pub mod policy;
+pub mod resolve;
+
 use crate::runtime::CallState;
 use crate::runtime::bindings::http::{Host, HttpError, Request, Response};
 
 impl Host for CallState {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
-        Denials::count(&self.caps.denials.http);
-        Err(HttpError::NotGranted(format!("outbound HTTP to `{}` is not granted to this adapter", request.url)))
+        let caps = self.caps.clone();
+        client::send(&caps, &self.request_id, request).await
     }
 }

@@ -1,12 +1,16 @@
 //! `log`: adapter log lines into the host's tracing output, rate-limited per call.
+//!
+//! Each line is tagged with the adapter, its version and the request id, cut at
+//! [`MAX_LINE_BYTES`], and has any secret configuration value the adapter was given
+//! replaced by `[redacted]`.
 
 use crate::runtime::CallState;
 use crate::runtime::bindings::log::{Host, Level};
 
 /// Lines an adapter may write per call; the rest are dropped (and the drop is logged once).
-const MAX_LINES_PER_CALL: u32 = 100;
+pub const MAX_LINES_PER_CALL: u32 = 100;
 /// Longest line kept, in bytes.
-const MAX_LINE_BYTES: usize = 2048;
+pub const MAX_LINE_BYTES: usize = 2048;
 
 impl Host for CallState {
     fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
@@ -20,7 +24,7 @@ impl Host for CallState {
             }
             return Ok(());
         }
-        let message = truncate(&message, MAX_LINE_BYTES);
+        let message = self.caps.redact(truncate(&message, MAX_LINE_BYTES));
         match level {
             Level::Debug => tracing::debug!(target: "adapter", adapter, version, request_id, "{message}"),
             Level::Info => tracing::info!(target: "adapter", adapter, version, request_id, "{message}"),

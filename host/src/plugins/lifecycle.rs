@@ -15,6 +15,7 @@ use serde_json::json;
 use super::signature::{SignatureError, Trust};
 use super::{Adapter, LoadError, Manifest, Refusal, Registry, Slot};
 use crate::audit::{Audit, Entry};
+use crate::capabilities::{EgressOptions, HostServices};
 use crate::config::AdapterSettings;
 use crate::runtime::{CallLimits, Runtime};
 use crate::store::packages::{DesiredState, StoredVersion};
@@ -99,6 +100,8 @@ pub struct Manager {
     defaults: CallLimits,
     cache_dir: Option<PathBuf>,
     trust: Trust,
+    /// What loaded adapters' capabilities use: the database (kv) and egress settings.
+    services: HostServices,
     /// Compiled adapters by id, version and digest: the active and previous versions.
     compiled: Mutex<HashMap<(String, String, String), Arc<Adapter>>>,
     reconciling: tokio::sync::Mutex<()>,
@@ -117,6 +120,8 @@ pub struct ManagerOptions {
     pub defaults: CallLimits,
     pub cache_dir: Option<PathBuf>,
     pub trust: Trust,
+    /// Adapters' outbound HTTP settings.
+    pub egress: EgressOptions,
 }
 
 impl Manager {
@@ -127,6 +132,7 @@ impl Manager {
         registry: Arc<Registry>,
         options: ManagerOptions,
     ) -> Manager {
+        let services = HostServices { db: Some(db.clone()), egress: options.egress };
         Manager {
             runtime,
             db,
@@ -136,6 +142,7 @@ impl Manager {
             defaults: options.defaults,
             cache_dir: options.cache_dir,
             trust: options.trust,
+            services,
             compiled: Mutex::new(HashMap::new()),
             reconciling: tokio::sync::Mutex::new(()),
         }
@@ -152,7 +159,9 @@ impl Manager {
 
     async fn compile_and_describe(&self, wasm: Vec<u8>, manifest: &str) -> Result<Adapter, LoadError> {
         let id = Manifest::parse(manifest)?.id;
-        super::load(&self.runtime, wasm, manifest, &self.settings(&id), self.defaults, self.cache_dir.as_deref()).await
+        let settings = self.settings(&id);
+        super::load(&self.runtime, wasm, manifest, &settings, self.defaults, self.cache_dir.as_deref(), &self.services)
+            .await
     }
 
     /// Verifies and stores a package; activates it when asked (or when the adapter has no

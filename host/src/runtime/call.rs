@@ -120,7 +120,7 @@ impl Instantiable {
 
         let limits = self.limits;
         let mut store =
-            Store::new(self.runtime.engine(), CallState::new(caps, request_id.to_owned(), limits.memory_bytes));
+            Store::new(self.runtime.engine(), CallState::new(caps.clone(), request_id.to_owned(), limits.memory_bytes));
         store.limiter(|state| &mut state.limits);
         let budget_ticks = (limits.cpu.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64;
         let mut ticks = 0u64;
@@ -153,7 +153,8 @@ impl Instantiable {
             };
             counter.fetch_add(1, Ordering::Relaxed);
             let (stdout, stderr) = store.data().captured_output();
-            tracing::warn!(request_id, %error, stdout = %stdout.trim(), stderr = %stderr.trim(), "adapter call stopped");
+            let (stdout, stderr) = (caps.redact(stdout.trim()), caps.redact(stderr.trim()));
+            tracing::warn!(request_id, %error, %stdout, %stderr, "adapter call stopped");
         }
         result
     }

@@ -1,0 +1,46 @@
+//! Conversions from the capabilities' errors into [`AdapterError`], so an adapter can use
+//! `?` on host calls: `let answer = http::send(&request)?;`.
+//!
+//! A back-end that is slow or unreachable is `unavailable` to the citizen (503, try again
+//! later); everything else is a fault for the operator (`other`, logged by the host and
+//! never shown to citizens). Messages name what failed, never a configuration value.
+
+use crate::config::ConfigError;
+use crate::http::HttpError;
+use crate::kv::KvError;
+use crate::types::{AdapterError, Text};
+
+impl From<HttpError> for AdapterError {
+    fn from(error: HttpError) -> Self {
+        match error {
+            HttpError::Timeout | HttpError::ConnectionFailed(_) => AdapterError::Unavailable(Text::new(
+                "سامانه دستگاه پاسخ نمی‌دهد؛ کمی بعد دوباره تلاش کنید",
+                "the agency's system is not answering; please try again later",
+            )),
+            HttpError::NotGranted(m) | HttpError::InvalidRequest(m) | HttpError::Other(m) => {
+                AdapterError::Other(format!("outbound HTTP: {m}"))
+            }
+            HttpError::TooLarge(cap) => {
+                AdapterError::Other(format!("outbound HTTP: the response is larger than {cap} bytes"))
+            }
+        }
+    }
+}
+
+impl From<KvError> for AdapterError {
+    fn from(error: KvError) -> Self {
+        match error {
+            KvError::NotGranted(m) | KvError::QuotaExceeded(m) | KvError::InvalidKey(m) | KvError::Other(m) => {
+                AdapterError::Other(format!("storage: {m}"))
+            }
+        }
+    }
+}
+
+impl From<ConfigError> for AdapterError {
+    fn from(error: ConfigError) -> Self {
+        match error {
+            ConfigError::NotGranted(m) | ConfigError::Other(m) => AdapterError::Other(format!("config: {m}")),
+        }
+    }
+}
