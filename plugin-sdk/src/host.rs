@@ -137,12 +137,66 @@ pub mod http {
     }
 }
 
-/// Wall-clock time.
+/// Wall-clock time, and today's date in Iran.
 pub mod clock {
     use super::imports;
+    use crate::formats::jalali::JalaliDate;
+
+    /// Iran's offset from UTC: +03:30 all year since 2023.
+    pub const TEHRAN_OFFSET_MS: u64 = 3 * 3_600_000 + 30 * 60_000;
 
     /// Milliseconds since the Unix epoch, UTC.
     pub fn now_ms() -> u64 {
         imports::clock::now_ms()
+    }
+
+    /// Today's Solar Hijri date in Tehran.
+    pub fn today() -> JalaliDate {
+        jalali_date(now_ms())
+    }
+
+    /// The Solar Hijri date in Tehran at `ms` milliseconds since the Unix epoch.
+    pub fn jalali_date(ms: u64) -> JalaliDate {
+        let days = ((ms + TEHRAN_OFFSET_MS) / 86_400_000) as i64;
+        let (y, m, d) = civil_from_days(days);
+        // Every day from 1970 on exists in both calendars.
+        JalaliDate::from_gregorian(y, m, d).unwrap_or(JalaliDate { year: 1348, month: 10, day: 11 })
+    }
+
+    /// Tehran's local time of day at `ms`, as `HH:MM`.
+    pub fn tehran_time(ms: u64) -> String {
+        let minutes = ((ms + TEHRAN_OFFSET_MS) / 60_000) % (24 * 60);
+        format!("{:02}:{:02}", minutes / 60, minutes % 60)
+    }
+
+    /// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+    fn civil_from_days(days: i64) -> (i32, u8, u8) {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        (year as i32, month, day)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn dates_and_times_are_tehran_local() {
+            assert_eq!(civil_from_days(0), (1970, 1, 1));
+            assert_eq!(jalali_date(0).to_string(), "1348/10/11");
+            // 2025-11-28 09:00 UTC is 12:30 on 1404/09/07 in Tehran.
+            assert_eq!(jalali_date(crate::testing::DEFAULT_NOW_MS).to_string(), "1404/09/07");
+            assert_eq!(tehran_time(crate::testing::DEFAULT_NOW_MS), "12:30");
+            // 2025-03-20 21:00 UTC is already Nowruz 1404 in Tehran.
+            assert_eq!(jalali_date(1_742_504_400_000).to_string(), "1404/01/01");
+            assert_eq!(today(), jalali_date(crate::testing::DEFAULT_NOW_MS));
+        }
     }
 }

@@ -126,12 +126,7 @@ pub fn set_now_ms(ms: u64) {
 
 /// A call context for `service` from an anonymous caller reading Persian.
 pub fn context(service: &str) -> CallContext {
-    CallContext {
-        request_id: "0123456789abcdef".into(),
-        service: service.into(),
-        citizen: None,
-        locale: "fa".into(),
-    }
+    CallContext { request_id: "0123456789abcdef".into(), service: service.into(), citizen: None, locale: "fa".into() }
 }
 
 /// A call context for `service` from a citizen signed in with a one-time code, whose
@@ -237,7 +232,10 @@ pub(crate) mod fake {
                 f.handlers.extend(added);
             });
             answer.unwrap_or_else(|| {
-                Err(HttpError::NotGranted(format!("testing: no response registered for {:?} {}", request.method, request.url)))
+                Err(HttpError::NotGranted(format!(
+                    "testing: no response registered for {:?} {}",
+                    request.method, request.url
+                )))
             })
         }
     }
