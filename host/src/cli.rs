@@ -1,4 +1,8 @@
 //! The `panjereh` command: parse flags, initialise logging, run the library.
+//!
+//! - `scaffold`: `plugin new` and `plugin build`, for agency developers.
+
+pub mod scaffold;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +41,35 @@ pub enum Command {
         /// TOML configuration file (limits, grants, adapter settings).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Write, build and manage agency adapters.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `panjereh plugin ...`: one variant per verb.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Create a new adapter crate that builds and passes its own tests.
+    New {
+        /// Adapter id and crate name, kebab-case (`civil-registry`).
+        name: String,
+        /// Folder to create the crate in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path to the Panjereh plugin SDK (`plugin-sdk/`); defaults to the one next to
+        /// this host's sources.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build an adapter crate for wasm32-wasip2 into `NAME.wasm` + `NAME.toml`.
+    Build {
+        /// The adapter crate.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the package (default: DIR/dist).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -81,6 +114,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("failed to bind {listen}: {e}"))?;
             tracing::info!(address = %listener.local_addr()?, "serving");
             crate::api::serve(listener, app, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Plugin(command) => plugin(command),
+    }
+}
+
+fn plugin(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::New { name, dir, sdk } => {
+            let sdk = sdk.unwrap_or_else(scaffold::default_sdk_path);
+            let created = scaffold::new_adapter(&scaffold::NewAdapter { name, parent: dir, sdk })?;
+            println!("created {}", created.display());
+            println!("next:\n  cd {}\n  cargo test\n  panjereh plugin build", created.display());
+            Ok(())
+        }
+        PluginCommand::Build { dir, out } => {
+            let package = scaffold::build_adapter(&scaffold::BuildAdapter { dir, out, target_dir: None })?;
+            println!("built {} and {}", package.wasm.display(), package.manifest.display());
             Ok(())
         }
     }

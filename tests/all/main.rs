@@ -3,5 +3,6 @@
 
 mod harness;
 
+mod adapters;
 mod foundation;
 mod sandbox;
