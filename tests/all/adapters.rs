@@ -76,7 +76,8 @@ async fn isfahan_offers_all_thirteen_groups_in_isfahan_only() {
     let (_, tehran) = host.get("/api/v1/services?province=tehran").await;
     assert!(tehran["services"].as_array().unwrap().iter().all(|s| s["agency"] != ISFAHAN));
     // Persian search finds the tree-pruning request.
-    let (_, found) = host.get("/api/v1/services?q=هرس").await;
+    let (_, found) = host.get("/api/v1/services?q=درخت").await;
+    assert_eq!(found["count"], 1, "{found}");
     assert_eq!(found["services"][0]["id"], "tree-pruning");
 
     let (status, permit) = host.get("/api/v1/services/isfahan-municipality/building-permit").await;
@@ -617,4 +618,41 @@ async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
     assert_eq!(item(&body, "Status"), "genuine");
     let (status, body) = host.post(&path, json!({"input": {"certificate": "12", "holder": "0499370899"}})).await;
     assert_eq!(refused_field(status, &body), "certificate");
+}
+
+// ---------------------------------------------------------------------------------------
+// Polyglot: an adapter written in Python
+
+#[tokio::test]
+#[ignore = "needs componentize-py on PATH (pip install componentize-py==0.25.1); takes about a minute"]
+async fn a_python_adapter_is_served_by_the_host() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let source = root.join("tests").join("polyglot").join("civil-registry-py");
+    let work = tempfile::tempdir().unwrap();
+    let wasm = work.path().join("civil-registry.wasm");
+    let built = std::process::Command::new("componentize-py")
+        .arg("-d")
+        .arg(root.join("wit"))
+        .args(["-w", "agency-adapter", "componentize", "--stub-wasi", "app", "-o"])
+        .arg(&wasm)
+        .current_dir(&source)
+        .output()
+        .expect("componentize-py on PATH");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+
+    let host = Host::start_with(&[], "", |plugins| {
+        std::fs::copy(&wasm, plugins.join("civil-registry.wasm")).unwrap();
+        std::fs::copy(source.join("manifest.toml"), plugins.join("civil-registry.toml")).unwrap();
+    })
+    .await;
+    let (status, body) = host.get_lang("/api/v1/services/civil-registry/smart-card-tracking", "en").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["title"], "Smart national ID card tracking");
+    let path = inquiry("civil-registry", "smart-card-tracking");
+    let (status, body) = host.post_lang(&path, json!({"input": {"national-id": "0499370899"}}), "en").await;
+    assert_eq!(status, 200, "{body}");
+    // 0+4+9+9+3+7+0+8+9+9 = 58; 58 % 4 = 2.
+    assert_eq!(item(&body, "Step"), "card printed");
+    let (status, body) = host.post(&path, json!({"input": {"national-id": "0499370898"}})).await;
+    assert_eq!(refused_field(status, &body), "national-id");
 }
