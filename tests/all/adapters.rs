@@ -611,6 +611,7 @@ async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
         std::fs::copy(&package.manifest, plugins.join("civil-registry.toml")).unwrap();
     })
     .await;
+    assert!(host.app.refused.is_empty(), "refused: {:?}", host.app.refused);
     let path = inquiry("civil-registry", "certificate-check");
     let (status, body) =
         host.post_lang(&path, json!({"input": {"certificate": "14030001", "holder": "0499370899"}}), "en").await;
@@ -645,6 +646,7 @@ async fn a_python_adapter_is_served_by_the_host() {
         std::fs::copy(source.join("manifest.toml"), plugins.join("civil-registry.toml")).unwrap();
     })
     .await;
+    assert!(host.app.refused.is_empty(), "refused: {:?}", host.app.refused);
     let (status, body) = host.get_lang("/api/v1/services/civil-registry/smart-card-tracking", "en").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["title"], "Smart national ID card tracking");
