@@ -1,9 +1,11 @@
 //! The `panjereh` command: parse flags, initialise logging, run the library.
 //!
 //! `serve` runs the host. `plugin ...` verbs talk to a running host's admin API with an
-//! operator token; `operator create` and `audit verify` work on the database directly.
+//! operator token, except `plugin new` and `plugin build` (see `scaffold`) which help agency
+//! developers; `operator create` and `audit verify` work on the database directly.
 
 mod admin_client;
+pub mod scaffold;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,27 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Create a new adapter crate that builds and passes its own tests.
+    New {
+        /// Adapter id and crate name, kebab-case (`civil-registry`).
+        name: String,
+        /// Folder to create the crate in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path to the Panjereh plugin SDK (`plugin-sdk/`); defaults to the one next to
+        /// this host's sources.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build an adapter crate for wasm32-wasip2 into `NAME.wasm` + `NAME.toml`.
+    Build {
+        /// The adapter crate.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the package (default: DIR/dist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Upload a package (component, manifest, signature) and switch to it.
     Install {
         /// The component, `NAME.wasm`; the manifest `NAME.toml` and signature
@@ -222,7 +245,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             tracing::info!(address = %listener.local_addr()?, "serving");
             crate::api::serve(listener, app, shutdown_signal()).await?;
         }
-        Command::Plugin(command) => admin_client::run(command).await?,
+        Command::Plugin(command) => plugin(command).await?,
         Command::Operator(OperatorCommand::Create { name, role, db }) => {
             let config = db.config()?;
             let db = Db::connect(&config.database_url).await?;
@@ -256,6 +279,25 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `plugin new` and `plugin build` work locally; every other verb talks to a host.
+async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::New { name, dir, sdk } => {
+            let sdk = sdk.unwrap_or_else(scaffold::default_sdk_path);
+            let created = scaffold::new_adapter(&scaffold::NewAdapter { name, parent: dir, sdk })?;
+            println!("created {}", created.display());
+            println!("next:\n  cd {}\n  cargo test\n  panjereh plugin build", created.display());
+            Ok(())
+        }
+        PluginCommand::Build { dir, out } => {
+            let package = scaffold::build_adapter(&scaffold::BuildAdapter { dir, out, target_dir: None })?;
+            println!("built {} and {}", package.wasm.display(), package.manifest.display());
+            Ok(())
+        }
+        command => admin_client::run(command).await,
+    }
 }
 
 fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {

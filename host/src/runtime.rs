@@ -197,7 +197,8 @@ fn engine_config(pool: Option<&RuntimeOptions>) -> Config {
             .max_memory_size(options.max_memory_bytes)
             .max_memories_per_component(4)
             .max_tables_per_component(8)
-            .max_core_instances_per_component(16)
+            // Enough for components of interpreted languages (CPython: 38), see limits.rs.
+            .max_core_instances_per_component(64)
             .max_component_instance_size(1 << 20)
             .linear_memory_keep_resident(1 << 20)
             .table_keep_resident(64 << 10);

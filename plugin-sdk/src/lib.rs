@@ -15,6 +15,12 @@
 //! - [`types`]: services, fields, documents, receipts and errors, with small builders.
 //! - [`log`], [`config`], [`kv`], [`http`], [`clock`]: the host's capabilities, each
 //!   deny-by-default: ask for them in your manifest and have an operator grant them.
+//! - `testing` (native builds only): in-memory fakes of those capabilities, so
+//!   `cargo test` on your machine runs the adapter's logic without a host. On
+//!   `wasm32` the capabilities call the host; everywhere else they call the fakes.
+//!
+//! The step-by-step guide from `panjereh plugin new` to a running service is
+//! `plugin-sdk/GUIDE.md`.
 //!
 //! # Example
 //!
@@ -63,6 +69,8 @@ pub mod bindings {
         export_macro_name: "__export_generated",
         default_bindings_module: "panjereh_plugin_sdk::bindings",
         generate_all,
+        // Tests compare answers and errors directly.
+        additional_derives: [PartialEq, Eq],
     });
 }
 
@@ -71,6 +79,9 @@ pub mod types;
 
 mod host;
 pub use host::{clock, config, http, kv, log};
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use panjereh_formats as formats;
 

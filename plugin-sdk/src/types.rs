@@ -148,6 +148,69 @@ impl AdapterError {
     }
 }
 
+impl Status {
+    /// Every status, in the order a case usually moves through them.
+    pub const ALL: [Status; 7] = [
+        Status::Submitted,
+        Status::InReview,
+        Status::ActionRequired,
+        Status::Approved,
+        Status::Rejected,
+        Status::Completed,
+        Status::Cancelled,
+    ];
+
+    /// The WIT spelling (`in-review`), which is also what agencies' callbacks send.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "submitted",
+            Status::InReview => "in-review",
+            Status::ActionRequired => "action-required",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status spelled `s` (WIT spelling; `_` is accepted for `-`).
+    pub fn parse(s: &str) -> Option<Status> {
+        let s = s.trim().replace('_', "-").to_ascii_lowercase();
+        Status::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Whether no further change is expected.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Rejected | Status::Completed | Status::Cancelled)
+    }
+
+    /// How a citizen reads it.
+    pub fn label(self) -> Text {
+        let (fa, en) = match self {
+            Status::Submitted => ("ثبت شده", "submitted"),
+            Status::InReview => ("در حال بررسی", "in review"),
+            Status::ActionRequired => ("نیازمند اقدام متقاضی", "action required"),
+            Status::Approved => ("موافقت شده", "approved"),
+            Status::Rejected => ("رد شده", "rejected"),
+            Status::Completed => ("انجام شده", "completed"),
+            Status::Cancelled => ("لغو شده", "cancelled"),
+        };
+        Text::new(fa, en)
+    }
+}
+
+impl CallContext {
+    /// `fa` or `en` text, in the caller's language.
+    pub fn pick<'a>(&self, text: &'a Text) -> &'a str {
+        if self.locale == "en" { &text.en } else { &text.fa }
+    }
+
+    /// The signed-in citizen's national ID, when the operator granted it to the adapter.
+    pub fn national_id(&self) -> Option<&str> {
+        self.citizen.as_ref().and_then(|c| c.national_id.as_deref())
+    }
+}
+
 /// Looking up submitted values by field name.
 pub trait Values {
     /// The value of a field, if submitted.

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod adapters;
 mod applications;
 mod capabilities;
 mod catalogue;

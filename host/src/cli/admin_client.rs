@@ -73,6 +73,9 @@ fn sibling(component: &Path, ext: &str) -> PathBuf {
 /// Runs one `plugin` verb.
 pub async fn run(command: PluginCommand) -> anyhow::Result<()> {
     match command {
+        PluginCommand::New { .. } | PluginCommand::Build { .. } => {
+            bail!("`plugin new` and `plugin build` need no host")
+        }
         PluginCommand::Sign { component, key } => {
             let secret = std::fs::read_to_string(&key).with_context(|| format!("failed to read {}", key.display()))?;
             let key = signature::parse_secret_key(&secret).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;

@@ -34,8 +34,10 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(desired <= 100_000)
     }
 
+    /// Rust adapters have a handful of core instances; components of interpreted
+    /// languages (CPython via componentize-py has 38) need more.
     fn instances(&self) -> usize {
-        32
+        64
     }
 
     fn tables(&self) -> usize {

@@ -1,7 +1,15 @@
-//! Utility bills (قبوض خدمات): decodes a bill ID and payment ID into the amount, the kind of
-//! service and the billing period, and checks both check digits.
+//! Utility bills (قبوض خدمات): the latest water, electricity, gas and landline bills, and a
+//! decoder for any bill ID and payment ID pair.
 //!
-//! The standard bill and payment IDs carry everything needed; no back-end call is made.
+//! - `bill-details` decodes a bill ID and payment ID into the amount, the kind of service
+//!   and the billing period, and checks both check digits. The standard IDs carry
+//!   everything needed; no back-end call is made.
+//! - `water-bill`, `electricity-bill`, `gas-bill` and `phone-bill` answer "what do I owe
+//!   now": a real adapter would ask each utility company; this sample derives a stable
+//!   amount from the subscription, so tests can assert the answer, and issues a payable
+//!   bill with valid check digits for the current period.
+
+mod latest;
 
 use panjereh_plugin_sdk::formats::bill::{self, BillError};
 use panjereh_plugin_sdk::formats::group_thousands;
@@ -34,13 +42,16 @@ impl Adapter for UtilityBills {
                         .help(Text::new("عدد ۶ تا ۱۳ رقمی روی قبض", "The 6 to 13 digit number on the bill")),
                 )
                 .field(Field::new("payment-id", Text::new("شناسه پرداخت", "Payment ID"), FieldType::PaymentId)),
-            ],
+            ]
+            .into_iter()
+            .chain(latest::services(category()))
+            .collect(),
         }
     }
 
     fn inquire(ctx: CallContext, input: Vec<Value>) -> Result<Document, AdapterError> {
         if ctx.service != "bill-details" {
-            return Err(AdapterError::NotFound(Text::new("خدمت یافت نشد", "no such service")));
+            return latest::inquire(&ctx, &input);
         }
         let bill_id = input.get_value("bill-id").unwrap_or_default();
         let payment_id = input.get_value("payment-id").unwrap_or_default();

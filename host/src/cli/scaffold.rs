@@ -1,0 +1,326 @@
+//! `panjereh plugin new` and `panjereh plugin build`: the agency developer's first steps.
+//!
+//! `new` writes a complete adapter crate (a Cargo workspace of its own) with one inquiry
+//! and a native unit test, so `cargo test` passes and `panjereh plugin build` produces a
+//! loadable package before the developer has changed a line. `build` compiles a crate for
+//! `wasm32-wasip2`, checks its manifest with the host's own parser, and writes the package
+//! (`ID.wasm` + `ID.toml`) that `panjereh serve --plugins DIR` loads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+use crate::plugins::manifest::Manifest;
+
+/// The target adapters are built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// The SDK next to this host's sources, used when `--sdk` is not given.
+pub fn default_sdk_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("plugin-sdk")
+}
+
+/// What `plugin new` needs.
+#[derive(Debug, Clone)]
+pub struct NewAdapter {
+    /// Crate, package and agency id (kebab-case), e.g. `civil-registry`.
+    pub name: String,
+    /// The folder the crate folder is created in.
+    pub parent: PathBuf,
+    /// Path to `plugin-sdk/`; written into the crate's Cargo.toml.
+    pub sdk: PathBuf,
+}
+
+/// Writes a new adapter crate into `parent/name` and returns its folder.
+pub fn new_adapter(options: &NewAdapter) -> anyhow::Result<PathBuf> {
+    let name = &options.name;
+    if !is_kebab_id(name) {
+        bail!("`{name}` is not a valid adapter name: use lowercase letters, digits and dashes, like `civil-registry`");
+    }
+    let sdk = options.sdk.canonicalize().with_context(|| {
+        format!("the plugin SDK was not found at {} (give its folder with --sdk)", options.sdk.display())
+    })?;
+    if !sdk.join("Cargo.toml").is_file() {
+        bail!("{} is not the plugin SDK: it has no Cargo.toml", sdk.display());
+    }
+    let dir = options.parent.join(name);
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    let files = [
+        ("Cargo.toml", cargo_toml(name, &sdk)),
+        ("manifest.toml", manifest_toml(name)),
+        ("rust-toolchain.toml", TOOLCHAIN.to_owned()),
+        (".gitignore", "/target\n/dist\n".to_owned()),
+        ("src/lib.rs", lib_rs(name)),
+    ];
+    for (file, text) in files {
+        let path = dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    Ok(dir)
+}
+
+/// A built package.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The adapter id from the manifest.
+    pub id: String,
+    /// `out/ID.wasm`.
+    pub wasm: PathBuf,
+    /// `out/ID.toml`.
+    pub manifest: PathBuf,
+}
+
+/// What `plugin build` needs.
+#[derive(Debug, Clone)]
+pub struct BuildAdapter {
+    /// The adapter crate (with `Cargo.toml` and `manifest.toml`).
+    pub dir: PathBuf,
+    /// Where the package goes; `DIR/dist` by default.
+    pub out: Option<PathBuf>,
+    /// Cargo's target folder; `DIR/target` by default.
+    pub target_dir: Option<PathBuf>,
+}
+
+/// Builds the crate for `wasm32-wasip2` in release mode and writes its package.
+pub fn build_adapter(options: &BuildAdapter) -> anyhow::Result<Package> {
+    let dir = &options.dir;
+    let manifest_text = std::fs::read_to_string(dir.join("manifest.toml"))
+        .with_context(|| format!("failed to read {}", dir.join("manifest.toml").display()))?;
+    let manifest = Manifest::parse(&manifest_text).context("manifest.toml is invalid")?;
+    let crate_name = package_name(dir)?;
+    let target_dir = options.target_dir.clone().unwrap_or_else(|| dir.join("target"));
+
+    let mut command = Command::new("cargo");
+    command
+        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // When run from a build script or another cargo command, do not inherit its settings.
+    for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WRAPPER"] {
+        command.env_remove(var);
+    }
+    let status = command.status().context("failed to run cargo (is it installed and on PATH?)")?;
+    if !status.success() {
+        bail!("cargo build for {TARGET} failed ({status}); if the target is missing: rustup target add {TARGET}");
+    }
+
+    let built = target_dir.join(TARGET).join("release").join(format!("{}.wasm", crate_name.replace('-', "_")));
+    if !built.is_file() {
+        bail!("expected {} after the build; is the crate a `cdylib`?", built.display());
+    }
+    let out = options.out.clone().unwrap_or_else(|| dir.join("dist"));
+    std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
+    let wasm = out.join(format!("{}.wasm", manifest.id));
+    let toml = out.join(format!("{}.toml", manifest.id));
+    std::fs::copy(&built, &wasm).with_context(|| format!("failed to write {}", wasm.display()))?;
+    std::fs::write(&toml, manifest_text).with_context(|| format!("failed to write {}", toml.display()))?;
+    Ok(Package { id: manifest.id, wasm, manifest: toml })
+}
+
+fn package_name(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
+    let value: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    value
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("{} has no [package] name", path.display()))
+}
+
+fn is_kebab_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.as_bytes()[0].is_ascii_lowercase()
+        && !s.ends_with('-')
+}
+
+/// The project's toolchain file, so a new crate builds with the same compiler and target.
+const TOOLCHAIN: &str = include_str!("../../../rust-toolchain.toml");
+
+fn cargo_toml(name: &str, sdk: &Path) -> String {
+    // TOML basic strings need backslashes escaped (Windows paths).
+    let sdk = sdk.display().to_string().replace('\\', "\\\\");
+    format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+# A WebAssembly component is a C-style dynamic library.
+crate-type = ["cdylib"]
+
+[dependencies]
+panjereh-plugin-sdk = {{ path = "{sdk}" }}
+
+# Small, fast components: optimise for size, one codegen unit, no unwinding.
+[profile.release]
+opt-level = "s"
+lto = true
+codegen-units = 1
+strip = true
+panic = "abort"
+
+# A crate of its own, even when created inside another Cargo workspace.
+[workspace]
+"#
+    )
+}
+
+fn manifest_toml(name: &str) -> String {
+    format!(
+        r#"# What this adapter is and what it asks the host for. An operator approves each
+# capability; anything not approved is refused at run time with a `not-granted` error.
+id = "{name}"
+version = "0.1.0"
+agency = "{name}"
+wit = "0.1.0"
+
+[capabilities]
+# Settings the operator provides, e.g. your back-end's address and API key:
+# config = ["base-url", "api-key"]
+# Your back-end, host:port:
+# http = ["api.example.ir:443"]
+# Key-value storage for state between calls, in KiB:
+# kv-quota-kib = 256
+# The signed-in citizen's attributes (national-id, mobile):
+# identity = ["national-id"]
+
+[limits]
+cpu-ms = 50
+memory-mib = 16
+"#
+    )
+}
+
+fn lib_rs(name: &str) -> String {
+    LIB_TEMPLATE.replace("{name}", name).replace("{Type}", &type_name(name))
+}
+
+/// `civil-registry` -> `CivilRegistryAdapter`.
+fn type_name(name: &str) -> String {
+    let mut out: String = name
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect();
+    out.push_str("Adapter");
+    out
+}
+
+const LIB_TEMPLATE: &str = r#"//! The `{name}` agency adapter.
+//!
+//! Start here: `describe` lists the agency's services and their forms; `inquire` answers
+//! them. `cargo test` runs the tests below on your machine with the SDK's in-memory fakes;
+//! `panjereh plugin build` makes the component the host loads. The guide is
+//! `plugin-sdk/GUIDE.md` in the Panjereh repository.
+
+use panjereh_plugin_sdk::types::*;
+use panjereh_plugin_sdk::{export, Adapter};
+
+struct {Type};
+
+impl Adapter for {Type} {
+    fn describe() -> Agency {
+        Agency {
+            id: "{name}".into(),
+            name: Text::new("دستگاه نمونه", "Sample agency"),
+            services: vec![Service::inquiry(
+                "certificate-check",
+                Text::new("استعلام اصالت گواهی", "Certificate check"),
+                Text::new(
+                    "اصالت گواهی صادرشده را با شماره گواهی و کد ملی دارنده بررسی کنید.",
+                    "Check that a certificate is genuine, by its number and the holder's national ID.",
+                ),
+                Category::new("certificates", Text::new("گواهی‌ها", "Certificates")),
+            )
+            .field(Field::new("certificate", Text::new("شماره گواهی", "Certificate number"), FieldType::Number))
+            // The host checks the national ID's check digit before `inquire` is called.
+            .field(Field::new("holder", Text::new("کد ملی دارنده", "Holder's national ID"), FieldType::NationalId))],
+        }
+    }
+
+    fn inquire(ctx: CallContext, input: Vec<Value>) -> Result<Document, AdapterError> {
+        if ctx.service != "certificate-check" {
+            return Err(AdapterError::NotFound(Text::new("خدمت یافت نشد", "no such service")));
+        }
+        let certificate = input.get_value("certificate").unwrap_or_default();
+        let holder = input.get_value("holder").unwrap_or_default();
+        // Replace this with a call to your back-end (see `panjereh_plugin_sdk::http`).
+        if certificate.len() != 8 {
+            return Err(AdapterError::field(
+                "certificate",
+                Text::new("شماره گواهی ۸ رقم است", "a certificate number has 8 digits"),
+            ));
+        }
+        Ok(Document::new(Text::new("نتیجه استعلام گواهی", "Certificate check"))
+            .item(Text::new("شماره گواهی", "Certificate"), certificate)
+            .item(Text::new("کد ملی دارنده", "Holder"), holder)
+            .item(Text::new("وضعیت", "Status"), if ctx.locale == "en" { "genuine" } else { "معتبر" }))
+    }
+}
+
+export!({Type});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panjereh_plugin_sdk::testing::{context, input};
+
+    #[test]
+    fn a_genuine_certificate() {
+        let answer = {Type}::inquire(
+            context("certificate-check"),
+            input(&[("certificate", "14030001"), ("holder", "0499370899")]),
+        )
+        .unwrap();
+        assert_eq!(answer.items[2].value, "معتبر");
+    }
+
+    #[test]
+    fn a_malformed_number_points_at_its_field() {
+        let error = {Type}::inquire(context("certificate-check"), input(&[("certificate", "12")])).unwrap_err();
+        assert!(matches!(error, AdapterError::InvalidInput(fields) if fields[0].field == "certificate"));
+    }
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_writes_a_crate_and_refuses_bad_names_and_existing_folders() {
+        let parent = std::env::temp_dir().join(format!("panjereh-scaffold-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&parent).unwrap();
+        let options = NewAdapter { name: "civil-registry".into(), parent: parent.clone(), sdk: default_sdk_path() };
+        let crate_dir = new_adapter(&options).unwrap();
+        let manifest = Manifest::parse(&std::fs::read_to_string(crate_dir.join("manifest.toml")).unwrap()).unwrap();
+        assert_eq!(manifest.id, "civil-registry");
+        assert_eq!(package_name(&crate_dir).unwrap(), "civil-registry");
+        let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("id: \"civil-registry\""));
+        assert!(lib.contains("impl Adapter for CivilRegistryAdapter"));
+        assert!(new_adapter(&options).unwrap_err().to_string().contains("already exists"));
+        for bad in ["Civil", "a b", "-a", "", "1abc"] {
+            let options = NewAdapter { name: bad.into(), ..options.clone() };
+            assert!(new_adapter(&options).is_err(), "{bad}");
+        }
+        let options = NewAdapter { name: "x".into(), sdk: parent.join("nowhere"), ..options.clone() };
+        assert!(new_adapter(&options).unwrap_err().to_string().contains("--sdk"));
+        std::fs::remove_dir_all(parent).unwrap();
+    }
+}

@@ -1,0 +1,101 @@
+//! Development stand-ins for the agency back-ends the sample adapters call: the traffic
+//! police's fines service and the tax administration's taxpayer service. They answer from
+//! fixture files (`fixtures/*.json`) and check the API key like the real ones would, so
+//! `cargo xtask run` shows every sample service answering and the integration tests
+//! exercise the adapters over real HTTP.
+//!
+//! # Layout
+//!
+//! - [`police`]: `POST /v1/fines/inquiry`.
+//! - [`tax`]: `GET /v1/taxpayers/{id}`, `POST /v1/registrations`,
+//!   `GET /v1/registrations/{reference}`, and `POST /v1/registrations/{reference}/decision`
+//!   for a test or a demo to play the tax office.
+//! - This file: [`Keys`], [`Running`] and [`start`], which binds both on given addresses
+//!   (port 0 in tests).
+
+pub mod police;
+pub mod tax;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use tokio::net::TcpListener;
+
+/// The default address of the police back-end, as granted in `config/dev.toml`.
+pub const POLICE_ADDR: &str = "127.0.0.1:9101";
+/// The default address of the tax back-end.
+pub const TAX_ADDR: &str = "127.0.0.1:9102";
+
+/// The API keys the back-ends accept.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub police: String,
+    pub tax: String,
+}
+
+impl Default for Keys {
+    /// The development keys of `config/dev.toml`.
+    fn default() -> Self {
+        Keys { police: "dev-police-key".into(), tax: "dev-tax-key".into() }
+    }
+}
+
+/// Both back-ends, serving until dropped.
+#[derive(Debug)]
+pub struct Running {
+    pub police: SocketAddr,
+    pub tax: SocketAddr,
+    _shutdown: tokio::sync::watch::Sender<()>,
+}
+
+impl Running {
+    /// `http://ADDR` of the police back-end.
+    pub fn police_url(&self) -> String {
+        format!("http://{}", self.police)
+    }
+
+    /// `http://ADDR` of the tax back-end.
+    pub fn tax_url(&self) -> String {
+        format!("http://{}", self.tax)
+    }
+}
+
+/// Binds both back-ends and serves them on the current tokio runtime until the returned
+/// [`Running`] is dropped.
+pub async fn start(police: SocketAddr, tax: SocketAddr, keys: Keys) -> std::io::Result<Running> {
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let police = spawn(TcpListener::bind(police).await?, police::router(keys.police), rx.clone())?;
+    let tax = spawn(TcpListener::bind(tax).await?, tax::router(keys.tax), rx)?;
+    Ok(Running { police, tax, _shutdown: tx })
+}
+
+fn spawn(
+    listener: TcpListener,
+    router: Router,
+    mut stop: tokio::sync::watch::Receiver<()>,
+) -> std::io::Result<SocketAddr> {
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.changed().await;
+        };
+        if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            tracing::error!(%addr, %error, "mock back-end stopped");
+        }
+    });
+    Ok(addr)
+}
+
+/// Refuses a request without the right `x-api-key`.
+pub(crate) fn check_key(headers: &HeaderMap, key: &str) -> Result<(), (StatusCode, axum::Json<serde_json::Value>)> {
+    match headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        Some(given) if given == key => Ok(()),
+        _ => Err(error(StatusCode::UNAUTHORIZED, "missing or wrong x-api-key")),
+    }
+}
+
+/// A JSON error body.
+pub(crate) fn error(status: StatusCode, message: &str) -> (StatusCode, axum::Json<serde_json::Value>) {
+    (status, axum::Json(serde_json::json!({ "error": message })))
+}

@@ -1,0 +1,446 @@
+//! Applications: checked, stored as cases in the adapter's kv storage, and moved through
+//! their statuses when the municipality's case system calls back.
+//!
+//! A case lives under `case/<reference>` as JSON with its whole history. The reference is
+//! the municipality's own case number (`ISF-BP-1404-3FA2C1`); the host maps it to the
+//! citizen's tracking code.
+//!
+//! The callback body the municipality sends (the host verified its signature already):
+//!
+//! ```json
+//! {"reference": "ISF-BP-1404-3FA2C1", "status": "approved",
+//!  "message_fa": "پروانه صادر شد", "message_en": "the permit was issued"}
+//! ```
+
+use std::collections::BTreeMap;
+
+use panjereh_plugin_sdk::clock;
+use panjereh_plugin_sdk::formats::jalali;
+use panjereh_plugin_sdk::kv::{self, KvError};
+use panjereh_plugin_sdk::log;
+use panjereh_plugin_sdk::types::*;
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{self, VENUES};
+
+fn t(fa: impl Into<String>, en: impl Into<String>) -> Text {
+    Text::new(fa, en)
+}
+
+/// One application as the municipality keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub reference: String,
+    pub service: String,
+    /// The applicant's pseudonym, so only they can read the case.
+    pub subject: Option<String>,
+    /// The applicant's national ID, kept only for services that need it.
+    pub national_id: Option<String>,
+    pub fields: BTreeMap<String, String>,
+    /// Oldest first; the last event is the current status.
+    pub history: Vec<Event>,
+}
+
+/// One status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// WIT spelling, `in-review`.
+    pub status: String,
+    pub at_ms: u64,
+    pub message_fa: String,
+    pub message_en: String,
+}
+
+impl Case {
+    /// The current status.
+    pub fn status(&self) -> Status {
+        self.history.last().and_then(|e| Status::parse(&e.status)).unwrap_or(Status::Submitted)
+    }
+
+    fn update(&self) -> StatusUpdate {
+        let last = self.history.last();
+        StatusUpdate {
+            agency_reference: self.reference.clone(),
+            status: self.status(),
+            message: last.map_or_else(|| t("", ""), |e| t(&e.message_fa, &e.message_en)),
+        }
+    }
+}
+
+/// What a callback says.
+#[derive(Debug, Deserialize)]
+struct Callback {
+    reference: String,
+    status: String,
+    #[serde(default)]
+    message_fa: Option<String>,
+    #[serde(default)]
+    message_en: Option<String>,
+}
+
+/// Whether the municipality may move a case from `from` to `to`. Repeating the current
+/// status is allowed, to send a new message.
+pub fn can_move(from: Status, to: Status) -> bool {
+    use Status::*;
+    from == to && !from.is_final()
+        || matches!(
+            (from, to),
+            (Submitted, InReview | ActionRequired | Rejected | Cancelled)
+                | (InReview, ActionRequired | Approved | Rejected)
+                | (ActionRequired, InReview | Rejected | Cancelled)
+                | (Approved, Completed)
+        )
+}
+
+/// Short codes in case numbers, and the department each service's cases go to.
+fn routing(service: &str) -> (&'static str, Text) {
+    match service {
+        "council-letter" => ("CC", t("دبیرخانه شورای اسلامی شهر", "the city council's secretariat")),
+        "building-permit" => ("BP", t("معاونت شهرسازی منطقه", "the district's urban-planning office")),
+        "pavement-repair" => ("PR", t("واحد عمران منطقه", "the district's civil works unit")),
+        "tree-pruning" => ("TP", t("سازمان پارک‌ها و فضای سبز", "the parks and green space organisation")),
+        "venue-booking" => ("VB", t("سازمان فرهنگی، اجتماعی و ورزشی", "the cultural and social organisation")),
+        "report-137" => ("137", t("مرکز ارتباط مردم و شهرداری (۱۳۷)", "the 137 citizen contact centre")),
+        "suggestion-complaint" => ("SC", t("اداره ارتباطات مردمی", "the public relations office")),
+        _ => ("OR", t("دبیرخانه شهرداری", "the municipality's secretariat")),
+    }
+}
+
+fn storage_failed(e: KvError) -> AdapterError {
+    match e {
+        KvError::QuotaExceeded(_) => AdapterError::Unavailable(t(
+            "ثبت درخواست در حال حاضر ممکن نیست؛ بعداً دوباره تلاش کنید",
+            "applications cannot be filed right now; try again later",
+        )),
+        other => AdapterError::Other(format!("case storage failed: {other:?}")),
+    }
+}
+
+fn key(reference: &str) -> String {
+    format!("case/{reference}")
+}
+
+/// Reads a case.
+pub fn load(reference: &str) -> Result<Option<Case>, AdapterError> {
+    let Some(bytes) = kv::get(&key(reference)).map_err(storage_failed)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| AdapterError::Other(format!("case {reference} is corrupt: {e}")))
+}
+
+fn save(case: &Case) -> Result<(), AdapterError> {
+    let bytes = serde_json::to_vec(case).map_err(|e| AdapterError::Other(e.to_string()))?;
+    kv::set(&key(&case.reference), &bytes).map_err(storage_failed)
+}
+
+fn number(input: &[Value], field: &str) -> Result<u64, AdapterError> {
+    input
+        .get_value(field)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| AdapterError::field(field, t("یک عدد مثبت وارد کنید", "enter a positive whole number")))
+}
+
+/// The municipality's own rules for each application, beyond what the host checked.
+fn check(service: &str, input: &[Value]) -> Result<(), AdapterError> {
+    match service {
+        "building-permit" => {
+            if let Some(postal) = input.get_value("postal-code") {
+                crate::inquiries::property(&postal)?;
+            }
+            let area = number(input, "plot-area")?;
+            if !(50..=100_000).contains(&area) {
+                return Err(AdapterError::field(
+                    "plot-area",
+                    t("مساحت زمین باید بین ۵۰ تا ۱۰۰٬۰۰۰ متر مربع باشد", "plot area must be 50 to 100,000 m²"),
+                ));
+            }
+            let floors = number(input, "floors")?;
+            let allowed = if area < 120 { 3 } else { 12 };
+            if !(1..=allowed).contains(&floors) {
+                return Err(AdapterError::field(
+                    "floors",
+                    t(
+                        format!("برای این مساحت حداکثر {allowed} طبقه مجاز است"),
+                        format!("at most {allowed} floors are allowed on this plot"),
+                    ),
+                ));
+            }
+        }
+        "tree-pruning" => {
+            let trees = number(input, "tree-count")?;
+            if !(1..=20).contains(&trees) {
+                return Err(AdapterError::field(
+                    "tree-count",
+                    t("برای بیش از ۲۰ درخت با منطقه تماس بگیرید", "for more than 20 trees contact the district"),
+                ));
+            }
+            let reason = input.get_value("reason").unwrap_or_default();
+            if input.get_value("action").as_deref() == Some("remove") && reason.chars().count() < 20 {
+                return Err(AdapterError::field(
+                    "reason",
+                    t(
+                        "برای قطع درخت دلیل را دست‌کم در ۲۰ نویسه توضیح دهید؛ کمیسیون ماده ۷ بدون دلیل رأی نمی‌دهد",
+                        "explain a removal in at least 20 characters; the Article 7 commission rules on reasons",
+                    ),
+                ));
+            }
+        }
+        "venue-booking" => {
+            let date = input.get_value("event-date").and_then(|d| jalali::parse(&d).ok());
+            let today = clock::today();
+            if date.is_none_or(|d| d <= today) {
+                return Err(AdapterError::field(
+                    "event-date",
+                    t("تاریخ برنامه باید پس از امروز باشد", "the event must be after today"),
+                ));
+            }
+            let venue = input.get_value("venue").unwrap_or_default();
+            let seats = VENUES.iter().find(|v| v.0 == venue).map_or(0, |v| v.3);
+            let attendees = number(input, "attendees")?;
+            if attendees == 0 || u64::from(seats) < attendees {
+                return Err(AdapterError::field(
+                    "attendees",
+                    t(format!("این سالن {seats} صندلی دارد"), format!("this hall seats {seats}")),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Files an application: checks it, stores a new case, returns the receipt.
+pub fn submit(ctx: &CallContext, input: &[Value]) -> Result<Receipt, AdapterError> {
+    let service = catalogue::find(&ctx.service)
+        .filter(|s| s.kind == ServiceKind::Application)
+        .ok_or_else(|| AdapterError::NotFound(t("این خدمت درخواست ندارد", "this service takes no applications")))?;
+    check(&service.id, input)?;
+
+    let (code, department) = routing(&service.id);
+    let now = clock::now_ms();
+    let year = clock::jalali_date(now).year;
+    let serial: String = ctx.request_id.chars().take(6).collect::<String>().to_ascii_uppercase();
+    let reference = format!("ISF-{code}-{year}-{serial}");
+    // A retried call (same request) must not open a second case.
+    if let Some(existing) = load(&reference)? {
+        return Ok(receipt(&existing));
+    }
+
+    let needs_national_id = service.identity.contains(&IdentityAttribute::NationalId);
+    let case = Case {
+        reference: reference.clone(),
+        service: service.id.clone(),
+        subject: ctx.citizen.as_ref().map(|c| c.subject.clone()),
+        national_id: if needs_national_id { ctx.national_id().map(str::to_owned) } else { None },
+        fields: input.iter().map(|v| (v.name.clone(), v.value.clone())).collect(),
+        history: vec![Event {
+            status: Status::Submitted.as_str().into(),
+            at_ms: now,
+            message_fa: format!("درخواست شما با شماره {reference} ثبت شد و برای بررسی به {} ارسال شد.", department.fa),
+            message_en: format!("your application {reference} was filed and sent to {} for review.", department.en),
+        }],
+    };
+    save(&case)?;
+    log::info(&format!("case {reference} filed for {} (request {})", service.id, ctx.request_id));
+    Ok(receipt(&case))
+}
+
+fn receipt(case: &Case) -> Receipt {
+    let update = case.update();
+    Receipt { agency_reference: update.agency_reference, status: update.status, message: update.message }
+}
+
+fn not_found() -> AdapterError {
+    AdapterError::NotFound(t("درخواستی با این شماره یافت نشد", "no application with this reference"))
+}
+
+/// The current state of a case; only its applicant may read it.
+pub fn status(ctx: &CallContext, reference: &str) -> Result<StatusUpdate, AdapterError> {
+    let case = load(reference)?.ok_or_else(not_found)?;
+    let caller = ctx.citizen.as_ref().map(|c| c.subject.as_str());
+    if case.subject.is_some() && case.subject.as_deref() != caller {
+        return Err(not_found());
+    }
+    Ok(case.update())
+}
+
+/// Applies a status change pushed by the municipality's case system.
+pub fn on_callback(body: &[u8]) -> Result<StatusUpdate, AdapterError> {
+    let callback: Callback = serde_json::from_slice(body).map_err(|e| {
+        AdapterError::field("body", t("پیام وضعیت قالب درستی ندارد", format!("the callback is not valid JSON: {e}")))
+    })?;
+    let to = Status::parse(&callback.status).ok_or_else(|| {
+        AdapterError::field(
+            "status",
+            t(format!("وضعیت «{}» شناخته نیست", callback.status), format!("unknown status `{}`", callback.status)),
+        )
+    })?;
+    let mut case = load(&callback.reference)?.ok_or_else(not_found)?;
+    let from = case.status();
+    if !can_move(from, to) {
+        return Err(AdapterError::field(
+            "status",
+            t(
+                format!("درخواست از وضعیت «{}» به «{}» نمی‌رود", from.label().fa, to.label().fa),
+                format!("an application cannot move from {} to {}", from.as_str(), to.as_str()),
+            ),
+        ));
+    }
+    let default = default_message(to);
+    case.history.push(Event {
+        status: to.as_str().into(),
+        at_ms: clock::now_ms(),
+        message_fa: callback.message_fa.filter(|m| !m.trim().is_empty()).unwrap_or(default.fa),
+        message_en: callback.message_en.filter(|m| !m.trim().is_empty()).unwrap_or(default.en),
+    });
+    save(&case)?;
+    log::info(&format!("case {} moved from {} to {}", case.reference, from.as_str(), to.as_str()));
+    Ok(case.update())
+}
+
+fn default_message(status: Status) -> Text {
+    match status {
+        Status::Submitted => t("درخواست ثبت شد.", "the application was filed."),
+        Status::InReview => t("درخواست شما در حال بررسی است.", "your application is being reviewed."),
+        Status::ActionRequired => t(
+            "برای ادامه بررسی، مدارک خواسته‌شده را بارگذاری کنید.",
+            "upload the requested documents so the review can continue.",
+        ),
+        Status::Approved => t("با درخواست شما موافقت شد.", "your application was approved."),
+        Status::Rejected => t("درخواست شما پذیرفته نشد.", "your application was not accepted."),
+        Status::Completed => t("درخواست شما انجام شد.", "your request was carried out."),
+        Status::Cancelled => t("درخواست لغو شد.", "the application was cancelled."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panjereh_plugin_sdk::testing::{self, input, signed_in};
+
+    fn tree_request() -> Vec<Value> {
+        input(&[
+            ("address", "خیابان چهارباغ عباسی، کوچه ۱۲"),
+            ("action", "prune"),
+            ("tree-count", "2"),
+            ("reason", "شاخه‌ها روی سیم برق افتاده‌اند"),
+        ])
+    }
+
+    fn callback(reference: &str, status: &str) -> Vec<u8> {
+        format!(r#"{{"reference":"{reference}","status":"{status}","message_fa":"پیام","message_en":"note"}}"#)
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_case_moves_through_review_to_approval() {
+        let ctx = signed_in("tree-pruning", "0499370899");
+        let receipt = submit(&ctx, &tree_request()).unwrap();
+        assert_eq!(receipt.status, Status::Submitted);
+        assert_eq!(receipt.agency_reference, "ISF-TP-1404-012345");
+        assert!(receipt.message.fa.contains("فضای سبز"));
+        assert!(testing::kv_snapshot().contains_key("case/ISF-TP-1404-012345"));
+
+        let update = on_callback(&callback(&receipt.agency_reference, "in-review")).unwrap();
+        assert_eq!(update.status, Status::InReview);
+        let update = on_callback(&callback(&receipt.agency_reference, "approved")).unwrap();
+        assert_eq!((update.status, update.message.en.as_str()), (Status::Approved, "note"));
+
+        let now = status(&ctx, &receipt.agency_reference).unwrap();
+        assert_eq!(now.status, Status::Approved);
+        let case = load(&receipt.agency_reference).unwrap().unwrap();
+        let statuses: Vec<_> = case.history.iter().map(|e| e.status.as_str()).collect();
+        assert_eq!(statuses, ["submitted", "in-review", "approved"]);
+        // Only the building permit keeps the national ID.
+        assert_eq!(case.national_id, None);
+    }
+
+    #[test]
+    fn the_same_request_files_one_case() {
+        let ctx = signed_in("tree-pruning", "0499370899");
+        let a = submit(&ctx, &tree_request()).unwrap();
+        let b = submit(&ctx, &tree_request()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(testing::kv_snapshot().len(), 1);
+    }
+
+    #[test]
+    fn callbacks_are_checked() {
+        let reference = submit(&signed_in("tree-pruning", "0499370899"), &tree_request()).unwrap().agency_reference;
+        let err = |body: &[u8]| match on_callback(body) {
+            Err(AdapterError::InvalidInput(e)) => e[0].field.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(err(b"not json"), "body");
+        assert_eq!(err(&callback(&reference, "teleported")), "status");
+        // Straight from submitted to approved skips the review.
+        assert_eq!(err(&callback(&reference, "approved")), "status");
+        assert!(matches!(on_callback(&callback("ISF-XX-1-000000", "in-review")), Err(AdapterError::NotFound(_))));
+        on_callback(&callback(&reference, "rejected")).unwrap();
+        assert_eq!(err(&callback(&reference, "in-review")), "status", "rejected is final");
+    }
+
+    #[test]
+    fn only_the_applicant_reads_a_case() {
+        let reference = submit(&signed_in("tree-pruning", "0499370899"), &tree_request()).unwrap().agency_reference;
+        let other = signed_in("tree-pruning", "0790419904");
+        assert!(matches!(status(&other, &reference), Err(AdapterError::NotFound(_))));
+    }
+
+    #[test]
+    fn status_machine() {
+        use Status::*;
+        assert!(can_move(Submitted, InReview));
+        assert!(can_move(InReview, InReview));
+        assert!(can_move(InReview, Approved));
+        assert!(can_move(Approved, Completed));
+        assert!(!can_move(Submitted, Approved));
+        assert!(!can_move(Rejected, Rejected));
+        assert!(!can_move(Completed, InReview));
+    }
+
+    #[test]
+    fn municipal_rules() {
+        let field =
+            |service: &str, pairs: &[(&str, &str)]| match submit(&signed_in(service, "0499370899"), &input(pairs)) {
+                Err(AdapterError::InvalidInput(e)) => e[0].field.clone(),
+                other => panic!("{other:?}"),
+            };
+        let permit = [
+            ("postal-code", "8134783111"),
+            ("registration-plate", "123/45"),
+            ("plot-area", "100"),
+            ("floors", "5"),
+            ("usage", "residential"),
+        ];
+        assert_eq!(field("building-permit", &permit), "floors");
+        let mut elsewhere = permit;
+        elsewhere[0].1 = "1193653471";
+        assert_eq!(field("building-permit", &elsewhere), "postal-code");
+        let mut ok = permit;
+        ok[3].1 = "3";
+        let receipt = submit(&signed_in("building-permit", "0499370899"), &input(&ok)).unwrap();
+        let case = load(&receipt.agency_reference).unwrap().unwrap();
+        assert_eq!(case.national_id.as_deref(), Some("0499370899"));
+
+        let removal = [("address", "میدان انقلاب"), ("action", "remove"), ("tree-count", "1"), ("reason", "خشک")];
+        assert_eq!(field("tree-pruning", &removal), "reason");
+        let past =
+            [("venue", "honar-hall"), ("event-title", "شب شعر"), ("event-date", "1404/01/10"), ("attendees", "50")];
+        assert_eq!(field("venue-booking", &past), "event-date");
+        let crowd =
+            [("venue", "honar-hall"), ("event-title", "شب شعر"), ("event-date", "1404/10/01"), ("attendees", "900")];
+        assert_eq!(field("venue-booking", &crowd), "attendees");
+    }
+
+    #[test]
+    fn without_storage_the_adapter_reports_instead_of_panicking() {
+        testing::deny_kv();
+        assert!(matches!(
+            submit(&signed_in("tree-pruning", "0499370899"), &tree_request()),
+            Err(AdapterError::Other(_))
+        ));
+    }
+}

@@ -1,0 +1,660 @@
+//! The sample agency adapters through the host over HTTP: every service with valid and
+//! invalid input, traffic fines and tax files through the mock back-ends, the Isfahan
+//! application flow, and an adapter scaffolded by `panjereh plugin new`.
+//!
+//! Tests marked `#[ignore = "needs ..."]` are written against the expected behaviour of
+//! parts being built on other branches (outbound HTTP and kv in the capabilities branch;
+//! sign-in, applications and agency callbacks in the citizens branch). Each says what it
+//! needs; they run with `cargo test -- --ignored` once those land.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Guest, Host, ISFAHAN_MUNICIPALITY, TAX_ADMINISTRATION, TRAFFIC_POLICE, UTILITY_BILLS};
+
+fn item<'a>(body: &'a Value, label: &str) -> &'a str {
+    body["document"]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {body}"))
+        .iter()
+        .find(|i| i["label"] == label)
+        .unwrap_or_else(|| panic!("no item {label} in {body}"))["value"]
+        .as_str()
+        .unwrap()
+}
+
+fn inquiry(agency: &str, service: &str) -> String {
+    format!("/api/v1/services/{agency}/{service}/inquiries")
+}
+
+fn application(agency: &str, service: &str) -> String {
+    format!("/api/v1/services/{agency}/{service}/applications")
+}
+
+/// The one field a 422 problem points at.
+fn refused_field(status: u16, body: &Value) -> String {
+    assert_eq!(status, 422, "{body}");
+    body["errors"][0]["field"].as_str().unwrap_or_else(|| panic!("no field error in {body}")).to_owned()
+}
+
+const ISFAHAN: &str = "isfahan-municipality";
+/// A postal code in the city of Isfahan (from the shared vectors).
+const ISFAHAN_POSTAL_CODE: &str = "8134783111";
+
+// ---------------------------------------------------------------------------------------
+// Isfahan municipality
+
+#[tokio::test]
+async fn isfahan_offers_all_thirteen_groups_in_isfahan_only() {
+    let host = Host::start(&[ISFAHAN_MUNICIPALITY, UTILITY_BILLS], "").await;
+    let (status, body) = host.get_lang("/api/v1/services?agency=isfahan-municipality", "en").await;
+    assert_eq!(status, 200);
+    let services = body["services"].as_array().unwrap();
+    let groups: std::collections::BTreeSet<_> =
+        services.iter().map(|s| s["category"]["id"].as_str().unwrap()).collect();
+    let expected = [
+        "city-council",
+        "urban-planning",
+        "building-and-property",
+        "transport-and-traffic",
+        "streets-and-urban-spaces",
+        "environment-and-green-space",
+        "tourism",
+        "culture-and-society",
+        "contractors",
+        "jobs-and-business",
+        "communications",
+        "public-participation",
+        "other-requests",
+    ];
+    assert_eq!(groups, expected.into_iter().collect());
+    assert!(services.iter().all(|s| s["scope"] == json!({"level": "province", "province": "isfahan"})));
+
+    // A citizen in another province sees only the national services.
+    let (_, tehran) = host.get("/api/v1/services?province=tehran").await;
+    assert!(tehran["services"].as_array().unwrap().iter().all(|s| s["agency"] != ISFAHAN));
+    // Persian search finds the tree-pruning request.
+    let (_, found) = host.get("/api/v1/services?q=درخت").await;
+    assert_eq!(found["count"], 1, "{found}");
+    assert_eq!(found["services"][0]["id"], "tree-pruning");
+
+    let (status, permit) = host.get("/api/v1/services/isfahan-municipality/building-permit").await;
+    assert_eq!(status, 200);
+    assert_eq!(permit["title"], "درخواست صدور پروانه ساختمانی");
+    assert_eq!(permit["kind"], "application");
+    assert_eq!(permit["fee_rial"], 2_500_000);
+}
+
+#[tokio::test]
+async fn isfahan_inquiries_answer_valid_input() {
+    let host = Host::start(&[ISFAHAN_MUNICIPALITY, UTILITY_BILLS], "").await;
+
+    let (status, file) = host
+        .post_lang(&inquiry(ISFAHAN, "property-file"), json!({"input": {"postal-code": ISFAHAN_POSTAL_CODE}}), "en")
+        .await;
+    assert_eq!(status, 200, "{file}");
+    let number = item(&file, "File number").to_owned();
+    assert_eq!(number.len(), "05-123-067".len());
+    assert_eq!(file["document"]["tables"][0]["title"], "Article 100 commission rulings");
+    // Persian digits are normalized by the host: the same property, the same file.
+    let (_, again) = host
+        .post_lang(&inquiry(ISFAHAN, "property-file"), json!({"input": {"postal-code": "۸۱۳۴۷-۸۳۱۱۱"}}), "en")
+        .await;
+    assert_eq!(item(&again, "File number"), number);
+
+    // Renewal dues: a payable bill of service type 6 that the banks' check digits accept,
+    // checked independently by the utility-bills adapter.
+    let (status, dues) = host
+        .post_lang(&inquiry(ISFAHAN, "renewal-dues"), json!({"input": {"postal-code": ISFAHAN_POSTAL_CODE}}), "en")
+        .await;
+    assert_eq!(status, 200, "{dues}");
+    assert_eq!(item(&dues, "File number"), number);
+    let bill = &dues["document"]["bills"][0];
+    let (status, decoded) = host
+        .post_lang(
+            &inquiry("utility-bills", "bill-details"),
+            json!({"input": {"bill-id": bill["bill_id"], "payment-id": bill["payment_id"]}}),
+            "en",
+        )
+        .await;
+    assert_eq!(status, 200, "{decoded}");
+    assert_eq!(item(&decoded, "Service"), "municipal dues");
+    assert_eq!(decoded["document"]["bills"][0]["amount_rial"], bill["amount_rial"]);
+
+    let (status, zone) = host
+        .post_lang(&inquiry(ISFAHAN, "traffic-zone-dues"), json!({"input": {"plate": "۱۲ ب ۳۴۵ ایران ۱۳"}}), "en")
+        .await;
+    assert_eq!(status, 200, "{zone}");
+    assert_eq!(item(&zone, "Plate"), "12ب345-13");
+
+    let (status, site) =
+        host.post_lang(&inquiry(ISFAHAN, "historic-sites"), json!({"input": {"site": "chehel-sotoun"}}), "en").await;
+    assert_eq!(status, 200, "{site}");
+    assert_eq!(site["document"]["title"], "Chehel Sotoun Palace");
+
+    let (status, rank) =
+        host.post_lang(&inquiry(ISFAHAN, "contractor-rank"), json!({"input": {"legal-id": "10380284790"}}), "en").await;
+    assert_eq!(status, 200, "{rank}");
+    assert!(("1"..="5").contains(&item(&rank, "Grade")));
+
+    let (status, business) = host
+        .post(
+            &inquiry(ISFAHAN, "business-dues"),
+            json!({"input": {"postal-code": ISFAHAN_POSTAL_CODE, "guild": "food"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{business}");
+    let bill = &business["document"]["bills"][0];
+    let (_, decoded) = host
+        .post_lang(
+            &inquiry("utility-bills", "bill-details"),
+            json!({"input": {"bill-id": bill["bill_id"], "payment-id": bill["payment_id"]}}),
+            "en",
+        )
+        .await;
+    assert_eq!(item(&decoded, "Service"), "municipal dues");
+}
+
+#[tokio::test]
+async fn isfahan_inquiries_refuse_invalid_input() {
+    let host = Host::start(&[ISFAHAN_MUNICIPALITY], "").await;
+    let ask = |service: &'static str, input: Value| {
+        let host = &host;
+        async move { host.post_lang(&inquiry(ISFAHAN, service), json!({ "input": input }), "en").await }
+    };
+
+    // A valid postal code outside the city: the adapter refuses it, in both languages.
+    let (status, body) = ask("property-file", json!({"postal-code": "1193653471"})).await;
+    assert_eq!(refused_field(status, &body), "postal-code");
+    assert_eq!(body["adapter"], ISFAHAN);
+    assert!(body["errors"][0]["fa"].as_str().unwrap().contains("اصفهان"));
+    // A malformed one: the host refuses it before the adapter runs.
+    let (status, body) = ask("renewal-dues", json!({"postal-code": "12"})).await;
+    assert_eq!(refused_field(status, &body), "postal-code");
+    assert!(body.get("adapter").is_none(), "{body}");
+
+    let (status, body) = ask("traffic-zone-dues", json!({"plate": "ABC"})).await;
+    assert_eq!(refused_field(status, &body), "plate");
+    let (status, body) = ask("historic-sites", json!({"site": "eiffel-tower"})).await;
+    assert_eq!(refused_field(status, &body), "site");
+    let (status, body) = ask("contractor-rank", json!({"legal-id": "10380284792"})).await;
+    assert_eq!(refused_field(status, &body), "legal-id");
+    let (status, body) = ask("business-dues", json!({"postal-code": ISFAHAN_POSTAL_CODE})).await;
+    assert_eq!(refused_field(status, &body), "guild");
+
+    // An application is not an inquiry.
+    let (status, _) = ask("tree-pruning", json!({})).await;
+    assert_eq!(status, 409);
+}
+
+/// Valid input for every Isfahan application, and one refused field each.
+fn isfahan_applications() -> Vec<(&'static str, Value, Value, &'static str)> {
+    let tree = json!({"address": "خیابان چهارباغ عباسی، کوچه ۱۲", "action": "prune", "tree-count": "2",
+                      "reason": "شاخه‌ها روی سیم برق افتاده‌اند"});
+    vec![
+        (
+            "council-letter",
+            json!({"subject": "ساماندهی پارکینگ محله", "body": "پیشنهاد ساخت پارکینگ طبقاتی در محله جلفا"}),
+            json!({"subject": "ساماندهی", "body": "متن", "mobile": "0912"}),
+            "mobile",
+        ),
+        (
+            "building-permit",
+            json!({"postal-code": ISFAHAN_POSTAL_CODE, "registration-plate": "123/45", "plot-area": "250",
+                   "floors": "4", "usage": "residential"}),
+            json!({"postal-code": ISFAHAN_POSTAL_CODE, "registration-plate": "123/45", "plot-area": "100",
+                   "floors": "6", "usage": "residential"}),
+            "floors",
+        ),
+        (
+            "pavement-repair",
+            json!({"address": "خیابان هشت بهشت غربی", "damage": "pothole"}),
+            json!({"address": "خیابان هشت بهشت غربی", "damage": "earthquake"}),
+            "damage",
+        ),
+        (
+            "tree-pruning",
+            tree.clone(),
+            json!({"address": "میدان انقلاب", "action": "remove", "tree-count": "1", "reason": "خشک"}),
+            "reason",
+        ),
+        (
+            "venue-booking",
+            json!({"venue": "honar-hall", "event-title": "شب شعر محله", "event-date": "1420/01/15", "attendees": "120"}),
+            json!({"venue": "honar-hall", "event-title": "شب شعر", "event-date": "1420/01/15", "attendees": "900"}),
+            "attendees",
+        ),
+        (
+            "report-137",
+            json!({"issue": "street-light", "address": "کوچه گلستان، پلاک ۴"}),
+            json!({"issue": "street-light"}),
+            "address",
+        ),
+        (
+            "suggestion-complaint",
+            json!({"kind": "suggestion", "subject": "ایستگاه دوچرخه", "body": "ایستگاه دوچرخه در میدان جمهوری لازم است"}),
+            json!({"kind": "praise", "subject": "ایستگاه", "body": "متن"}),
+            "kind",
+        ),
+        (
+            "other-request",
+            json!({"subject": "نصب نیمکت", "body": "نصب نیمکت در پارک محله"}),
+            json!({"subject": "نصب نیمکت"}),
+            "body",
+        ),
+    ]
+}
+
+/// Operator settings granting Isfahan its storage and the national ID.
+const ISFAHAN_GRANTS: &str = r#"
+[adapters.isfahan-municipality]
+grant = { kv-quota-kib = 1024, identity = ["national-id"] }
+"#;
+
+/// Signs in through the built-in identity provider and returns a bearer token.
+///
+/// Needs the citizens branch: `POST /auth/otp/start` and `/auth/otp/verify`, and a way
+/// for tests to read the one-time code the development notifier sent. Adjust the marked
+/// line to that harness helper when merging.
+async fn sign_in(host: &Host, national_id: &str, mobile: &str) -> String {
+    let (status, body) = host.post("/auth/otp/start", json!({"national_id": national_id, "mobile": mobile})).await;
+    assert!(status < 300, "otp start: {status} {body}");
+    // The harness helper that reads the last code sent to `mobile` goes here.
+    let code = body["dev_code"].as_str().expect("the development notifier's code").to_owned();
+    let (status, body) = host.post("/auth/otp/verify", json!({"national_id": national_id, "code": code})).await;
+    assert_eq!(status, 200, "otp verify: {body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+async fn post_as(host: &Host, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = host.client.post(host.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+    crate::harness::decode(response).await
+}
+
+async fn get_as(host: &Host, token: &str, path: &str) -> (u16, Value) {
+    let response = host.client.get(host.url(path)).bearer_auth(token).send().await.unwrap();
+    crate::harness::decode(response).await
+}
+
+/// Delivers an agency's status callback. Needs the citizens branch's callback endpoint
+/// (the path and signature header here are the expected ones; adjust when merging).
+async fn agency_callback(host: &Host, agency: &str, body: Value) -> (u16, Value) {
+    let response = host.client.post(host.url(&format!("/api/v1/callbacks/{agency}"))).json(&body).send().await.unwrap();
+    crate::harness::decode(response).await
+}
+
+#[tokio::test]
+#[ignore = "needs POST .../applications and OTP sign-in (citizens branch) and kv storage (capabilities branch)"]
+async fn isfahan_applications_accept_valid_and_refuse_invalid_input() {
+    let host = Host::start(&[ISFAHAN_MUNICIPALITY], ISFAHAN_GRANTS).await;
+    let token = sign_in(&host, "1271408929", "09131234567").await;
+    for (service, valid, invalid, field) in isfahan_applications() {
+        let (status, body) = post_as(&host, &token, &application(ISFAHAN, service), json!({ "input": valid })).await;
+        assert_eq!(status, 201, "{service}: {body}");
+        assert_eq!(body["status"], "submitted", "{service}: {body}");
+        let (status, body) = post_as(&host, &token, &application(ISFAHAN, service), json!({ "input": invalid })).await;
+        assert_eq!(refused_field(status, &body), field, "{service}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs applications, agency callbacks and OTP sign-in (citizens branch) and kv storage (capabilities branch)"]
+async fn isfahan_tree_pruning_moves_from_submitted_to_approved_by_callbacks() {
+    let host = Host::start(&[ISFAHAN_MUNICIPALITY], ISFAHAN_GRANTS).await;
+    let token = sign_in(&host, "1271408929", "09131234567").await;
+    let (_, tree, _, _) = isfahan_applications().into_iter().find(|a| a.0 == "tree-pruning").unwrap();
+    let (status, filed) = post_as(&host, &token, &application(ISFAHAN, "tree-pruning"), json!({ "input": tree })).await;
+    assert_eq!(status, 201, "{filed}");
+    let code = filed["tracking_code"].as_str().unwrap().to_owned();
+    let reference = filed["agency_reference"].as_str().unwrap().to_owned();
+    assert!(reference.starts_with("ISF-TP-"), "{reference}");
+
+    for (status, fa, en) in [
+        ("in-review", "درخواست به کمیسیون ماده ۷ ارجاع شد", "referred to the Article 7 commission"),
+        ("approved", "هرس در هفته آینده انجام می‌شود", "pruning is scheduled for next week"),
+    ] {
+        let body = json!({"reference": reference, "status": status, "message_fa": fa, "message_en": en});
+        let (code, answer) = agency_callback(&host, ISFAHAN, body).await;
+        assert!(code < 300, "{answer}");
+    }
+    // A jump the municipality's workflow does not allow is refused.
+    let back = json!({"reference": reference, "status": "submitted"});
+    let (status, _) = agency_callback(&host, ISFAHAN, back).await;
+    assert_eq!(status, 422);
+
+    let (status, case) = get_as(&host, &token, &format!("/api/v1/applications/{code}")).await;
+    assert_eq!(status, 200, "{case}");
+    assert_eq!(case["status"], "approved");
+    let history: Vec<_> = case["history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(history, ["submitted", "in-review", "approved"]);
+
+    // Another citizen cannot see it.
+    let other = sign_in(&host, "0499370899", "09121234567").await;
+    let (status, _) = get_as(&host, &other, &format!("/api/v1/applications/{code}")).await;
+    assert_eq!(status, 404);
+}
+
+// ---------------------------------------------------------------------------------------
+// Utility bills
+
+#[tokio::test]
+async fn utility_bills_for_water_electricity_gas_and_phone() {
+    let host = Host::start(&[UTILITY_BILLS], "").await;
+    for (service, field, value, kind) in [
+        ("water-bill", "bill-id", "2050327604613", "water"),
+        ("electricity-bill", "bill-id", "9174639504124", "electricity"),
+        ("gas-bill", "bill-id", "445566730130", "gas"),
+        ("phone-bill", "phone", "031-3222-1234", "landline"),
+    ] {
+        let (status, body) =
+            host.post_lang(&inquiry("utility-bills", service), json!({"input": {field: value}}), "en").await;
+        assert_eq!(status, 200, "{service}: {body}");
+        let bill = &body["document"]["bills"][0];
+        assert!(bill["amount_rial"].as_u64().unwrap() >= 50_000, "{body}");
+        // The issued pair decodes to the same kind of bill.
+        let (status, decoded) = host
+            .post_lang(
+                &inquiry("utility-bills", "bill-details"),
+                json!({"input": {"bill-id": bill["bill_id"], "payment-id": bill["payment_id"]}}),
+                "en",
+            )
+            .await;
+        assert_eq!(status, 200, "{decoded}");
+        assert_eq!(item(&decoded, "Service"), kind);
+    }
+
+    // A water bill ID at the gas service; a mobile number at the landline service; a bill
+    // ID with a wrong check digit.
+    let (status, body) =
+        host.post(&inquiry("utility-bills", "gas-bill"), json!({"input": {"bill-id": "2050327604613"}})).await;
+    assert_eq!(refused_field(status, &body), "bill-id");
+    assert_eq!(body["adapter"], "utility-bills");
+    let (status, body) =
+        host.post(&inquiry("utility-bills", "phone-bill"), json!({"input": {"phone": "09121234567"}})).await;
+    assert_eq!(refused_field(status, &body), "phone");
+    let (status, body) =
+        host.post(&inquiry("utility-bills", "water-bill"), json!({"input": {"bill-id": "2234322344613"}})).await;
+    assert_eq!(refused_field(status, &body), "bill-id");
+}
+
+// ---------------------------------------------------------------------------------------
+// Traffic police and tax administration, through the mock back-ends
+
+/// Copies `guest` with its manifest's back-end address replaced by `addr` (the mocks run
+/// on port 0 in tests, while the manifests ask for the development ports).
+fn install_pointing_at(guest: Guest, dir: &Path, default: &str, addr: SocketAddr) {
+    let manifest = std::fs::read_to_string(guest.manifest).unwrap().replace(default, &addr.to_string());
+    std::fs::write(dir.join(format!("{}.toml", guest.name)), manifest).unwrap();
+    std::fs::copy(guest.wasm, dir.join(format!("{}.wasm", guest.name))).unwrap();
+}
+
+fn grants(adapter: &str, addr: SocketAddr, key: &str) -> String {
+    format!(
+        r#"
+[adapters.{adapter}]
+grant = {{ config = ["base-url", "api-key"], http = ["{addr}"], identity = ["national-id"] }}
+
+[adapters.{adapter}.config]
+base-url = "http://{addr}"
+api-key = {{ secret = "{key}" }}
+"#
+    )
+}
+
+/// The mocks on port 0 and a host serving the police and tax adapters pointed at them.
+async fn with_back_ends() -> (mock_agencies::Running, Host) {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mocks = mock_agencies::start(any, any, mock_agencies::Keys::default()).await.unwrap();
+    let config = grants("traffic-police", mocks.police, "dev-police-key")
+        + &grants("tax-administration", mocks.tax, "dev-tax-key");
+    let (police, tax) = (mocks.police, mocks.tax);
+    let host = Host::start_with(&[], &config, |dir| {
+        install_pointing_at(TRAFFIC_POLICE, dir, mock_agencies::POLICE_ADDR, police);
+        install_pointing_at(TAX_ADMINISTRATION, dir, mock_agencies::TAX_ADDR, tax);
+    })
+    .await;
+    (mocks, host)
+}
+
+const FINES: &str = "/api/v1/services/traffic-police/vehicle-fines/inquiries";
+
+#[tokio::test]
+async fn traffic_fines_refuse_invalid_input_before_any_back_end_call() {
+    let (_mocks, host) = with_back_ends().await;
+    let (status, body) =
+        host.post(FINES, json!({"input": {"plate": "12-345", "owner-national-id": "0499370899"}})).await;
+    assert_eq!(refused_field(status, &body), "plate");
+    let (status, body) =
+        host.post(FINES, json!({"input": {"plate": "12ب345-13", "owner-national-id": "1234567890"}})).await;
+    assert_eq!(refused_field(status, &body), "owner-national-id");
+    // Anonymous and no owner given: the adapter asks for the owner's national ID.
+    let (status, body) = host.post_lang(FINES, json!({"input": {"plate": "12ب345-13"}}), "en").await;
+    assert_eq!(refused_field(status, &body), "owner-national-id");
+    assert_eq!(body["adapter"], "traffic-police");
+}
+
+#[tokio::test]
+#[ignore = "needs outbound HTTP and config for adapters (capabilities branch)"]
+async fn traffic_fines_come_from_the_police_back_end_with_payable_bills() {
+    let (_mocks, host) = with_back_ends().await;
+    let (status, body) = host
+        .post_lang(FINES, json!({"input": {"plate": "۱۲ب۳۴۵ ایران ۱۳", "owner-national-id": "0499370899"}}), "en")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(item(&body, "Unpaid fines"), "3");
+    assert_eq!(item(&body, "Total (rials)"), "31,500,000");
+    assert_eq!(body["document"]["tables"][0]["rows"].as_array().unwrap().len(), 3);
+    let bills = body["document"]["bills"].as_array().unwrap();
+    assert_eq!(bills.len(), 3);
+    assert_eq!(bills[0]["bill_id"], "4081200110190");
+    assert_eq!(bills[0]["payment_id"], "150040887");
+
+    // Not the owner: 403. Unknown plate: 404. A car without fines: 200 with none.
+    let (status, _) =
+        host.post(FINES, json!({"input": {"plate": "12ب345-13", "owner-national-id": "0790419904"}})).await;
+    assert_eq!(status, 403);
+    let (status, _) =
+        host.post(FINES, json!({"input": {"plate": "99ب999-99", "owner-national-id": "0499370899"}})).await;
+    assert_eq!(status, 404);
+    let (status, body) =
+        host.post_lang(FINES, json!({"input": {"plate": "77د111-11", "owner-national-id": "0790419904"}}), "en").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(item(&body, "Unpaid fines"), "0");
+}
+
+#[tokio::test]
+#[ignore = "needs outbound HTTP and config for adapters (capabilities branch)"]
+async fn a_down_police_back_end_is_a_503_not_a_crash() {
+    let (mocks, host) = with_back_ends().await;
+    drop(mocks);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (status, body) =
+        host.post(FINES, json!({"input": {"plate": "12ب345-13", "owner-national-id": "0499370899"}})).await;
+    assert_eq!(status, 503, "{body}");
+}
+
+#[tokio::test]
+async fn the_mock_back_ends_check_keys_and_ownership() {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mocks = mock_agencies::start(any, any, mock_agencies::Keys::default()).await.unwrap();
+    let client = reqwest::Client::new();
+    let fines = format!("{}/v1/fines/inquiry", mocks.police_url());
+    let query = json!({"plate": "12ب345-13", "owner_national_id": "0499370899"});
+    let send = |key: &'static str, body: Value| client.post(&fines).header("x-api-key", key).json(&body).send();
+    assert_eq!(send("wrong", query.clone()).await.unwrap().status(), 401);
+    let ok: Value = send("dev-police-key", query).await.unwrap().json().await.unwrap();
+    assert_eq!(ok["fines"].as_array().unwrap().len(), 3);
+    let other = json!({"plate": "12ب345-13", "owner_national_id": "0790419904"});
+    assert_eq!(send("dev-police-key", other).await.unwrap().status(), 403);
+
+    let taxpayer = format!("{}/v1/taxpayers/0499370899", mocks.tax_url());
+    assert_eq!(client.get(&taxpayer).send().await.unwrap().status(), 401);
+    let file: Value =
+        client.get(&taxpayer).header("x-api-key", "dev-tax-key").send().await.unwrap().json().await.unwrap();
+    assert_eq!(file["economic_code"], "411155572384");
+}
+
+const TAX_FILE: &str = "/api/v1/services/tax-administration/tax-file-status/inquiries";
+
+#[tokio::test]
+async fn tax_file_status_refuses_invalid_input() {
+    let (_mocks, host) = with_back_ends().await;
+    let (status, body) = host.post(TAX_FILE, json!({"input": {"national-id": "0684159415"}})).await;
+    assert_eq!(refused_field(status, &body), "national-id");
+    let (status, body) = host.post(TAX_FILE, json!({"input": {}})).await;
+    assert_eq!(refused_field(status, &body), "national-id");
+    assert_eq!(body["adapter"], "tax-administration");
+}
+
+#[tokio::test]
+#[ignore = "needs outbound HTTP and config for adapters (capabilities branch)"]
+async fn tax_file_status_comes_from_the_tax_back_end() {
+    let (_mocks, host) = with_back_ends().await;
+    let (status, body) = host.post_lang(TAX_FILE, json!({"input": {"national-id": "0499370899"}}), "en").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(item(&body, "Economic code"), "411155572384");
+    assert_eq!(body["document"]["tables"][0]["rows"].as_array().unwrap().len(), 3);
+    let (status, _) = host.post(TAX_FILE, json!({"input": {"national-id": "0790419904"}})).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+#[ignore = "needs applications and OTP sign-in (citizens branch) and outbound HTTP (capabilities branch)"]
+async fn taxpayer_registration_is_tracked_by_the_tax_back_end() {
+    let (mocks, host) = with_back_ends().await;
+    let token = sign_in(&host, "0790419904", "09121234567").await;
+    let path = application("tax-administration", "taxpayer-registration");
+    let valid = json!({"business-name": "کافه نقش جهان", "activity": "services", "postal-code": ISFAHAN_POSTAL_CODE,
+                       "mobile": "09121234567", "start-date": "1404/07/01"});
+    let (status, filed) = post_as(&host, &token, &path, json!({ "input": valid })).await;
+    assert_eq!(status, 201, "{filed}");
+    assert_eq!(filed["agency_reference"], "TR-1404-000001");
+
+    // Registered once: a second registration is refused on the national ID.
+    let (status, body) = post_as(&host, &token, &path, json!({ "input": valid })).await;
+    assert_eq!(refused_field(status, &body), "national-id");
+    // The back-end's own rule, passed through to the field.
+    let old = json!({"business-name": "کافه", "activity": "services", "postal-code": ISFAHAN_POSTAL_CODE,
+                     "mobile": "09121234567", "start-date": "1390/01/01", "national-id": "1271408929"});
+    let (status, body) = post_as(&host, &token, &path, json!({ "input": old })).await;
+    assert_eq!(refused_field(status, &body), "start-date");
+
+    // The tax office decides; its callback reaches the citizen's application.
+    let decision = reqwest::Client::new()
+        .post(format!("{}/v1/registrations/TR-1404-000001/decision", mocks.tax_url()))
+        .header("x-api-key", "dev-tax-key")
+        .json(&json!({"status": "approved", "message_fa": "کد اقتصادی صادر شد", "message_en": "economic code issued"}))
+        .send()
+        .await
+        .unwrap();
+    let callback: Value = decision.json().await.unwrap();
+    let (status, _) = agency_callback(&host, "tax-administration", callback).await;
+    assert!(status < 300);
+    let code = filed["tracking_code"].as_str().unwrap();
+    let (_, case) = get_as(&host, &token, &format!("/api/v1/applications/{code}")).await;
+    assert_eq!(case["status"], "approved");
+}
+
+// ---------------------------------------------------------------------------------------
+// `panjereh plugin new` + `plugin build`
+
+#[tokio::test]
+async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
+    use panjereh_host::cli::scaffold;
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    // Its own target folder: this test binary's build holds the lock on the main one.
+    let target_dir = root.join("target").join("scaffold");
+    let work = tempfile::tempdir().unwrap();
+    let crate_dir = scaffold::new_adapter(&scaffold::NewAdapter {
+        name: "civil-registry".into(),
+        parent: work.path().to_owned(),
+        sdk: root.join("plugin-sdk"),
+    })
+    .unwrap();
+
+    let tested = std::process::Command::new("cargo")
+        .arg("test")
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&tested.stdout);
+    assert!(tested.status.success(), "{output}\n{}", String::from_utf8_lossy(&tested.stderr));
+    assert!(output.contains("test result: ok. 2 passed"), "{output}");
+
+    let dist = work.path().join("dist");
+    let package = tokio::task::spawn_blocking({
+        let (crate_dir, dist) = (crate_dir.clone(), dist.clone());
+        move || {
+            scaffold::build_adapter(&scaffold::BuildAdapter {
+                dir: crate_dir,
+                out: Some(dist),
+                target_dir: Some(target_dir),
+            })
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(package.id, "civil-registry");
+
+    let host = Host::start_with(&[], "", |plugins| {
+        std::fs::copy(&package.wasm, plugins.join("civil-registry.wasm")).unwrap();
+        std::fs::copy(&package.manifest, plugins.join("civil-registry.toml")).unwrap();
+    })
+    .await;
+    assert!(host.app.refused.is_empty(), "refused: {:?}", host.app.refused);
+    let path = inquiry("civil-registry", "certificate-check");
+    let (status, body) =
+        host.post_lang(&path, json!({"input": {"certificate": "14030001", "holder": "0499370899"}}), "en").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(item(&body, "Status"), "genuine");
+    let (status, body) = host.post(&path, json!({"input": {"certificate": "12", "holder": "0499370899"}})).await;
+    assert_eq!(refused_field(status, &body), "certificate");
+}
+
+// ---------------------------------------------------------------------------------------
+// Polyglot: an adapter written in Python
+
+#[tokio::test]
+#[ignore = "needs componentize-py on PATH (pip install componentize-py==0.25.1); takes about a minute"]
+async fn a_python_adapter_is_served_by_the_host() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let source = root.join("tests").join("polyglot").join("civil-registry-py");
+    let work = tempfile::tempdir().unwrap();
+    let wasm = work.path().join("civil-registry.wasm");
+    let built = std::process::Command::new("componentize-py")
+        .arg("-d")
+        .arg(root.join("wit"))
+        .args(["-w", "agency-adapter", "componentize", "--stub-wasi", "app", "-o"])
+        .arg(&wasm)
+        .current_dir(&source)
+        .output()
+        .expect("componentize-py on PATH");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+
+    let host = Host::start_with(&[], "", |plugins| {
+        std::fs::copy(&wasm, plugins.join("civil-registry.wasm")).unwrap();
+        std::fs::copy(source.join("manifest.toml"), plugins.join("civil-registry.toml")).unwrap();
+    })
+    .await;
+    assert!(host.app.refused.is_empty(), "refused: {:?}", host.app.refused);
+    let (status, body) = host.get_lang("/api/v1/services/civil-registry/smart-card-tracking", "en").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["title"], "Smart national ID card tracking");
+    let path = inquiry("civil-registry", "smart-card-tracking");
+    let (status, body) = host.post_lang(&path, json!({"input": {"national-id": "0499370899"}}), "en").await;
+    assert_eq!(status, 200, "{body}");
+    // 0+4+9+9+3+7+0+8+9+9 = 58; 58 % 4 = 2.
+    assert_eq!(item(&body, "Step"), "card printed");
+    let (status, body) = host.post(&path, json!({"input": {"national-id": "0499370898"}})).await;
+    assert_eq!(refused_field(status, &body), "national-id");
+}
