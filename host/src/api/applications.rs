@@ -82,11 +82,14 @@ impl From<BytesRejection> for Problem {
     }
 }
 
-/// RFC 3339 in UTC for a time in milliseconds.
+/// RFC 3339 in UTC with exactly three fractional digits (`2026-11-28T10:15:30.042Z`), so
+/// times also sort correctly as strings.
 pub fn rfc3339(ms: i64) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_default()
 }
 
@@ -517,4 +520,14 @@ async fn apply_update(
         "status": event.status,
         "request_id": request_id,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_have_a_fixed_width() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_764_324_930_042), "2025-11-28T10:15:30.042Z");
+        assert!(super::rfc3339(1_000) > super::rfc3339(999));
+    }
 }

@@ -62,12 +62,11 @@ pub async fn create(db: &Db, challenge: &Challenge) -> sqlx::Result<()> {
 
 /// The newest challenge for a national ID: the only one that can still be answered.
 pub async fn latest(db: &Db, national_id: &str) -> sqlx::Result<Option<Challenge>> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM otp_challenges WHERE national_id = $1 ORDER BY created_ms DESC, id DESC LIMIT 1"
-    ))
-    .bind(national_id)
-    .fetch_optional(db.pool())
-    .await?;
+    let row =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM otp_challenges WHERE national_id = $1 ORDER BY seq DESC LIMIT 1"))
+            .bind(national_id)
+            .fetch_optional(db.pool())
+            .await?;
     row.as_ref().map(from_row).transpose()
 }
 
