@@ -251,21 +251,17 @@ fn isfahan_applications() -> Vec<(&'static str, Value, Value, &'static str)> {
 const ISFAHAN_GRANTS: &str = r#"
 [adapters.isfahan-municipality]
 grant = { kv-quota-kib = 1024, identity = ["national-id"] }
+
+[adapters.isfahan-municipality.config]
+callback-secret = { secret = "test-callback-secret" }
 "#;
 
+/// The secret agencies sign their callbacks with in these tests.
+const CALLBACK_SECRET: &str = "test-callback-secret";
+
 /// Signs in through the built-in identity provider and returns a bearer token.
-///
-/// Needs the citizens branch: `POST /auth/otp/start` and `/auth/otp/verify`, and a way
-/// for tests to read the one-time code the development notifier sent. Adjust the marked
-/// line to that harness helper when merging.
 async fn sign_in(host: &Host, national_id: &str, mobile: &str) -> String {
-    let (status, body) = host.post("/auth/otp/start", json!({"national_id": national_id, "mobile": mobile})).await;
-    assert!(status < 300, "otp start: {status} {body}");
-    // The harness helper that reads the last code sent to `mobile` goes here.
-    let code = body["dev_code"].as_str().expect("the development notifier's code").to_owned();
-    let (status, body) = host.post("/auth/otp/verify", json!({"national_id": national_id, "code": code})).await;
-    assert_eq!(status, 200, "otp verify: {body}");
-    body["token"].as_str().unwrap().to_owned()
+    host.sign_in(national_id, mobile).await
 }
 
 async fn post_as(host: &Host, token: &str, path: &str, body: Value) -> (u16, Value) {
@@ -281,12 +277,24 @@ async fn get_as(host: &Host, token: &str, path: &str) -> (u16, Value) {
 /// Delivers an agency's status callback. Needs the citizens branch's callback endpoint
 /// (the path and signature header here are the expected ones; adjust when merging).
 async fn agency_callback(host: &Host, agency: &str, body: Value) -> (u16, Value) {
-    let response = host.client.post(host.url(&format!("/api/v1/callbacks/{agency}"))).json(&body).send().await.unwrap();
+    use hmac::Mac as _;
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CALLBACK_SECRET.as_bytes()).unwrap();
+    mac.update(&bytes);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let response = host
+        .client
+        .post(host.url(&format!("/api/v1/callbacks/{agency}")))
+        .header("content-type", "application/json")
+        .header("x-panjereh-signature", signature)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
     crate::harness::decode(response).await
 }
 
 #[tokio::test]
-#[ignore = "needs POST .../applications and OTP sign-in (citizens branch) and kv storage (capabilities branch)"]
 async fn isfahan_applications_accept_valid_and_refuse_invalid_input() {
     let host = Host::start(&[ISFAHAN_MUNICIPALITY], ISFAHAN_GRANTS).await;
     let token = sign_in(&host, "1271408929", "09131234567").await;
@@ -300,7 +308,6 @@ async fn isfahan_applications_accept_valid_and_refuse_invalid_input() {
 }
 
 #[tokio::test]
-#[ignore = "needs applications, agency callbacks and OTP sign-in (citizens branch) and kv storage (capabilities branch)"]
 async fn isfahan_tree_pruning_moves_from_submitted_to_approved_by_callbacks() {
     let host = Host::start(&[ISFAHAN_MUNICIPALITY], ISFAHAN_GRANTS).await;
     let token = sign_in(&host, "1271408929", "09131234567").await;
@@ -399,6 +406,7 @@ grant = {{ config = ["base-url", "api-key"], http = ["{addr}"], identity = ["nat
 [adapters.{adapter}.config]
 base-url = "http://{addr}"
 api-key = {{ secret = "{key}" }}
+callback-secret = {{ secret = "{CALLBACK_SECRET}" }}
 "#
     )
 }
@@ -436,7 +444,6 @@ async fn traffic_fines_refuse_invalid_input_before_any_back_end_call() {
 }
 
 #[tokio::test]
-#[ignore = "needs outbound HTTP and config for adapters (capabilities branch)"]
 async fn traffic_fines_come_from_the_police_back_end_with_payable_bills() {
     let (_mocks, host) = with_back_ends().await;
     let (status, body) = host
@@ -465,7 +472,6 @@ async fn traffic_fines_come_from_the_police_back_end_with_payable_bills() {
 }
 
 #[tokio::test]
-#[ignore = "needs outbound HTTP and config for adapters (capabilities branch)"]
 async fn a_down_police_back_end_is_a_503_not_a_crash() {
     let (mocks, host) = with_back_ends().await;
     drop(mocks);
@@ -509,7 +515,6 @@ async fn tax_file_status_refuses_invalid_input() {
 }
 
 #[tokio::test]
-#[ignore = "needs outbound HTTP and config for adapters (capabilities branch)"]
 async fn tax_file_status_comes_from_the_tax_back_end() {
     let (_mocks, host) = with_back_ends().await;
     let (status, body) = host.post_lang(TAX_FILE, json!({"input": {"national-id": "0499370899"}}), "en").await;
@@ -521,7 +526,6 @@ async fn tax_file_status_comes_from_the_tax_back_end() {
 }
 
 #[tokio::test]
-#[ignore = "needs applications and OTP sign-in (citizens branch) and outbound HTTP (capabilities branch)"]
 async fn taxpayer_registration_is_tracked_by_the_tax_back_end() {
     let (mocks, host) = with_back_ends().await;
     let token = sign_in(&host, "0790419904", "09121234567").await;
