@@ -37,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/api/v1", citizen::routes().merge(applications::routes()).merge(me::routes()))
         .nest("/auth", auth::routes())
         .nest("/admin/v1", admin::routes())
+        .merge(crate::portal::routes())
         .fallback(problem::not_found)
         .layer(axum::middleware::from_fn(problem::localize))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
