@@ -244,8 +244,9 @@ impl<'a> Page<'a> {
             t => i18n::strings(lang),
             title_key => self.title,
             csrf => self.visit.csrf,
-            css => assets::CSS.url(),
-            js => assets::JS.url(),
+            // Our own URLs, of hex and dots: marked safe so `/` is not written as `&#x2f;`.
+            css => Value::from_safe_string(assets::CSS.url()),
+            js => Value::from_safe_string(assets::JS.url()),
             switch_lang => format!("{}{sep}lang={other}", self.visit.here),
             signed_in => self.citizen.is_some(),
             mobile => self.citizen.map(|c| mask(&c.mobile)),
