@@ -162,6 +162,9 @@ async fn track(Query(track): Query<Track>) -> Response {
     if code.is_empty() {
         return Redirect::to("/").into_response();
     }
+    // Canonical when it parses (`pj7k...` becomes `PJ-7K..-`); as typed otherwise, so the
+    // application page can say what is wrong with it.
+    let code = crate::tracking::parse(&code).unwrap_or(code);
     let encoded: String = form_urlencoded::byte_serialize(code.as_bytes()).collect();
     Redirect::to(&format!("/applications/{encoded}")).into_response()
 }

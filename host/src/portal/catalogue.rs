@@ -202,8 +202,13 @@ async fn submit(
         }
         Err(problem) => {
             let (errors, alert) = on_fields(lang, &problem, |name| detail.fields.iter().any(|f| f.name == name));
+            // When every message sits beside its field, no alert is added above the form, so
+            // nothing on the page moves.
+            let alert = (problem.slug != "invalid-input"
+                || problem.errors.iter().any(|e| !errors.contains_key(&e.field)))
+            .then_some(alert);
             let values = Value::from_serialize(&input);
-            form(&page, citizen.as_ref(), &detail, problem.status, values, Some(errors), Some(alert))
+            form(&page, citizen.as_ref(), &detail, problem.status, values, Some(errors), alert)
         }
     }
 }
