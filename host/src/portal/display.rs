@@ -26,9 +26,18 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("gregorian", |value: String| gregorian(&value).unwrap_or(value));
 }
 
-/// ASCII digits as Persian digits in Persian pages.
+/// ASCII digits as Persian digits in Persian pages, with the Arabic thousands separator
+/// (`٬`) for a comma between digits.
 pub fn digits(fa: bool, s: &str) -> String {
-    if fa { persian_digits(s) } else { s.to_owned() }
+    if !fa {
+        return s.to_owned();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let between_digits =
+        |i: usize| i > 0 && chars[i - 1].is_ascii_digit() && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+    let separated: String =
+        chars.iter().enumerate().map(|(i, &c)| if c == ',' && between_digits(i) { '\u{066C}' } else { c }).collect();
+    persian_digits(&separated)
 }
 
 /// `1770000` as `۱٬۷۷۰٬۰۰۰` (Persian) or `1,770,000` (English).
@@ -102,5 +111,7 @@ mod tests {
         assert_eq!(money(true, 1_770_000), "۱٬۷۷۰٬۰۰۰");
         assert_eq!(money(false, 1_770_000), "1,770,000");
         assert_eq!(money(true, 0), "۰");
+        assert_eq!(digits(true, "17,000 rials, paid"), "۱۷٬۰۰۰ rials, paid");
+        assert_eq!(digits(false, "17,000"), "17,000");
     }
 }
