@@ -38,7 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/auth", auth::routes())
         .nest("/admin/v1", admin::routes())
         .merge(crate::portal::routes())
-        .fallback(problem::not_found)
+        .fallback(crate::portal::fallback)
         .layer(axum::middleware::from_fn(problem::localize))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

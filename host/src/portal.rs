@@ -53,8 +53,9 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .merge(catalogue::routes())
         .merge(account::routes())
-        .merge(assets::routes())
         .layer(axum::middleware::from_fn(visit))
+        // Assets carry no cookies, so any cache may keep them.
+        .merge(assets::routes())
         .layer(CompressionLayer::new())
 }
 
@@ -104,12 +105,11 @@ fn query_lang(query: Option<&str>) -> (Option<Lang>, String) {
     (lang, rest.join("&"))
 }
 
-/// Decides the language and CSRF token of a request, then adds cookies and the security
-/// headers to the answer.
-async fn visit(mut request: Request, next: Next) -> Response {
-    let headers = request.headers();
+/// The visit a request makes, and the cookies to set for it (a language chosen with
+/// `?lang=`, a first CSRF secret).
+fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
     let mut set_cookies = Vec::new();
-    let (asked, rest) = query_lang(request.uri().query());
+    let (asked, rest) = query_lang(uri.query());
     let lang = match asked {
         Some(lang) => {
             set_cookies.push(format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code()));
@@ -127,11 +127,13 @@ async fn visit(mut request: Request, next: Next) -> Response {
     };
     let session = cookie(headers, crate::auth::session::COOKIE);
     let csrf = csrf::token(&secret, session);
-    let path = request.uri().path();
+    let path = uri.path();
     let here = if rest.is_empty() { path.to_owned() } else { format!("{path}?{rest}") };
-    request.extensions_mut().insert(Visit { lang, csrf, here });
+    (Visit { lang, csrf, here }, set_cookies)
+}
 
-    let mut response = next.run(request).await;
+/// Adds the cookies and the security headers every page carries.
+fn finish(response: &mut Response, set_cookies: Vec<String>) {
     let headers = response.headers_mut();
     for value in set_cookies {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -146,6 +148,35 @@ async fn visit(mut request: Request, next: Next) -> Response {
         // Pages may show a citizen's own data: never kept by shared caches or the back button.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+}
+
+/// Decides the language and CSRF token of a request, then adds cookies and the security
+/// headers to the answer.
+async fn visit(mut request: Request, next: Next) -> Response {
+    let (visit, set_cookies) = prepare(request.headers(), request.uri());
+    request.extensions_mut().insert(visit);
+    let mut response = next.run(request).await;
+    finish(&mut response, set_cookies);
+    response
+}
+
+/// Answers paths nobody serves: a page for browsers, a problem document for programs and
+/// for everything under `/api`, `/admin` and `/auth`.
+pub async fn fallback(request: Request) -> Response {
+    let path = request.uri().path();
+    let program = ["/api/", "/admin/", "/auth/"].iter().any(|p| path.starts_with(p));
+    let browser = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if program || !browser {
+        return crate::api::problem::not_found().await.into_response();
+    }
+    let (visit, set_cookies) = prepare(request.headers(), request.uri());
+    let mut response =
+        Page::new(&visit, None, "not_found").render_status(StatusCode::NOT_FOUND, "error.html", context! {});
+    finish(&mut response, set_cookies);
     response
 }
 

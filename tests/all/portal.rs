@@ -163,6 +163,15 @@ async fn pages_are_persian_first_with_security_headers() {
     assert!(again.html.contains("Water, electricity, gas and phone"));
     let back = browser.get("/?lang=fa").await;
     assert!(back.html.contains("dir=\"rtl\""));
+
+    // Unknown paths: a page for browsers, a problem document for programs.
+    let response = browser.client.get(host.url("/no-such-page")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("<html lang=\"fa\" dir=\"rtl\">"));
+    let (status, body) = host.get("/no-such-page").await;
+    assert_eq!((status, body["type"].as_str()), (404, Some("/problems/not-found")));
+    let response = browser.client.get(host.url("/api/v1/nothing")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
 }
 
 #[tokio::test]
@@ -194,6 +203,8 @@ async fn assets_are_hashed_cached_and_pages_are_light() {
         assert_eq!(encoding.as_deref(), Some("gzip"), "{path} is compressed");
         if path.starts_with("/static/") {
             assert!(cache.unwrap().contains("immutable"), "{path}");
+            let plain = client.get(host.url(&path)).send().await.unwrap();
+            assert!(plain.headers().get("set-cookie").is_none(), "{path} sets no cookie, so caches may keep it");
         }
         total += size;
     }
