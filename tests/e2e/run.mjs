@@ -117,6 +117,12 @@ createInterface({ input: host.stderr }).on("line", (line) => {
     waiting.splice(0).forEach((wake) => wake());
   }
 });
+// However this script ends, the host ends with it; and the whole run has a deadline.
+process.on("exit", () => host.kill());
+setTimeout(() => {
+  console.error("e2e: gave up after 150 s");
+  process.exit(1);
+}, 150_000).unref();
 host.on("exit", (code) => {
   if (code !== null && code !== 0) console.error(`e2e: the host exited with ${code}`);
 });
