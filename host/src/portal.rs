@@ -353,7 +353,7 @@ mod tests {
     }
 
     #[test]
-    fn every_template_renders_in_both_languages() {
+    fn the_error_page_renders_in_both_languages() {
         for lang in ["fa", "en"] {
             let t = TEMPLATES.get_template("error.html").unwrap();
             let html = t
