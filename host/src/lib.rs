@@ -16,6 +16,7 @@
 //! - [`audit`]: the hash-chained evidence log and its verifier.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`auth`]: sign-in (built-in OTP provider), sessions, assurance checks, data-usage.
+//! - [`portal`]: the citizens' web portal at `/`, server-rendered, Persian first.
 //! - [`tracking`]: tracking codes of applications.
 //! - [`app`]: what is built once at start and shared by requests.
 //! - [`cli`]: the `panjereh` command.
@@ -30,6 +31,7 @@ pub mod config;
 pub mod forms;
 pub mod metrics;
 pub mod plugins;
+pub mod portal;
 pub mod runtime;
 pub mod store;
 pub mod tracking;

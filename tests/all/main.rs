@@ -10,5 +10,6 @@ mod catalogue;
 mod crash;
 mod foundation;
 mod operators;
+mod portal;
 mod sandbox;
 mod signin;

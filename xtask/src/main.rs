@@ -2,7 +2,9 @@
 //!
 //! - `cargo xtask run`: build the sample adapters, start the mock agency back-ends
 //!   (`mock-agencies`) and serve everything on 127.0.0.1:8080.
-//! - `cargo xtask test`: every test of the workspace (adapters are built from source).
+//! - `cargo xtask test`: every test of the workspace (adapters are built from source), then
+//!   the portal's end-to-end tests in headless Chromium.
+//! - `cargo xtask e2e`: only the end-to-end tests (`tests/e2e/`).
 //! - `cargo xtask plugins`: build the sample adapters into `plugins-dist/`.
 //! - `cargo xtask bench`: the criterion benchmarks.
 
@@ -21,11 +23,12 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("plugins") => plugins().map(|_| ()),
+        Some("e2e") => e2e(),
         Some("bench") => plugins()
             .and_then(|_| bench_adapters(20))
             .and_then(|_| cargo(&["bench", "-p", "panjereh-host"], &args[1..])),
         _ => {
-            eprintln!("usage: cargo xtask <run|test|plugins|bench> [args]");
+            eprintln!("usage: cargo xtask <run|test|e2e|plugins|bench> [args]");
             return ExitCode::from(2);
         }
     };
@@ -138,11 +141,74 @@ impl Drop for MockAgencies {
     }
 }
 
-/// Runs every test in the workspace. The `panjereh` binary is built first: the crash test
-/// runs it as a real process and kills it.
+/// Runs every test in the workspace, then the end-to-end tests. The `panjereh` binary is
+/// built first: the crash test runs it as a real process and kills it.
 fn test(extra: &[String]) -> anyhow::Result<()> {
     cargo(&["build", "-p", "panjereh-host", "--bin", "panjereh"], &[])?;
-    cargo(&["test", "--workspace"], extra)
+    cargo(&["test", "--workspace"], extra)?;
+    e2e()
+}
+
+/// Where Chromium is: `$CHROMIUM`, or Debian's `/usr/bin/chromium`.
+fn chromium() -> Option<PathBuf> {
+    let candidates = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// The portal's end-to-end tests: a real host with the sample adapters and the applicant
+/// test guest, driven by headless Chromium through playwright-core (`tests/e2e/run.mjs`).
+fn e2e() -> anyhow::Result<()> {
+    let Some(chromium) = chromium() else {
+        eprintln!(
+            "xtask: SKIPPING the end-to-end browser tests: no Chromium at /usr/bin/chromium \
+             (install it with `apt-get install -y chromium`, or set CHROMIUM)"
+        );
+        return Ok(());
+    };
+    let root = root();
+    let e2e_dir = root.join("tests").join("e2e");
+    let wasm_target = root.join("target").join("wasm");
+    let mut built =
+        wasm::build_workspace(&cargo_bin(), &root.join("plugins"), &wasm_target).map_err(anyhow::Error::msg)?;
+    let guests = wasm::build_workspace(&cargo_bin(), &root.join("tests").join("guests"), &wasm_target)
+        .map_err(anyhow::Error::msg)?;
+    built.extend(guests.into_iter().filter(|b| b.name == "applicant"));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let work = target.join("e2e");
+    let plugins = work.join("plugins");
+    let _ = std::fs::remove_dir_all(&plugins);
+    wasm::install(&built, &plugins).map_err(anyhow::Error::msg)?;
+
+    cargo(&["build", "-p", "panjereh-host", "--bin", "panjereh"], &[])?;
+    // The target folder may be shared by several work trees: run a copy of this build.
+    let bin = work.join(format!("panjereh-{}", std::process::id()));
+    std::fs::copy(target.join("debug").join("panjereh"), &bin).context("failed to copy the panjereh binary")?;
+
+    let npm = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&e2e_dir)
+        .status()
+        .context("failed to run npm (install Node.js and npm)")?;
+    if !npm.success() {
+        bail!("npm ci in tests/e2e failed ({npm})");
+    }
+    eprintln!("xtask: end-to-end tests in {}", chromium.display());
+    let status = Command::new("node")
+        .arg(e2e_dir.join("run.mjs"))
+        .env("PANJEREH_BIN", &bin)
+        .env("PANJEREH_PLUGINS", &plugins)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&root)
+        .status()
+        .context("failed to run node")?;
+    let _ = std::fs::remove_file(&bin);
+    if !status.success() {
+        bail!("the end-to-end tests failed ({status})");
+    }
+    Ok(())
 }
 
 /// Generates and builds `n` small adapters (one agency each) for the start-up benchmark.

@@ -179,16 +179,6 @@ fn request_hash(agency: &str, service: &str, input: &[Value]) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// The answer for a filed application: 201 and its view.
-async fn created(app: &App, lang: Lang, row: ApplicationRow, replayed: bool) -> Result<Response, Problem> {
-    let history = applications::events(&app.db, &row.id).await?;
-    let mut response = (StatusCode::CREATED, Json(ApplicationView::new(app, lang, row, Some(history)))).into_response();
-    if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(response)
-}
-
 /// What to do with an earlier application under the same idempotency key.
 enum Earlier {
     /// Answer with it.
@@ -343,7 +333,27 @@ async fn apply(
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Response, Problem> {
     let lang = Lang::from_headers(&headers);
-    let (adapter, index) = find(&app, &agency, &service)?;
+    let key = idempotency_key(&headers)?;
+    let (view, replayed) = file_application(&app, lang, &agency, &service, citizen.as_ref(), &body.input, key).await?;
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Files an application (or finds the one filed earlier under the same idempotency key):
+/// the view with its history, and whether it was a replay. Shared by the API and the portal.
+pub async fn file_application(
+    app: &App,
+    lang: Lang,
+    agency: &str,
+    service: &str,
+    citizen: Option<&Citizen>,
+    input: &std::collections::BTreeMap<String, serde_json::Value>,
+    key: Option<String>,
+) -> Result<(ApplicationView, bool), Problem> {
+    let (adapter, index) = find(app, agency, service)?;
     let descriptor = &adapter.agency.services[index];
     if descriptor.kind != ServiceKind::Application {
         return Err(Problem::new(
@@ -352,22 +362,20 @@ async fn apply(
             Bilingual::new("این خدمت درخواست نیست؛ استعلام کنید", "this service is an inquiry, not an application"),
         ));
     }
-    access::admit(descriptor, citizen.as_ref())?;
+    access::admit(descriptor, citizen)?;
     // An application is always someone's: even a service open to anonymous use needs a
     // signed-in citizen to file (and later find) an application.
     let citizen = citizen.ok_or_else(|| {
         sign_in_required(Bilingual::new("برای ثبت درخواست باید وارد شوید.", "sign in to file an application"))
     })?;
-    let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
-    let key = idempotency_key(&headers)?;
+    let input = forms::validate(&descriptor.fields, input).map_err(Problem::invalid_input)?;
     let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
-    match reserve(&app, &citizen, &adapter, descriptor, key, hash).await? {
-        Filing::Replay(row) => created(&app, lang, row, true).await,
-        Filing::Fresh(row) => {
-            let row = file(&app, lang, &citizen, &adapter, descriptor, input, row).await?;
-            created(&app, lang, row, false).await
-        }
-    }
+    let (row, replayed) = match reserve(app, citizen, &adapter, descriptor, key, hash).await? {
+        Filing::Replay(row) => (row, true),
+        Filing::Fresh(row) => (file(app, lang, citizen, &adapter, descriptor, input, row).await?, false),
+    };
+    let history = applications::events(&app.db, &row.id).await?;
+    Ok((ApplicationView::new(app, lang, row, Some(history)), replayed))
 }
 
 async fn list(
@@ -375,10 +383,14 @@ async fn list(
     headers: HeaderMap,
     citizen: Citizen,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let lang = Lang::from_headers(&headers);
-    let rows = applications::list_for(&app.db, &citizen.subject, LIST_LIMIT).await?;
-    let views: Vec<_> = rows.into_iter().map(|r| ApplicationView::new(&app, lang, r, None)).collect();
+    let views = list_applications(&app, Lang::from_headers(&headers), &citizen).await?;
     Ok(Json(json!({ "count": views.len(), "applications": views })))
+}
+
+/// The citizen's applications, newest first, without their histories.
+pub async fn list_applications(app: &App, lang: Lang, citizen: &Citizen) -> Result<Vec<ApplicationView>, Problem> {
+    let rows = applications::list_for(&app.db, &citizen.subject, LIST_LIMIT).await?;
+    Ok(rows.into_iter().map(|r| ApplicationView::new(app, lang, r, None)).collect())
 }
 
 fn no_application(hint: Option<Bilingual>) -> Problem {
@@ -401,8 +413,12 @@ async fn show(
     ApiPath(code): ApiPath<String>,
     citizen: Citizen,
 ) -> Result<Json<ApplicationView>, Problem> {
-    let lang = Lang::from_headers(&headers);
-    let code = tracking::parse(&code).map_err(|error| {
+    Ok(Json(application(&app, Lang::from_headers(&headers), &citizen, &code).await?))
+}
+
+/// One of the citizen's applications by tracking code (as typed), with its history.
+pub async fn application(app: &App, lang: Lang, citizen: &Citizen, code: &str) -> Result<ApplicationView, Problem> {
+    let code = tracking::parse(code).map_err(|error| {
         no_application(Some(match error {
             tracking::TrackingCodeError::Check => Bilingual::new(
                 "نویسه کنترلی کد پیگیری نمی‌خواند؛ احتمالاً یکی از نویسه‌ها اشتباه وارد شده است.",
@@ -417,7 +433,7 @@ async fn show(
     let row =
         applications::by_tracking_code(&app.db, &citizen.subject, &code).await?.ok_or_else(|| no_application(None))?;
     let history = applications::events(&app.db, &row.id).await?;
-    Ok(Json(ApplicationView::new(&app, lang, row, Some(history))))
+    Ok(ApplicationView::new(app, lang, row, Some(history)))
 }
 
 /// A 401 for callbacks; the precise reason is logged, not sent.

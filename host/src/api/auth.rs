@@ -19,7 +19,7 @@ use super::citizen::ApiJson;
 use super::problem::{Bilingual, FieldProblem, Problem};
 use crate::app::App;
 use crate::auth::otp::{self, CODE_DIGITS, OtpError};
-use crate::auth::session::{self, Source};
+use crate::auth::session::{self, Issued, Source};
 use crate::auth::{Citizen, assurance_name};
 use crate::runtime::bindings::Assurance;
 use crate::store::{now_ms, sessions};
@@ -91,52 +91,50 @@ fn mask(mobile: &str) -> String {
 }
 
 async fn start(State(app): State<Arc<App>>, ApiJson(body): ApiJson<StartRequest>) -> Result<Response, Problem> {
+    let sent = send_code(&app, body.national_id.as_deref(), body.mobile.as_deref()).await?;
+    let body = json!({
+        "sent_to": sent.sent_to,
+        "expires_at": super::applications::rfc3339(sent.expires_ms),
+        "expires_in": sent.expires_in,
+        "code_length": CODE_DIGITS,
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// A one-time code on its way.
+#[derive(Debug, Clone)]
+pub struct CodeSent {
+    /// The national ID in canonical form.
+    pub national_id: String,
+    /// The mobile, masked (`0912***4567`).
+    pub sent_to: String,
+    pub expires_ms: i64,
+    /// Seconds until the code expires.
+    pub expires_in: i64,
+}
+
+/// Validates the pair and sends a code (shared by the API and the portal).
+pub async fn send_code(app: &App, national_id: Option<&str>, mobile: Option<&str>) -> Result<CodeSent, Problem> {
     let mut errors = Vec::new();
-    let national_id = field(
-        &mut errors,
-        "national_id",
-        body.national_id.as_deref(),
-        ("کد ملی", "national_id"),
-        panjereh_formats::national_id::parse,
-    );
-    let mobile = field(
-        &mut errors,
-        "mobile",
-        body.mobile.as_deref(),
-        ("شماره موبایل", "mobile"),
-        panjereh_formats::mobile::parse,
-    );
+    let national_id =
+        field(&mut errors, "national_id", national_id, ("کد ملی", "national_id"), panjereh_formats::national_id::parse);
+    let mobile = field(&mut errors, "mobile", mobile, ("شماره موبایل", "mobile"), panjereh_formats::mobile::parse);
     let (Some(national_id), Some(mobile)) = (national_id, mobile) else {
         return Err(Problem::invalid_input(errors));
     };
     let started = otp::start(&app.db, app.notifier.as_ref(), &app.config.auth, &national_id, &mobile)
         .await
         .map_err(otp_problem)?;
-    let expires_in = (started.expires_ms - now_ms()).max(0) / 1000;
-    let body = json!({
-        "sent_to": mask(&mobile),
-        "expires_at": super::applications::rfc3339(started.expires_ms),
-        "expires_in": expires_in,
-        "code_length": CODE_DIGITS,
-    });
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    Ok(CodeSent {
+        national_id,
+        sent_to: mask(&mobile),
+        expires_ms: started.expires_ms,
+        expires_in: (started.expires_ms - now_ms()).max(0) / 1000,
+    })
 }
 
 async fn verify(State(app): State<Arc<App>>, ApiJson(body): ApiJson<VerifyRequest>) -> Result<Response, Problem> {
-    let mut errors = Vec::new();
-    let national_id = field(
-        &mut errors,
-        "national_id",
-        body.national_id.as_deref(),
-        ("کد ملی", "national_id"),
-        panjereh_formats::national_id::parse,
-    );
-    let code = field(&mut errors, "code", body.code.as_deref(), ("کد تأیید", "code"), parse_code);
-    let (Some(national_id), Some(code)) = (national_id, code) else {
-        return Err(Problem::invalid_input(errors));
-    };
-    let citizen = otp::verify(&app.db, &app.config.auth, &national_id, &code).await.map_err(otp_problem)?;
-    let issued = session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?;
+    let issued = check_code(&app, body.national_id.as_deref(), body.code.as_deref()).await?;
     let body = json!({
         "token": issued.token,
         "token_type": "Bearer",
@@ -149,11 +147,30 @@ async fn verify(State(app): State<Arc<App>>, ApiJson(body): ApiJson<VerifyReques
     Ok(response)
 }
 
+/// Checks a one-time code and opens a session (shared by the API and the portal).
+pub async fn check_code(app: &App, national_id: Option<&str>, code: Option<&str>) -> Result<Issued, Problem> {
+    let mut errors = Vec::new();
+    let national_id =
+        field(&mut errors, "national_id", national_id, ("کد ملی", "national_id"), panjereh_formats::national_id::parse);
+    let code = field(&mut errors, "code", code, ("کد تأیید", "code"), parse_code);
+    let (Some(national_id), Some(code)) = (national_id, code) else {
+        return Err(Problem::invalid_input(errors));
+    };
+    let citizen = otp::verify(&app.db, &app.config.auth, &national_id, &code).await.map_err(otp_problem)?;
+    Ok(session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?)
+}
+
 async fn logout(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Response, Problem> {
-    sessions::revoke(&app.db, &citizen.session_id, now_ms()).await?;
+    sign_out(&app, &citizen).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
     Ok(response)
+}
+
+/// Revokes the citizen's session.
+pub async fn sign_out(app: &App, citizen: &Citizen) -> Result<(), Problem> {
+    sessions::revoke(&app.db, &citizen.session_id, now_ms()).await?;
+    Ok(())
 }
 
 fn otp_problem(error: OtpError) -> Problem {

@@ -99,7 +99,12 @@ async fn services(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<CatalogueQuery>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let lang = Lang::from_headers(&headers);
+    let services = catalogue(&app, Lang::from_headers(&headers), &query)?;
+    Ok(Json(json!({ "count": services.len(), "services": services })))
+}
+
+/// The services matching `query`, in catalogue order (shared by the API and the portal).
+pub fn catalogue(app: &App, lang: Lang, query: &CatalogueQuery) -> Result<Vec<ServiceSummary>, Problem> {
     if let Some(kind) = query.kind.as_deref()
         && !matches!(kind, "inquiry" | "application")
     {
@@ -110,14 +115,13 @@ async fn services(
     }
     let needle = query.q.as_deref().map(panjereh_formats::text::search_key).filter(|n| !n.is_empty());
     let adapters = app.registry.snapshot();
-    let services: Vec<_> = adapters
+    Ok(adapters
         .values()
         .map(|slot| &slot.adapter)
         .flat_map(|a| a.agency.services.iter().map(move |s| (a, s)))
-        .filter(|(a, s)| matches(&query, &a.agency.id, s, needle.as_deref()))
+        .filter(|(a, s)| matches(query, &a.agency.id, s, needle.as_deref()))
         .map(|(a, s)| ServiceSummary::new(lang, &a.agency, s))
-        .collect();
-    Ok(Json(json!({ "count": services.len(), "services": services })))
+        .collect())
 }
 
 /// The adapter and service index for a path, whether or not the adapter is enabled.
@@ -158,9 +162,13 @@ async fn service(
     headers: HeaderMap,
     ApiPath((agency, service)): ApiPath<(String, String)>,
 ) -> Result<Json<ServiceDetail>, Problem> {
-    let lang = Lang::from_headers(&headers);
-    let (slot, index) = find_any(&app, &agency, &service)?;
-    Ok(Json(ServiceDetail::new(lang, &slot.adapter.agency, &slot.adapter.agency.services[index])))
+    Ok(Json(service_detail(&app, Lang::from_headers(&headers), &agency, &service)?))
+}
+
+/// One service's description and form, whether or not its adapter is enabled.
+pub fn service_detail(app: &App, lang: Lang, agency: &str, service: &str) -> Result<ServiceDetail, Problem> {
+    let (slot, index) = find_any(app, agency, service)?;
+    Ok(ServiceDetail::new(lang, &slot.adapter.agency, &slot.adapter.agency.services[index]))
 }
 
 /// The body of an inquiry or application: the form's values by field name.
@@ -179,7 +187,20 @@ async fn inquire(
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let lang = Lang::from_headers(&headers);
-    let (adapter, index) = find(&app, &agency, &service)?;
+    inquiry(&app, lang, &agency, &service, citizen.as_ref(), &body.input).await.map(Json)
+}
+
+/// Runs an inquiry: admission, host validation, the adapter call and its evidence record.
+/// Answers `{"request_id", "document"}` (shared by the API and the portal).
+pub async fn inquiry(
+    app: &App,
+    lang: Lang,
+    agency: &str,
+    service: &str,
+    citizen: Option<&Citizen>,
+    input: &BTreeMap<String, serde_json::Value>,
+) -> Result<serde_json::Value, Problem> {
+    let (adapter, index) = find(app, agency, service)?;
     let descriptor = &adapter.agency.services[index];
     if descriptor.kind != ServiceKind::Inquiry {
         return Err(Problem::new(
@@ -188,25 +209,30 @@ async fn inquire(
             Bilingual::new("این خدمت استعلام نیست؛ درخواست ثبت کنید", "this service is an application, not an inquiry"),
         ));
     }
-    access::admit(descriptor, citizen.as_ref())?;
-    let input = forms::validate(&descriptor.fields, &body.input).map_err(Problem::invalid_input)?;
+    access::admit(descriptor, citizen)?;
+    let input = forms::validate(&descriptor.fields, input).map_err(Problem::invalid_input)?;
     let request_id = new_request_id();
     let request_hash = input_hash(&input);
-    let who = access::disclose(&app.db, &adapter, descriptor, citizen.as_ref(), Purpose::Inquiry, &request_id).await?;
+    let who = access::disclose(&app.db, &adapter, descriptor, citizen, Purpose::Inquiry, &request_id).await?;
     let ctx = CallContext {
         request_id: request_id.clone(),
-        service: service.clone(),
+        service: service.to_owned(),
         citizen: who,
         locale: lang.code().to_owned(),
     };
     let outcome = adapter.inquire(ctx, input).await;
     let result = settle(&adapter, &request_id, outcome)
         .map(|document| json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) }));
-    let actor = citizen.as_ref().map(|c| c.subject.as_str());
-    CallRecord { kind: "call.inquire", service: &service, request_id: &request_id, citizen: actor, request_hash }
-        .append(&app, &adapter, &result)
-        .await;
-    result.map(Json)
+    CallRecord {
+        kind: "call.inquire",
+        service,
+        request_id: &request_id,
+        citizen: citizen.map(|c| c.subject.as_str()),
+        request_hash,
+    }
+    .append(app, &adapter, &result)
+    .await;
+    result
 }
 
 /// Hash of a call's normalized input, for the evidence log (the input itself is never logged).

@@ -35,16 +35,18 @@ async fn me(citizen: Citizen) -> Json<serde_json::Value> {
 
 /// One hand-over of an identity attribute, as the citizen reads it.
 #[derive(Serialize)]
-struct UsageView {
-    agency: String,
+pub struct UsageView {
+    pub agency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    agency_name: Option<String>,
-    service: String,
-    adapter: String,
-    attribute: String,
-    purpose: String,
-    request_id: String,
-    at: String,
+    pub agency_name: Option<String>,
+    pub service: String,
+    pub adapter: String,
+    /// `national-id` or `mobile`.
+    pub attribute: String,
+    /// `inquiry` or `application`.
+    pub purpose: String,
+    pub request_id: String,
+    pub at: String,
 }
 
 async fn data_usage(
@@ -52,9 +54,14 @@ async fn data_usage(
     headers: HeaderMap,
     citizen: Citizen,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let lang = Lang::from_headers(&headers);
+    let entries = usage(&app, Lang::from_headers(&headers), &citizen).await?;
+    Ok(Json(json!({ "count": entries.len(), "entries": entries })))
+}
+
+/// Who received the citizen's identity attributes, newest first.
+pub async fn usage(app: &App, lang: Lang, citizen: &Citizen) -> Result<Vec<UsageView>, Problem> {
     let adapters = app.registry.snapshot();
-    let entries: Vec<UsageView> = data_usage::list(&app.db, &citizen.subject, USAGE_LIMIT)
+    Ok(data_usage::list(&app.db, &citizen.subject, USAGE_LIMIT)
         .await?
         .into_iter()
         .map(|u| UsageView {
@@ -69,6 +76,5 @@ async fn data_usage(
             request_id: u.request_id,
             at: rfc3339(u.at_ms),
         })
-        .collect();
-    Ok(Json(json!({ "count": entries.len(), "entries": entries })))
+        .collect())
 }

@@ -1,0 +1,190 @@
+//! Signing in with a one-time code (national ID and mobile, then the code), signing out,
+//! the citizen's applications with their status timelines, tracking by code, and the
+//! data-usage log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::catalogue::on_fields;
+use super::{Page, Posted, Visit, local_path, sign_in_first};
+use crate::api::applications::{application, list_applications};
+use crate::api::auth::{check_code, send_code, sign_out};
+use crate::api::citizen::service_detail;
+use crate::api::me::usage;
+use crate::app::App;
+use crate::auth::Citizen;
+use crate::auth::session;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/signin", get(signin).post(start))
+        .route("/signin/verify", post(verify))
+        .route("/signout", post(signout))
+        .route("/applications", get(applications))
+        .route("/applications/{code}", get(show))
+        .route("/track", get(track))
+        .route("/data-usage", get(data_usage))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+async fn signin(visit: Visit, citizen: Option<Citizen>, Query(query): Query<Next>) -> Response {
+    let next = local_path(query.next.as_deref());
+    if citizen.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    Page::new(&visit, None, "signin")
+        .render("signin.html", context! { step => "start", next, values => Value::from(()), errors => Value::from(()) })
+}
+
+/// Step one: the national ID and mobile; a code is sent and the code form shown.
+async fn start(State(app): State<Arc<App>>, visit: Visit, posted: Posted) -> Response {
+    let page = Page::new(&visit, None, "signin");
+    let next = local_path(posted.get("next"));
+    match send_code(&app, posted.get("national_id"), posted.get("mobile")).await {
+        Ok(sent) => page.render(
+            "signin.html",
+            context! { step => "code", next, national_id => sent.national_id, sent_to => sent.sent_to,
+            errors => Value::from(()) },
+        ),
+        Err(problem) => {
+            let (errors, alert) = on_fields(visit.lang, &problem, |f| f == "national_id" || f == "mobile");
+            let values: BTreeMap<&str, &str> = ["national_id", "mobile"]
+                .into_iter()
+                .filter_map(|name| posted.get(name).map(|value| (name, value)))
+                .collect();
+            page.render_status(
+                problem.status,
+                "signin.html",
+                context! { step => "start", next, values, errors, alert => errors_or(alert, &problem) },
+            )
+        }
+    }
+}
+
+/// The alert of a problem, unless all it says is already next to the fields.
+fn errors_or(alert: Value, problem: &crate::api::problem::Problem) -> Option<Value> {
+    (problem.errors.is_empty() || problem.slug != "invalid-input").then_some(alert)
+}
+
+/// Step two: the code; on success the session cookie is set and the citizen sent on.
+async fn verify(State(app): State<Arc<App>>, visit: Visit, posted: Posted) -> Response {
+    let next = local_path(posted.get("next"));
+    let national_id = posted.get("national_id").unwrap_or("");
+    match check_code(&app, Some(national_id), posted.get("code")).await {
+        Ok(issued) => {
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth));
+            response
+        }
+        Err(problem) => {
+            let lang = visit.lang;
+            let (mut errors, alert) = on_fields(lang, &problem, |f| f == "code");
+            if problem.errors.is_empty() {
+                // Wrong, expired or used codes concern the code field.
+                let title = lang.pick(&problem.title.fa, &problem.title.en);
+                let detail = problem.detail.as_ref().map(|d| lang.pick(&d.fa, &d.en)).unwrap_or("");
+                errors.insert("code".to_owned(), format!("{title}. {detail}"));
+            }
+            let alert = problem.errors.iter().any(|e| e.field != "code").then_some(alert);
+            Page::new(&visit, None, "signin").render_status(
+                problem.status,
+                "signin.html",
+                context! { step => "code", next, national_id, errors, alert },
+            )
+        }
+    }
+}
+
+async fn signout(State(app): State<Arc<App>>, citizen: Option<Citizen>, _posted: Posted) -> Response {
+    if let Some(citizen) = citizen
+        && let Err(problem) = sign_out(&app, &citizen).await
+    {
+        tracing::warn!(status = %problem.status, "portal sign-out failed");
+    }
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
+    response
+}
+
+async fn applications(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first("/applications");
+    };
+    let page = Page::new(&visit, Some(&citizen), "my_applications");
+    match list_applications(&app, visit.lang, &citizen).await {
+        Ok(applications) => page.render("applications.html", context! { applications }),
+        Err(problem) => page.problem(&problem),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Filed {
+    filed: Option<String>,
+}
+
+async fn show(
+    State(app): State<Arc<App>>,
+    visit: Visit,
+    citizen: Option<Citizen>,
+    Path(code): Path<String>,
+    Query(filed): Query<Filed>,
+) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first(&visit.here);
+    };
+    let page = Page::new(&visit, Some(&citizen), "my_applications");
+    match application(&app, visit.lang, &citizen, &code).await {
+        Ok(a) => page.render("application.html", context! { a, filed => filed.filed.is_some() }),
+        Err(problem) => page.problem(&problem),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Track {
+    code: Option<String>,
+}
+
+/// The home page's tracking form (a plain GET): on to the application's page.
+async fn track(Query(track): Query<Track>) -> Response {
+    let code: String = track.code.unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
+    if code.is_empty() {
+        return Redirect::to("/").into_response();
+    }
+    // Canonical when it parses (`pj7k...` becomes `PJ-7K..-`); as typed otherwise, so the
+    // application page can say what is wrong with it.
+    let code = crate::tracking::parse(&code).unwrap_or(code);
+    let encoded: String = form_urlencoded::byte_serialize(code.as_bytes()).collect();
+    Redirect::to(&format!("/applications/{encoded}")).into_response()
+}
+
+async fn data_usage(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first("/data-usage");
+    };
+    let page = Page::new(&visit, Some(&citizen), "usage");
+    match usage(&app, visit.lang, &citizen).await {
+        Ok(entries) => {
+            let entries: Vec<Value> = entries
+                .iter()
+                .map(|u| {
+                    let title = service_detail(&app, visit.lang, &u.agency, &u.service).ok().map(|d| d.summary.title);
+                    context! { ..Value::from_serialize(u), ..context! { service_title => title } }
+                })
+                .collect();
+            page.render("usage.html", context! { entries })
+        }
+        Err(problem) => page.problem(&problem),
+    }
+}

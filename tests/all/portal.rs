@@ -1,0 +1,402 @@
+//! The citizens' web portal over real HTTP, as a browser without JavaScript uses it:
+//! language and direction, security headers, CSRF refusals, Persian search, forms with
+//! errors next to their fields, sign-in with a one-time code, filing and tracking.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+
+use crate::harness::{APPLICANT, Host, UTILITY_BILLS};
+
+const CONFIG: &str = r#"
+[auth]
+otp-backoff-ms = 0
+
+[adapters.applicant.grant]
+identity = ["national-id"]
+"#;
+
+const NID: &str = "0499370899";
+const MOBILE: &str = "09121234567";
+
+/// A browser without JavaScript: keeps cookies, does not follow redirects.
+struct Browser<'a> {
+    host: &'a Host,
+    client: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+/// One answer: status, headers and the page.
+struct Got {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+impl Got {
+    fn location(&self) -> &str {
+        self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The value of the first hidden `name` input.
+    fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = self.html.find(&marker).unwrap_or_else(|| panic!("no hidden {name} in {}", self.html)) + marker.len();
+        self.html[at..].split('"').next().unwrap().to_owned()
+    }
+
+    /// The text of the error line reserved under field `id`.
+    fn field_error(&self, id: &str) -> String {
+        let marker = format!("id=\"f-{id}-error\" aria-live=\"polite\">");
+        let at = self.html.find(&marker).unwrap_or_else(|| panic!("no error line for {id}")) + marker.len();
+        self.html[at..].split("</p>").next().unwrap().to_owned()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(host: &'a Host) -> Self {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { host, client, cookies: BTreeMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Got {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        Got { status, headers, html: response.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, path: &str) -> Got {
+        let response =
+            self.client.get(self.host.url(path)).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.keep(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Got {
+        let response = self
+            .client
+            .post(self.host.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    /// Signs in through the two sign-in forms; returns where the portal sent the browser.
+    async fn sign_in(&mut self, next: &str) -> String {
+        let page = self.get(&format!("/signin?next={next}")).await;
+        let csrf = page.hidden("_csrf");
+        let step2 = self
+            .post("/signin", &[("_csrf", &csrf), ("national_id", "۰۴۹۹۳۷۰۸۹۹"), ("mobile", MOBILE), ("next", next)])
+            .await;
+        assert_eq!(step2.status, 200, "{}", step2.html);
+        assert!(step2.html.contains("autocomplete=\"one-time-code\""));
+        let code = self.host.notifier.last_code(MOBILE).expect("a code was sent");
+        let done = self
+            .post(
+                "/signin/verify",
+                &[("_csrf", &step2.hidden("_csrf")), ("national_id", NID), ("code", &code), ("next", next)],
+            )
+            .await;
+        assert_eq!(done.status, 303, "{}", done.html);
+        assert!(self.cookies.contains_key("panjereh_session"));
+        done.location().to_owned()
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(q: &str) -> String {
+    q.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[tokio::test]
+async fn pages_are_persian_first_with_security_headers() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    let home = browser.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.html.contains("<html lang=\"fa\" dir=\"rtl\">"), "{}", home.html);
+    assert!(home.html.contains("آب، برق، گاز و تلفن"), "service groups are listed");
+    let csp = home.header("content-security-policy");
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert_eq!(home.header("x-content-type-options"), "nosniff");
+    assert!(!home.header("referrer-policy").is_empty());
+    assert_eq!(home.header("content-type"), "text/html; charset=utf-8");
+    // Nothing inline that the policy would block.
+    assert!(!home.html.contains("<script>") && !home.html.contains(" style="), "{}", home.html);
+    assert!(home.html.contains("<script src=\"/static/portal."));
+
+    // English by query, remembered by cookie.
+    let english = browser.get("/services?lang=en").await;
+    assert!(english.html.contains("<html lang=\"en\" dir=\"ltr\">"));
+    assert_eq!(browser.cookies.get("lang").map(String::as_str), Some("en"));
+    let again = browser.get("/").await;
+    assert!(again.html.contains("<html lang=\"en\" dir=\"ltr\">"));
+    assert!(again.html.contains("Water, electricity, gas and phone"));
+    let back = browser.get("/?lang=fa").await;
+    assert!(back.html.contains("dir=\"rtl\""));
+
+    // Unknown paths: a page for browsers, a problem document for programs.
+    let response = browser.client.get(host.url("/no-such-page")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("<html lang=\"fa\" dir=\"rtl\">"));
+    let (status, body) = host.get("/no-such-page").await;
+    assert_eq!((status, body["type"].as_str()), (404, Some("/problems/not-found")));
+    let response = browser.client.get(host.url("/api/v1/nothing")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn assets_are_hashed_cached_and_pages_are_light() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let client = reqwest::Client::new();
+    let gzip = |path: String| {
+        let client = client.clone();
+        let url = host.url(&path);
+        async move {
+            let response = client.get(url).header("accept-encoding", "gzip").send().await.unwrap();
+            let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+            let cache = response.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+            let bytes = response.bytes().await.unwrap();
+            (encoding, cache, bytes.len())
+        }
+    };
+    let html = client.get(host.url("/services/utility-bills/bill-details")).send().await.unwrap().text().await.unwrap();
+    let asset = |marker: &str| {
+        let at = html.find(marker).unwrap() + marker.len();
+        html[at..].split('"').next().unwrap().to_owned()
+    };
+    let (css, js) = (asset("<link rel=\"stylesheet\" href=\""), asset("<script src=\""));
+    assert!(css.starts_with("/static/portal.") && css.ends_with(".css"), "{css}");
+    assert!(js.starts_with("/static/portal.") && js.ends_with(".js"), "{js}");
+    let mut total = 0;
+    for path in ["/services/utility-bills/bill-details".to_owned(), css.clone(), js.clone()] {
+        let (encoding, cache, size) = gzip(path.clone()).await;
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{path} is compressed");
+        if path.starts_with("/static/") {
+            assert!(cache.unwrap().contains("immutable"), "{path}");
+            let plain = client.get(host.url(&path)).send().await.unwrap();
+            assert!(plain.headers().get("set-cookie").is_none(), "{path} sets no cookie, so caches may keep it");
+        }
+        total += size;
+    }
+    assert!(total < 150 * 1024, "page with its assets weighs {total} bytes compressed");
+    let (status, _) = (client.get(host.url("/static/portal.0000.css")).send().await.unwrap().status(), ());
+    assert_eq!(status, 404, "an old or unknown hash is not served");
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_are_refused() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    let form = [("national_id", NID), ("mobile", MOBILE)];
+    // No cookie and no token.
+    let refused = browser.post("/signin", &form).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.html.contains("dir=\"rtl\""), "a page, in Persian");
+    assert!(host.notifier.last_code(MOBILE).is_none(), "nothing was sent");
+    // A cookie but a forged token.
+    browser.get("/signin").await;
+    let forged = browser.post("/signin", &[("_csrf", "00"), ("national_id", NID), ("mobile", MOBILE)]).await;
+    assert_eq!(forged.status, 403);
+    // The inquiry form and sign-out are protected too.
+    let inquiry = browser.post("/services/utility-bills/bill-details", &[("bill-id", "7748317800142")]).await;
+    assert_eq!(inquiry.status, 403);
+    assert_eq!(browser.post("/signout", &[]).await.status, 403);
+    // With the token from the page, it works.
+    let csrf = browser.get("/signin").await.hidden("_csrf");
+    let ok = browser.post("/signin", &[("_csrf", &csrf), ("national_id", NID), ("mobile", MOBILE)]).await;
+    assert_eq!(ok.status, 200, "{}", ok.html);
+    assert!(host.notifier.last_code(MOBILE).is_some());
+    // A token from another browser is refused.
+    let mut other = Browser::new(&host);
+    other.get("/").await;
+    let stolen = other.post("/signin", &[("_csrf", &csrf), ("national_id", NID), ("mobile", MOBILE)]).await;
+    assert_eq!(stolen.status, 403);
+}
+
+#[tokio::test]
+async fn catalogue_search_and_filters_work_without_javascript() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    let titles = |html: &str| -> Vec<String> {
+        html.split("<h3><a href=\"/services/").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect()
+    };
+    // «قبض» finds the bill inquiry; «كتابخانه» typed with the Arabic kaf finds the library.
+    let bills = browser.get(&format!("/services?q={}", encode("قبض"))).await;
+    let found = titles(&bills.html);
+    assert!(found.contains(&"utility-bills/bill-details".to_owned()), "{found:?}");
+    assert!(found.iter().all(|t| t.starts_with("utility-bills/")), "{found:?}");
+    let library = browser.get(&format!("/services?q={}", encode("كتابخانه"))).await;
+    assert_eq!(titles(&library.html), ["test-office/library-card"]);
+    // Filters from the form, empty selects meaning "any".
+    let utilities = browser.get("/services?q=&category=utilities&agency=&province=&kind=").await;
+    let found = titles(&utilities.html);
+    assert!(found.contains(&"utility-bills/bill-details".to_owned()) && found.len() == 5, "{found:?}");
+    let isfahan = browser.get("/services?province=isfahan&kind=inquiry&agency=test-office").await;
+    let found = titles(&isfahan.html);
+    assert!(found.contains(&"test-office/library-card".to_owned()), "{found:?}");
+    assert!(!found.contains(&"test-office/parking".to_owned()), "Tehran's service is not Isfahan's");
+    assert!(isfahan.html.contains("<option value=\"isfahan\" selected>اصفهان</option>"));
+    let applications = browser.get("/services?kind=application").await;
+    assert!(titles(&applications.html).iter().all(|t| t.contains("permit")));
+}
+
+#[tokio::test]
+async fn inquiry_form_shows_errors_next_to_fields_then_the_bill() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    let page = browser.get("/services/utility-bills/bill-details").await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("<label for=\"f-bill-id\">شناسه قبض"), "{}", page.html);
+    assert!(page.html.contains("عدد ۶ تا ۱۳ رقمی روی قبض"), "help text");
+    assert_eq!(page.field_error("bill-id"), "", "the error line is reserved, empty");
+    let csrf = page.hidden("_csrf");
+
+    // A wrong check digit and a missing field: both messages, in Persian, beside their fields.
+    let wrong = browser
+        .post(
+            "/services/utility-bills/bill-details",
+            &[("_csrf", &csrf), ("bill-id", "7748317800143"), ("payment-id", "")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.html);
+    assert!(!wrong.field_error("bill-id").is_empty());
+    assert_eq!(wrong.field_error("payment-id"), "«شناسه پرداخت» را وارد کنید");
+    assert!(wrong.html.contains("value=\"7748317800143\""), "what was typed is kept");
+
+    // Persian digits are accepted; the bill comes back with its amount grouped in Persian digits.
+    let bill = browser
+        .post(
+            "/services/utility-bills/bill-details",
+            &[("_csrf", &csrf), ("bill-id", "۷۷۴۸۳۱۷۸۰۰۱۴۲"), ("payment-id", "۱۷۷۰۱۶۰")],
+        )
+        .await;
+    assert_eq!(bill.status, 200, "{}", bill.html);
+    assert!(bill.html.contains("class=\"bill\""));
+    assert!(bill.html.contains("۱۷٬۰۰۰ <span>ریال</span>"), "{}", bill.html);
+
+    // The same in English.
+    browser.get("/?lang=en").await;
+    let csrf = browser.get("/services/utility-bills/bill-details").await.hidden("_csrf");
+    let wrong = browser
+        .post(
+            "/services/utility-bills/bill-details",
+            &[("_csrf", &csrf), ("bill-id", "7748317800142"), ("payment-id", "")],
+        )
+        .await;
+    assert_eq!(wrong.field_error("payment-id"), "Payment ID is required");
+}
+
+#[tokio::test]
+async fn sign_in_apply_track_and_see_data_usage_without_javascript() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    // Private pages send visitors to sign in first, and back afterwards.
+    let mine = browser.get("/applications").await;
+    assert_eq!(mine.status, 303);
+    assert_eq!(mine.location(), "/signin?next=%2Fapplications");
+
+    // A wrong code is shown beside the code field.
+    let csrf = browser.get("/signin").await.hidden("_csrf");
+    let step2 = browser.post("/signin", &[("_csrf", &csrf), ("national_id", NID), ("mobile", "09121234567")]).await;
+    let code = host.notifier.last_code(MOBILE).unwrap();
+    let wrong = format!("{:05}", (code.parse::<u32>().unwrap() + 1) % 100_000);
+    let refused = browser
+        .post("/signin/verify", &[("_csrf", &step2.hidden("_csrf")), ("national_id", NID), ("code", &wrong)])
+        .await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.field_error("code").contains("کد تأیید نادرست است"), "{}", refused.html);
+
+    assert_eq!(browser.sign_in("/applications").await, "/applications");
+    let empty = browser.get("/applications").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.html.contains("0912***4567") || empty.html.contains("۰۹۱۲***۴۵۶۷"));
+
+    // File an application through the generated form.
+    let form = browser.get("/services/test-office/permit").await;
+    let (csrf, key) = (form.hidden("_csrf"), form.hidden("_key"));
+    let bad =
+        browser.post("/services/test-office/permit", &[("_csrf", &csrf), ("_key", &key), ("postal-code", "123")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(!bad.field_error("postal-code").is_empty());
+    let filed = browser
+        .post(
+            "/services/test-office/permit",
+            &[("_csrf", &csrf), ("_key", &key), ("postal-code", "۱۱۹۳۶۵۳۴۷۱"), ("reference", "CASE-7")],
+        )
+        .await;
+    assert_eq!(filed.status, 303, "{}", filed.html);
+    let location = filed.location().to_owned();
+    assert!(location.starts_with("/applications/PJ-") && location.ends_with("?filed=1"), "{location}");
+    let code = location.trim_start_matches("/applications/").trim_end_matches("?filed=1").to_owned();
+    // Sending the same form twice files once.
+    let twice = browser
+        .post(
+            "/services/test-office/permit",
+            &[("_csrf", &csrf), ("_key", &key), ("postal-code", "۱۱۹۳۶۵۳۴۷۱"), ("reference", "CASE-7")],
+        )
+        .await;
+    assert_eq!(twice.location(), location);
+
+    let shown = browser.get(&location).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.html.contains(&code));
+    assert!(shown.html.contains("class=\"timeline\""));
+    assert!(shown.html.contains("درخواست شما دریافت شد"), "the agency's message in the timeline");
+    assert!(shown.html.contains("<time datetime=\""), "dates carry the machine-readable time");
+    assert!(shown.html.contains("title=\"20"), "with the Gregorian date at hand");
+
+    // "My applications" lists it; the tracking form finds it typed sloppily.
+    assert!(browser.get("/applications").await.html.contains(&code));
+    let sloppy = code.to_lowercase().replace('-', "");
+    let tracked = browser.get(&format!("/track?code={sloppy}")).await;
+    assert_eq!(tracked.status, 303);
+    let page = browser.get(tracked.location()).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains(&code));
+    let typo = browser.get("/applications/PJ-AAAA-AAAA-AAAA-A").await;
+    assert_eq!(typo.status, 404);
+    assert!(typo.html.contains("کد پیگیری"));
+
+    // The national ID was handed over once, and the citizen can see it.
+    let usage = browser.get("/data-usage").await;
+    assert_eq!(usage.status, 200);
+    assert!(usage.html.contains("<td>کد ملی</td>"), "{}", usage.html);
+    assert!(usage.html.contains("پروانه آزمایشی"));
+
+    // Signing out ends the session.
+    let csrf = browser.get("/").await.hidden("_csrf");
+    let out = browser.post("/signout", &[("_csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert!(!browser.cookies.contains_key("panjereh_session"));
+    assert_eq!(browser.get("/applications").await.status, 303);
+}
