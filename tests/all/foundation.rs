@@ -22,7 +22,8 @@ async fn catalogue_lists_the_loaded_adapter_in_both_languages() {
     let host = Host::start(&[UTILITY_BILLS], "").await;
     let (status, fa) = host.get("/api/v1/services").await;
     assert_eq!(status, 200);
-    assert_eq!(fa["count"], 1);
+    // bill-details, then the latest water, electricity, gas and phone bills.
+    assert_eq!(fa["count"], 5);
     assert_eq!(fa["services"][0]["title"], "استعلام قبض");
     assert_eq!(fa["services"][0]["kind"], "inquiry");
     assert_eq!(fa["services"][0]["scope"]["level"], "national");
