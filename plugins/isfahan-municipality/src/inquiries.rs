@@ -96,7 +96,7 @@ pub fn property(postal_code: &str) -> Result<Property, AdapterError> {
         built_area_m2: land_area_m2 * floors * 7 / 10,
         usage: USAGES[((h >> 36) % 4) as usize],
         permit_year: 1370 + ((h >> 50) % 33) as i32,
-        completion_certificate: (h >> 56) % 4 != 0,
+        completion_certificate: !(h >> 56).is_multiple_of(4),
         rulings,
     })
 }
