@@ -70,6 +70,8 @@ impl Provider {
         })
         .await
         .expect("the OpenID provider starts within 30 s");
+        // Keep reading, so the provider never writes into a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Provider { issuer: format!("http://127.0.0.1:{port}"), _child: child }
     }
 
@@ -266,8 +268,9 @@ async fn tampered_state_replayed_code_and_another_browser_are_refused() {
 async fn a_missing_or_invalid_national_id_is_refused() {
     let provider = Provider::start().await;
     let host = Host::start(&[], &provider.config("panjereh")).await;
-    let browser = browser();
     for (login, problem) in [("nobody", "sso-national-id-missing"), ("invalid", "sso-national-id-invalid")] {
+        // A browser each: the provider remembers who signed in.
+        let browser = browser();
         let callback = authorize(&browser, &host, &provider, login).await;
         let (status, body) = finish(&browser, &host, &callback).await;
         assert_eq!(status, 403, "{body}");

@@ -74,6 +74,7 @@ server.listen(0, '127.0.0.1', () => {
   console.log(`listening ${port}`);
 });
 
+process.stdout.on('error', () => {});
 process.on('SIGTERM', () => process.exit(0));
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
