@@ -49,10 +49,21 @@ struct Provider {
 
 impl Provider {
     async fn start() -> Provider {
+        Provider::launch(&[]).await
+    }
+
+    /// A provider whose ID tokens carry only `sub` and the protocol claims: the national
+    /// ID must be read from UserInfo.
+    async fn start_userinfo_only() -> Provider {
+        Provider::launch(&["userinfo"]).await
+    }
+
+    async fn launch(args: &[&str]) -> Provider {
         install_provider();
         let mut child = tokio::process::Command::new("node")
             .arg(provider_dir().join("provider.mjs"))
             .arg(REDIRECT)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -213,6 +224,20 @@ async fn es256_tokens_and_the_portal_redirect_with_its_cookie() {
     assert_eq!(me["national_id"], NID, "Persian digits in the claim are normalized");
     assert_eq!(me["assurance"], "high");
     assert_eq!(me["mobile"], "", "no mobile claim for this account");
+    drop(host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_only_in_userinfo_are_read_from_there() {
+    let provider = Provider::start_userinfo_only().await;
+    let host = Host::start(&[], &provider.config("panjereh")).await;
+    let browser = browser();
+    let callback = authorize(&browser, &host, &provider, "citizen").await;
+    let (status, body) = finish(&browser, &host, &callback).await;
+    assert_eq!(status, 200, "{body}");
+    let me = host.get_as(body["token"].as_str().unwrap(), "/api/v1/me").await;
+    assert_eq!(me.body["national_id"], NID);
+    assert_eq!(me.body["mobile"], "09121234567");
     drop(host);
 }
 

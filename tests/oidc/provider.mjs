@@ -8,7 +8,10 @@
 // Any login name is accepted by the development login form; the accounts below give
 // their claims, others get only `sub`. Prints `listening PORT` on stdout once ready.
 //
-// Usage: node provider.mjs REDIRECT_URI
+// Usage: node provider.mjs REDIRECT_URI [userinfo]
+//
+// With `userinfo`, scope claims are given only by the UserInfo endpoint (the standard's
+// default); otherwise they are in the ID token too.
 
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
@@ -16,6 +19,7 @@ import http from 'node:http';
 import Provider from 'oidc-provider';
 
 const redirectUri = process.argv[2];
+const claimsInUserInfoOnly = process.argv[3] === 'userinfo';
 if (!redirectUri) {
   console.error('usage: node provider.mjs REDIRECT_URI');
   process.exit(2);
@@ -56,8 +60,9 @@ server.listen(0, '127.0.0.1', () => {
       ],
     },
     claims: { openid: ['sub'], national_id: ['national_id'], phone: ['phone_number'] },
-    // Claims of the granted scopes go in the ID token too, as national SSOs do.
-    conformIdTokenClaims: false,
+    // Claims of the granted scopes go in the ID token too, as national SSOs do (unless
+    // `userinfo` was asked for).
+    conformIdTokenClaims: claimsInUserInfoOnly,
     features: { devInteractions: { enabled: true } },
     pkce: { required: () => true },
     async findAccount(ctx, id) {
