@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::audit::Audit;
 use crate::auth::notifier::{LogNotifier, Notifier};
+use crate::auth::oidc::RelyingParty;
 use crate::config::Config;
 use crate::plugins::lifecycle::{Manager, ManagerOptions};
 use crate::plugins::{Refusal, Registry};
@@ -26,6 +27,8 @@ pub struct App {
     pub refused: Vec<Refusal>,
     /// Delivers one-time codes of the built-in identity provider.
     pub notifier: Arc<dyn Notifier>,
+    /// The OpenID Connect relying party, when `[oidc]` is configured.
+    pub oidc: Option<Arc<RelyingParty>>,
 }
 
 impl App {
@@ -43,6 +46,10 @@ impl App {
     /// or a `MemoryNotifier` that tests read).
     pub async fn start_with_notifier(config: Config, notifier: Arc<dyn Notifier>) -> anyhow::Result<Arc<App>> {
         crate::metrics::handle();
+        let oidc = match &config.oidc {
+            Some(settings) => Some(Arc::new(RelyingParty::new(settings.clone(), &config.egress.extra_roots)?)),
+            None => None,
+        };
         let db = Db::connect(&config.database_url).await?;
         let runtime = Runtime::new(&config.runtime)?;
         let audit = Audit::start(db.clone());
@@ -63,6 +70,6 @@ impl App {
         let refused = plugins.install_folder(&config.plugins_dir).await;
         plugins.reconcile().await?;
         plugins.follow(&config.database_url, config.reconcile_every);
-        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier }))
+        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier, oidc }))
     }
 }

@@ -3,19 +3,21 @@
 //! Every identity source ends in the same kind of session: a random bearer token (stored
 //! only as its SHA-256) bound to a citizen, an assurance level and the source that
 //! vouched for it. The built-in OTP provider gives `substantial` assurance; an OpenID
-//! Connect login (a later addition) calls [`session::issue`] with `Source::Oidc` and the
-//! assurance the operator configured for that provider.
+//! Connect login calls [`session::issue`] with `Source::Oidc` and the assurance the
+//! operator configured for that provider.
 //!
 //! # Layout
 //!
 //! - [`notifier`]: how one-time codes reach the citizen (log in development, memory in tests).
 //! - [`otp`]: the built-in identity provider: codes, expiry, attempts and back-off.
+//! - [`oidc`]: the OpenID Connect relying party (code flow, PKCE, ID-token checks).
 //! - [`session`]: issuing sessions and the [`Citizen`] request extractor.
 //! - [`access`]: a service's `min-assurance` against the session, and handing identity
 //!   attributes to adapters (with a data-usage record for each).
 
 pub mod access;
 pub mod notifier;
+pub mod oidc;
 pub mod otp;
 pub mod session;
 

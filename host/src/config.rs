@@ -41,6 +41,52 @@ pub struct Config {
     /// Outbound HTTP of adapters: timeouts, size cap, concurrency, name resolution.
     /// Tests replace `egress.resolver` so that no name is looked up outside the test.
     pub egress: EgressOptions,
+    /// The OpenID Connect provider citizens may sign in with (`[oidc]`), if any.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The OpenID Connect relying party (`[oidc]` in the file).
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// The provider's issuer, exactly as the provider spells it (it is compared as a
+    /// string); its metadata is read from `/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Never printed (see the `Debug` impl).
+    pub client_secret: String,
+    /// Send the client secret in the form body instead of HTTP Basic.
+    pub client_secret_post: bool,
+    /// Where the provider sends the browser back: this host's `/auth/callback`, as
+    /// registered with the provider.
+    pub redirect_url: String,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The claim that carries the national ID.
+    pub national_id_claim: String,
+    /// The claim that carries the mobile number, if the provider sends one.
+    pub mobile_claim: Option<String>,
+    /// Assurance given to sessions from this provider.
+    pub assurance: crate::runtime::bindings::Assurance,
+    /// How long provider metadata and keys are kept before being read again.
+    pub metadata_ttl: Duration,
+    /// How long a sign-in started at `/auth/login` may take.
+    pub login_ttl: Duration,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("client_secret_post", &self.client_secret_post)
+            .field("redirect_url", &self.redirect_url)
+            .field("scopes", &self.scopes)
+            .field("national_id_claim", &self.national_id_claim)
+            .field("mobile_claim", &self.mobile_claim)
+            .field("assurance", &self.assurance)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Sign-in and session settings (`[auth]` in the file).
@@ -103,6 +149,72 @@ struct RawConfig {
     auth: RawAuth,
     #[serde(default)]
     egress: RawEgress,
+    oidc: Option<RawOidc>,
+}
+
+/// `[oidc]`: the OpenID Connect provider.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawOidc {
+    issuer: String,
+    client_id: String,
+    /// `{ secret = "..." }` or `{ env = "VAR" }`.
+    client_secret: RawSecret,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    client_auth: Option<String>,
+    redirect_url: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    national_id_claim: Option<String>,
+    mobile_claim: Option<String>,
+    assurance: Option<String>,
+    metadata_ttl_secs: Option<u64>,
+    login_ttl_secs: Option<u64>,
+}
+
+impl RawOidc {
+    fn resolve(self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<OidcSettings> {
+        let url = |field: &str, value: &str| {
+            let parsed = url::Url::parse(value).with_context(|| format!("oidc.{field} is not a URL: {value}"))?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                bail!("oidc.{field} must be an http(s) URL");
+            }
+            Ok(value.to_owned())
+        };
+        let client_secret = match self.client_secret {
+            RawSecret { secret: Some(value), env: None } => value,
+            RawSecret { secret: None, env: Some(var) } => {
+                env(&var).with_context(|| format!("oidc.client-secret: environment variable {var} is not set"))?
+            }
+            _ => bail!("oidc.client-secret: give exactly one of `secret` or `env`"),
+        };
+        let client_secret_post = match self.client_auth.as_deref() {
+            None | Some("client_secret_basic") => false,
+            Some("client_secret_post") => true,
+            Some(other) => bail!("oidc.client-auth must be client_secret_basic or client_secret_post, not {other}"),
+        };
+        let assurance = match self.assurance.as_deref() {
+            None => crate::runtime::bindings::Assurance::Substantial,
+            Some(name) => crate::auth::assurance_from_name(name)
+                .with_context(|| format!("oidc.assurance must be none, low, substantial or high, not {name}"))?,
+        };
+        if self.client_id.is_empty() {
+            bail!("oidc.client-id is empty");
+        }
+        Ok(OidcSettings {
+            issuer: url("issuer", &self.issuer)?,
+            client_id: self.client_id,
+            client_secret,
+            client_secret_post,
+            redirect_url: url("redirect-url", &self.redirect_url)?,
+            scopes: self.scopes.into_iter().filter(|s| s != "openid").collect(),
+            national_id_claim: self.national_id_claim.unwrap_or_else(|| "national_id".to_owned()),
+            mobile_claim: self.mobile_claim.filter(|c| !c.is_empty()),
+            assurance,
+            metadata_ttl: Duration::from_secs(self.metadata_ttl_secs.unwrap_or(3600).max(1)),
+            login_ttl: Duration::from_secs(self.login_ttl_secs.unwrap_or(600).max(1)),
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -245,6 +357,7 @@ impl Config {
             concurrency: raw.limits.concurrency.unwrap_or(defaults.concurrency),
         };
         let egress = raw.egress.resolve()?;
+        let oidc = raw.oidc.map(|oidc| oidc.resolve(env)).transpose()?;
         let mut runtime = RuntimeOptions::default();
         if let Some(n) = raw.limits.max_instances {
             runtime.max_instances = n;
@@ -292,6 +405,7 @@ impl Config {
             adapters,
             auth,
             egress,
+            oidc,
         })
     }
 }
@@ -353,6 +467,25 @@ mod tests {
         let error = load_text("[adapters.tax.config]\napi-key = { secret = \"hunter2-key\" \n").unwrap_err();
         let message = format!("{error:#}");
         assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn oidc_settings_are_read_and_the_secret_is_redacted() {
+        let config = load_text(
+            "[oidc]\nissuer = \"https://sso.example.ir\"\nclient-id = \"panjereh\"\n\
+             client-secret = { secret = \"hunter2-oidc\" }\nredirect-url = \"https://panjereh.ir/auth/callback\"\n\
+             scopes = [\"openid\", \"national_id\"]\nassurance = \"high\"\nclient-auth = \"client_secret_post\"\n",
+        )
+        .unwrap();
+        let oidc = config.oidc.as_ref().unwrap();
+        assert_eq!(oidc.client_secret, "hunter2-oidc");
+        assert_eq!(oidc.scopes, ["national_id"]);
+        assert_eq!(oidc.national_id_claim, "national_id");
+        assert!(oidc.client_secret_post);
+        assert_eq!(oidc.assurance, crate::runtime::bindings::Assurance::High);
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(load_text("[oidc]\nissuer = \"x\"\n").is_err());
+        assert!(load_text("").unwrap().oidc.is_none());
     }
 
     #[test]

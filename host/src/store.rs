@@ -113,6 +113,7 @@ pub fn now_ms() -> i64 {
 pub mod applications;
 pub mod citizens;
 pub mod data_usage;
+pub mod oidc_logins;
 pub mod otp;
 pub mod sessions;
 

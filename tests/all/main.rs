@@ -9,6 +9,7 @@ mod capabilities;
 mod catalogue;
 mod crash;
 mod foundation;
+mod oidc;
 mod operators;
 mod portal;
 mod sandbox;

@@ -57,6 +57,21 @@ fn cargo(args: &[&str], extra: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs the OpenID provider the single sign-on tests start (`tests/oidc`, pinned by
+/// its package-lock.json) unless it is already there.
+fn oidc_provider() -> anyhow::Result<()> {
+    let dir = root().join("tests").join("oidc");
+    if dir.join("node_modules").join("oidc-provider").join("package.json").exists() {
+        return Ok(());
+    }
+    eprintln!("xtask: npm ci in {}", dir.display());
+    let status = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status()?;
+    if !status.success() {
+        bail!("npm ci in {} failed ({status})", dir.display());
+    }
+    Ok(())
+}
+
 /// Builds the sample adapters into `plugins-dist/`.
 fn plugins() -> anyhow::Result<PathBuf> {
     let root = root();
@@ -144,6 +159,7 @@ impl Drop for MockAgencies {
 /// Runs every test in the workspace, then the end-to-end tests. The `panjereh` binary is
 /// built first: the crash test runs it as a real process and kills it.
 fn test(extra: &[String]) -> anyhow::Result<()> {
+    oidc_provider()?;
     cargo(&["build", "-p", "panjereh-host", "--bin", "panjereh"], &[])?;
     cargo(&["test", "--workspace"], extra)?;
     e2e()

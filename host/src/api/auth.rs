@@ -3,7 +3,10 @@
 //! `POST /auth/otp/start {national_id, mobile}` sends a one-time code; `POST
 //! /auth/otp/verify {national_id, code}` answers a bearer token and sets the session
 //! cookie; `POST /auth/logout` revokes the session. The OpenID Connect relying party
-//! (`/auth/login`, `/auth/callback`) will issue the same sessions with `Source::Oidc`.
+//! (`GET /auth/login?return_to=/path`, `GET /auth/callback`, in [`sso`]) issues the same
+//! sessions with `Source::Oidc`.
+
+mod sso;
 
 use std::sync::Arc;
 
@@ -25,7 +28,11 @@ use crate::runtime::bindings::Assurance;
 use crate::store::{now_ms, sessions};
 
 pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/otp/start", post(start)).route("/otp/verify", post(verify)).route("/logout", post(logout))
+    Router::new()
+        .route("/otp/start", post(start))
+        .route("/otp/verify", post(verify))
+        .route("/logout", post(logout))
+        .merge(sso::routes())
 }
 
 /// Body of `POST /auth/otp/start`.

@@ -45,6 +45,27 @@ pub async fn upsert(db: &Db, national_id: &str, mobile: &str) -> sqlx::Result<Ci
     from_row(&row)
 }
 
+/// The citizen with this national ID, created on first sign-in, for an identity source
+/// that may not vouch for a mobile: the stored mobile is replaced only when one is given
+/// (a citizen first seen without one has an empty mobile).
+pub async fn upsert_keeping_mobile(db: &Db, national_id: &str, mobile: Option<&str>) -> sqlx::Result<CitizenRow> {
+    if let Some(mobile) = mobile {
+        return upsert(db, national_id, mobile).await;
+    }
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO citizens (id, national_id, mobile, created_ms, updated_ms) VALUES ($1, $2, '', $3, $3)
+         ON CONFLICT (national_id) DO UPDATE SET updated_ms = excluded.updated_ms
+         RETURNING id, national_id, mobile, created_ms",
+    )
+    .bind(random_id())
+    .bind(national_id)
+    .bind(now)
+    .fetch_one(db.pool())
+    .await?;
+    from_row(&row)
+}
+
 /// The citizen with this subject.
 pub async fn get(db: &Db, id: &str) -> sqlx::Result<Option<CitizenRow>> {
     let row = sqlx::query("SELECT id, national_id, mobile, created_ms FROM citizens WHERE id = $1")

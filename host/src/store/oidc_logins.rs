@@ -1,0 +1,64 @@
+//! Sign-ins in progress with the OpenID Connect provider: one row from `/auth/login` to
+//! `/auth/callback`, taken (deleted) by the callback so that a state works once.
+
+use sqlx::Row as _;
+
+use super::Db;
+
+/// A sign-in waiting for the provider's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLogin {
+    /// SHA-256 of the `state` sent to the provider.
+    pub state_hash: String,
+    /// SHA-256 of the value in the browser's sign-in cookie.
+    pub browser_hash: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Where to send the citizen afterwards (a same-site path).
+    pub return_to: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// Records a started sign-in, dropping those that expired.
+pub async fn create(db: &Db, login: &PendingLogin) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM oidc_logins WHERE expires_ms < $1").bind(login.created_ms).execute(db.pool()).await?;
+    sqlx::query(
+        "INSERT INTO oidc_logins (state_hash, browser_hash, nonce, pkce_verifier, return_to, created_ms, expires_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&login.state_hash)
+    .bind(&login.browser_hash)
+    .bind(&login.nonce)
+    .bind(&login.pkce_verifier)
+    .bind(&login.return_to)
+    .bind(login.created_ms)
+    .bind(login.expires_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Removes and returns the sign-in with this state, if there is one; a second call with
+/// the same state finds nothing.
+pub async fn take(db: &Db, state_hash: &str) -> sqlx::Result<Option<PendingLogin>> {
+    let row = sqlx::query(
+        "DELETE FROM oidc_logins WHERE state_hash = $1
+         RETURNING state_hash, browser_hash, nonce, pkce_verifier, return_to, created_ms, expires_ms",
+    )
+    .bind(state_hash)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| {
+        Ok(PendingLogin {
+            state_hash: row.try_get("state_hash")?,
+            browser_hash: row.try_get("browser_hash")?,
+            nonce: row.try_get("nonce")?,
+            pkce_verifier: row.try_get("pkce_verifier")?,
+            return_to: row.try_get("return_to")?,
+            created_ms: row.try_get("created_ms")?,
+            expires_ms: row.try_get("expires_ms")?,
+        })
+    })
+    .transpose()
+}
