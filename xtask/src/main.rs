@@ -189,6 +189,9 @@ fn e2e() -> anyhow::Result<()> {
     let wasm_target = root.join("target").join("wasm");
     let mut built =
         wasm::build_workspace(&cargo_bin(), &root.join("plugins"), &wasm_target).map_err(anyhow::Error::msg)?;
+    // Only the adapters the run drives: the others need mock back-ends and grants, and their
+    // services would change what the searches find.
+    built.retain(|b| b.name == "utility-bills");
     let guests = wasm::build_workspace(&cargo_bin(), &root.join("tests").join("guests"), &wasm_target)
         .map_err(anyhow::Error::msg)?;
     built.extend(guests.into_iter().filter(|b| b.name == "applicant"));
