@@ -39,13 +39,25 @@ struct Next {
     next: Option<String>,
 }
 
-async fn signin(visit: Visit, citizen: Option<Citizen>, Query(query): Query<Next>) -> Response {
+async fn signin(
+    State(app): State<Arc<App>>,
+    visit: Visit,
+    citizen: Option<Citizen>,
+    Query(query): Query<Next>,
+) -> Response {
     let next = local_path(query.next.as_deref());
     if citizen.is_some() {
         return Redirect::to(&next).into_response();
     }
-    Page::new(&visit, None, "signin")
-        .render("signin.html", context! { step => "start", next, values => Value::from(()), errors => Value::from(()) })
+    // The configured single sign-on provider, named by its issuer's host.
+    let oidc = app.config.oidc.as_ref().map(|o| {
+        let host = o.issuer.split("://").nth(1).unwrap_or(&o.issuer);
+        host.split('/').next().unwrap_or(host).to_owned()
+    });
+    Page::new(&visit, None, "signin").render(
+        "signin.html",
+        context! { step => "start", next, oidc, values => Value::from(()), errors => Value::from(()) },
+    )
 }
 
 /// Step one: the national ID and mobile; a code is sent and the code form shown.
