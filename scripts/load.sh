@@ -1,37 +1,75 @@
 #!/usr/bin/env bash
-# Bounded load on loopback with wrk: raw /healthz (the base of the ratios), an authenticated
-# inquiry, and an application submit, against a real `panjereh serve` with the sample
-# adapters. Usage:
-#   scripts/load.sh [DATABASE_URL]      (default: a fresh SQLite file)
-# Needs: wrk (apt-get install wrk), plugins-dist/ (cargo xtask plugins), and the host built
-# (cargo build --release -p panjereh-host). Each run lasts DURATION seconds (default 10).
+# Bounded load on loopback with wrk against a real `panjereh serve` with the sample adapters:
+#   - GET /healthz: the raw rate of the HTTP stack, the base of the ratios;
+#   - an authenticated inquiry answered inside its adapter (utility bills);
+#   - an authenticated inquiry through an agency back-end (traffic police: the adapter calls
+#     the mock back-end over HTTP on loopback, with the citizen's national ID);
+#   - an application submit (Isfahan's suggestion box: validation, the adapter's submit, its
+#     kv storage, the tracking code, the application and its first event stored).
+# Usage:
+#   scripts/load.sh                          a fresh SQLite file
+#   scripts/load.sh postgres://127.0.0.1/x   a PostgreSQL database (created if missing)
+# Needs wrk (apt-get install wrk) and release builds:
+#   cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies
+# DURATION (seconds per run, default 10), CONNECTIONS (default 16), PORT (default 18080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/panjereh}
+MOCKS=${MOCKS:-target/release/mock-agencies}
 DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-16}
 PORT=${PORT:-18080}
+for need in "$BIN" "$MOCKS" plugins-dist/utility-bills.wasm; do
+  [ -e "$need" ] || { echo "missing $need: cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+
 WORK=$(mktemp -d)
 DB=${1:-sqlite://$WORK/load.db}
-trap 'kill $HOST 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PIDS=()
+cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
 
-# Isfahan's applications keep their cases in kv: grant it (and nothing else) for the run.
+if [[ $DB == postgres* ]]; then
+  name=${DB##*/}
+  psql "${DB%/*}/postgres" -qtc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+fi
+
+# The mock agency back-ends (traffic police on 127.0.0.1:9101), unless already running.
+if ! curl -s -o /dev/null 127.0.0.1:9101; then
+  "$MOCKS" > "$WORK/mocks.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:9101 && break; sleep 0.1; done
+fi
+
+# The development grants, with storage for Isfahan large enough for a run's applications.
 cat > "$WORK/config.toml" <<TOML
-[adapters.isfahan-municipality]
-grant = { kv-quota-kib = 1048576, identity = ["national-id"] }
 [auth]
 otp-backoff-ms = 1
+
+[adapters.isfahan-municipality]
+grant = { kv-quota-kib = 1048576, identity = ["national-id"] }
+
+[adapters.traffic-police]
+grant = { config = ["base-url", "api-key"], http = ["127.0.0.1:9101"], identity = ["national-id"] }
+
+[adapters.traffic-police.config]
+base-url = "http://127.0.0.1:9101"
+api-key = { secret = "dev-police-key" }
 TOML
 RUST_LOG=warn,panjereh_host::auth=info "$BIN" serve --listen 127.0.0.1:$PORT --plugins plugins-dist \
   --database-url "$DB" --config "$WORK/config.toml" 2> "$WORK/host.log" &
-HOST=$!
+PIDS+=($!)
 for _ in $(seq 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 
-curl -sf -H 'content-type: application/json' -d '{"national_id":"1271408929","mobile":"09131234567"}' \
+# Sign in as the owner of the mock police's first vehicle; the code comes from the log.
+curl -sf -H 'content-type: application/json' -d '{"national_id":"0499370899","mobile":"09121234567"}' \
   "127.0.0.1:$PORT/auth/otp/start" >/dev/null
 sleep 0.3
 CODE=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/host.log" | grep -o 'code=[0-9]*' | tail -1 | cut -d= -f2)
-TOKEN=$(curl -sf -H 'content-type: application/json' -d "{\"national_id\":\"1271408929\",\"code\":\"$CODE\"}" \
+TOKEN=$(curl -sf -H 'content-type: application/json' -d "{\"national_id\":\"0499370899\",\"code\":\"$CODE\"}" \
   "127.0.0.1:$PORT/auth/otp/verify" | sed 's/.*"token":"\([^"]*\)".*/\1/')
+[ -n "$TOKEN" ] || { echo "sign-in failed; host log:" >&2; cat "$WORK/host.log" >&2; exit 1; }
 
 cat > "$WORK/post.lua" <<LUA
 wrk.method = "POST"
@@ -40,19 +78,35 @@ wrk.headers["authorization"] = "Bearer $TOKEN"
 wrk.body = os.getenv("BODY")
 LUA
 
+BASE=
 run() { # name, path, [body]
-  local out
-  out=$(BODY=${3:-} wrk -t2 -c16 -d"${DURATION}s" --latency ${3:+-s "$WORK/post.lua"} "http://127.0.0.1:$PORT$2")
-  local rps p99
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-  local non2xx
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-  printf '| %-28s | %10s req/s | p99 %8s | non-2xx %s |\n' "$1" "$rps" "$p99" "${non2xx:-0}"
+  local body=${3:-}
+  # One request first: a run whose requests fail is reported, not measured.
+  if [ -n "$body" ]; then
+    local status
+    status=$(curl -s -o "$WORK/first.json" -w '%{http_code}' -H 'content-type: application/json' \
+      -H "authorization: Bearer $TOKEN" -d "$body" "127.0.0.1:$PORT$2")
+    [[ $status == 2* ]] || { echo "$1: $status $(cat "$WORK/first.json")" >&2; exit 1; }
+  fi
+  local out rps p50 p99 errors
+  out=$(BODY=$body wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${body:+-s "$WORK/post.lua"} \
+    "http://127.0.0.1:$PORT$2")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  BASE=${BASE:-$rps}
+  printf '| %-34s | %10s | %5.3f | %8s | %8s | %6s |\n' "$1" "$rps" \
+    "$(awk -v a="$rps" -v b="$BASE" 'BEGIN {print a / b}')" "$p50" "$p99" "${errors:-0}"
 }
-echo "database: ${DB%%:*}"
+
+echo "database: ${DB%%:*}, $CONNECTIONS connections, ${DURATION}s per run, $(nproc) cores shared with wrk"
+echo "| request                            |      req/s | ratio |      p50 |      p99 | non-2xx |"
+echo "|------------------------------------|-----------:|------:|---------:|---------:|--------:|"
 run "GET /healthz" /healthz
-run "authenticated inquiry" /api/v1/services/utility-bills/bill-details/inquiries \
+run "inquiry in the adapter (bills)" /api/v1/services/utility-bills/bill-details/inquiries \
   '{"input":{"bill-id":"7748317800142","payment-id":"1770160"}}'
-run "application submit" /api/v1/services/isfahan-municipality/suggestion-complaint/applications \
+run "inquiry via back-end (police)" /api/v1/services/traffic-police/vehicle-fines/inquiries \
+  '{"input":{"plate":"12ب345-13"}}'
+run "application submit (Isfahan)" /api/v1/services/isfahan-municipality/suggestion-complaint/applications \
   '{"input":{"kind":"suggestion","subject":"ایستگاه دوچرخه","body":"ایستگاه دوچرخه در میدان جمهوری لازم است"}}'

@@ -8,36 +8,52 @@
 //! - `api/ops.rs`: health and readiness.
 //! - `api/problem.rs`: RFC 9457 errors in Persian and English.
 //! - `api/views.rs`: the JSON shapes of answers.
+//! - `api/openapi.rs`: the OpenAPI 3.1 description, collected from the handlers.
 
 pub mod admin;
 pub mod applications;
 pub mod auth;
 pub mod citizen;
 pub mod me;
+pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod views;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::App;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 << 10;
 
-/// The whole HTTP surface of the host.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+/// The API's routes with their description (everything but the portal's pages).
+fn described() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(ops::routes())
         .nest("/api/v1", citizen::routes().merge(applications::routes()).merge(me::routes()))
         .nest("/admin/v1", admin::routes())
         .nest("/auth", auth::routes())
-        .merge(crate::portal::routes())
+}
+
+/// The OpenAPI 3.1 description of the API, as `GET /api/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::complete(described().into_openapi())
+}
+
+/// The whole HTTP surface of the host.
+pub fn router(app: Arc<App>) -> Router {
+    let (api, _) = described().split_for_parts();
+    api.merge(crate::portal::routes())
+        .method_not_allowed_fallback(problem::method_not_allowed)
         .fallback(crate::portal::fallback)
         .layer(axum::middleware::from_fn(problem::localize))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -51,5 +67,7 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

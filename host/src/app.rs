@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::audit::Audit;
 use crate::auth::notifier::{LogNotifier, Notifier};
 use crate::auth::oidc::RelyingParty;
+use crate::auth::throttle::Throttle;
 use crate::config::Config;
 use crate::plugins::lifecycle::{Manager, ManagerOptions};
 use crate::plugins::{Refusal, Registry};
@@ -29,6 +30,8 @@ pub struct App {
     pub notifier: Arc<dyn Notifier>,
     /// The OpenID Connect relying party, when `[oidc]` is configured.
     pub oidc: Option<Arc<RelyingParty>>,
+    /// Per-client limit on sign-in requests.
+    pub throttle: Throttle,
 }
 
 impl App {
@@ -70,6 +73,7 @@ impl App {
         let refused = plugins.install_folder(&config.plugins_dir).await;
         plugins.reconcile().await?;
         plugins.follow(&config.database_url, config.reconcile_every);
-        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier, oidc }))
+        let throttle = Throttle::new(config.auth.otp_client_per_minute);
+        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier, oidc, throttle }))
     }
 }

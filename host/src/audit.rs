@@ -38,7 +38,7 @@ pub struct Entry {
 }
 
 /// An entry as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Record {
     pub seq: i64,
     pub at: i64,
@@ -165,7 +165,7 @@ async fn append(db: &Db, batch: &[Pending]) -> anyhow::Result<()> {
 }
 
 /// The result of checking the chain.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Verification {
     pub ok: bool,
     /// Entries checked.
@@ -175,7 +175,7 @@ pub struct Verification {
     pub first_broken: Option<Broken>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Broken {
     pub seq: i64,
     pub reason: String,

@@ -20,6 +20,7 @@ pub mod notifier;
 pub mod oidc;
 pub mod otp;
 pub mod session;
+pub mod throttle;
 
 pub use session::Citizen;
 

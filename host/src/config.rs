@@ -98,6 +98,9 @@ pub struct AuthSettings {
     pub otp_backoff: Duration,
     /// How long a session lasts.
     pub session_ttl: Duration,
+    /// Sign-in requests one client address may make a minute, after a burst of as many
+    /// (`otp-client-per-minute`; 0 turns the limit off).
+    pub otp_client_per_minute: u32,
 }
 
 impl Default for AuthSettings {
@@ -106,6 +109,7 @@ impl Default for AuthSettings {
             otp_ttl: Duration::from_secs(120),
             otp_backoff: Duration::from_secs(1),
             session_ttl: Duration::from_secs(12 * 3600),
+            otp_client_per_minute: 30,
         }
     }
 }
@@ -233,6 +237,7 @@ struct RawAuth {
     otp_ttl_secs: Option<u64>,
     otp_backoff_ms: Option<u64>,
     session_ttl_secs: Option<u64>,
+    otp_client_per_minute: Option<u32>,
 }
 
 /// `[egress]`: adapters' outbound HTTP.
@@ -388,6 +393,7 @@ impl Config {
             otp_ttl: raw.auth.otp_ttl_secs.map_or(auth_defaults.otp_ttl, Duration::from_secs),
             otp_backoff: raw.auth.otp_backoff_ms.map_or(auth_defaults.otp_backoff, Duration::from_millis),
             session_ttl: raw.auth.session_ttl_secs.map_or(auth_defaults.session_ttl, Duration::from_secs),
+            otp_client_per_minute: raw.auth.otp_client_per_minute.unwrap_or(auth_defaults.otp_client_per_minute),
         };
         if auth.otp_ttl.is_zero() || auth.session_ttl.is_zero() {
             bail!("auth.otp-ttl-secs and auth.session-ttl-secs must be positive");

@@ -96,17 +96,17 @@ impl Adapter {
     }
 
     /// Call statistics of this loaded version.
-    pub fn stats(&self) -> serde_json::Value {
+    pub fn stats(&self) -> CallStats {
         use std::sync::atomic::Ordering::Relaxed;
         let k = &self.exec.kills;
-        serde_json::json!({
-            "calls": k.calls.load(Relaxed),
-            "cpu_budget_kills": k.cpu.load(Relaxed),
-            "memory_limit_kills": k.memory.load(Relaxed),
-            "traps": k.trap.load(Relaxed),
-            "timeouts": k.timeout.load(Relaxed),
-            "busy": k.busy.load(Relaxed),
-        })
+        CallStats {
+            calls: k.calls.load(Relaxed),
+            cpu_budget_kills: k.cpu.load(Relaxed),
+            memory_limit_kills: k.memory.load(Relaxed),
+            traps: k.trap.load(Relaxed),
+            timeouts: k.timeout.load(Relaxed),
+            busy: k.busy.load(Relaxed),
+        }
     }
 
     /// How many calls were stopped, by reason.
@@ -336,8 +336,24 @@ fn check_description(manifest: &Manifest, agency: &Agency) -> Result<(), LoadErr
     Ok(())
 }
 
+/// Calls of one loaded version, and how many were stopped, by reason.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct CallStats {
+    pub calls: u64,
+    /// Stopped for using up their CPU budget (a spin).
+    pub cpu_budget_kills: u64,
+    /// Stopped for asking for more memory than allowed.
+    pub memory_limit_kills: u64,
+    /// Crashed (a trap or a panic in the adapter).
+    pub traps: u64,
+    /// Stopped at the wall-clock limit (a slow back-end).
+    pub timeouts: u64,
+    /// Refused because the adapter's concurrency was full.
+    pub busy: u64,
+}
+
 /// A package that was refused at load, and why.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Refusal {
     pub file: String,
     pub reason: String,

@@ -10,6 +10,7 @@ mod catalogue;
 mod crash;
 mod foundation;
 mod oidc;
+mod openapi;
 mod operators;
 mod portal;
 mod sandbox;

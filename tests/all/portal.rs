@@ -214,6 +214,21 @@ async fn assets_are_hashed_cached_and_pages_are_light() {
 }
 
 #[tokio::test]
+async fn sign_in_forms_share_the_per_client_limit() {
+    let host = Host::start(&[], "[auth]\notp-client-per-minute = 2\notp-backoff-ms = 0\n").await;
+    let mut browser = Browser::new(&host);
+    let csrf = browser.get("/signin").await.hidden("_csrf");
+    let form = [("_csrf", csrf.as_str()), ("national_id", NID), ("mobile", MOBILE)];
+    assert_eq!(browser.post("/signin", &form).await.status, 200);
+    let code = browser.post("/signin/verify", &[("_csrf", &csrf), ("national_id", NID), ("code", "00000")]).await;
+    assert_ne!(code.status, 429, "{}", code.html);
+    let refused = browser.post("/signin", &form).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.html.contains("درخواست‌های ورود بیش از حد مجاز"), "{}", refused.html);
+    assert!(refused.html.contains("dir=\"rtl\""), "a page, in Persian");
+}
+
+#[tokio::test]
 async fn posts_without_the_csrf_token_are_refused() {
     let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
     let mut browser = Browser::new(&host);

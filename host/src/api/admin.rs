@@ -5,34 +5,39 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, Query, State};
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::citizen::ApiJson;
+use super::applications::rfc3339;
+use super::citizen::{ApiJson, ApiPath, ApiQuery};
 use super::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::audit;
-use crate::plugins::lifecycle::{ChangeError, InstallError, Package, Source};
+use crate::plugins::CallStats;
+use crate::plugins::lifecycle::{ChangeError, InstallError, Installed, Package, Source};
 use crate::store::operators::{Operator, Role};
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route(
-            "/plugins",
-            get(list).post(upload).layer(DefaultBodyLimit::max(crate::plugins::MAX_COMPONENT_BYTES + (1 << 20))),
-        )
-        .route("/plugins/{id}", get(show).delete(remove))
-        .route("/plugins/{id}/enable", post(enable))
-        .route("/plugins/{id}/disable", post(disable))
-        .route("/plugins/{id}/activate", post(activate))
-        .route("/plugins/{id}/rollback", post(rollback))
-        .route("/audit", get(audit_log))
-        .route("/audit/verify", get(audit_verify))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    let (schemas, paths, plugins) = routes!(list, upload);
+    let upload_limit = DefaultBodyLimit::max(crate::plugins::MAX_COMPONENT_BYTES + (1 << 20));
+    OpenApiRouter::new()
+        .routes((schemas, paths, plugins.layer(upload_limit)))
+        .routes(routes!(show, remove))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(activate))
+        .routes(routes!(rollback))
+        .routes(routes!(audit_log))
+        .routes(routes!(audit_verify))
 }
 
 /// An authenticated operator.
@@ -131,22 +136,59 @@ fn change_problem(error: ChangeError) -> Problem {
         .detail(Bilingual::new(format!("دلیل: {reason}"), reason))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct UploadQuery {
-    /// Stage the version without switching to it.
+    /// `false` stages the version without switching to it (default `true`).
     activate: Option<bool>,
 }
 
-/// `multipart/form-data` with parts `manifest` (TOML), `component` (the .wasm) and
-/// optionally `signature` (base64).
+/// An adapter package, as uploaded.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// The manifest (TOML).
+    manifest: String,
+    /// The component (`.wasm`).
+    #[schema(format = Binary, content_media_type = "application/wasm")]
+    component: Vec<u8>,
+    /// The agency's Ed25519 signature of the component, base64 (required when the host
+    /// trusts agency keys).
+    signature: Option<String>,
+}
+
+/// Installs an adapter version from its package and, unless `activate=false`, switches
+/// traffic to it without a restart. Admins only.
+#[utoipa::path(
+    post, path = "/plugins", tag = "operators", params(UploadQuery),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Installed (and activated)", body = Installed),
+        (status = 400, description = "A malformed form: a missing or unexpected part"),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 409, description = "This version exists, or another adapter serves the agency"),
+        (status = 422, description = "The package was refused: signature, manifest, contract or capabilities"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn upload(
     State(app): State<Arc<App>>,
     auth: OperatorAuth,
-    Query(query): Query<UploadQuery>,
-    mut form: Multipart,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+    ApiQuery(query): ApiQuery<UploadQuery>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<Installed>), Problem> {
     let operator = auth.admin()?;
+    let mut form = form.map_err(|e| {
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            Bilingual::new("نوع محتوا باید multipart/form-data باشد", "Content-Type must be multipart/form-data"),
+        )
+        .detail(Bilingual::new(format!("دلیل: {}", e.body_text()), e.body_text()))
+    })?;
     let bad = |en: String| Problem::bad_request(Bilingual::new(format!("فرم بارگذاری نادرست است: {en}"), en));
     let (mut manifest, mut wasm, mut signature) = (None, None, None);
     while let Some(field) = form.next_field().await.map_err(|e| bad(e.body_text()))? {
@@ -168,56 +210,134 @@ async fn upload(
         .install(Package { manifest, wasm, signature }, Source::Upload, &operator.name, query.activate.unwrap_or(true))
         .await
         .map_err(install_problem)?;
-    Ok((StatusCode::CREATED, Json(json!(installed))))
+    Ok((StatusCode::CREATED, Json(installed)))
 }
 
-async fn describe_adapter(app: &App, id: &str) -> Result<Option<Value>, Problem> {
+/// An installed adapter as operators see it.
+#[derive(Serialize, ToSchema)]
+pub struct AdapterView {
+    pub id: String,
+    pub agency: String,
+    /// `enabled` or `disabled`.
+    #[schema(value_type = String, example = "enabled")]
+    pub state: &'static str,
+    /// The version operators chose.
+    pub active_version: String,
+    /// What `rollback` returns to.
+    pub previous_version: Option<String>,
+    /// The version answering now on this replica (absent while it cannot load).
+    pub serving_version: Option<String>,
+    pub digest: Option<String>,
+    /// The contract version the component was built against.
+    pub wit: Option<String>,
+    pub services: Vec<String>,
+    pub grant: Option<GrantView>,
+    pub limits: Option<LimitsView>,
+    pub stats: Option<CallStats>,
+    pub versions: Vec<VersionView>,
+    /// When the desired state last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// The capabilities an adapter holds: what its manifest asked for and an operator granted.
+#[derive(Serialize, ToSchema)]
+pub struct GrantView {
+    pub config: BTreeSet<String>,
+    /// Outbound destinations, `host:port`.
+    pub http: BTreeSet<String>,
+    pub identity: BTreeSet<String>,
+    pub kv_quota_bytes: Option<u64>,
+    /// Configuration values, secrets shown as `***`.
+    pub config_values: BTreeMap<String, String>,
+}
+
+/// The limits each call of an adapter runs under.
+#[derive(Serialize, ToSchema)]
+pub struct LimitsView {
+    pub cpu_ms: u64,
+    pub wall_ms: u64,
+    pub memory_mib: usize,
+    pub concurrency: u32,
+}
+
+/// One stored version of an adapter.
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    pub version: String,
+    pub digest: String,
+    /// Fingerprint of the agency key that signed it.
+    pub signed_by: Option<String>,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
+}
+
+/// `GET /admin/v1/plugins`.
+#[derive(Serialize, ToSchema)]
+pub struct AdapterList {
+    pub plugins: Vec<AdapterView>,
+}
+
+async fn describe_adapter(app: &App, id: &str) -> Result<Option<AdapterView>, Problem> {
     let Some(state) = app.db.desired_state(id).await.map_err(|_| storage_problem())? else {
         return Ok(None);
     };
     let versions = app.db.versions(id).await.map_err(|_| storage_problem())?;
     let serving = app.registry.get(&state.agency).filter(|s| s.adapter.manifest.id == id);
-    let (grant, limits, stats, services) = match &serving {
-        Some(slot) => {
-            let a = &slot.adapter;
+    let adapter = serving.as_ref().map(|slot| &slot.adapter);
+    Ok(Some(AdapterView {
+        state: if state.enabled { "enabled" } else { "disabled" },
+        serving_version: adapter.map(|a| a.manifest.version.to_string()),
+        digest: adapter.map(|a| a.digest.clone()),
+        wit: adapter.map(|a| a.wit.to_string()),
+        services: adapter.map(|a| a.agency.services.iter().map(|s| s.id.clone()).collect()).unwrap_or_default(),
+        grant: adapter.map(|a| {
             let g = a.grant();
+            GrantView {
+                config: g.config_keys.clone(),
+                http: g.http_hosts.clone(),
+                identity: g.identity.clone(),
+                kv_quota_bytes: g.kv_quota,
+                config_values: a.redacted_config(),
+            }
+        }),
+        limits: adapter.map(|a| {
             let l = a.limits();
-            (
-                json!({
-                    "config": g.config_keys, "http": g.http_hosts, "identity": g.identity,
-                    "kv_quota_bytes": g.kv_quota,
-                    "config_values": a.redacted_config(),
-                }),
-                json!({"cpu_ms": l.cpu.as_millis() as u64, "wall_ms": l.wall.as_millis() as u64,
-                       "memory_mib": l.memory_bytes >> 20, "concurrency": l.concurrency}),
-                a.stats(),
-                a.agency.services.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-            )
-        }
-        None => (Value::Null, Value::Null, Value::Null, Vec::new()),
-    };
-    Ok(Some(json!({
-        "id": state.id,
-        "agency": state.agency,
-        "state": if state.enabled { "enabled" } else { "disabled" },
-        "active_version": state.active_version,
-        "previous_version": state.previous_version,
-        "serving_version": serving.as_ref().map(|s| s.adapter.manifest.version.to_string()),
-        "digest": serving.as_ref().map(|s| s.adapter.digest.clone()),
-        "wit": serving.as_ref().map(|s| s.adapter.wit.to_string()),
-        "services": services,
-        "grant": grant,
-        "limits": limits,
-        "stats": stats,
-        "versions": versions.iter().map(|v| json!({
-            "version": v.version, "digest": v.digest, "signed_by": v.signed_by,
-            "uploaded_by": v.uploaded_by, "uploaded_at": v.uploaded_at,
-        })).collect::<Vec<_>>(),
-        "updated_at": state.updated_at,
-    })))
+            LimitsView {
+                cpu_ms: l.cpu.as_millis() as u64,
+                wall_ms: l.wall.as_millis() as u64,
+                memory_mib: l.memory_bytes >> 20,
+                concurrency: l.concurrency,
+            }
+        }),
+        stats: adapter.map(|a| a.stats()),
+        versions: versions
+            .into_iter()
+            .map(|v| VersionView {
+                version: v.version,
+                digest: v.digest,
+                signed_by: v.signed_by,
+                uploaded_by: v.uploaded_by,
+                uploaded_at: rfc3339(v.uploaded_at),
+            })
+            .collect(),
+        updated_at: rfc3339(state.updated_at),
+        id: state.id,
+        agency: state.agency,
+        active_version: state.active_version,
+        previous_version: state.previous_version,
+    }))
 }
 
-async fn list(State(app): State<Arc<App>>, _auth: OperatorAuth) -> Result<Json<Value>, Problem> {
+/// Every installed adapter with its versions, capabilities, limits and call statistics.
+#[utoipa::path(
+    get, path = "/plugins", tag = "operators", security(("operator" = [])),
+    responses(
+        (status = 200, description = "The installed adapters", body = AdapterList),
+        (status = 401, description = "No valid operator token"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
+async fn list(State(app): State<Arc<App>>, _auth: OperatorAuth) -> Result<Json<AdapterList>, Problem> {
     let states = app.db.desired_states().await.map_err(|_| storage_problem())?;
     let mut plugins = Vec::with_capacity(states.len());
     for state in states {
@@ -225,90 +345,205 @@ async fn list(State(app): State<Arc<App>>, _auth: OperatorAuth) -> Result<Json<V
             plugins.push(view);
         }
     }
-    Ok(Json(json!({ "plugins": plugins })))
+    Ok(Json(AdapterList { plugins }))
 }
 
 fn no_such_adapter(id: &str) -> Problem {
     Problem::not_found(Bilingual::new(format!("افزونه «{id}» نصب نیست"), format!("no adapter `{id}` is installed")))
 }
 
+/// The adapter id in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct AdapterPath {
+    /// The adapter's id, from its manifest.
+    id: String,
+}
+
+/// One installed adapter.
+#[utoipa::path(
+    get, path = "/plugins/{id}", tag = "operators", params(AdapterPath), security(("operator" = [])),
+    responses(
+        (status = 200, description = "The adapter", body = AdapterView),
+        (status = 401, description = "No valid operator token"),
+        (status = 404, description = "No such adapter"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn show(
     State(app): State<Arc<App>>,
     _auth: OperatorAuth,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    describe_adapter(&app, &id).await?.map(Json).ok_or_else(|| no_such_adapter(&id))
+    ApiPath(AdapterPath { id }): ApiPath<AdapterPath>,
+) -> Result<Json<AdapterView>, Problem> {
+    describe(&app, &id).await
 }
 
+async fn describe(app: &App, id: &str) -> Result<Json<AdapterView>, Problem> {
+    describe_adapter(app, id).await?.map(Json).ok_or_else(|| no_such_adapter(id))
+}
+
+/// Puts a disabled adapter back in service. Admins only.
+#[utoipa::path(
+    post, path = "/plugins/{id}/enable", tag = "operators", params(AdapterPath), security(("operator" = [])),
+    responses(
+        (status = 200, description = "Enabled", body = AdapterView),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 404, description = "No such adapter"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn enable(
     State(app): State<Arc<App>>,
     auth: OperatorAuth,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+    ApiPath(AdapterPath { id }): ApiPath<AdapterPath>,
+) -> Result<Json<AdapterView>, Problem> {
     app.plugins.set_enabled(&id, true, &auth.admin()?.name).await.map_err(change_problem)?;
-    show(State(app), auth, Path(id)).await
+    describe(&app, &id).await
 }
 
+/// Takes an adapter out of service for maintenance: its services answer 503 with
+/// `Retry-After`, in-flight calls finish. Admins only.
+#[utoipa::path(
+    post, path = "/plugins/{id}/disable", tag = "operators", params(AdapterPath), security(("operator" = [])),
+    responses(
+        (status = 200, description = "Disabled", body = AdapterView),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 404, description = "No such adapter"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn disable(
     State(app): State<Arc<App>>,
     auth: OperatorAuth,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+    ApiPath(AdapterPath { id }): ApiPath<AdapterPath>,
+) -> Result<Json<AdapterView>, Problem> {
     app.plugins.set_enabled(&id, false, &auth.admin()?.name).await.map_err(change_problem)?;
-    show(State(app), auth, Path(id)).await
+    describe(&app, &id).await
 }
 
-#[derive(Deserialize)]
+/// Body of `POST /admin/v1/plugins/{id}/activate`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ActivateBody {
+    /// An installed version of the adapter.
+    #[schema(example = "1.2.0")]
     version: String,
 }
 
+/// Switches traffic to an installed version; calls in flight finish on the old one.
+/// Admins only.
+#[utoipa::path(
+    post, path = "/plugins/{id}/activate", tag = "operators", params(AdapterPath), request_body = ActivateBody,
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Serving the version", body = AdapterView),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 404, description = "No such adapter or version"),
+        (status = 422, description = "The version cannot be loaded here"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn activate(
     State(app): State<Arc<App>>,
     auth: OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(AdapterPath { id }): ApiPath<AdapterPath>,
     ApiJson(body): ApiJson<ActivateBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<AdapterView>, Problem> {
     app.plugins.activate(&id, Some(&body.version), &auth.admin()?.name).await.map_err(change_problem)?;
-    show(State(app), auth, Path(id)).await
+    describe(&app, &id).await
 }
 
+/// Returns to the previous version. Admins only.
+#[utoipa::path(
+    post, path = "/plugins/{id}/rollback", tag = "operators", params(AdapterPath), security(("operator" = [])),
+    responses(
+        (status = 200, description = "Serving the previous version", body = AdapterView),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 404, description = "No such adapter"),
+        (status = 409, description = "There is no previous version"),
+        (status = 422, description = "The previous version cannot be loaded here"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn rollback(
     State(app): State<Arc<App>>,
     auth: OperatorAuth,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+    ApiPath(AdapterPath { id }): ApiPath<AdapterPath>,
+) -> Result<Json<AdapterView>, Problem> {
     app.plugins.activate(&id, None, &auth.admin()?.name).await.map_err(change_problem)?;
-    show(State(app), auth, Path(id)).await
+    describe(&app, &id).await
 }
 
+/// Stops serving an adapter and forgets its versions; applications filed through it stay.
+/// Admins only.
+#[utoipa::path(
+    delete, path = "/plugins/{id}", tag = "operators", params(AdapterPath), security(("operator" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 404, description = "No such adapter"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn remove(
     State(app): State<Arc<App>>,
     auth: OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(AdapterPath { id }): ApiPath<AdapterPath>,
 ) -> Result<StatusCode, Problem> {
     app.plugins.remove(&id, &auth.admin()?.name).await.map_err(change_problem)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
+    /// Entries to return, newest first (1 to 1000, default 100).
     limit: Option<i64>,
+    /// Only entries before this sequence number (the next page).
     before: Option<i64>,
 }
 
+/// `GET /admin/v1/audit`.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<audit::Record>,
+}
+
+/// The tamper-evident log of lifecycle changes and adapter calls, newest first.
+#[utoipa::path(
+    get, path = "/audit", tag = "operators", params(AuditQuery), security(("operator" = [])),
+    responses(
+        (status = 200, description = "Audit entries", body = AuditPage),
+        (status = 400, description = "An unknown or malformed parameter"),
+        (status = 401, description = "No valid operator token"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn audit_log(
     State(app): State<Arc<App>>,
     _auth: OperatorAuth,
-    Query(query): Query<AuditQuery>,
-) -> Result<Json<Value>, Problem> {
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, Problem> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let entries = audit::recent(&app.db, limit, query.before).await.map_err(|_| storage_problem())?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(AuditPage { entries }))
 }
 
+/// Walks the whole hash chain of the audit log and names the first broken link.
+#[utoipa::path(
+    get, path = "/audit/verify", tag = "operators", security(("operator" = [])),
+    responses(
+        (status = 200, description = "The chain checked", body = audit::Verification),
+        (status = 401, description = "No valid operator token"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
 async fn audit_verify(State(app): State<Arc<App>>, _auth: OperatorAuth) -> Result<Json<audit::Verification>, Problem> {
     audit::verify(&app.db).await.map(Json).map_err(|error| {
         tracing::error!(%error, "audit verification failed to run");

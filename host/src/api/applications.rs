@@ -10,19 +10,21 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hmac::{Hmac, Mac};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::citizen::{ApiJson, ApiPath, CallRecord, Submission, find, input_hash, new_request_id, settle};
+use super::citizen::{ApiJson, ApiPath, CallRecord, ServicePath, Submission, find, input_hash, new_request_id, settle};
 use super::problem::{Bilingual, Lang, Problem};
 use super::views::status_name;
 use crate::app::App;
@@ -49,12 +51,8 @@ const STALE_PENDING_MS: i64 = 5 * 60 * 1000;
 /// Most applications listed.
 const LIST_LIMIT: i64 = 200;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/services/{agency}/{service}/applications", post(apply))
-        .route("/applications", get(list))
-        .route("/applications/{code}", get(show))
-        .route("/callbacks/{agency}", post(callback))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(apply)).routes(routes!(list)).routes(routes!(show)).routes(routes!(callback))
 }
 
 /// Raw bodies whose rejections are problem documents.
@@ -94,8 +92,10 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 /// One entry of an application's history.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventView {
+    /// `submitted`, `in-review`, `action-required`, `approved`, `rejected`, `completed` or
+    /// `cancelled`.
     pub status: String,
     pub message: String,
     /// `citizen`, `agency` or `operator`.
@@ -104,8 +104,10 @@ pub struct EventView {
 }
 
 /// An application as its citizen sees it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ApplicationView {
+    /// `PJ-XXXX-XXXX-XXXX-X`: what the citizen quotes to follow the application.
+    #[schema(example = "PJ-7KQM-3WXR-9HTN-C")]
     pub tracking_code: String,
     pub agency: String,
     pub service: String,
@@ -117,8 +119,29 @@ pub struct ApplicationView {
     pub created_at: String,
     pub updated_at: String,
     pub href: String,
+    /// Every status change, oldest first (absent from lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<EventView>>,
+}
+
+/// `GET /api/v1/applications`.
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationList {
+    pub count: usize,
+    /// Newest first, without their histories.
+    pub applications: Vec<ApplicationView>,
+}
+
+/// `Idempotency-Key` of a submit, as described to clients.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct IdempotencyHeader {
+    /// Up to 255 visible ASCII characters. Sending the same key again returns the
+    /// application filed the first time (`Idempotent-Replayed: true`), never a second one.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(max_length = 255)]
+    idempotency_key: Option<String>,
 }
 
 impl ApplicationView {
@@ -325,16 +348,38 @@ async fn file(
     Ok(row)
 }
 
+/// Files an application: the host validates the form, the agency's adapter accepts it, and
+/// the host answers with a tracking code and the first entry of its history.
+#[utoipa::path(
+    post, path = "/services/{agency}/{service}/applications", tag = "applications",
+    params(ServicePath, IdempotencyHeader, Lang),
+    request_body = Submission,
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 201, description = "Filed (or, with a replayed Idempotency-Key, filed before)", body = ApplicationView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the earlier application"))),
+        (status = 400, description = "A malformed Idempotency-Key"),
+        (status = 401, description = "Not signed in, or the token is not valid"),
+        (status = 403, description = "The session's assurance is below the service's, or the agency refused"),
+        (status = 404, description = "No such service"),
+        (status = 409, description = "The service is an inquiry, or the key was used with a different form"),
+        (status = 422, description = "Fields the host or the agency refused, each with its reason"),
+        (status = 502, description = "The adapter failed or exceeded its memory"),
+        (status = 503, description = "The adapter is disabled, busy, or the agency's system is down"),
+        (status = 504, description = "The adapter or the agency ran out of time"),
+    ),
+)]
 async fn apply(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    ApiPath((agency, service)): ApiPath<(String, String)>,
+    lang: Lang,
+    ApiPath(path): ApiPath<ServicePath>,
     citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Response, Problem> {
-    let lang = Lang::from_headers(&headers);
     let key = idempotency_key(&headers)?;
-    let (view, replayed) = file_application(&app, lang, &agency, &service, citizen.as_ref(), &body.input, key).await?;
+    let (view, replayed) =
+        file_application(&app, lang, &path.agency, &path.service, citizen.as_ref(), &body.input, key).await?;
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
     if replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -378,13 +423,18 @@ pub async fn file_application(
     Ok((ApplicationView::new(app, lang, row, Some(history)), replayed))
 }
 
-async fn list(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    citizen: Citizen,
-) -> Result<Json<serde_json::Value>, Problem> {
-    let views = list_applications(&app, Lang::from_headers(&headers), &citizen).await?;
-    Ok(Json(json!({ "count": views.len(), "applications": views })))
+/// The signed-in citizen's applications, newest first.
+#[utoipa::path(
+    get, path = "/applications", tag = "applications", params(Lang),
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "The citizen's applications", body = ApplicationList),
+        (status = 401, description = "Not signed in, or the token is not valid"),
+    ),
+)]
+async fn list(State(app): State<Arc<App>>, lang: Lang, citizen: Citizen) -> Result<Json<ApplicationList>, Problem> {
+    let applications = list_applications(&app, lang, &citizen).await?;
+    Ok(Json(ApplicationList { count: applications.len(), applications }))
 }
 
 /// The citizen's applications, newest first, without their histories.
@@ -407,13 +457,25 @@ fn no_application(hint: Option<Bilingual>) -> Problem {
     }))
 }
 
+/// One of the citizen's applications with its full status history. Another citizen's
+/// tracking code is answered exactly like an unknown one.
+#[utoipa::path(
+    get, path = "/applications/{code}", tag = "applications",
+    params(("code" = String, Path, description = "The tracking code, as typed (case, dashes and Persian digits are forgiven)"), Lang),
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "The application and its history", body = ApplicationView),
+        (status = 401, description = "Not signed in, or the token is not valid"),
+        (status = 404, description = "No application of this citizen has the code (a mistyped character is named)"),
+    ),
+)]
 async fn show(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    lang: Lang,
     ApiPath(code): ApiPath<String>,
     citizen: Citizen,
 ) -> Result<Json<ApplicationView>, Problem> {
-    Ok(Json(application(&app, Lang::from_headers(&headers), &citizen, &code).await?))
+    Ok(Json(application(&app, lang, &citizen, &code).await?))
 }
 
 /// One of the citizen's applications by tracking code (as typed), with its history.
@@ -450,12 +512,40 @@ fn bad_signature(agency: &str, reason: &str) -> Problem {
     ))
 }
 
+/// What an agency's callback changed.
+#[derive(Serialize, ToSchema)]
+pub struct CallbackAnswer {
+    pub agency_reference: String,
+    /// The application's new status.
+    pub status: String,
+    pub request_id: String,
+}
+
+/// An agency pushes a status change. The body is the agency's own format, read by its
+/// adapter's `on-callback`; the host checks the signature first.
+#[utoipa::path(
+    post, path = "/callbacks/{agency}", tag = "agencies",
+    params(
+        ("agency" = String, Path, description = "The agency's id"),
+        ("X-Panjereh-Signature" = String, Header,
+            description = "`sha256=<hex>`: HMAC-SHA256 of the body under the adapter's `callback-secret`"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/json", description = "The agency's message, as its adapter reads it"),
+    responses(
+        (status = 200, description = "The application's history has the new status", body = CallbackAnswer),
+        (status = 401, description = "A missing, malformed or wrong signature"),
+        (status = 404, description = "No such agency, or no application with the reference"),
+        (status = 422, description = "The adapter could not read the message"),
+        (status = 502, description = "The adapter failed"),
+        (status = 503, description = "The adapter is disabled for maintenance; retry later"),
+    ),
+)]
 async fn callback(
     State(app): State<Arc<App>>,
     ApiPath(agency): ApiPath<String>,
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<CallbackAnswer>, Problem> {
     // The agency's adapter, unless an operator has disabled it (the agency retries later).
     let slot = app.registry.get(&agency).ok_or_else(|| {
         Problem::not_found(Bilingual::new(format!("دستگاه «{agency}» یافت نشد"), format!("no agency `{agency}`")))
@@ -512,7 +602,7 @@ async fn apply_update(
     request_id: &str,
     outcome: Result<Result<StatusUpdate, AdapterError>, CallError>,
     service: &mut String,
-) -> Result<serde_json::Value, Problem> {
+) -> Result<CallbackAnswer, Problem> {
     let update = settle(adapter, request_id, outcome)?;
     let agency = &adapter.agency.id;
     let row = applications::by_agency_reference(&app.db, agency, &update.agency_reference).await?.ok_or_else(|| {
@@ -531,11 +621,11 @@ async fn apply_update(
     };
     applications::append_event(&app.db, &row.id, &event).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency, status = %event.status, request_id, "status updated by agency");
-    Ok(json!({
-        "agency_reference": update.agency_reference,
-        "status": event.status,
-        "request_id": request_id,
-    }))
+    Ok(CallbackAnswer {
+        agency_reference: update.agency_reference,
+        status: event.status,
+        request_id: request_id.to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -10,48 +10,53 @@ mod sso;
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::citizen::ApiJson;
 use super::problem::{Bilingual, FieldProblem, Problem};
 use crate::app::App;
 use crate::auth::otp::{self, CODE_DIGITS, OtpError};
 use crate::auth::session::{self, Issued, Source};
+use crate::auth::throttle::ClientAddr;
 use crate::auth::{Citizen, assurance_name};
 use crate::runtime::bindings::Assurance;
 use crate::store::{now_ms, sessions};
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/otp/start", post(start))
-        .route("/otp/verify", post(verify))
-        .route("/logout", post(logout))
-        .merge(sso::routes())
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(start)).routes(routes!(verify)).routes(routes!(logout)).merge(sso::routes())
 }
 
 /// Body of `POST /auth/otp/start`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
+    /// Ten digits with a valid check digit; Persian digits and separators are forgiven.
     #[serde(default)]
+    #[schema(example = "0499370899")]
     pub national_id: Option<String>,
+    /// An Iranian mobile number (`09…`, `+989…`, Persian digits).
     #[serde(default)]
+    #[schema(example = "09121234567")]
     pub mobile: Option<String>,
 }
 
 /// Body of `POST /auth/otp/verify`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     #[serde(default)]
+    #[schema(example = "0499370899")]
     pub national_id: Option<String>,
+    /// The five digits sent by SMS.
     #[serde(default)]
+    #[schema(example = "12345")]
     pub code: Option<String>,
 }
 
@@ -97,15 +102,59 @@ fn mask(mobile: &str) -> String {
     if mobile.len() == 11 { format!("{}***{}", &mobile[..4], &mobile[7..]) } else { "***".into() }
 }
 
-async fn start(State(app): State<Arc<App>>, ApiJson(body): ApiJson<StartRequest>) -> Result<Response, Problem> {
-    let sent = send_code(&app, body.national_id.as_deref(), body.mobile.as_deref()).await?;
-    let body = json!({
-        "sent_to": sent.sent_to,
-        "expires_at": super::applications::rfc3339(sent.expires_ms),
-        "expires_in": sent.expires_in,
-        "code_length": CODE_DIGITS,
-    });
+/// What `POST /auth/otp/start` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeSentView {
+    /// The mobile the code went to, masked.
+    #[schema(example = "0912***4567")]
+    pub sent_to: String,
+    pub expires_at: String,
+    /// Seconds until the code expires.
+    pub expires_in: i64,
+    /// Digits in the code.
+    pub code_length: usize,
+}
+
+/// Sends a one-time code to the citizen's mobile (in development, to the host's log).
+#[utoipa::path(
+    post, path = "/otp/start", tag = "sign-in", request_body = StartRequest,
+    responses(
+        (status = 202, description = "A code is on its way", body = CodeSentView),
+        (status = 422, description = "The national ID or the mobile is not valid, each with its reason"),
+        (status = 429, description = "Too many codes for this national ID or mobile, or too many sign-in requests from this client; see Retry-After"),
+        (status = 503, description = "The code could not be sent"),
+    ),
+)]
+async fn start(
+    State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<StartRequest>,
+) -> Result<Response, Problem> {
+    let sent = send_code(&app, client, body.national_id.as_deref(), body.mobile.as_deref()).await?;
+    let body = CodeSentView {
+        sent_to: sent.sent_to,
+        expires_at: super::applications::rfc3339(sent.expires_ms),
+        expires_in: sent.expires_in,
+        code_length: CODE_DIGITS,
+    };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Refuses a client that made too many sign-in requests.
+fn throttle(app: &App, client: std::net::IpAddr) -> Result<(), Problem> {
+    app.throttle.check(client).map_err(|wait| {
+        tracing::warn!(%client, "sign-in requests throttled");
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            Bilingual::new("درخواست‌های ورود بیش از حد مجاز", "Too many sign-in requests"),
+        )
+        .detail(Bilingual::new(
+            "از این نشانی درخواست ورود زیادی رسیده است؛ کمی صبر کنید و دوباره تلاش کنید.",
+            "too many sign-in requests came from this address; wait a moment and try again",
+        ))
+        .retry_after(wait.as_secs().max(1))
+    })
 }
 
 /// A one-time code on its way.
@@ -121,7 +170,13 @@ pub struct CodeSent {
 }
 
 /// Validates the pair and sends a code (shared by the API and the portal).
-pub async fn send_code(app: &App, national_id: Option<&str>, mobile: Option<&str>) -> Result<CodeSent, Problem> {
+pub async fn send_code(
+    app: &App,
+    client: std::net::IpAddr,
+    national_id: Option<&str>,
+    mobile: Option<&str>,
+) -> Result<CodeSent, Problem> {
+    throttle(app, client)?;
     let mut errors = Vec::new();
     let national_id =
         field(&mut errors, "national_id", national_id, ("کد ملی", "national_id"), panjereh_formats::national_id::parse);
@@ -140,14 +195,51 @@ pub async fn send_code(app: &App, national_id: Option<&str>, mobile: Option<&str
     })
 }
 
-async fn verify(State(app): State<Arc<App>>, ApiJson(body): ApiJson<VerifyRequest>) -> Result<Response, Problem> {
-    let issued = check_code(&app, body.national_id.as_deref(), body.code.as_deref()).await?;
-    let body = json!({
-        "token": issued.token,
-        "token_type": "Bearer",
-        "expires_at": super::applications::rfc3339(issued.session.expires_ms),
-        "assurance": assurance_name(Assurance::Substantial),
-    });
+/// A session, as sign-in answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    /// Send as `Authorization: Bearer <token>`; the same session is also set as a cookie.
+    pub token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    pub expires_at: String,
+    /// The session's assurance level (`substantial` for a one-time code).
+    #[schema(value_type = String, example = "substantial")]
+    pub assurance: &'static str,
+    /// Where single sign-on was asked to return to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+}
+
+/// Checks the code and opens a session: a bearer token for apps, and an HttpOnly,
+/// SameSite cookie for browsers.
+#[utoipa::path(
+    post, path = "/otp/verify", tag = "sign-in", request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenView,
+            headers(("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 400, description = "No code was requested for this national ID"),
+        (status = 401, description = "A wrong code; `attempts_left` says how many tries remain"),
+        (status = 403, description = "Too many wrong codes: request a new one"),
+        (status = 409, description = "The code was already used"),
+        (status = 410, description = "The code has expired"),
+        (status = 422, description = "The national ID or the code is malformed"),
+        (status = 429, description = "Wait after a wrong code, or too many sign-in requests from this client; see Retry-After"),
+    ),
+)]
+async fn verify(
+    State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> Result<Response, Problem> {
+    let issued = check_code(&app, client, body.national_id.as_deref(), body.code.as_deref()).await?;
+    let body = TokenView {
+        token: issued.token.clone(),
+        token_type: "Bearer",
+        expires_at: super::applications::rfc3339(issued.session.expires_ms),
+        assurance: assurance_name(Assurance::Substantial),
+        return_to: None,
+    };
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth));
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
@@ -155,7 +247,13 @@ async fn verify(State(app): State<Arc<App>>, ApiJson(body): ApiJson<VerifyReques
 }
 
 /// Checks a one-time code and opens a session (shared by the API and the portal).
-pub async fn check_code(app: &App, national_id: Option<&str>, code: Option<&str>) -> Result<Issued, Problem> {
+pub async fn check_code(
+    app: &App,
+    client: std::net::IpAddr,
+    national_id: Option<&str>,
+    code: Option<&str>,
+) -> Result<Issued, Problem> {
+    throttle(app, client)?;
     let mut errors = Vec::new();
     let national_id =
         field(&mut errors, "national_id", national_id, ("کد ملی", "national_id"), panjereh_formats::national_id::parse);
@@ -167,6 +265,15 @@ pub async fn check_code(app: &App, national_id: Option<&str>, code: Option<&str>
     Ok(session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?)
 }
 
+/// Revokes the session: its token and cookie stop working at once.
+#[utoipa::path(
+    post, path = "/logout", tag = "sign-in",
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared"),
+        (status = 401, description = "Not signed in, or the token is not valid"),
+    ),
+)]
 async fn logout(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Response, Problem> {
     sign_out(&app, &citizen).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();

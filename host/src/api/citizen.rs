@@ -3,15 +3,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::problem::{Bilingual, FieldProblem, Lang, Problem};
-use super::views::{AgencyView, DocumentView, ServiceDetail, ServiceSummary};
+use super::views::{AgencyList, AgencyView, DocumentView, InquiryAnswer, ServiceDetail, ServiceList, ServiceSummary};
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::access::{self, Purpose};
@@ -20,12 +22,12 @@ use crate::plugins::{Adapter, Slot};
 use crate::runtime::CallError;
 use crate::runtime::bindings::{AdapterError, CallContext, Scope, Service, ServiceKind, Text};
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/agencies", get(agencies))
-        .route("/services", get(services))
-        .route("/services/{agency}/{service}", get(service))
-        .route("/services/{agency}/{service}/inquiries", post(inquire))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(agencies))
+        .routes(routes!(services))
+        .routes(routes!(service))
+        .routes(routes!(inquire))
 }
 
 /// JSON bodies whose rejections are problem documents.
@@ -43,15 +45,29 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(Problem))]
 pub struct ApiQuery<T>(pub T);
 
-async fn agencies(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<serde_json::Value> {
-    let lang = Lang::from_headers(&headers);
+/// A service's place in the API: its agency and its id there.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ServicePath {
+    /// The agency's id, e.g. `traffic-police`.
+    pub agency: String,
+    /// The service's id within the agency, e.g. `fines`.
+    pub service: String,
+}
+
+/// The agencies serving now, with how many services each offers.
+#[utoipa::path(
+    get, path = "/agencies", tag = "catalogue", params(Lang),
+    responses((status = 200, description = "The agencies serving now", body = AgencyList)),
+)]
+async fn agencies(State(app): State<Arc<App>>, lang: Lang) -> Json<AgencyList> {
     let adapters = app.registry.snapshot();
-    let agencies: Vec<_> = adapters.values().map(|slot| AgencyView::new(lang, &slot.adapter.agency)).collect();
-    Json(json!({ "agencies": agencies }))
+    Json(AgencyList { agencies: adapters.values().map(|slot| AgencyView::new(lang, &slot.adapter.agency)).collect() })
 }
 
 /// Catalogue filters.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogueQuery {
     /// Free text, matched against titles and descriptions in both languages.
@@ -61,6 +77,7 @@ pub struct CatalogueQuery {
     /// National services plus those of this province.
     pub province: Option<String>,
     /// `inquiry` or `application`.
+    #[param(pattern = "^(inquiry|application)$")]
     pub kind: Option<String>,
 }
 
@@ -94,13 +111,23 @@ fn matches(query: &CatalogueQuery, agency: &str, service: &Service, needle: Opti
     }
 }
 
+/// Searches the catalogue. `q` matches Persian and English titles, descriptions and
+/// categories with Persian folding (Arabic ي and ك, Persian digits, ZWNJ, diacritics);
+/// national services are always listed, provincial ones only for their `province`.
+#[utoipa::path(
+    get, path = "/services", tag = "catalogue", params(CatalogueQuery, Lang),
+    responses(
+        (status = 200, description = "The matching services, in catalogue order", body = ServiceList),
+        (status = 400, description = "An unknown filter or a `kind` other than inquiry or application"),
+    ),
+)]
 async fn services(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    lang: Lang,
     ApiQuery(query): ApiQuery<CatalogueQuery>,
-) -> Result<Json<serde_json::Value>, Problem> {
-    let services = catalogue(&app, Lang::from_headers(&headers), &query)?;
-    Ok(Json(json!({ "count": services.len(), "services": services })))
+) -> Result<Json<ServiceList>, Problem> {
+    let services = catalogue(&app, lang, &query)?;
+    Ok(Json(ServiceList { count: services.len(), services }))
 }
 
 /// The services matching `query`, in catalogue order (shared by the API and the portal).
@@ -157,12 +184,21 @@ pub fn find(app: &App, agency: &str, service: &str) -> Result<(Arc<Adapter>, usi
     Ok((slot.adapter, index))
 }
 
+/// One service: its description, the fields of its form and the identity attributes it
+/// receives.
+#[utoipa::path(
+    get, path = "/services/{agency}/{service}", tag = "catalogue", params(ServicePath, Lang),
+    responses(
+        (status = 200, description = "The service and its form", body = ServiceDetail),
+        (status = 404, description = "No such agency, or no such service at it"),
+    ),
+)]
 async fn service(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    ApiPath((agency, service)): ApiPath<(String, String)>,
+    lang: Lang,
+    ApiPath(path): ApiPath<ServicePath>,
 ) -> Result<Json<ServiceDetail>, Problem> {
-    Ok(Json(service_detail(&app, Lang::from_headers(&headers), &agency, &service)?))
+    Ok(Json(service_detail(&app, lang, &path.agency, &path.service)?))
 }
 
 /// One service's description and form, whether or not its adapter is enabled.
@@ -172,26 +208,46 @@ pub fn service_detail(app: &App, lang: Lang, agency: &str, service: &str) -> Res
 }
 
 /// The body of an inquiry or application: the form's values by field name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
+    /// Values by field name: strings, or numbers for `number` fields. The host normalizes
+    /// them (Persian digits, separators) and checks each against its field's type first.
     #[serde(default)]
+    #[schema(value_type = Object, example = json!({"bill-id": "7748317800142", "payment-id": "1770160"}))]
     pub input: BTreeMap<String, serde_json::Value>,
 }
 
+/// Asks an agency: the host validates the form, hands the adapter the normalized values
+/// (and, when granted, the citizen's identity) and answers with the agency's document.
+#[utoipa::path(
+    post, path = "/services/{agency}/{service}/inquiries", tag = "inquiries", params(ServicePath, Lang),
+    request_body = Submission,
+    security((), ("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "The agency's answer", body = InquiryAnswer),
+        (status = 401, description = "The service needs a signed-in citizen, or the token is not valid"),
+        (status = 403, description = "The session's assurance is below the service's, or the agency refused"),
+        (status = 404, description = "No such service, or the agency found nothing"),
+        (status = 409, description = "The service is an application, not an inquiry"),
+        (status = 422, description = "Fields the host or the agency refused, each with its reason"),
+        (status = 502, description = "The adapter failed or exceeded its memory"),
+        (status = 503, description = "The adapter is disabled, busy, or the agency's system is down"),
+        (status = 504, description = "The adapter or the agency ran out of time"),
+    ),
+)]
 async fn inquire(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    ApiPath((agency, service)): ApiPath<(String, String)>,
+    lang: Lang,
+    ApiPath(path): ApiPath<ServicePath>,
     citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
-) -> Result<Json<serde_json::Value>, Problem> {
-    let lang = Lang::from_headers(&headers);
-    inquiry(&app, lang, &agency, &service, citizen.as_ref(), &body.input).await.map(Json)
+) -> Result<Json<InquiryAnswer>, Problem> {
+    inquiry(&app, lang, &path.agency, &path.service, citizen.as_ref(), &body.input).await.map(Json)
 }
 
-/// Runs an inquiry: admission, host validation, the adapter call and its evidence record.
-/// Answers `{"request_id", "document"}` (shared by the API and the portal).
+/// Runs an inquiry: admission, host validation, the adapter call and its evidence record
+/// (shared by the API and the portal).
 pub async fn inquiry(
     app: &App,
     lang: Lang,
@@ -199,7 +255,7 @@ pub async fn inquiry(
     service: &str,
     citizen: Option<&Citizen>,
     input: &BTreeMap<String, serde_json::Value>,
-) -> Result<serde_json::Value, Problem> {
+) -> Result<InquiryAnswer, Problem> {
     let (adapter, index) = find(app, agency, service)?;
     let descriptor = &adapter.agency.services[index];
     if descriptor.kind != ServiceKind::Inquiry {
@@ -222,7 +278,7 @@ pub async fn inquiry(
     };
     let outcome = adapter.inquire(ctx, input).await;
     let result = settle(&adapter, &request_id, outcome)
-        .map(|document| json!({ "request_id": request_id, "document": DocumentView::new(lang, &document) }));
+        .map(|document| InquiryAnswer { request_id: request_id.clone(), document: DocumentView::new(lang, &document) });
     CallRecord {
         kind: "call.inquire",
         service,
@@ -261,9 +317,9 @@ pub struct CallRecord<'a> {
 
 impl CallRecord<'_> {
     /// Appends the call, with the hash of the answer the caller got, to the evidence log.
-    pub async fn append(self, app: &App, adapter: &Adapter, result: &Result<serde_json::Value, Problem>) {
+    pub async fn append(self, app: &App, adapter: &Adapter, result: &Result<impl Serialize, Problem>) {
         let (status, response_hash) = match result {
-            Ok(body) => (200, crate::audit::sha256_hex(body.to_string().as_bytes())),
+            Ok(body) => (200, crate::audit::sha256_hex(&serde_json::to_vec(body).unwrap_or_default())),
             Err(problem) => {
                 (problem.status.as_u16(), crate::audit::sha256_hex(problem.body(Lang::En).to_string().as_bytes()))
             }

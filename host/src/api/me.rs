@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::applications::rfc3339;
 use super::problem::{Lang, Problem};
@@ -18,23 +18,55 @@ use crate::store::data_usage;
 /// Most data-usage entries returned.
 const USAGE_LIMIT: i64 = 500;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/me", get(me)).route("/me/data-usage", get(data_usage))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(me)).routes(routes!(data_usage))
 }
 
-async fn me(citizen: Citizen) -> Json<serde_json::Value> {
-    Json(json!({
-        "subject": citizen.subject,
-        "national_id": citizen.national_id,
-        "mobile": citizen.mobile,
-        "assurance": assurance_name(citizen.assurance),
-        "source": citizen.source,
-        "session_expires_at": rfc3339(citizen.expires_ms),
-    }))
+/// The signed-in citizen and their session.
+#[derive(Serialize, ToSchema)]
+pub struct MeView {
+    /// The citizen's pseudonymous id in the window.
+    pub subject: String,
+    pub national_id: String,
+    pub mobile: String,
+    /// The session's assurance level: `low`, `substantial` or `high`.
+    #[schema(value_type = String, example = "substantial")]
+    pub assurance: &'static str,
+    /// How the citizen signed in: `otp` or `oidc`.
+    pub source: String,
+    pub session_expires_at: String,
+}
+
+/// Who the window knows the citizen as.
+#[utoipa::path(
+    get, path = "/me", tag = "citizen",
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "The citizen and their session", body = MeView),
+        (status = 401, description = "Not signed in, or the token is not valid"),
+    ),
+)]
+async fn me(citizen: Citizen) -> Json<MeView> {
+    Json(MeView {
+        assurance: assurance_name(citizen.assurance),
+        session_expires_at: rfc3339(citizen.expires_ms),
+        subject: citizen.subject,
+        national_id: citizen.national_id,
+        mobile: citizen.mobile,
+        source: citizen.source,
+    })
+}
+
+/// `GET /api/v1/me/data-usage`.
+#[derive(Serialize, ToSchema)]
+pub struct UsageList {
+    pub count: usize,
+    /// Newest first.
+    pub entries: Vec<UsageView>,
 }
 
 /// One hand-over of an identity attribute, as the citizen reads it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UsageView {
     pub agency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,13 +81,19 @@ pub struct UsageView {
     pub at: String,
 }
 
-async fn data_usage(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    citizen: Citizen,
-) -> Result<Json<serde_json::Value>, Problem> {
-    let entries = usage(&app, Lang::from_headers(&headers), &citizen).await?;
-    Ok(Json(json!({ "count": entries.len(), "entries": entries })))
+/// Every time the window handed the citizen's national ID or mobile to an agency: which
+/// agency and service, for what, and when.
+#[utoipa::path(
+    get, path = "/me/data-usage", tag = "citizen", params(Lang),
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "Who used the citizen's data", body = UsageList),
+        (status = 401, description = "Not signed in, or the token is not valid"),
+    ),
+)]
+async fn data_usage(State(app): State<Arc<App>>, lang: Lang, citizen: Citizen) -> Result<Json<UsageList>, Problem> {
+    let entries = usage(&app, lang, &citizen).await?;
+    Ok(Json(UsageList { count: entries.len(), entries }))
 }
 
 /// Who received the citizen's identity attributes, newest first.

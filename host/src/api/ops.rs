@@ -1,41 +1,106 @@
-//! Health and readiness for load balancers and orchestrators.
+//! Health, readiness, metrics and the API's description, for load balancers, orchestrators
+//! and client authors.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::App;
+use crate::plugins::Refusal;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
 }
 
 /// The process is alive.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = String, content_type = "text/plain", example = "ok")),
+)]
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The process serves adapters.
-async fn readyz(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    let adapters = app.registry.snapshot();
-    Json(json!({
-        "status": "ready",
-        "adapters": adapters.values().map(|slot| json!({
-            "id": slot.adapter.manifest.id,
-            "version": slot.adapter.manifest.version.to_string(),
-            "agency": slot.adapter.agency.id,
-            "digest": slot.adapter.digest,
-            "enabled": slot.enabled,
-        })).collect::<Vec<_>>(),
-        "refused": app.refused,
-        "pooling": app.runtime.pooling(),
-    }))
+/// `GET /readyz`.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// Always `ready` once the host answers.
+    pub status: &'static str,
+    /// The adapters serving now.
+    pub adapters: Vec<ServingAdapter>,
+    /// Packages of the plugins folder refused at start, with the reason.
+    pub refused: Vec<Refusal>,
+    /// Whether instances come from wasmtime's pooling allocator.
+    pub pooling: bool,
 }
 
-/// Prometheus exposition format.
-async fn metrics(State(app): State<Arc<App>>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&app))
+/// An adapter serving now.
+#[derive(Serialize, ToSchema)]
+pub struct ServingAdapter {
+    pub id: String,
+    pub version: String,
+    pub agency: String,
+    /// SHA-256 of the component.
+    pub digest: String,
+    /// `false` while an operator has it disabled for maintenance.
+    pub enabled: bool,
+}
+
+/// The process serves adapters.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready, with what it serves", body = Readiness)),
+)]
+async fn readyz(State(app): State<Arc<App>>) -> Json<Readiness> {
+    let adapters = app.registry.snapshot();
+    Json(Readiness {
+        status: "ready",
+        adapters: adapters
+            .values()
+            .map(|slot| ServingAdapter {
+                id: slot.adapter.manifest.id.clone(),
+                version: slot.adapter.manifest.version.to_string(),
+                agency: slot.adapter.agency.id.clone(),
+                digest: slot.adapter.digest.clone(),
+                enabled: slot.enabled,
+            })
+            .collect(),
+        refused: app.refused.clone(),
+        pooling: app.runtime.pooling(),
+    })
+}
+
+/// Prometheus exposition format: requests, adapter calls, instances, traps, lifecycle.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4")),
+)]
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&app))
+}
+
+/// This description: OpenAPI 3.1, generated from the handlers.
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", body = Object)),
+)]
+async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+        crate::api::openapi().to_pretty_json().unwrap_or_else(|error| {
+            tracing::error!(%error, "the API description did not serialize");
+            "{}".to_owned()
+        })
+    });
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
 }

@@ -11,7 +11,10 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
 
 /// The language of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +66,30 @@ impl Lang {
     }
 }
 
+/// The request's language, as a handler argument.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Lang::from_headers(&parts.headers))
+    }
+}
+
+/// `Accept-Language`, as the description of every endpoint that answers with text.
+impl utoipa::IntoParams for Lang {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("Accept-Language")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some("`fa` (the default) or `en`: the language of text and of problem documents"))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).examples(["en", "fa-IR,en;q=0.5"])))
+                .build(),
+        ]
+    }
+}
+
 /// A string in both languages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bilingual {
@@ -107,6 +134,44 @@ pub struct ProblemDetails {
     pub retry_after: Option<u64>,
     /// RFC 9457 extension members, added to the body as they are.
     pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An RFC 9457 problem document as sent: `application/problem+json`, in the language the
+/// request asked for (`Content-Language` says which).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemDocument<'a> {
+    /// `/problems/{slug}`: a stable, machine-readable kind.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/invalid-input")]
+    pub kind: String,
+    /// A short summary of the kind, in the request's language.
+    pub title: &'a str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What happened this time and what to do, in the request's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    /// The adapter involved, when the problem is an adapter's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<&'a str>,
+    /// Per-field errors of a 422 `invalid-input`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError<'a>>,
+    /// Extension members such as `required_assurance` or `attempts_left`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why one field was refused, in the request's language and in both.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError<'a> {
+    /// The field's name in the form (or the JSON member).
+    pub field: &'a str,
+    pub message: &'a str,
+    pub fa: &'a str,
+    pub en: &'a str,
 }
 
 impl std::ops::Deref for Problem {
@@ -199,32 +264,34 @@ impl Problem {
 
     /// The JSON body in one language.
     pub fn body(&self, lang: Lang) -> serde_json::Value {
-        let mut body = json!({
-            "type": format!("/problems/{}", self.slug),
-            "title": self.title.get(lang),
-            "status": self.status.as_u16(),
-        });
-        if let Some(detail) = &self.detail {
-            body["detail"] = detail.get(lang).into();
-        }
-        if let Some(adapter) = &self.adapter {
-            body["adapter"] = adapter.as_str().into();
-        }
-        for (key, value) in &self.extensions {
-            body[key.as_str()] = value.clone();
-        }
-        if !self.errors.is_empty() {
-            body["errors"] = self
+        serde_json::to_value(self.document(lang)).unwrap_or_default()
+    }
+
+    /// The problem document in one language.
+    pub fn document(&self, lang: Lang) -> ProblemDocument<'_> {
+        ProblemDocument {
+            kind: format!("/problems/{}", self.slug),
+            title: self.title.get(lang),
+            status: self.status.as_u16(),
+            detail: self.detail.as_ref().map(|d| d.get(lang)),
+            adapter: self.adapter.as_deref(),
+            errors: self
                 .errors
                 .iter()
-                .map(|e| json!({"field": e.field, "message": e.message.get(lang), "fa": e.message.fa, "en": e.message.en}))
-                .collect();
+                .map(|e| FieldError {
+                    field: &e.field,
+                    message: e.message.get(lang),
+                    fa: &e.message.fa[..],
+                    en: &e.message.en[..],
+                })
+                .collect(),
+            extensions: &self.extensions,
         }
-        body
     }
 
     fn render(&self, lang: Lang) -> Response {
-        let mut response = (self.status, serde_json::to_string(&self.body(lang)).unwrap_or_default()).into_response();
+        let body = serde_json::to_string(&self.document(lang)).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
@@ -302,6 +369,19 @@ impl From<PathRejection> for Problem {
             format!("invalid path segment: {reason}"),
         ))
     }
+}
+
+/// Answers a known path asked with a method it does not take (`Allow` says which).
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        Bilingual::new("این روش برای این نشانی پذیرفته نیست", "Method not allowed"),
+    )
+    .detail(Bilingual::new(
+        "روش‌های پذیرفته در سرآیند Allow آمده است.",
+        "the methods this path takes are in the Allow header",
+    ))
 }
 
 /// Answers unknown paths.

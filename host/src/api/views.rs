@@ -2,6 +2,7 @@
 //! Kept apart from the WIT types so the API stays stable when the contract grows.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::problem::Lang;
 use crate::runtime::bindings::{
@@ -35,7 +36,29 @@ pub fn status_name(s: Status) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
+/// `GET /api/v1/agencies`.
+#[derive(Serialize, ToSchema)]
+pub struct AgencyList {
+    pub agencies: Vec<AgencyView>,
+}
+
+/// `GET /api/v1/services`.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceList {
+    pub count: usize,
+    pub services: Vec<ServiceSummary>,
+}
+
+/// The answer to an inquiry.
+#[derive(Serialize, ToSchema)]
+pub struct InquiryAnswer {
+    /// The call's id in the evidence log (quote it to support).
+    pub request_id: String,
+    pub document: DocumentView,
+}
+
+/// An agency serving now.
+#[derive(Serialize, ToSchema)]
 pub struct AgencyView {
     pub id: String,
     pub name: String,
@@ -48,20 +71,20 @@ impl AgencyView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CategoryView {
     pub id: String,
     pub label: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(tag = "level", rename_all = "kebab-case")]
 pub enum ScopeView {
     National,
     Province { province: String },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ServiceSummary {
     pub agency: String,
     pub agency_name: String,
@@ -69,8 +92,12 @@ pub struct ServiceSummary {
     pub title: String,
     pub description: String,
     pub category: CategoryView,
+    /// `inquiry` or `application`.
+    #[schema(value_type = String, example = "inquiry")]
     pub kind: &'static str,
     pub scope: ScopeView,
+    /// `none`, `low`, `substantial` or `high`: the session assurance the service needs.
+    #[schema(value_type = String, example = "substantial")]
     pub min_assurance: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fee_rial: Option<u64>,
@@ -105,19 +132,22 @@ impl ServiceSummary {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ChoiceView {
     pub id: String,
     pub label: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct FieldView {
     pub name: String,
     pub label: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// `text`, `long-text`, `number`, `national-id`, `legal-id`, `mobile`, `postal-code`,
+    /// `bill-id`, `payment-id`, `sheba`, `plate`, `jalali-date` or `choice`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "national-id")]
     pub kind: &'static str,
     pub required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,12 +173,13 @@ pub fn field_type_name(kind: &FieldType) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ServiceDetail {
     #[serde(flatten)]
     pub summary: ServiceSummary,
     pub fields: Vec<FieldView>,
-    /// Attributes of the citizen the service receives (when granted).
+    /// Attributes of the citizen the service receives (when granted): `national-id`, `mobile`.
+    #[schema(value_type = Vec<String>)]
     pub identity: Vec<&'static str>,
 }
 
@@ -185,20 +216,20 @@ impl ServiceDetail {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ItemView {
     pub label: String,
     pub value: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TableView {
     pub title: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BillView {
     pub bill_id: String,
     pub payment_id: String,
@@ -206,7 +237,7 @@ pub struct BillView {
     pub title: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DocumentView {
     pub title: String,
     pub items: Vec<ItemView>,

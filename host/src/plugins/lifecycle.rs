@@ -79,7 +79,7 @@ impl From<sqlx::Error> for ChangeError {
 }
 
 /// The result of an install.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Installed {
     pub id: String,
     pub version: String,

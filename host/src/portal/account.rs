@@ -22,6 +22,7 @@ use crate::api::me::usage;
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::session;
+use crate::auth::throttle::ClientAddr;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -61,10 +62,10 @@ async fn signin(
 }
 
 /// Step one: the national ID and mobile; a code is sent and the code form shown.
-async fn start(State(app): State<Arc<App>>, visit: Visit, posted: Posted) -> Response {
+async fn start(State(app): State<Arc<App>>, ClientAddr(client): ClientAddr, visit: Visit, posted: Posted) -> Response {
     let page = Page::new(&visit, None, "signin");
     let next = local_path(posted.get("next"));
-    match send_code(&app, posted.get("national_id"), posted.get("mobile")).await {
+    match send_code(&app, client, posted.get("national_id"), posted.get("mobile")).await {
         Ok(sent) => page.render(
             "signin.html",
             context! { step => "code", next, national_id => sent.national_id, sent_to => sent.sent_to,
@@ -91,10 +92,10 @@ fn errors_or(alert: Value, problem: &crate::api::problem::Problem) -> Option<Val
 }
 
 /// Step two: the code; on success the session cookie is set and the citizen sent on.
-async fn verify(State(app): State<Arc<App>>, visit: Visit, posted: Posted) -> Response {
+async fn verify(State(app): State<Arc<App>>, ClientAddr(client): ClientAddr, visit: Visit, posted: Posted) -> Response {
     let next = local_path(posted.get("next"));
     let national_id = posted.get("national_id").unwrap_or("");
-    match check_code(&app, Some(national_id), posted.get("code")).await {
+    match check_code(&app, client, Some(national_id), posted.get("code")).await {
         Ok(issued) => {
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth));

@@ -184,8 +184,8 @@ async fn submit(
                 "result.html",
                 context! {
                     s => &detail,
-                    doc => Value::from_serialize(&answer["document"]),
-                    request_id => answer["request_id"].as_str(),
+                    doc => Value::from_serialize(&answer.document),
+                    request_id => answer.request_id,
                 },
             )
         })

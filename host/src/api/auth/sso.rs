@@ -8,14 +8,16 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::TokenView;
 
 use crate::api::problem::{Bilingual, Problem};
 use crate::app::App;
@@ -27,12 +29,13 @@ use crate::store::citizens;
 /// Cookie binding a sign-in in progress to the browser that started it.
 pub const BINDING_COOKIE: &str = "panjereh_oidc";
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/login", get(login)).route("/callback", get(callback))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(callback))
 }
 
 /// Query of `GET /auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LoginQuery {
     /// A path on this site to return to after sign-in (default `/`).
@@ -41,7 +44,8 @@ pub struct LoginQuery {
 }
 
 /// Query of `GET /auth/callback` (other parameters a provider adds are ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     #[serde(default)]
     pub code: Option<String>,
@@ -95,6 +99,18 @@ fn clear_binding_cookie() -> HeaderValue {
     HeaderValue::from_static("panjereh_oidc=; Path=/auth; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
+/// Starts single sign-on: a redirect to the identity provider (authorization code with
+/// PKCE), bound to this browser by a short-lived cookie.
+#[utoipa::path(
+    get, path = "/login", tag = "sign-in", params(LoginQuery),
+    responses(
+        (status = 303, description = "To the identity provider",
+            headers(("Location" = String), ("Set-Cookie" = String, description = "Binds the sign-in to the browser"))),
+        (status = 400, description = "`return_to` is not a path on this site"),
+        (status = 404, description = "No identity provider is configured"),
+        (status = 502, description = "The identity provider could not be reached"),
+    ),
+)]
 async fn login(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -127,6 +143,23 @@ fn wants_json(headers: &HeaderMap) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
+/// Where the identity provider returns: the code is exchanged, the ID token's signature,
+/// issuer, audience and nonce checked, and a session opened. Browsers are sent on to
+/// `return_to`; a client that asks for `application/json` gets the token.
+#[utoipa::path(
+    get, path = "/callback", tag = "sign-in", params(CallbackQuery),
+    responses(
+        (status = 200, description = "Signed in (`Accept: application/json`)", body = TokenView),
+        (status = 303, description = "Signed in; on to `return_to` with the session cookie",
+            headers(("Location" = String), ("Set-Cookie" = String))),
+        (status = 400, description = "No `code` and `state`; a sign-in that is unknown, used, expired, from another \
+            browser or another issuer; or a code the provider refused"),
+        (status = 401, description = "The provider refused the sign-in, or the ID token failed a check"),
+        (status = 403, description = "The provider sent no national ID"),
+        (status = 404, description = "No identity provider is configured"),
+        (status = 502, description = "The identity provider could not be reached"),
+    ),
+)]
 async fn callback(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -162,13 +195,13 @@ async fn callback(
     tracing::info!(subject = %citizen.id, "signed in with the identity provider");
 
     let mut response = if wants_json(&headers) {
-        Json(json!({
-            "token": issued.token,
-            "token_type": "Bearer",
-            "expires_at": crate::api::applications::rfc3339(issued.session.expires_ms),
-            "assurance": assurance_name(assurance),
-            "return_to": identity.return_to,
-        }))
+        Json(TokenView {
+            token: issued.token.clone(),
+            token_type: "Bearer",
+            expires_at: crate::api::applications::rfc3339(issued.session.expires_ms),
+            assurance: assurance_name(assurance),
+            return_to: Some(identity.return_to),
+        })
         .into_response()
     } else {
         let mut response = StatusCode::SEE_OTHER.into_response();
