@@ -42,13 +42,13 @@ if ! curl -s -o /dev/null 127.0.0.1:9101; then
   for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:9101 && break; sleep 0.1; done
 fi
 
-# The development grants, with storage for Isfahan large enough for a run's applications.
+# The development grants (config/dev.toml).
 cat > "$WORK/config.toml" <<TOML
 [auth]
 otp-backoff-ms = 1
 
 [adapters.isfahan-municipality]
-grant = { kv-quota-kib = 1048576, identity = ["national-id"] }
+grant = { kv-quota-kib = 262144, identity = ["national-id"] }
 
 [adapters.traffic-police]
 grant = { config = ["base-url", "api-key"], http = ["127.0.0.1:9101"], identity = ["national-id"] }
@@ -66,9 +66,9 @@ for _ in $(seq 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; 
 curl -sf -H 'content-type: application/json' -d '{"national_id":"0499370899","mobile":"09121234567"}' \
   "127.0.0.1:$PORT/auth/otp/start" >/dev/null
 sleep 0.3
-CODE=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/host.log" | grep -o 'code=[0-9]*' | tail -1 | cut -d= -f2)
-TOKEN=$(curl -sf -H 'content-type: application/json' -d "{\"national_id\":\"0499370899\",\"code\":\"$CODE\"}" \
-  "127.0.0.1:$PORT/auth/otp/verify" | sed 's/.*"token":"\([^"]*\)".*/\1/')
+CODE=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/host.log" | grep -o 'code="\?[0-9]\{5\}' | tail -1 | grep -o '[0-9]*$' || true)
+TOKEN=$(curl -s -H 'content-type: application/json' -d "{\"national_id\":\"0499370899\",\"code\":\"$CODE\"}" \
+  "127.0.0.1:$PORT/auth/otp/verify" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [ -n "$TOKEN" ] || { echo "sign-in failed; host log:" >&2; cat "$WORK/host.log" >&2; exit 1; }
 
 cat > "$WORK/post.lua" <<LUA
@@ -76,6 +76,18 @@ wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
 wrk.headers["authorization"] = "Bearer $TOKEN"
 wrk.body = os.getenv("BODY")
+local failures, sample = {}, {}
+function response(status, headers, body)
+  if status >= 300 then
+    failures[status] = (failures[status] or 0) + 1
+    sample[status] = sample[status] or body
+  end
+end
+function done(summary, latency, requests)
+  for status, count in pairs(failures) do
+    io.stderr:write(string.format("  %d x %d: %s\n", count, status, string.sub(sample[status], 1, 300)))
+  end
+end
 LUA
 
 BASE=
@@ -98,6 +110,10 @@ run() { # name, path, [body]
   BASE=${BASE:-$rps}
   printf '| %-34s | %10s | %5.3f | %8s | %8s | %6s |\n' "$1" "$rps" \
     "$(awk -v a="$rps" -v b="$BASE" 'BEGIN {print a / b}')" "$p50" "$p99" "${errors:-0}"
+  if [ -n "$errors" ]; then # what the host said about the failures
+    sed 's/\x1b\[[0-9;]*m//g' "$WORK/host.log" | grep -a 'WARN\|ERROR' | grep -av 'one-time\|on_failure' \
+      | cut -c1-300 | tail -5 >&2
+  fi
 }
 
 echo "database: ${DB%%:*}, $CONNECTIONS connections, ${DURATION}s per run, $(nproc) cores shared with wrk"

@@ -129,7 +129,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Pending>) {
 }
 
 async fn append(db: &Db, batch: &[Pending]) -> anyhow::Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     if db.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(&mut *tx).await?;
     }

@@ -8,6 +8,12 @@
 //! file per aggregate, and run at start.
 //!
 //! Each aggregate has its own file under `store/` with the queries that touch it.
+//!
+//! Statements that write go through [`Db::writer`]. On SQLite that is a pool of one
+//! connection, so the host's writers queue in order inside the process instead of
+//! polling SQLite's lock with growing sleeps (the busy handler), which gave writes under
+//! load a tail of hundreds of milliseconds; readers use the other pool, concurrently with
+//! the writer thanks to WAL. On PostgreSQL both are the same pool.
 
 pub mod kv;
 
@@ -33,6 +39,7 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -50,7 +57,7 @@ impl Db {
         } else {
             anyhow::bail!("unsupported database URL `{url}`: use sqlite://PATH or postgres://...");
         };
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
@@ -61,47 +68,77 @@ impl Db {
                         .with_context(|| format!("failed to create the database folder {}", parent.display()))?;
                 }
                 let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))?;
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL for concurrent readers; FULL so an acknowledged write
-                            // survives a crash right after the answer; wait on locks.
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = FULL").await?;
-                            conn.execute("PRAGMA busy_timeout = 5000").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            Ok(())
+                let sqlite_pool = |connections: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(connections)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // WAL for concurrent readers; FULL so an acknowledged write
+                                // survives a crash right after the answer; wait on other
+                                // processes' locks (the CLI writing beside a running host).
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                                conn.execute("PRAGMA synchronous = FULL").await?;
+                                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                                conn.execute("PRAGMA foreign_keys = ON").await?;
+                                Ok(())
+                            })
                         })
-                    })
-                    .connect_with(options)
-                    .await
-                    .with_context(|| format!("failed to open the SQLite database {path}"))?
+                        .connect_with(options.clone())
+                };
+                let open = |e| anyhow::Error::new(e).context(format!("failed to open the SQLite database {path}"));
+                // The writer first: it creates the file and turns WAL on.
+                let writer = sqlite_pool(1).await.map_err(open)?;
+                (sqlite_pool(8).await.map_err(open)?, writer)
             }
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await
-                .context("failed to connect to PostgreSQL")?,
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .context("failed to connect to PostgreSQL")?;
+                (pool.clone(), pool)
+            }
         };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await.context("failed to apply database migrations")?;
-        Ok(Db { pool, backend })
+        migrator.run(&writer).await.context("failed to apply database migrations")?;
+        Ok(Db { pool, writer, backend })
     }
 
-    /// The connection pool.
+    /// The pool for reads.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for statements that write (one connection on SQLite).
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// Closes both pools, waiting for connections in use.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
     }
 
     /// Which back-end this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Begins a transaction that will write, on the writer. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`), waiting up to the busy timeout for another
+    /// process: a deferred transaction that reads first would instead fail with "database
+    /// is locked" when another connection wrote in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
+        }
     }
 }
 

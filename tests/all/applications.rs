@@ -323,7 +323,50 @@ async fn nothing_is_handed_over_without_a_grant(db: Database) {
     assert_eq!(host.get_as(&ali, "/api/v1/me/data-usage").await.body["count"], 0);
 }
 
+/// Citizens filing all at once: every application, hand-over and evidence entry is kept.
+/// (SQLite once answered "database is locked" to writers racing for its lock, and the
+/// evidence log dropped batches.)
+async fn concurrent_filings_lose_nothing(db: Database) {
+    const FILINGS: usize = 48;
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
+    let tokens = [host.sign_in(ALI.0, ALI.1).await, host.sign_in(SARA.0, SARA.1).await];
+    let mut filings = tokio::task::JoinSet::new();
+    for i in 0..FILINGS {
+        let request = host
+            .client
+            .post(host.url(PERMIT))
+            .bearer_auth(&tokens[i % 2])
+            .header("accept-language", "en")
+            .json(&form(&format!("CASE-{i}")));
+        filings.spawn(async move { crate::harness::decode(request.send().await.unwrap()).await });
+    }
+    while let Some(answer) = filings.join_next().await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    for token in &tokens {
+        assert_eq!(host.get_as(token, "/api/v1/applications").await.body["count"], FILINGS / 2);
+        assert_eq!(host.get_as(token, "/api/v1/me/data-usage").await.body["count"], FILINGS / 2);
+    }
+
+    // One evidence entry per filing (written in the background, so wait for it), chained.
+    let auditor = host.operator("auditor", panjereh_host::store::operators::Role::Auditor).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, audit) = host.admin(Method::GET, "/admin/v1/audit?limit=1000", &auditor, None).await;
+        let submits = audit["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "call.submit").count();
+        if submits == FILINGS {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{submits} of {FILINGS} filings in the audit log");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, verified) = host.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+}
+
 on_both_databases!(
+    concurrent_filings_lose_nothing,
     submit_then_track_with_history,
     another_citizens_code_is_not_found,
     an_idempotency_key_never_files_twice,

@@ -247,16 +247,16 @@ async fn audit_roundtrip(database: Database) {
     assert!(kinds.contains(&"admin.rollback".to_owned()) && kinds.contains(&"admin.install".to_owned()), "{kinds:?}");
 
     // Someone edits the second entry directly in the database.
-    sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").execute(host.app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").execute(host.app.db.writer()).await.unwrap();
     let (_, report) = host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await;
     assert_eq!(report["ok"], false, "{report}");
     assert_eq!(report["first_broken"]["seq"], 2);
     assert!(report["first_broken"]["reason"].as_str().unwrap().contains("edited"));
 
     // Deleting an entry is found too.
-    sqlx::query("UPDATE audit_log SET actor = 'leila' WHERE seq = 2").execute(host.app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'leila' WHERE seq = 2").execute(host.app.db.writer()).await.unwrap();
     assert_eq!(host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await.1["ok"], true);
-    sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(host.app.db.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(host.app.db.writer()).await.unwrap();
     let (_, report) = host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await;
     assert_eq!(report["first_broken"]["seq"], 2, "{report}");
 }

@@ -313,7 +313,7 @@ impl Manager {
     async fn changed(&self) {
         if self.db.backend() == Backend::Postgres
             && let Err(error) =
-                sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind("changed").execute(self.db.pool()).await
+                sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind("changed").execute(self.db.writer()).await
         {
             tracing::warn!(%error, "failed to notify other replicas; they will catch up at their next reconcile");
         }

@@ -94,7 +94,7 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
     .bind(&a.request_hash)
     .bind(a.created_ms)
     .bind(a.updated_ms)
-    .execute(db.pool())
+    .execute(db.writer())
     .await;
     match outcome {
         Ok(_) => Ok(Reservation::Reserved),
@@ -105,7 +105,7 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
 
 /// Stores the agency's receipt on a pending application and its first event, atomically.
 pub async fn complete(db: &Db, id: &str, agency_reference: &str, event: &EventRow) -> sqlx::Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4 WHERE id = $1")
         .bind(id)
         .bind(agency_reference)
@@ -122,14 +122,14 @@ pub async fn discard(db: &Db, id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM applications WHERE id = $1 AND status = $2")
         .bind(id)
         .bind(PENDING)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }
 
 /// Records a status change and makes it the application's current status, atomically.
 pub async fn append_event(db: &Db, id: &str, event: &EventRow) -> sqlx::Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE applications SET status = $2, updated_ms = $3 WHERE id = $1")
         .bind(id)
         .bind(&event.status)

@@ -40,7 +40,7 @@ pub async fn upsert(db: &Db, national_id: &str, mobile: &str) -> sqlx::Result<Ci
     .bind(national_id)
     .bind(mobile)
     .bind(now)
-    .fetch_one(db.pool())
+    .fetch_one(db.writer())
     .await?;
     from_row(&row)
 }
@@ -61,7 +61,7 @@ pub async fn upsert_keeping_mobile(db: &Db, national_id: &str, mobile: Option<&s
     .bind(random_id())
     .bind(national_id)
     .bind(now)
-    .fetch_one(db.pool())
+    .fetch_one(db.writer())
     .await?;
     from_row(&row)
 }

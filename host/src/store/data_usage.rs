@@ -26,7 +26,7 @@ pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for e in entries {
         sqlx::query(
             "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms)

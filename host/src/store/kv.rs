@@ -51,7 +51,7 @@ pub async fn get(db: &Db, adapter: &str, key: &str) -> Result<Option<Vec<u8>>> {
 /// lowered quota can still shrink its data.
 pub async fn set(db: &Db, adapter: &str, key: &str, value: &[u8], quota: u64) -> Result<()> {
     let size = (key.len() + value.len()) as i64;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let used = lock_usage(&mut tx, adapter).await?;
     let old = sqlx::query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
         .bind(adapter)
@@ -85,7 +85,7 @@ pub async fn set(db: &Db, adapter: &str, key: &str, value: &[u8], quota: u64) ->
 
 /// Removes `key`; a missing key is not an error.
 pub async fn delete(db: &Db, adapter: &str, key: &str) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     lock_usage(&mut tx, adapter).await?;
     let removed = sqlx::query("DELETE FROM kv_entries WHERE adapter = $1 AND key = $2 RETURNING bytes")
         .bind(adapter)
@@ -229,7 +229,7 @@ mod tests {
     async fn storage_is_namespaced_listed_and_bounded_on_sqlite() {
         let (db, dir) = sqlite().await;
         exercise(&db).await;
-        db.pool().close().await;
+        db.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -237,7 +237,7 @@ mod tests {
     async fn storage_is_namespaced_listed_and_bounded_on_postgres() {
         let Some((db, name, admin)) = postgres().await else { return };
         exercise(&db).await;
-        db.pool().close().await;
+        db.close().await;
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
     }
 }

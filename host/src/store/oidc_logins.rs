@@ -22,7 +22,7 @@ pub struct PendingLogin {
 
 /// Records a started sign-in, dropping those that expired.
 pub async fn create(db: &Db, login: &PendingLogin) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM oidc_logins WHERE expires_ms < $1").bind(login.created_ms).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM oidc_logins WHERE expires_ms < $1").bind(login.created_ms).execute(db.writer()).await?;
     sqlx::query(
         "INSERT INTO oidc_logins (state_hash, browser_hash, nonce, pkce_verifier, return_to, created_ms, expires_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -34,7 +34,7 @@ pub async fn create(db: &Db, login: &PendingLogin) -> sqlx::Result<()> {
     .bind(&login.return_to)
     .bind(login.created_ms)
     .bind(login.expires_ms)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(())
 }
@@ -47,7 +47,7 @@ pub async fn take(db: &Db, state_hash: &str) -> sqlx::Result<Option<PendingLogin
          RETURNING state_hash, browser_hash, nonce, pkce_verifier, return_to, created_ms, expires_ms",
     )
     .bind(state_hash)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.writer())
     .await?;
     row.map(|row| {
         Ok(PendingLogin {

@@ -61,7 +61,7 @@ impl Db {
             .bind(role.as_str())
             .bind(token_hash(&token))
             .bind(now_ms())
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(|e| match e {
                 sqlx::Error::Database(db) if db.is_unique_violation() => {

@@ -55,7 +55,7 @@ pub async fn create(db: &Db, challenge: &Challenge) -> sqlx::Result<()> {
         .bind(challenge.attempts)
         .bind(challenge.next_attempt_ms)
         .bind(challenge.consumed_ms)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }
@@ -94,7 +94,7 @@ pub async fn record_failure(db: &Db, id: &str, next_attempt_ms: i64, max_attempt
     .bind(id)
     .bind(next_attempt_ms)
     .bind(max_attempts)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.writer())
     .await?;
     row.map(|r| r.try_get("attempts")).transpose()
 }
@@ -109,7 +109,7 @@ pub async fn consume(db: &Db, id: &str, now_ms: i64, max_attempts: i64) -> sqlx:
     .bind(id)
     .bind(now_ms)
     .bind(max_attempts)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -119,7 +119,7 @@ pub async fn set_expiry(db: &Db, id: &str, expires_ms: i64) -> sqlx::Result<()> 
     sqlx::query("UPDATE otp_challenges SET expires_ms = $2 WHERE id = $1")
         .bind(id)
         .bind(expires_ms)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }

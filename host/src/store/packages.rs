@@ -66,7 +66,7 @@ impl Db {
         .bind(wasm)
         .bind(wasm.len() as i64)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -93,7 +93,7 @@ impl Db {
         .bind(&v.signed_by)
         .bind(&v.uploaded_by)
         .bind(v.uploaded_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -107,7 +107,7 @@ impl Db {
             .bind(v.uploaded_at)
             .bind(&v.adapter_id)
             .bind(&v.version)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -164,7 +164,7 @@ impl Db {
         .bind(agency)
         .bind(version)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -175,14 +175,14 @@ impl Db {
             .bind(enabled as i64)
             .bind(now_ms())
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Removes an adapter and its versions (components stay: they are shared by digest).
     pub async fn remove_adapter(&self, id: &str) -> sqlx::Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM adapters WHERE id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM adapter_versions WHERE adapter_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;

@@ -57,7 +57,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
     .bind(new.source)
     .bind(new.created_ms)
     .bind(new.expires_ms)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(SessionRow {
         id,
@@ -89,7 +89,7 @@ pub async fn revoke(db: &Db, id: &str, now_ms: i64) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE sessions SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
         .bind(id)
         .bind(now_ms)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(done.rows_affected() == 1)
 }
