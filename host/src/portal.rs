@@ -67,6 +67,8 @@ pub struct Visit {
     pub csrf: String,
     /// The path and query, without `lang=`: where the language switch links to.
     pub here: String,
+    /// Whether the browser reached the site over HTTPS: its cookies are then `Secure`.
+    pub https: bool,
 }
 
 /// Cookie values by name.
@@ -109,10 +111,15 @@ fn query_lang(query: Option<&str>) -> (Option<Lang>, String) {
 /// `?lang=`, a first CSRF secret).
 fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
     let mut set_cookies = Vec::new();
+    let https = crate::auth::session::over_https(headers);
     let (asked, rest) = query_lang(uri.query());
     let lang = match asked {
         Some(lang) => {
-            set_cookies.push(format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code()));
+            set_cookies.push(format!(
+                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
+                lang.code(),
+                crate::auth::session::secure_attribute(https)
+            ));
             lang
         }
         None => cookie(headers, LANG_COOKIE).and_then(parse_lang).unwrap_or(Lang::Fa),
@@ -121,7 +128,7 @@ fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
         Some(secret) => secret.to_owned(),
         None => {
             let secret = csrf::new_secret();
-            set_cookies.push(csrf::cookie(&secret));
+            set_cookies.push(csrf::cookie(&secret, https));
             secret
         }
     };
@@ -129,7 +136,7 @@ fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
     let csrf = csrf::token(&secret, session);
     let path = uri.path();
     let here = if rest.is_empty() { path.to_owned() } else { format!("{path}?{rest}") };
-    (Visit { lang, csrf, here }, set_cookies)
+    (Visit { lang, csrf, here, https }, set_cookies)
 }
 
 /// Adds the cookies and the security headers every page carries.

@@ -49,6 +49,7 @@ async fn otp_sign_in_end_to_end(db: Database) {
     let cookie = verified.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.starts_with(&format!("panjereh_session={token};")), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback: a Secure cookie would not come back: {cookie}");
 
     // The code is stored hashed, never in clear.
     let challenge = panjereh_host::store::otp::latest(&host.app.db, NID).await.unwrap().unwrap();
@@ -219,3 +220,36 @@ on_both_databases!(
     a_wrong_code_imposes_a_wait,
     sessions_expire,
 );
+
+/// Behind a TLS-terminating proxy (which says so with `X-Forwarded-Proto`), the session
+/// cookie only travels over HTTPS.
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let host = Host::start(&[], NO_BACKOFF).await;
+    assert_eq!(start(&host, NID, MOBILE).await.status, 202);
+    let code = host.notifier.last_code(MOBILE).unwrap();
+    let verified = host
+        .call(
+            Method::POST,
+            "/auth/otp/verify",
+            None,
+            Some(json!({"national_id": NID, "code": code})),
+            &[("x-forwarded-proto", "https")],
+        )
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    let cookie = verified.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("panjereh_session=") && cookie.ends_with("; Secure"), "{cookie}");
+    let token = verified.body["token"].as_str().unwrap();
+    let out =
+        host.call(Method::POST, "/auth/logout", Some(token), None, &[("forwarded", "for=192.0.2.1;proto=https")]).await;
+    assert_eq!(out.status, 204);
+    let cleared = out.headers["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0") && cleared.ends_with("; Secure"), "{cleared}");
+
+    // The portal's cookies too.
+    let page =
+        reqwest::Client::new().get(host.url("/signin")).header("x-forwarded-proto", "https").send().await.unwrap();
+    let cookies: Vec<_> = page.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert!(!cookies.is_empty() && cookies.iter().all(|c| c.ends_with("; Secure")), "{cookies:?}");
+}

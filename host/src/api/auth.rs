@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -229,6 +229,7 @@ pub struct TokenView {
 )]
 async fn verify(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, Problem> {
@@ -241,7 +242,8 @@ async fn verify(
         return_to: None,
     };
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth));
+    let cookie = session::cookie(&issued.token, &app.config.auth, session::over_https(&headers));
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(response)
 }
@@ -274,10 +276,10 @@ pub async fn check_code(
         (status = 401, description = "Not signed in, or the token is not valid"),
     ),
 )]
-async fn logout(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Response, Problem> {
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, citizen: Citizen) -> Result<Response, Problem> {
     sign_out(&app, &citizen).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
+    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie(session::over_https(&headers)));
     Ok(response)
 }
 

@@ -85,15 +85,43 @@ pub async fn issue(
     Ok(Issued { token, session })
 }
 
+/// Whether the request reached the site over HTTPS, as the TLS-terminating proxy in front
+/// of the host says (`X-Forwarded-Proto: https` or `Forwarded: proto=https`). Cookies set
+/// in answer to it are then `Secure`. A client that forges the header only makes its own
+/// cookies stricter.
+pub fn over_https(headers: &HeaderMap) -> bool {
+    let says_https = |name: header::HeaderName, parse: fn(&str) -> bool| {
+        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).any(parse)
+    };
+    says_https(header::HeaderName::from_static("x-forwarded-proto"), |v| {
+        v.split(',').next().is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+    }) || says_https(header::FORWARDED, |v| {
+        v.split([';', ',']).any(|pair| pair.trim().eq_ignore_ascii_case("proto=https"))
+    })
+}
+
+/// `; Secure` when cookies must only travel over HTTPS.
+pub fn secure_attribute(secure: bool) -> &'static str {
+    if secure { "; Secure" } else { "" }
+}
+
 /// The `Set-Cookie` value carrying a new session to the portal.
-pub fn cookie(token: &str, settings: &AuthSettings) -> HeaderValue {
-    let value = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", settings.session_ttl.as_secs());
+pub fn cookie(token: &str, settings: &AuthSettings, secure: bool) -> HeaderValue {
+    let value = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        settings.session_ttl.as_secs(),
+        secure_attribute(secure)
+    );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
-pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("panjereh_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+pub fn clear_cookie(secure: bool) -> HeaderValue {
+    if secure {
+        HeaderValue::from_static("panjereh_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+    } else {
+        HeaderValue::from_static("panjereh_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    }
 }
 
 /// The signed-in citizen making a request.

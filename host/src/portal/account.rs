@@ -98,7 +98,8 @@ async fn verify(State(app): State<Arc<App>>, ClientAddr(client): ClientAddr, vis
     match check_code(&app, client, Some(national_id), posted.get("code")).await {
         Ok(issued) => {
             let mut response = Redirect::to(&next).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth));
+            let cookie = session::cookie(&issued.token, &app.config.auth, visit.https);
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
             response
         }
         Err(problem) => {
@@ -120,14 +121,14 @@ async fn verify(State(app): State<Arc<App>>, ClientAddr(client): ClientAddr, vis
     }
 }
 
-async fn signout(State(app): State<Arc<App>>, citizen: Option<Citizen>, _posted: Posted) -> Response {
+async fn signout(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>, _posted: Posted) -> Response {
     if let Some(citizen) = citizen
         && let Err(problem) = sign_out(&app, &citizen).await
     {
         tracing::warn!(status = %problem.status, "portal sign-out failed");
     }
     let mut response = Redirect::to("/").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
+    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie(visit.https));
     response
 }
 

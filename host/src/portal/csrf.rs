@@ -25,8 +25,8 @@ pub fn is_secret(value: &str) -> bool {
 }
 
 /// The `Set-Cookie` value for a new secret.
-pub fn cookie(secret: &str) -> String {
-    format!("{COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax")
+pub fn cookie(secret: &str, secure: bool) -> String {
+    format!("{COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax{}", crate::auth::session::secure_attribute(secure))
 }
 
 /// The token forms carry, for a browser secret and its session cookie (if any).

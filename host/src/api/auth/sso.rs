@@ -85,9 +85,9 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         })
 }
 
-fn binding_cookie(value: &str, rp: &RelyingParty) -> HeaderValue {
+fn binding_cookie(value: &str, rp: &RelyingParty, over_https: bool) -> HeaderValue {
     let settings = rp.settings();
-    let secure = if settings.redirect_url.starts_with("https:") { "; Secure" } else { "" };
+    let secure = session::secure_attribute(over_https || settings.redirect_url.starts_with("https:"));
     let text = format!(
         "{BINDING_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         settings.login_ttl.as_secs()
@@ -132,7 +132,7 @@ async fn login(
     let mut response = StatusCode::SEE_OTHER.into_response();
     let h = response.headers_mut();
     h.insert(header::LOCATION, location);
-    h.insert(header::SET_COOKIE, binding_cookie(&started.browser, rp));
+    h.insert(header::SET_COOKIE, binding_cookie(&started.browser, rp, session::over_https(&headers)));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
@@ -210,7 +210,7 @@ async fn callback(
         response
     };
     let h = response.headers_mut();
-    h.append(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth));
+    h.append(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth, session::over_https(&headers)));
     h.append(header::SET_COOKIE, clear_binding_cookie());
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
