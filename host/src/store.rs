@@ -148,6 +148,7 @@ pub fn now_ms() -> i64 {
 }
 
 pub mod applications;
+pub mod callback_receipts;
 pub mod citizens;
 pub mod data_usage;
 pub mod oidc_logins;

@@ -274,14 +274,15 @@ async fn get_as(host: &Host, token: &str, path: &str) -> (u16, Value) {
     crate::harness::decode(response).await
 }
 
-/// Delivers an agency's status callback. Needs the citizens branch's callback endpoint
-/// (the path and signature header here are the expected ones; adjust when merging).
+/// Delivers an agency's status callback, signed as agencies do.
 async fn agency_callback(host: &Host, agency: &str, body: Value) -> (u16, Value) {
     use hmac::Mac as _;
     let bytes = serde_json::to_vec(&body).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CALLBACK_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{now}.").as_bytes());
     mac.update(&bytes);
-    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = format!("t={now},sha256={}", hex::encode(mac.finalize().into_bytes()));
     let response = host
         .client
         .post(host.url(&format!("/api/v1/callbacks/{agency}")))

@@ -29,10 +29,18 @@ fn form(reference: &str) -> Value {
     json!({"input": {"postal-code": "۱۱۹۳۶۵۳۴۷۱", "reference": reference}})
 }
 
+/// The agency's signature header for `body`, made now.
 fn sign(body: &[u8], secret: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    sign_at(body, secret, now)
+}
+
+/// The agency's signature header for `body` at Unix time `t`.
+fn sign_at(body: &[u8], secret: &str, t: i64) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    format!("t={t},sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 async fn callback(host: &Host, agency: &str, body: &str, signature: Option<&str>) -> Answer {
@@ -191,13 +199,30 @@ async fn a_signed_callback_moves_the_status(db: Database) {
         assert_eq!(answer.body["type"], "/problems/callback-signature");
     }
     assert_eq!(host.get_as(&ali, &path).await.body["status"], "submitted");
-    // A valid signature over a different body.
+    // A valid signature over a different body; the body signed without its timestamp.
     let tampered = callback(&host, "test-office", body, Some(&sign(b"{}", SECRET))).await;
     assert_eq!(tampered.status, 401);
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let untimed = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(callback(&host, "test-office", body, Some(&untimed)).await.status, 401);
+    // A signature made ten minutes ago (a captured callback, or a clock far off), and a
+    // fresh signature whose timestamp was then changed.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let stale = callback(&host, "test-office", body, Some(&sign_at(body.as_bytes(), SECRET, now - 600))).await;
+    assert_eq!(stale.status, 401, "{}", stale.body);
+    let moved = sign_at(body.as_bytes(), SECRET, now - 600).replacen(&(now - 600).to_string(), &now.to_string(), 1);
+    assert_eq!(callback(&host, "test-office", body, Some(&moved)).await.status, 401);
+    assert_eq!(host.get_as(&ali, &path).await.body["history"].as_array().unwrap().len(), 1);
 
-    let accepted = callback(&host, "test-office", body, Some(&sign(body.as_bytes(), SECRET))).await;
+    let signature = sign(body.as_bytes(), SECRET);
+    let accepted = callback(&host, "test-office", body, Some(&signature)).await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
     assert_eq!(accepted.body["status"], "in-review");
+    // The same delivery again is a replay: refused, and the history does not grow.
+    let replayed = callback(&host, "test-office", body, Some(&signature)).await;
+    assert_eq!(replayed.status, 409, "{}", replayed.body);
+    assert_eq!(replayed.body["type"], "/problems/callback-replayed");
 
     let shown = host.get_as(&ali, &path).await;
     assert_eq!(shown.body["status"], "in-review");
@@ -219,8 +244,11 @@ async fn a_signed_callback_moves_the_status(db: Database) {
     let answer = callback(&host, "nobody", unknown, Some(&sign(unknown.as_bytes(), SECRET))).await;
     assert_eq!(answer.status, 404);
     let garbage = "not json";
-    let answer = callback(&host, "test-office", garbage, Some(&sign(garbage.as_bytes(), SECRET))).await;
+    let signature = sign(garbage.as_bytes(), SECRET);
+    let answer = callback(&host, "test-office", garbage, Some(&signature)).await;
     assert_eq!(answer.status, 422, "{}", answer.body);
+    // A delivery that failed is not spent: the agency may send it again as it was.
+    assert_eq!(callback(&host, "test-office", garbage, Some(&signature)).await.status, 422);
 }
 
 async fn callbacks_need_a_configured_secret(db: Database) {

@@ -6,7 +6,10 @@
 //! - `GET /api/v1/applications`, `GET /api/v1/applications/{tracking_code}`: the citizen's
 //!   own applications only; anyone else's code is answered exactly like an unknown one.
 //! - `POST /api/v1/callbacks/{agency}`: the agency pushes a status change, signed with
-//!   HMAC-SHA256 under the operator-configured `callback-secret` of its adapter.
+//!   HMAC-SHA256 under the operator-configured `callback-secret` of its adapter, over a
+//!   timestamp and the body: `X-Panjereh-Signature: t=<unix seconds>,sha256=<hex>`. A
+//!   timestamp more than [`CALLBACK_WINDOW_SECS`] away is refused, and so is a delivery
+//!   whose signature was accepted before (a replay).
 
 use std::sync::Arc;
 
@@ -36,11 +39,15 @@ use crate::plugins::Adapter;
 use crate::runtime::CallError;
 use crate::runtime::bindings::{AdapterError, CallContext, Service, ServiceKind, StatusUpdate, Value};
 use crate::store::applications::{self, ApplicationRow, EventRow, PENDING, Reservation};
+use crate::store::callback_receipts;
 use crate::store::{now_ms, random_id};
 use crate::tracking;
 
-/// Header carrying the agency's signature of a callback body.
+/// Header carrying the agency's signature of a callback: `t=<unix seconds>,sha256=<hex>`,
+/// the HMAC-SHA256 of `<t>.<body>`.
 pub const SIGNATURE_HEADER: &str = "x-panjereh-signature";
+/// How far a callback's timestamp may be from the host's clock.
+pub const CALLBACK_WINDOW_SECS: i64 = 300;
 /// Adapter configuration key holding the callback secret (never handed to the adapter
 /// unless the operator also grants it as a config key).
 pub const CALLBACK_SECRET_KEY: &str = "callback-secret";
@@ -507,9 +514,67 @@ fn bad_signature(agency: &str, reason: &str) -> Problem {
         Bilingual::new("امضای فراخوان معتبر نیست", "The callback signature is not valid"),
     )
     .detail(Bilingual::new(
-        "بدنه را با HMAC-SHA256 و کلید مشترک امضا کنید و در سرآیند X-Panjereh-Signature به شکل sha256=<hex> بفرستید.",
-        "sign the body with HMAC-SHA256 under the shared secret and send X-Panjereh-Signature: sha256=<hex>",
+        "زمان کنونی (ثانیه‌های یونیکس) و بدنه را به شکل <t>.<body> با HMAC-SHA256 و کلید مشترک امضا کنید و در سرآیند X-Panjereh-Signature به شکل t=<t>,sha256=<hex> بفرستید؛ ساعت شما باید با ساعت سامانه حداکثر پنج دقیقه فاصله داشته باشد.",
+        "sign `<t>.<body>`, where t is the current Unix time in seconds, with HMAC-SHA256 under the shared secret and send X-Panjereh-Signature: t=<t>,sha256=<hex>; your clock must be within five minutes of the host's",
     ))
+}
+
+/// The timestamp and MAC of a callback's signature header.
+fn parse_signature(header: &str) -> Option<(i64, Vec<u8>)> {
+    let (mut timestamp, mut mac) = (None, None);
+    for part in header.split(',') {
+        match part.trim().split_once('=')? {
+            ("t", t) => timestamp = Some(t.parse::<i64>().ok()?),
+            ("sha256", hex_mac) => mac = Some(hex::decode(hex_mac).ok()?),
+            _ => return None,
+        }
+    }
+    Some((timestamp?, mac?))
+}
+
+/// Checks a callback's signature and freshness, and records it so that it works once.
+/// Answers the receipt to forget if the callback then fails.
+async fn authenticate_callback(
+    app: &App,
+    agency: &str,
+    adapter_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, Problem> {
+    let secret = app
+        .config
+        .adapters
+        .get(adapter_id)
+        .and_then(|s| s.config.get(CALLBACK_SECRET_KEY))
+        .filter(|s| !s.value.is_empty())
+        .ok_or_else(|| bad_signature(agency, "no callback-secret is configured for the adapter"))?;
+    let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let (timestamp, signature) =
+        parse_signature(header).ok_or_else(|| bad_signature(agency, "missing or malformed signature header"))?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.value.as_bytes())
+        .map_err(|_| bad_signature(agency, "unusable secret"))?;
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&signature).map_err(|_| bad_signature(agency, "signature mismatch"))?;
+    let now = now_ms();
+    if (now / 1000 - timestamp).abs() > CALLBACK_WINDOW_SECS {
+        return Err(bad_signature(agency, "timestamp outside the window (a clock off, or an old callback replayed)"));
+    }
+    let receipt = hex::encode(Sha256::digest(header.as_bytes()));
+    let expires = (timestamp + CALLBACK_WINDOW_SECS) * 1000 + 1000;
+    if !callback_receipts::record(&app.db, &receipt, agency, now, expires).await? {
+        tracing::warn!(agency, "callback replayed");
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "callback-replayed",
+            Bilingual::new("این فراخوان پیش‌تر پذیرفته شده است", "This callback was already accepted"),
+        )
+        .detail(Bilingual::new(
+            "هر فراخوان یک بار پذیرفته می‌شود؛ برای ارسال دوباره، آن را با زمان تازه امضا کنید.",
+            "each delivery is accepted once; to send again, sign it with a fresh timestamp",
+        )));
+    }
+    Ok(receipt)
 }
 
 /// What an agency's callback changed.
@@ -528,12 +593,14 @@ pub struct CallbackAnswer {
     params(
         ("agency" = String, Path, description = "The agency's id"),
         ("X-Panjereh-Signature" = String, Header,
-            description = "`sha256=<hex>`: HMAC-SHA256 of the body under the adapter's `callback-secret`"),
+            description = "`t=<unix seconds>,sha256=<hex>`: HMAC-SHA256 of `<t>.<body>` under the adapter's \
+                `callback-secret`; t within five minutes of the host's clock"),
     ),
     request_body(content = Vec<u8>, content_type = "application/json", description = "The agency's message, as its adapter reads it"),
     responses(
         (status = 200, description = "The application's history has the new status", body = CallbackAnswer),
-        (status = 401, description = "A missing, malformed or wrong signature"),
+        (status = 401, description = "A missing, malformed or wrong signature, or a stale timestamp"),
+        (status = 409, description = "This delivery was accepted before (a replay)"),
         (status = 404, description = "No such agency, or no application with the reference"),
         (status = 422, description = "The adapter could not read the message"),
         (status = 502, description = "The adapter failed"),
@@ -560,23 +627,7 @@ async fn callback(
         .retry_after(300));
     }
     let adapter = slot.adapter;
-    let secret = app
-        .config
-        .adapters
-        .get(&adapter.manifest.id)
-        .and_then(|s| s.config.get(CALLBACK_SECRET_KEY))
-        .filter(|s| !s.value.is_empty())
-        .ok_or_else(|| bad_signature(&agency, "no callback-secret is configured for the adapter"))?;
-    let signature = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("sha256="))
-        .and_then(|hex_sig| hex::decode(hex_sig).ok())
-        .ok_or_else(|| bad_signature(&agency, "missing or malformed signature header"))?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.value.as_bytes())
-        .map_err(|_| bad_signature(&agency, "unusable secret"))?;
-    mac.update(&body);
-    mac.verify_slice(&signature).map_err(|_| bad_signature(&agency, "signature mismatch"))?;
+    let receipt = authenticate_callback(&app, &agency, &adapter.manifest.id, &headers, &body).await?;
 
     let request_id = new_request_id();
     let outcome = adapter.on_callback(&request_id, body.to_vec()).await;
@@ -591,6 +642,10 @@ async fn callback(
     }
     .append(&app, &adapter, &result)
     .await;
+    if result.is_err() {
+        // Not applied: the agency may deliver the same callback again.
+        callback_receipts::forget(&app.db, &receipt).await?;
+    }
     result.map(Json)
 }
 
