@@ -56,9 +56,22 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(problem::method_not_allowed)
         .fallback(crate::portal::fallback)
         .layer(axum::middleware::from_fn(problem::localize))
+        .layer(axum::middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// Runs each request on a task of its own, to its end even when the client goes away: a
+/// handler dropped halfway could leave a transaction open on a pooled connection (sqlx
+/// cannot roll back a `BEGIN` cancelled in flight), an application reserved but not filed,
+/// or an adapter call without its evidence. A panicking handler answers a 500 problem.
+async fn run_to_completion(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(error) => problem::Problem::internal(&error).into_response(),
+    }
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.

@@ -328,6 +328,42 @@ async fn a_slow_back_end_hits_the_timeout() {
     assert!(elapsed >= Duration::from_millis(3000) && elapsed < Duration::from_millis(4900), "{elapsed:?}");
 }
 
+/// A citizen who gives up waiting does not cut a call short: it runs to its end and its
+/// evidence is recorded (a handler dropped halfway could leave a transaction open).
+#[tokio::test]
+async fn a_call_abandoned_by_its_client_still_finishes() {
+    use tokio::io::AsyncWriteExt as _;
+    let backend = Backend::start().await;
+    let granted = vec![format!("127.0.0.1:{}", backend.port())];
+    let host = fetcher_host(&granted, &granted, "", &[]).await;
+    // The request, then the connection closed while the adapter waits on the back-end.
+    let body = json!({ "input": { "url": backend.url("/delay") } }).to_string();
+    let request = format!(
+        "POST /api/v1/services/fetcher/fetch/inquiries HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut socket = tokio::net::TcpStream::connect(host.addr).await.unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(socket);
+
+    let auditor = host.operator("auditor", panjereh_host::store::operators::Role::Auditor).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, audit) = host.admin(reqwest::Method::GET, "/admin/v1/audit", &auditor, None).await;
+        let finished =
+            audit["entries"].as_array().unwrap().iter().any(|e| {
+                e["kind"] == "call.inquire" && e["data"].as_str().is_some_and(|d| d.contains("\"status\":200"))
+            });
+        if finished {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the abandoned call left no evidence: {audit}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn outbound_requests_of_one_adapter_are_limited_in_number() {
     let backend = Backend::start().await;
