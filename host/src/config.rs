@@ -43,6 +43,9 @@ pub struct Config {
     pub egress: EgressOptions,
     /// The OpenID Connect provider citizens may sign in with (`[oidc]`), if any.
     pub oidc: Option<OidcSettings>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted-proxies`, exact
+    /// addresses); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The OpenID Connect relying party (`[oidc]` in the file).
@@ -154,6 +157,8 @@ struct RawConfig {
     #[serde(default)]
     egress: RawEgress,
     oidc: Option<RawOidc>,
+    #[serde(default)]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// `[oidc]`: the OpenID Connect provider.
@@ -412,6 +417,7 @@ impl Config {
             auth,
             egress,
             oidc,
+            trusted_proxies: raw.trusted_proxies,
         })
     }
 }

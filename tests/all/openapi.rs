@@ -373,3 +373,30 @@ async fn sign_in_is_limited_per_client() {
     let (status, _) = host.get("/api/v1/agencies").await;
     assert_eq!(status, 200);
 }
+
+/// Asks for a code as a client behind `forwarded`; the status, or the problem's type.
+async fn start_behind(host: &Host, mobile: &str, forwarded: &str) -> String {
+    let body = json!({"national_id": "0499370899", "mobile": mobile});
+    let answer = host.call(Method::POST, "/auth/otp/start", None, Some(body), &[("x-forwarded-for", forwarded)]).await;
+    answer.body["type"].as_str().map_or_else(|| answer.status.to_string(), str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_limit_is_per_forwarded_client() {
+    let config = "trusted-proxies = [\"127.0.0.1\"]\n[auth]\notp-client-per-minute = 1\n";
+    let host = Host::start(&[], config).await;
+    assert_eq!(start_behind(&host, "09121234567", "198.51.100.7").await, "202");
+    assert_eq!(
+        start_behind(&host, "09121234568", "198.51.100.7").await,
+        "/problems/too-many-requests",
+        "the same client behind the proxy"
+    );
+    assert_eq!(start_behind(&host, "09121234569", "198.51.100.8").await, "202", "another client behind the proxy");
+    // What the client itself claims, left of what the proxy saw, does not count.
+    assert_eq!(start_behind(&host, "09121234560", "203.0.113.1, 198.51.100.8").await, "/problems/too-many-requests");
+
+    // Without a trusted proxy, the header is the client's word and is ignored.
+    let host = Host::start(&[], "[auth]\notp-client-per-minute = 1\n").await;
+    assert_eq!(start_behind(&host, "09121234567", "198.51.100.7").await, "202");
+    assert_eq!(start_behind(&host, "09121234568", "198.51.100.8").await, "/problems/too-many-requests");
+}

@@ -9,10 +9,15 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::app::App;
 
 /// Checks between two sweeps of buckets that have refilled.
 const SWEEP_EVERY: u32 = 4096;
@@ -58,18 +63,44 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The address a request came from (the TCP peer); unspecified when the server was not
-/// started with connection info, which then shares one bucket.
+/// The address a request came from: the TCP peer or, when the peer is a trusted reverse
+/// proxy, the nearest address in `X-Forwarded-For` that is not one (earlier entries are
+/// the client's own word). Unspecified when the server was not started with connection
+/// info, which then shares one bucket.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<Arc<App>> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        Ok(ClientAddr(peer.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED))))
+        let peer = peer.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        Ok(ClientAddr(client_of(peer, &parts.headers, &app.config.trusted_proxies)))
     }
+}
+
+/// The client behind `peer`, following `X-Forwarded-For` only through trusted proxies.
+fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 #[cfg(test)]
@@ -96,6 +127,34 @@ mod tests {
         assert!(throttle.check("2001:db8:1:3::1".parse().unwrap()).is_ok(), "another /64");
         assert!(throttle.check("::ffff:192.0.2.1".parse().unwrap()).is_ok());
         assert!(throttle.check("192.0.2.1".parse().unwrap()).is_err(), "a mapped v4 address is the v4 client");
+    }
+
+    #[test]
+    fn forwarded_for_is_followed_only_through_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let headers = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        let spoofed = headers(&["203.0.113.9, 198.51.100.7"]);
+        assert_eq!(
+            client_of(ip("192.0.2.1"), &spoofed, &proxies),
+            ip("192.0.2.1"),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(
+            client_of(ip("10.0.0.1"), &spoofed, &proxies),
+            ip("198.51.100.7"),
+            "the nearest hop, not the client's claim"
+        );
+        let chained = headers(&["203.0.113.9", "198.51.100.7, 10.0.0.2"]);
+        assert_eq!(client_of(ip("10.0.0.1"), &chained, &proxies), ip("198.51.100.7"), "through two proxies");
+        assert_eq!(client_of(ip("10.0.0.1"), &headers(&["junk"]), &proxies), ip("10.0.0.1"));
+        assert_eq!(client_of(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
     }
 
     #[test]
