@@ -76,18 +76,6 @@ wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
 wrk.headers["authorization"] = "Bearer $TOKEN"
 wrk.body = os.getenv("BODY")
-local failures, sample = {}, {}
-function response(status, headers, body)
-  if status >= 300 then
-    failures[status] = (failures[status] or 0) + 1
-    sample[status] = sample[status] or body
-  end
-end
-function done(summary, latency, requests)
-  for status, count in pairs(failures) do
-    io.stderr:write(string.format("  %d x %d: %s\n", count, status, string.sub(sample[status], 1, 300)))
-  end
-end
 LUA
 
 BASE=

@@ -28,6 +28,16 @@ impl Guest {
     }
 }
 
+/// A host configuration: sign-in without back-off, and the applicant guest granted the
+/// citizen's national ID.
+pub const APPLICANT_WITH_NATIONAL_ID: &str = r#"
+[auth]
+otp-backoff-ms = 0
+
+[adapters.applicant.grant]
+identity = ["national-id"]
+"#;
+
 /// A PostgreSQL database of its own for one test, dropped by [`PgDatabase::drop_now`].
 pub struct PgDatabase {
     pub url: String,

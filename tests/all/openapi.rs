@@ -6,15 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{APPLICANT, Host, UTILITY_BILLS};
-
-const CONFIG: &str = r#"
-[auth]
-otp-backoff-ms = 0
-
-[adapters.applicant.grant]
-identity = ["national-id"]
-"#;
+use crate::harness::{APPLICANT, APPLICANT_WITH_NATIONAL_ID as CONFIG, Host, UTILITY_BILLS};
 
 /// The API as designed (DESIGN.md): if one of these disappears, clients break.
 const ROUTES: &[(&str, &str)] = &[

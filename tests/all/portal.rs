@@ -7,15 +7,7 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 
-use crate::harness::{APPLICANT, Host, UTILITY_BILLS};
-
-const CONFIG: &str = r#"
-[auth]
-otp-backoff-ms = 0
-
-[adapters.applicant.grant]
-identity = ["national-id"]
-"#;
+use crate::harness::{APPLICANT, APPLICANT_WITH_NATIONAL_ID as CONFIG, Host, UTILITY_BILLS};
 
 const NID: &str = "0499370899";
 const MOBILE: &str = "09121234567";
