@@ -1,5 +1,7 @@
 //! Builds the sample adapters (`plugins/`) and the misbehaving test guests (`tests/guests/`)
-//! for wasm32-wasip2 and exposes their paths as constants in `guests.rs`.
+//! for wasm32-wasip2 and exposes their paths as constants in `guests.rs`. A guest written
+//! by hand as a component (`tests/guests/NAME/component.wat`, for what no Rust adapter can
+//! be, such as several memories) is assembled with the `wat` crate.
 
 #[path = "../xtask/src/wasm.rs"]
 mod wasm;
@@ -30,6 +32,26 @@ fn main() {
             .unwrap();
         }
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("guests.rs");
-    std::fs::write(out, code).unwrap();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let guests = root.join("tests/guests");
+    let mut hand_written: Vec<_> = std::fs::read_dir(&guests)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("component.wat").is_file() && p.join("manifest.toml").is_file())
+        .collect();
+    hand_written.sort();
+    for dir in hand_written {
+        let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let wasm = wat::parse_file(dir.join("component.wat")).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let path = out_dir.join(format!("{name}.wasm"));
+        std::fs::write(&path, wasm).unwrap();
+        let constant = name.to_uppercase().replace('-', "_");
+        writeln!(
+            code,
+            "pub const {constant}: Guest = Guest {{ name: {name:?}, wasm: {path:?}, manifest: {:?} }};",
+            dir.join("manifest.toml")
+        )
+        .unwrap();
+    }
+    std::fs::write(out_dir.join("guests.rs"), code).unwrap();
 }

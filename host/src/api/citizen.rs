@@ -443,6 +443,15 @@ fn call_failure(adapter: &str, request_id: &str, error: &CallError) -> Problem {
             format!("افزونه «{adapter}» با خطا متوقف شد. {}", reference.fa),
             format!("adapter `{adapter}` crashed while handling the request; {}", reference.en),
         )),
+        CallError::Oversized(reason) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "adapter-answer-too-large",
+            Bilingual::new("پاسخ افزونه دستگاه از اندازه مجاز بزرگ‌تر بود", "The agency's adapter answered with too much"),
+        )
+        .detail(Bilingual::new(
+            format!("پاسخ افزونه «{adapter}» از سقف‌های پنجره فراتر رفت و پذیرفته نشد. {}", reference.fa),
+            format!("adapter `{adapter}` answered past the host's caps ({reason}) and was refused; {}", reference.en),
+        )),
         CallError::Busy => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "adapter-busy",
