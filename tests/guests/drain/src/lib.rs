@@ -7,7 +7,10 @@ use panjereh_plugin_sdk::{Adapter, export};
 mod random {
     wit_bindgen::generate!({
         inline: "package wasi:random@0.2.0;
-                 interface random { get-random-bytes: func(len: u64) -> list<u8>; }
+                 interface random {
+                     get-random-bytes: func(len: u64) -> list<u8>;
+                     get-random-u64: func() -> u64;
+                 }
                  world drain { import random; }",
     });
 }
