@@ -55,6 +55,7 @@ pub fn record_call(adapter: &str, service: &str, operation: &'static str, outcom
 /// Renders the exposition text, refreshing the gauges that describe this replica.
 pub fn render(app: &App) -> String {
     let handle = handle();
+    metrics::counter!("panjereh_catalogue_builds_total").absolute(app.registry.catalogue_builds());
     let in_use = app.runtime.instances_in_use();
     metrics::gauge!("panjereh_instances_in_use").set(in_use as f64);
     let pools = app.runtime.pools();

@@ -7,6 +7,7 @@
 //! atomic pointer swap: calls in flight keep the `Arc` of the version they started with.
 
 pub mod bounds;
+pub mod catalogue;
 pub mod lifecycle;
 pub mod manifest;
 pub mod signature;
@@ -241,11 +242,15 @@ pub struct Slot {
     pub enabled: bool,
 }
 
-/// The live set of adapters, keyed by agency id. Reads are lock-free; a change replaces
-/// the whole map atomically, and calls in flight keep the adapter they started with.
+/// The live set of adapters, keyed by agency id, and their catalogue. Reads are
+/// lock-free; a change replaces the whole map atomically (and builds the catalogue anew),
+/// and calls in flight keep the adapter they started with.
 #[derive(Debug, Default)]
 pub struct Registry {
     slots: ArcSwap<BTreeMap<String, Slot>>,
+    catalogue: ArcSwap<catalogue::Catalogue>,
+    /// Catalogues built so far (for metrics).
+    catalogue_builds: std::sync::atomic::AtomicU64,
 }
 
 impl Registry {
@@ -259,8 +264,20 @@ impl Registry {
         self.slots.load_full()
     }
 
-    /// Replaces the whole set at once.
+    /// The catalogue of the adapters serving now.
+    pub fn catalogue(&self) -> Arc<catalogue::Catalogue> {
+        self.catalogue.load_full()
+    }
+
+    /// How many times the catalogue was built: once per change of the registry.
+    pub fn catalogue_builds(&self) -> u64 {
+        self.catalogue_builds.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Replaces the whole set at once, with its catalogue.
     pub fn replace(&self, slots: BTreeMap<String, Slot>) {
+        self.catalogue.store(Arc::new(catalogue::Catalogue::build(&slots)));
+        self.catalogue_builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.slots.store(Arc::new(slots));
     }
 }

@@ -18,9 +18,10 @@ use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::access::{self, Purpose};
 use crate::forms;
+use crate::plugins::catalogue::Entry;
 use crate::plugins::{Adapter, Slot};
 use crate::runtime::CallError;
-use crate::runtime::bindings::{AdapterError, CallContext, Scope, Service, ServiceKind, Text};
+use crate::runtime::bindings::{AdapterError, CallContext, Scope, ServiceKind, Text};
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -81,8 +82,9 @@ pub struct CatalogueQuery {
     pub kind: Option<String>,
 }
 
-fn matches(query: &CatalogueQuery, agency: &str, service: &Service, needle: Option<&str>) -> bool {
-    if query.agency.as_deref().is_some_and(|a| a != agency) {
+fn matches(query: &CatalogueQuery, entry: &Entry, needle: Option<&str>) -> bool {
+    let service = entry.service();
+    if query.agency.as_deref().is_some_and(|a| a != entry.adapter.agency.id) {
         return false;
     }
     if query.category.as_deref().is_some_and(|c| c != service.category.id) {
@@ -102,13 +104,7 @@ fn matches(query: &CatalogueQuery, agency: &str, service: &Service, needle: Opti
     {
         return false;
     }
-    match needle {
-        None => true,
-        Some(needle) => [&service.title, &service.description, &service.category.label]
-            .iter()
-            .flat_map(|t: &&Text| [t.fa.as_str(), t.en.as_str()])
-            .any(|s| panjereh_formats::text::search_key(s).contains(needle)),
-    }
+    needle.is_none_or(|needle| entry.mentions(needle))
 }
 
 /// Searches the catalogue. `q` matches Persian and English titles, descriptions and
@@ -141,13 +137,13 @@ pub fn catalogue(app: &App, lang: Lang, query: &CatalogueQuery) -> Result<Vec<Se
         )));
     }
     let needle = query.q.as_deref().map(panjereh_formats::text::search_key).filter(|n| !n.is_empty());
-    let adapters = app.registry.snapshot();
-    Ok(adapters
-        .values()
-        .map(|slot| &slot.adapter)
-        .flat_map(|a| a.agency.services.iter().map(move |s| (a, s)))
-        .filter(|(a, s)| matches(query, &a.agency.id, s, needle.as_deref()))
-        .map(|(a, s)| ServiceSummary::new(lang, &a.agency, s))
+    Ok(app
+        .registry
+        .catalogue()
+        .entries
+        .iter()
+        .filter(|entry| matches(query, entry, needle.as_deref()))
+        .map(|entry| ServiceSummary::new(lang, &entry.adapter.agency, entry.service()))
         .collect())
 }
 
