@@ -111,11 +111,9 @@ pub fn render(app: &App) -> String {
             metrics::counter!("panjereh_adapter_log_lines_total", &labels).absolute(value.load(Relaxed));
         }
         let demand = a.pool_demand();
-        for (kind, value) in [
-            ("core_instances", demand.core_instances),
-            ("memories", demand.memories),
-            ("tables", demand.tables),
-        ] {
+        for (kind, value) in
+            [("core_instances", demand.core_instances), ("memories", demand.memories), ("tables", demand.tables)]
+        {
             let mut labels = id.to_vec();
             labels.push(("kind", kind.to_owned()));
             metrics::gauge!("panjereh_adapter_pool_slots_per_call", &labels).set(f64::from(value));

@@ -213,7 +213,8 @@ async fn a_description_past_the_caps_is_refused_at_load_and_the_others_serve() {
     let (_, ready) = host.get("/readyz").await;
     let loaded: Vec<_> = ready["adapters"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(loaded, ["utility-bills"]);
-    let refusal = ready["refused"].as_array().unwrap().iter().find(|r| r["file"].as_str().unwrap().ends_with("sprawl.wasm"));
+    let refusal =
+        ready["refused"].as_array().unwrap().iter().find(|r| r["file"].as_str().unwrap().ends_with("sprawl.wasm"));
     let reason = refusal.unwrap_or_else(|| panic!("sprawl not refused: {ready}"))["reason"].as_str().unwrap();
     assert!(reason.contains("services: 500, at most 100"), "{reason}");
     let (_, catalogue) = host.get("/api/v1/services").await;

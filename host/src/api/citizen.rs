@@ -227,7 +227,7 @@ pub struct Submission {
         (status = 404, description = "No such service, or the agency found nothing"),
         (status = 409, description = "The service is an application, not an inquiry"),
         (status = 422, description = "Fields the host or the agency refused, each with its reason"),
-        (status = 502, description = "The adapter failed or exceeded its memory"),
+        (status = 502, description = "The adapter failed, exceeded its memory, or answered past the host's caps"),
         (status = 503, description = "The adapter is disabled, busy, or the agency's system is down"),
         (status = 504, description = "The adapter or the agency ran out of time"),
     ),
@@ -442,7 +442,10 @@ fn call_failure(adapter: &str, request_id: &str, error: &CallError) -> Problem {
         CallError::Oversized(reason) => Problem::new(
             StatusCode::BAD_GATEWAY,
             "adapter-answer-too-large",
-            Bilingual::new("پاسخ افزونه دستگاه از اندازه مجاز بزرگ‌تر بود", "The agency's adapter answered with too much"),
+            Bilingual::new(
+                "پاسخ افزونه دستگاه از اندازه مجاز بزرگ‌تر بود",
+                "The agency's adapter answered with too much",
+            ),
         )
         .detail(Bilingual::new(
             format!("پاسخ افزونه «{adapter}» از سقف‌های پنجره فراتر رفت و پذیرفته نشد. {}", reference.fa),

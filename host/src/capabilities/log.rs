@@ -34,7 +34,9 @@ pub struct LogBudget {
 enum Verdict {
     Write,
     /// Dropped; `first` for the first line dropped in this minute.
-    Drop { first: bool },
+    Drop {
+        first: bool,
+    },
 }
 
 impl LogBudget {

@@ -226,7 +226,8 @@ mod tests {
         assert_eq!(receipt(&receipt_ok), Ok(()));
         let long = Receipt { agency_reference: "R".repeat(129), ..receipt_ok };
         assert!(receipt(&long).is_err());
-        let update = StatusUpdate { agency_reference: "A-1".into(), status: Status::Approved, message: t(&"m".repeat(5000)) };
+        let update =
+            StatusUpdate { agency_reference: "A-1".into(), status: Status::Approved, message: t(&"m".repeat(5000)) };
         assert!(status_update(&update).unwrap_err().0.contains("status message"));
         let many = AdapterError::InvalidInput(
             (0..51).map(|_| crate::runtime::bindings::FieldError { field: "f".into(), message: t("m") }).collect(),

@@ -13,7 +13,12 @@ impl Adapter for Guest {
             name: text("sprawl"),
             services: (0..500)
                 .map(|i| {
-                    Service::inquiry(&format!("s{i}"), text("Service"), text("One of many."), Category::new("tests", text("Tests")))
+                    Service::inquiry(
+                        &format!("s{i}"),
+                        text("Service"),
+                        text("One of many."),
+                        Category::new("tests", text("Tests")),
+                    )
                 })
                 .collect(),
         }
