@@ -93,7 +93,9 @@ impl Adapter for Guest {
 
     fn status(_ctx: CallContext, agency_reference: String) -> Result<StatusUpdate, AdapterError> {
         Ok(StatusUpdate {
-            agency_reference, status: Status::InReview, message: Text::new("در حال بررسی", "In review")
+            agency_reference,
+            status: Status::InReview,
+            message: Text::new("در حال بررسی", "In review"),
         })
     }
 

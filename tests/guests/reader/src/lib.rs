@@ -16,14 +16,9 @@ impl Adapter for Guest {
             id: "reader".into(),
             name: text("reader"),
             services: vec![
-                Service::inquiry(
-                    "read",
-                    text("Read"),
-                    text("Reads a config key."),
-                    Category::new("tests", text("Tests")),
-                )
-                .field(Field::new("key", text("Key"), FieldType::Text))
-                .field(Field::new("lines", text("Log lines to write"), FieldType::Number).optional()),
+                Service::inquiry("read", text("Read"), text("Reads a config key."), Category::new("tests", text("Tests")))
+                    .field(Field::new("key", text("Key"), FieldType::Text))
+                    .field(Field::new("lines", text("Log lines to write"), FieldType::Number).optional()),
             ],
         }
     }
