@@ -179,7 +179,10 @@ async fn an_adapter_holding_many_pool_slots_cannot_starve_the_others() {
 
 #[tokio::test]
 async fn answers_past_the_caps_are_refused_with_502_naming_the_adapter() {
-    let host = Host::start(&[FLOOD], "[auth]\notp-backoff-ms = 0\n").await;
+    let secret = "flood-callback-secret";
+    let config =
+        format!("[auth]\notp-backoff-ms = 0\n[adapters.flood.config]\ncallback-secret = {{ secret = \"{secret}\" }}\n");
+    let host = Host::start(&[FLOOD], &config).await;
     for (service, reason) in
         [("items", "items: 5000, at most 200"), ("huge", "more than 4 MiB"), ("errors", "field errors: 1000")]
     {
@@ -200,9 +203,30 @@ async fn answers_past_the_caps_are_refused_with_502_naming_the_adapter() {
     assert!(filed.body["detail"].as_str().unwrap().contains("agency reference"), "{}", filed.body);
     assert_eq!(host.get_as(&token, "/api/v1/applications").await.body["count"], 0);
 
+    // A status update with a 10 kB message, read from a signed callback.
+    let body = r#"{"case":"A-1","state":"approved"}"#;
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    hmac::Mac::update(&mut mac, format!("{t}.{body}").as_bytes());
+    let signature = format!("t={t},sha256={}", hex::encode(hmac::Mac::finalize(mac).into_bytes()));
+    let response = host
+        .client
+        .post(host.url("/api/v1/callbacks/flood"))
+        .header("accept-language", "en")
+        .header("content-type", "application/json")
+        .header("x-panjereh-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = crate::harness::decode(response).await;
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(answer["type"], "/problems/adapter-answer-too-large");
+    assert!(answer["detail"].as_str().unwrap().contains("the status message (fa) is 10000 bytes"), "{answer}");
+
     // Each counts as the adapter's failure.
     let oversized = metric(&host, &["panjereh_adapter_kills_total", "adapter=\"flood\"", "reason=\"oversized\""]).await;
-    assert_eq!(oversized, 7.0);
+    assert_eq!(oversized, 8.0);
     let inquiries = ["panjereh_adapter_calls_total", "adapter=\"flood\"", "service=\"items\"", "outcome=\"oversized\""];
     assert_eq!(metric(&host, &inquiries).await, 2.0);
 }

@@ -119,7 +119,7 @@ pub enum PrepareError {
     UnknownResources,
     #[error(transparent)]
     NoRoom(#[from] NoRoom),
-    #[error("the instance pools stayed full while the adapter was measured; try again")]
+    #[error("the instance pools stayed full while the adapter was measured; try again later")]
     Busy,
 }
 
@@ -132,25 +132,35 @@ impl Instantiable {
         limits: CallLimits,
         caps: Arc<Capabilities>,
     ) -> Result<Self, PrepareError> {
+        let started = std::time::Instant::now();
         let resources = pre.component().resources_required().ok_or(PrepareError::UnknownResources)?;
         let pre = AgencyAdapterPre::new(pre).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
-        let measuring = runtime.pools().join(&caps.adapter, Slots::default())?;
+        // The most one call could take: the per-component limits, or the whole pools if
+        // they are smaller.
+        let ceiling = Slots::PER_COMPONENT_MAX.min(runtime.pools().capacity());
+        // Measuring takes up to a whole call's ceiling. Reserving it keeps other adapters
+        // from taking the slots as they are freed, so an adapter that holds every shared
+        // slot delays a load at most until its calls end (the wall-clock limit).
+        let measuring = runtime
+            .pools()
+            .join_reserving(&caps.adapter, ceiling)
+            .or_else(|_| runtime.pools().join_reserving(&caps.adapter, Slots::default()))?;
         let probe = |core_instances: u32| {
-            let slots = Slots { core_instances, ..Slots::PER_COMPONENT_MAX };
+            let slots = Slots { core_instances, ..ceiling };
             let (runtime, pre, caps, measuring) = (&runtime, &pre, caps.clone(), &measuring);
             async move {
-                let _slots =
-                    measuring.admit(Slots::PER_COMPONENT_MAX, ADMISSION_WAIT).await.ok_or(PrepareError::Busy)?;
+                let wait = limits.wall + ADMISSION_WAIT;
+                let _slots = measuring.admit(ceiling, wait).await.ok_or(PrepareError::Busy)?;
                 let mut store = new_store(runtime, caps, "load", limits, slots);
                 Ok::<_, PrepareError>(pre.instantiate_async(&mut store).await.map(drop))
             }
         };
         // The component's core instances: the fewest a store may allow and still
-        // instantiate it. wasmtime does not tell, so it is found by trying.
-        if let Err(error) = probe(Slots::PER_COMPONENT_MAX.core_instances).await? {
+        // instantiate it. wasmtime does not tell, so it is found by trying (about 1 ms).
+        if let Err(error) = probe(ceiling.core_instances).await? {
             return Err(PrepareError::Instantiate(format!("{error:#}")));
         }
-        let (mut fails, mut works) = (0, Slots::PER_COMPONENT_MAX.core_instances);
+        let (mut fails, mut works) = (0, ceiling.core_instances);
         while works - fails > 1 {
             let middle = fails + (works - fails) / 2;
             if probe(middle).await?.is_ok() { works = middle } else { fails = middle }
@@ -164,6 +174,14 @@ impl Instantiable {
             stacks: 1,
         };
         let membership = runtime.pools().join(&caps.adapter, demand)?;
+        tracing::info!(
+            adapter = %caps.adapter,
+            core_instances = demand.core_instances,
+            memories = demand.memories,
+            tables = demand.tables,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "measured the pool slots of one call"
+        );
         let permits = Arc::new(tokio::sync::Semaphore::new(limits.concurrency as usize));
         Ok(Instantiable { runtime, pre, limits, permits, demand, membership, kills: KillCounters::default() })
     }

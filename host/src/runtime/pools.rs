@@ -77,6 +77,11 @@ impl Slots {
         self.zip(other, u32::max)
     }
 
+    /// The smaller of each kind.
+    pub fn min(self, other: Slots) -> Slots {
+        self.zip(other, u32::min)
+    }
+
     fn times(self, n: u32) -> Slots {
         self.zip(self, |a, _| a.saturating_mul(n))
     }
@@ -111,25 +116,33 @@ pub struct Pools {
 struct State {
     in_use: Slots,
     adapters: HashMap<String, Share>,
+    next_member: u64,
 }
 
 /// One adapter's part: every loaded version of an adapter shares it.
 #[derive(Debug, Default)]
 struct Share {
-    versions: usize,
-    reserve: Slots,
+    /// The reserve each member (a loaded version) asked for.
+    members: HashMap<u64, Slots>,
     in_use: Slots,
+}
+
+impl Share {
+    /// The reserve of the adapter: the largest of its members'.
+    fn reserve(&self) -> Slots {
+        self.members.values().fold(Slots::default(), |max, r| max.max(*r))
+    }
 }
 
 impl State {
     /// What every adapter holds or keeps in reserve, whichever is more, summed.
     fn committed(&self) -> Slots {
-        self.adapters.values().fold(Slots::default(), |sum, s| sum.plus(s.in_use.max(s.reserve)))
+        self.adapters.values().fold(Slots::default(), |sum, s| sum.plus(s.in_use.max(s.reserve())))
     }
 
     /// Ends the share of an adapter with no version loaded and no call running.
     fn forget_if_gone(&mut self, adapter: &str) {
-        if self.adapters.get(adapter).is_some_and(|s| s.versions == 0 && s.in_use == Slots::default()) {
+        if self.adapters.get(adapter).is_some_and(|s| s.members.is_empty() && s.in_use == Slots::default()) {
             self.adapters.remove(adapter);
         }
     }
@@ -158,22 +171,26 @@ impl Pools {
     /// Adds a version of `adapter`, whose calls each need `demand`, reserving
     /// [`RESERVED_CALLS`] of them. Refused when the reserves of all adapters would not fit.
     pub fn join(self: &Arc<Self>, adapter: &str, demand: Slots) -> Result<Membership, NoRoom> {
+        self.join_reserving(adapter, demand.times(RESERVED_CALLS))
+    }
+
+    /// Adds a member of `adapter` that keeps `reserve` for it.
+    pub fn join_reserving(self: &Arc<Self>, adapter: &str, reserve: Slots) -> Result<Membership, NoRoom> {
         let mut state = self.lock();
-        let current = state.adapters.get(adapter).map_or(Slots::default(), |s| s.reserve);
-        let reserve = current.max(demand.times(RESERVED_CALLS));
+        let current = state.adapters.get(adapter).map_or(Slots::default(), Share::reserve);
         let others = state
             .adapters
             .iter()
             .filter(|(id, _)| id.as_str() != adapter)
-            .fold(Slots::default(), |sum, (_, s)| sum.plus(s.reserve));
-        if let Some(k) = others.plus(reserve).first_over(self.capacity) {
+            .fold(Slots::default(), |sum, (_, s)| sum.plus(s.reserve()));
+        if let Some(k) = others.plus(current.max(reserve)).first_over(self.capacity) {
             let left = self.capacity.kinds()[k].saturating_sub(others.kinds()[k]);
             return Err(NoRoom { kind: KIND_NAMES[k], needed: reserve.kinds()[k], left });
         }
-        let share = state.adapters.entry(adapter.to_owned()).or_default();
-        share.versions += 1;
-        share.reserve = reserve;
-        Ok(Membership { pools: self.clone(), adapter: adapter.to_owned() })
+        let id = state.next_member;
+        state.next_member += 1;
+        state.adapters.entry(adapter.to_owned()).or_default().members.insert(id, reserve);
+        Ok(Membership { pools: self.clone(), adapter: adapter.to_owned(), id })
     }
 
     /// Takes `demand` for `adapter` if every kind has room and the reserves of other
@@ -185,7 +202,7 @@ impl Pools {
         let after = share.in_use.plus(demand);
         let (cap, in_use, committed) = (self.capacity.kinds(), state.in_use.kinds(), committed.kinds());
         let (mine, after, reserve, demand_k) =
-            (share.in_use.kinds(), after.kinds(), share.reserve.kinds(), demand.kinds());
+            (share.in_use.kinds(), after.kinds(), share.reserve().kinds(), demand.kinds());
         let fits = (0..5).all(|k| {
             let physical = in_use[k].saturating_add(demand_k[k]) <= cap[k];
             let within_reserve = after[k] <= reserve[k];
@@ -220,6 +237,7 @@ impl Pools {
 pub struct Membership {
     pools: Arc<Pools>,
     adapter: String,
+    id: u64,
 }
 
 impl Membership {
@@ -245,7 +263,7 @@ impl Drop for Membership {
     fn drop(&mut self) {
         let mut state = self.pools.lock();
         if let Some(share) = state.adapters.get_mut(&self.adapter) {
-            share.versions = share.versions.saturating_sub(1);
+            share.members.remove(&self.id);
         }
         state.forget_if_gone(&self.adapter);
         drop(state);
@@ -318,7 +336,11 @@ mod tests {
         let error = pools.join("b", WIDE).unwrap_err();
         assert_eq!((error.kind, error.needed, error.left), ("core instances", 80, 48));
         assert!(error.to_string().contains("80 core instances of the 48"), "{error}");
-        // Versions of one adapter share one reserve.
+        // Versions of one adapter share one reserve, the largest any of them asked for.
         let _a2 = pools.join("a", WIDE).unwrap();
+        let larger = pools.join_reserving("a", Slots { core_instances: 121, ..WIDE }).unwrap();
+        assert!(pools.join("b", SMALL).is_err(), "121 + 8 core instances do not fit in 128");
+        drop(larger);
+        let _b = pools.join("b", SMALL).unwrap();
     }
 }

@@ -1,6 +1,7 @@
 //! Answers past the host's caps, one cap per service: `items` (5000 items), `huge` (one
 //! value of 20 MB, more than the host lifts in one transfer), `errors` (1000 field
-//! errors), and the application `receipt` (a 10 kB agency reference).
+//! errors), the application `receipt` (a 10 kB agency reference); every callback it reads
+//! carries a 10 kB status message.
 
 use panjereh_plugin_sdk::types::*;
 use panjereh_plugin_sdk::{Adapter, export};
@@ -39,6 +40,10 @@ impl Adapter for Guest {
 
     fn submit(_ctx: CallContext, _input: Vec<Value>) -> Result<Receipt, AdapterError> {
         Ok(Receipt { agency_reference: "R".repeat(10_000), status: Status::Submitted, message: text("received") })
+    }
+
+    fn on_callback(_body: Vec<u8>) -> Result<StatusUpdate, AdapterError> {
+        Ok(StatusUpdate { agency_reference: "A-1".into(), status: Status::Approved, message: text(&"m".repeat(10_000)) })
     }
 }
 
