@@ -159,10 +159,14 @@ async fn an_adapter_holding_many_pool_slots_cannot_starve_the_others() {
             tokio::spawn(async move { client.post(url).json(&json!({})).send().await.unwrap().status().as_u16() })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    // hydra took every memory but the two kept for two calls of utility-bills. (Read from
-    // the host itself: /metrics is one recorder for every host of this test process.)
-    assert_eq!(host.app.runtime.pools().in_use().memories, 28, "memories in use while hydra sleeps");
+    // hydra takes every memory but the two kept for two calls of utility-bills: seven calls.
+    // (Read from the host itself: /metrics is one recorder for every host of this process.)
+    let memories = || host.app.runtime.pools().in_use().memories;
+    let started = Instant::now();
+    while memories() < 28 && started.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(memories(), 28, "memories in use while hydra sleeps");
     for _ in 0..4 {
         let started = Instant::now();
         let (status, body) = host.post(BILL, valid_bill()).await;
