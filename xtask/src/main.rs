@@ -125,13 +125,13 @@ fn target_dir() -> PathBuf {
 /// SIGTERM; either way the host and the back-ends it started are stopped before it returns.
 fn run(extra: &[String]) -> anyhow::Result<()> {
     let stop = supervise::Stop::on_signals()?;
-    let dist = plugins()?;
-    stop.check()?;
     let root = root();
     MockAgencies::check_ports_free()?;
-    // One cargo invocation for both binaries; then they are started directly, not through
-    // `cargo run`, so nothing stands between this process and theirs.
-    stop.run(
+    // The host and the mock back-ends (one cargo invocation) build while the adapters do:
+    // both builds have long single-threaded stretches that the other fills. The binaries are
+    // then started directly, not through `cargo run`, so nothing stands between this process
+    // and theirs.
+    let build = stop.spawn(
         "cargo build",
         Command::new(cargo_bin())
             .args([
@@ -147,6 +147,9 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
             ])
             .current_dir(&root),
     )?;
+    let dist = plugins();
+    stop.finish(&build)?;
+    let dist = dist?;
     let bin = target_dir().join("debug");
     let mocks = stop.spawn("mock-agencies", Command::new(bin.join("mock-agencies")).current_dir(&root))?;
     MockAgencies::wait_until_answering(&stop, &mocks)?;

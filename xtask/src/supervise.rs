@@ -63,15 +63,6 @@ impl Stop {
         self.signalled.load(Ordering::SeqCst)
     }
 
-    /// Fails with "interrupted" once a stop signal has arrived.
-    pub fn check(&self) -> anyhow::Result<()> {
-        if self.signalled() {
-            self.terminate_all();
-            bail!("interrupted");
-        }
-        Ok(())
-    }
-
     /// Starts `command` as a child that [`Stop::terminate_all`] stops.
     pub fn spawn(&self, name: &str, command: &mut Command) -> anyhow::Result<Child> {
         let process = command.spawn().with_context(|| format!("failed to start {name}"))?;
@@ -80,10 +71,9 @@ impl Stop {
         Ok(Child(children.len() - 1))
     }
 
-    /// Runs `command` to its end, or stops it when a signal arrives first.
-    pub fn run(&self, name: &str, command: &mut Command) -> anyhow::Result<()> {
-        let child = self.spawn(name, command)?;
-        match self.wait_any(&[&child]) {
+    /// Waits for `child` to end, or stops it when a signal arrives first.
+    pub fn finish(&self, child: &Child) -> anyhow::Result<()> {
+        match self.wait_any(&[child]) {
             Ended::Signal => {
                 self.terminate_all();
                 bail!("interrupted");
