@@ -91,6 +91,7 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
     let root = root();
     // Build both binaries at once, so neither start waits on the other's build.
     cargo(&["build", "-p", "mock-agencies", "-p", "panjereh-host"], &[])?;
+    audit_key(&root)?;
     let _mocks = MockAgencies::start()?;
     let status = Command::new(cargo_bin())
         .args(["run", "-p", "panjereh-host", "--bin", "panjereh", "--", "serve", "--plugins"])
@@ -103,6 +104,27 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
         .context("failed to start the host")?;
     if !status.success() {
         bail!("the host exited with {status}");
+    }
+    Ok(())
+}
+
+/// Makes the evidence log's checkpoint key that `config/dev.toml` names, on first run.
+fn audit_key(root: &Path) -> anyhow::Result<()> {
+    let data = root.join("data");
+    if data.join("audit-checkpoint.key").exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&data).with_context(|| format!("failed to create {}", data.display()))?;
+    eprintln!("xtask: making the audit checkpoint key data/audit-checkpoint.key");
+    let status = Command::new(cargo_bin())
+        .args(["run", "--quiet", "-p", "panjereh-host", "--bin", "panjereh", "--", "keygen", "--out"])
+        .arg(data.join("audit-checkpoint"))
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("failed to run panjereh keygen")?;
+    if !status.success() {
+        bail!("panjereh keygen failed ({status})");
     }
     Ok(())
 }
