@@ -182,11 +182,6 @@ impl Manager {
         let digest = super::digest(&package.wasm);
         let storage = |e: sqlx::Error| InstallError::Storage(e.into());
 
-        let existing = self.db.version(&manifest.id, &manifest.version.to_string()).await.map_err(storage)?;
-        let unchanged = existing.as_ref().is_some_and(|v| v.digest == digest);
-        if existing.is_some() && !unchanged && source == Source::Upload {
-            return Err(InstallError::VersionExists { id: manifest.id, version: manifest.version.to_string() });
-        }
         // An id is its agency's from the first install on: another agency's package under it
         // would inherit the grants, secrets and kv data of the id.
         let taken =
@@ -195,6 +190,11 @@ impl Manager {
             && owner != manifest.agency
         {
             return Err(taken(owner));
+        }
+        let existing = self.db.version(&manifest.id, &manifest.version.to_string()).await.map_err(storage)?;
+        let unchanged = existing.as_ref().is_some_and(|v| v.digest == digest);
+        if existing.is_some() && !unchanged && source == Source::Upload {
+            return Err(InstallError::VersionExists { id: manifest.id, version: manifest.version.to_string() });
         }
         if let Some(other) = self
             .db
