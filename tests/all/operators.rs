@@ -372,8 +372,11 @@ async fn an_adapter_id_belongs_to_its_agency(db: Database) {
     let (status, outcome, _) = keep(&host, "keeper", json!({"op": "set", "key": "note", "value": "alpha"})).await;
     assert_eq!((status, outcome.as_str()), (200, "ok"));
 
-    // Agency keeper-two's own adapter, signed with its own key, but under keeper's id.
-    let hijack = manifest(KEEPER_TWO).replace("id = \"keeper-two\"", "id = \"keeper\"");
+    // Agency keeper-two's own adapter, signed with its own key, but under keeper's id (as a
+    // new version of it).
+    let hijack = manifest(KEEPER_TWO)
+        .replace("id = \"keeper-two\"", "id = \"keeper\"")
+        .replace("version = \"0.1.0\"", "version = \"9.0.0\"");
     assert!(hijack.contains("id = \"keeper\"") && hijack.contains("agency = \"keeper-two\""), "{hijack}");
     let hijack_signature = signed(&other_secret, KEEPER_TWO);
     let attempt = || host.upload(&token, &hijack, wasm(KEEPER_TWO), Some(&hijack_signature));
