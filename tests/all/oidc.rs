@@ -128,7 +128,9 @@ async fn authorize(browser: &reqwest::Client, host: &Host, provider: &Provider, 
     let started = browser.get(host.url("/auth/login?return_to=/services%3Fq%3Dtax")).send().await.unwrap();
     assert_eq!(started.status(), 303, "{}", started.text().await.unwrap());
     let cookie = started.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("panjereh_oidc=") && cookie.contains("HttpOnly"), "{cookie}");
+    // The provider returns to an HTTPS address: the binding cookie is Secure, so `__Host-`.
+    assert!(cookie.starts_with("__Host-panjereh_oidc=") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("; Path=/;") && cookie.ends_with("; Secure") && !cookie.contains("Domain"), "{cookie}");
     let mut next = location(&started);
     assert!(next.starts_with(&format!("{}/auth?", provider.issuer)), "{next}");
     for param in ["code_challenge_method=S256", "code_challenge=", "nonce=", "state=", "response_type=code"] {
@@ -215,7 +217,7 @@ async fn es256_tokens_and_the_portal_redirect_with_its_cookie() {
     let cookies: Vec<String> =
         response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     assert!(cookies.iter().any(|c| c.starts_with("panjereh_session=pjs_") && c.contains("HttpOnly")), "{cookies:?}");
-    assert!(cookies.iter().any(|c| c.starts_with("panjereh_oidc=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-panjereh_oidc=;") && c.contains("Max-Age=0")), "{cookies:?}");
 
     // The browser's session cookie is enough for the citizen API.
     let me = browser.get(host.url("/api/v1/me")).send().await.unwrap();
