@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use panjereh_host::store::operators::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::harness::{FS_IMPORT, Host, UTILITY_BILLS};
@@ -21,7 +21,7 @@ fn bill() -> Value {
 
 /// Reads until the host closes the connection (or resets it), at most `limit`; returns
 /// what arrived and whether the connection ended within the limit.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin), limit: Duration) -> (Vec<u8>, bool) {
     let mut received = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     let deadline = tokio::time::Instant::now() + limit;
@@ -41,10 +41,8 @@ async fn read_answer(stream: &mut TcpStream) -> String {
     loop {
         if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse().unwrap());
+            let length: usize =
+                head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
             if received.len() >= end + 4 + length {
                 return String::from_utf8_lossy(&received[..end + 4 + length]).into_owned();
             }
@@ -77,13 +75,8 @@ async fn a_client_sending_its_headers_slowly_is_cut_off_while_others_are_served(
         }
     };
     let closed = async {
-        let mut buf = [0u8; 1024];
-        loop {
-            match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => return started.elapsed(),
-                Ok(_) => {}
-            }
-        }
+        read_until_closed(&mut reader, Duration::from_secs(10)).await;
+        started.elapsed()
     };
     let others = async {
         for _ in 0..3 {
@@ -125,17 +118,10 @@ async fn a_client_dribbling_its_body_gets_a_408_problem_and_loses_the_connection
                 }
             }
         };
-        let mut received = Vec::new();
-        let mut buf = [0u8; 4096];
-        let read = async {
-            loop {
-                match reader.read(&mut buf).await {
-                    Ok(0) | Err(_) => return true,
-                    Ok(n) => received.extend_from_slice(&buf[..n]),
-                }
-            }
+        let (received, closed) = tokio::select! {
+            read = read_until_closed(&mut reader, Duration::from_secs(10)) => read,
+            () = dribble => unreachable!(),
         };
-        let closed = tokio::select! { closed = read => closed, () = dribble => false };
         (String::from_utf8_lossy(&received).into_owned(), closed)
     })
     .await
@@ -153,9 +139,11 @@ async fn a_client_dribbling_its_body_gets_a_408_problem_and_loses_the_connection
 
     // In Persian by default, and a body sent in time is served as before.
     let mut slow = TcpStream::connect(host.addr).await.unwrap();
-    slow.write_all(b"POST /auth/otp/start HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{")
-        .await
-        .unwrap();
+    slow.write_all(
+        b"POST /auth/otp/start HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{",
+    )
+    .await
+    .unwrap();
     let (answer, closed) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(closed && answer.starts_with("HTTP/1.1 408"), "{answer}");
@@ -195,7 +183,8 @@ async fn beyond_max_connections_new_clients_wait_while_open_ones_are_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_its_answers_loses_its_connection() {
-    let host = Host::start(&[], "[server]\nmax-connections = 1\nidle-timeout-secs = 1\nheader-timeout-secs = 30\n").await;
+    let host =
+        Host::start(&[], "[server]\nmax-connections = 1\nidle-timeout-secs = 1\nheader-timeout-secs = 30\n").await;
     let size = reqwest::get(host.url("/api/openapi.json")).await.unwrap().bytes().await.unwrap().len();
     // Enough pipelined requests that their answers overflow every socket buffer on the way.
     let count = (64 << 20) / size + 1;

@@ -202,7 +202,10 @@ async fn full_flow_signs_in_and_me_shows_the_national_id(db: Database) {
     drop(host);
 }
 
-on_both_databases!(full_flow_signs_in_and_me_shows_the_national_id);
+on_both_databases!(
+    full_flow_signs_in_and_me_shows_the_national_id,
+    sign_in_starts_are_limited_per_client_and_pending_rows_are_bounded,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn es256_tokens_and_the_portal_redirect_with_its_cookie() {
@@ -331,5 +334,58 @@ async fn without_a_provider_login_answers_problems() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = host.get("/auth/login?return_to=//evil.example/").await;
     assert_eq!(status, 400, "{body}");
+    drop(host);
+}
+
+/// `/auth/login` stores a row per call until its callback: one client may start only so
+/// many a minute (429 with Retry-After), all clients together only `max-pending-logins`
+/// (503), and expired ones are dropped.
+async fn sign_in_starts_are_limited_per_client_and_pending_rows_are_bounded(db: Database) {
+    let provider = Provider::start().await;
+    let config = format!(
+        "trusted-proxies = [\"127.0.0.1\"]\n{}login-client-per-minute = 3\nmax-pending-logins = 5\nlogin-ttl-secs = 2\n",
+        provider.config("panjereh")
+    );
+    let host = Host::start_db(db, &[], &config).await;
+    let start = |client: &'static str| {
+        let host = &host;
+        async move {
+            let response = browser()
+                .get(host.url("/auth/login?return_to=/"))
+                .header("x-forwarded-for", client)
+                .header(header::ACCEPT_LANGUAGE, "en")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = if status == 303 { Value::Null } else { response.json().await.unwrap() };
+            (status, retry_after, body)
+        }
+    };
+    let pending = || panjereh_host::store::oidc_logins::pending(&host.app.db);
+    for _ in 0..3 {
+        assert_eq!(start("198.51.100.1").await.0, 303);
+    }
+    let (status, retry_after, body) = start("198.51.100.1").await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["type"], "/problems/too-many-requests");
+    assert!(body["detail"].as_str().unwrap().contains("single sign-on"), "{body}");
+    assert!(retry_after.is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+    assert_eq!(pending().await.unwrap(), 3, "a refused start stores nothing");
+
+    // Other clients fill the table to its cap; beyond it every client waits.
+    assert_eq!(start("198.51.100.2").await.0, 303);
+    assert_eq!(start("198.51.100.3").await.0, 303);
+    let (status, retry_after, body) = start("198.51.100.4").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["type"], "/problems/sso-busy");
+    assert!(retry_after.is_some());
+    assert_eq!(pending().await.unwrap(), 5);
+
+    // Expired sign-ins are dropped, so the next start is served and the table shrinks.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(start("198.51.100.4").await.0, 303);
+    assert_eq!(pending().await.unwrap(), 1);
     drop(host);
 }

@@ -337,7 +337,9 @@ async fn operator_tokens_expire_and_can_be_revoked(database: Database) {
     assert_eq!(names, ["leila", "reza", "sara"]);
     assert_eq!(listed["operators"][0]["role"], "admin");
     assert_eq!(listed["operators"][0]["token"], "active");
-    assert!(listed["operators"][0]["expires_at"].as_str().unwrap() > listed["operators"][0]["issued_at"].as_str().unwrap());
+    assert!(
+        listed["operators"][0]["expires_at"].as_str().unwrap() > listed["operators"][0]["issued_at"].as_str().unwrap()
+    );
     assert!(!listed.to_string().contains("pjo_"), "tokens are never shown: {listed}");
 
     // Expired: refused like an unknown token.
@@ -383,9 +385,8 @@ async fn operator_tokens_expire_and_can_be_revoked(database: Database) {
 
     // `panjereh operator revoke` on the database, the running host refuses at once.
     let url = host.app.config.database_url.clone();
-    let code = panjereh_host::cli::run_args(["panjereh", "operator", "revoke", "reza", "--database-url", &url])
-        .await
-        .unwrap();
+    let code =
+        panjereh_host::cli::run_args(["panjereh", "operator", "revoke", "reza", "--database-url", &url]).await.unwrap();
     assert_eq!(code, std::process::ExitCode::SUCCESS);
     assert_eq!(host.admin(Method::GET, "/admin/v1/plugins", &renewed, None).await.0, 401);
     let unknown = panjereh_host::cli::run_args(["panjereh", "operator", "revoke", "nobody", "--database-url", &url]);

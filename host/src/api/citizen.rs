@@ -262,7 +262,9 @@ pub async fn inquiry(
     input: &BTreeMap<String, serde_json::Value>,
 ) -> Result<InquiryAnswer, Problem> {
     if citizen.is_none() {
-        app.limits.anonymous_inquiries.admit(client, Bilingual::new("استعلام بدون ورود", "inquiries without sign-in"))?;
+        app.limits
+            .anonymous_inquiries
+            .admit(client, Bilingual::new("استعلام بدون ورود", "inquiries without sign-in"))?;
     }
     let (adapter, index) = find(app, agency, service)?;
     let descriptor = &adapter.agency.services[index];

@@ -35,9 +35,8 @@ pub struct ClientLimit {
 impl ClientLimit {
     /// `per_minute` requests a minute after a burst of as many; `None` never refuses.
     pub fn per_minute(per_minute: Option<u32>) -> Self {
-        let limiter = per_minute
-            .and_then(NonZeroU32::new)
-            .map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n)));
+        let limiter =
+            per_minute.and_then(NonZeroU32::new).map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n)));
         ClientLimit { limiter, checks: AtomicU32::new(0) }
     }
 

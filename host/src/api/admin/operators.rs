@@ -102,7 +102,10 @@ async fn revoke(
 ) -> Result<Json<OperatorView>, Problem> {
     let admin = auth.admin()?;
     let record = app.db.revoke_operator(&name).await.map_err(|_| storage_problem())?.ok_or_else(|| {
-        Problem::not_found(Bilingual::new(format!("اپراتوری به نام «{name}» نیست"), format!("no operator named `{name}`")))
+        Problem::not_found(Bilingual::new(
+            format!("اپراتوری به نام «{name}» نیست"),
+            format!("no operator named `{name}`"),
+        ))
     })?;
     app.audit
         .record(Entry {
