@@ -7,6 +7,8 @@
 //! - `api/auth.rs`: sign-in (`/auth`).
 //! - `api/ops.rs`: health and readiness.
 //! - `api/problem.rs`: RFC 9457 errors in Persian and English.
+//! - `api/client_limit.rs`: per-client limits on anonymous inquiries and single sign-on.
+//! - `api/server.rs`: the HTTP server: connection cap, timeouts, graceful shutdown.
 //! - `api/views.rs`: the JSON shapes of answers.
 //! - `api/openapi.rs`: the OpenAPI 3.1 description, collected from the handlers.
 
@@ -14,13 +16,14 @@ pub mod admin;
 pub mod applications;
 pub mod auth;
 pub mod citizen;
+pub mod client_limit;
 pub mod me;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
+pub mod server;
 pub mod views;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -52,14 +55,38 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole HTTP surface of the host.
 pub fn router(app: Arc<App>) -> Router {
     let (api, _) = described().split_for_parts();
+    let server = app.config.server;
     api.merge(crate::portal::routes())
         .method_not_allowed_fallback(problem::method_not_allowed)
         .fallback(crate::portal::fallback)
+        .layer(axum::middleware::from_fn_with_state(server.body_timeout, server::body_deadline))
         .layer(axum::middleware::from_fn(problem::localize))
         .layer(axum::middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(server.hsts_max_age, strict_transport_security))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// Tells browsers that reached the host over HTTPS to come back only over HTTPS
+/// (`Strict-Transport-Security`), on every answer, pages and problems alike. Whether the
+/// request came over HTTPS is what the TLS-terminating proxy says, as for `Secure`
+/// cookies ([`crate::auth::session::over_https`]); browsers ignore the header on a plain
+/// HTTP answer, so a client that forges the proxy's header gains nothing.
+async fn strict_transport_security(
+    axum::extract::State(max_age): axum::extract::State<Option<std::time::Duration>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let https = crate::auth::session::over_https(request.headers());
+    let mut response = next.run(request).await;
+    if let Some(max_age) = max_age
+        && https
+        && let Ok(value) = axum::http::HeaderValue::from_str(&format!("max-age={}", max_age.as_secs()))
+    {
+        response.headers_mut().insert(axum::http::header::STRICT_TRANSPORT_SECURITY, value);
+    }
+    response
 }
 
 /// Runs each request on a task of its own, to its end even when the client goes away: a
@@ -74,13 +101,13 @@ async fn run_to_completion(request: axum::extract::Request, next: axum::middlewa
     }
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// Serves until `shutdown` resolves, then drains in-flight requests, within the limits of
+/// `[server]` (see [`server`]).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let settings = app.config.server;
+    server::serve(listener, router(app), settings, shutdown).await
 }

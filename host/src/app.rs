@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::api::client_limit::ClientLimits;
 use crate::audit::Audit;
 use crate::auth::notifier::{LogNotifier, Notifier};
 use crate::auth::oidc::RelyingParty;
@@ -32,6 +33,8 @@ pub struct App {
     pub oidc: Option<Arc<RelyingParty>>,
     /// Per-client limit on sign-in requests.
     pub throttle: Throttle,
+    /// Per-client limits on anonymous inquiries and on starting single sign-on.
+    pub limits: ClientLimits,
 }
 
 impl App {
@@ -88,6 +91,7 @@ impl App {
             );
         }
         let throttle = Throttle::new(config.auth.otp_client_per_minute);
-        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier, oidc, throttle }))
+        let limits = ClientLimits::new(&config);
+        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier, oidc, throttle, limits }))
     }
 }

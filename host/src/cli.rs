@@ -177,7 +177,8 @@ pub enum PluginCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
-    /// Create an operator and print its token (shown once).
+    /// Create an operator and print its token (shown once). An operator whose token
+    /// expired or was revoked can be created again under the same name.
     Create {
         /// A name for the audit log, e.g. a person's user name.
         #[arg(long)]
@@ -185,9 +186,44 @@ pub enum OperatorCommand {
         /// `admin` changes adapters; `auditor` only reads.
         #[arg(long, value_parser = ["admin", "auditor"])]
         role: String,
+        /// How long the token works: a number with `d`, `h`, `m` or `s` (at most 3650d).
+        #[arg(long, default_value = "90d", value_parser = parse_ttl)]
+        ttl: std::time::Duration,
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Revoke an operator's token at once (a running host refuses it from then on).
+    Revoke {
+        /// The operator's name.
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List operators with their role and whether their token works (never the token).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// A token lifetime such as `90d`, `12h`, `30m` or `45s`.
+fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a number with a unit, like 90d"))?;
+    let seconds = match unit {
+        "d" => number.checked_mul(86_400),
+        "h" => number.checked_mul(3600),
+        "m" => number.checked_mul(60),
+        "s" => Some(number),
+        _ => return Err(format!("`{text}`: the unit must be d, h, m or s")),
+    };
+    match seconds {
+        Some(0) => Err("the lifetime must be positive".to_owned()),
+        Some(s) if s <= 3650 * 86_400 => Ok(std::time::Duration::from_secs(s)),
+        _ => Err("the lifetime may be at most 3650d".to_owned()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +276,16 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// Runs a command line (`args[0]` is the program's name) as `main` would, without
+/// initialising logging: what tests drive the CLI with.
+pub async fn run_args<I, T>(args: I) -> anyhow::Result<ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    run(Cli::try_parse_from(args)?.command).await
+}
+
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { listen, plugins, watch, db } => {
@@ -261,14 +307,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             crate::api::serve(listener, app, shutdown_signal()).await?;
         }
         Command::Plugin(command) => plugin(command).await?,
-        Command::Operator(OperatorCommand::Create { name, role, db }) => {
-            let config = db.config()?;
-            let db = Db::connect(&config.database_url).await?;
-            let role = Role::parse(&role).context("role must be admin or auditor")?;
-            let (operator, token) = db.create_operator(&name, role).await?;
-            eprintln!("created operator `{}` ({}); its token, shown only now:", operator.name, role.as_str());
-            println!("{token}");
-        }
+        Command::Operator(command) => operator(command).await?,
         Command::Audit(AuditCommand::Verify { checkpoints, db }) => {
             let config = db.config()?;
             let db = Db::connect(&config.database_url).await?;
@@ -319,6 +358,54 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Operators are managed on the database directly, like `audit verify`.
+async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
+    match command {
+        OperatorCommand::Create { name, role, ttl, db } => {
+            let db = Db::connect(&db.config()?.database_url).await?;
+            let role = Role::parse(&role).context("role must be admin or auditor")?;
+            let (operator, token) = db.create_operator(&name, role, ttl).await?;
+            let expires = crate::api::applications::rfc3339(crate::store::now_ms() + ttl.as_millis() as i64);
+            eprintln!(
+                "created operator `{}` ({}), token valid until {expires}; the token, shown only now:",
+                operator.name,
+                role.as_str()
+            );
+            println!("{token}");
+        }
+        OperatorCommand::Revoke { name, db } => {
+            let config = db.config()?;
+            let db = Db::connect(&config.database_url).await?;
+            db.revoke_operator(&name).await?.with_context(|| format!("no operator named `{name}`"))?;
+            crate::audit::Audit::start(db.clone(), config.audit.key.clone())
+                .record(crate::audit::Entry {
+                    kind: "admin.operator-revoke".into(),
+                    actor: "cli".into(),
+                    subject: name.clone(),
+                    data: serde_json::json!({}),
+                })
+                .await?;
+            eprintln!("revoked the token of operator `{name}`");
+        }
+        OperatorCommand::List { db } => {
+            let db = Db::connect(&db.config()?.database_url).await?;
+            let now = crate::store::now_ms();
+            println!("{:<24} {:<8} {:<8} {:<25} {:<25}", "NAME", "ROLE", "TOKEN", "ISSUED", "EXPIRES");
+            for operator in db.operators().await? {
+                println!(
+                    "{:<24} {:<8} {:<8} {:<25} {:<25}",
+                    operator.name,
+                    operator.role.as_str(),
+                    operator.state(now).as_str(),
+                    crate::api::applications::rfc3339(operator.created_ms),
+                    crate::api::applications::rfc3339(operator.expires_ms),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `plugin new` and `plugin build` work locally; every other verb talks to a host.
 async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
     match command {
@@ -364,4 +451,20 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_lifetimes_take_a_unit_and_stay_bounded() {
+        assert_eq!(parse_ttl("90d"), Ok(std::time::Duration::from_secs(90 * 86_400)));
+        assert_eq!(parse_ttl("12h"), Ok(std::time::Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_ttl("30m"), Ok(std::time::Duration::from_secs(1800)));
+        assert_eq!(parse_ttl("45s"), Ok(std::time::Duration::from_secs(45)));
+        for bad in ["0d", "90", "d", "-1d", "1w", "3651d", "99999999999999999999d"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
 }

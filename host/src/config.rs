@@ -50,6 +50,8 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The evidence log's checkpoint key and checkpoints (`[audit]`).
     pub audit: AuditSettings,
+    /// What a client may hold of the HTTP server (`[server]`).
+    pub server: ServerSettings,
 }
 
 /// The evidence log's anchor outside the database (`[audit]` in the file). Without a key
@@ -90,6 +92,44 @@ impl AuditSettings {
     }
 }
 
+/// Limits on what one client may hold of the HTTP server (`[server]` in the file): a
+/// client that sends slowly, reads slowly or not at all, or opens many connections gets
+/// its connections closed instead of keeping them without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// A request's head (request line and headers) must have arrived this long after the
+    /// host began waiting for it: when the connection opened, or when the answer before it
+    /// was sent. So a kept-alive connection that sends nothing more is closed after it too.
+    pub header_timeout: Duration,
+    /// A connection on which no byte moves either way for this long, while the host is not
+    /// working on one of its requests, is closed: a client that stops reading its answer.
+    pub idle_timeout: Duration,
+    /// A request's whole body must have arrived this long after its head; a client still
+    /// sending gets a 408 problem and the connection is closed.
+    pub body_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen queue for a free slot.
+    pub max_connections: usize,
+    /// `Strict-Transport-Security: max-age=` on answers to requests that came over HTTPS
+    /// (`None`: the header is not sent).
+    pub hsts_max_age: Option<Duration>,
+    /// Inquiries without a session one client address may make a minute, after a burst
+    /// of as many (`None`: no limit).
+    pub anonymous_inquiries_per_minute: Option<u32>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            hsts_max_age: Some(Duration::from_secs(365 * 24 * 3600)),
+            anonymous_inquiries_per_minute: Some(60),
+        }
+    }
+}
+
 /// The OpenID Connect relying party (`[oidc]` in the file).
 #[derive(Clone)]
 pub struct OidcSettings {
@@ -116,6 +156,12 @@ pub struct OidcSettings {
     pub metadata_ttl: Duration,
     /// How long a sign-in started at `/auth/login` may take.
     pub login_ttl: Duration,
+    /// Sign-ins one client address may start at `/auth/login` a minute, after a burst of
+    /// as many (`None`: no limit).
+    pub login_client_per_minute: Option<u32>,
+    /// Sign-ins waiting for the provider's answer, across all clients; beyond it
+    /// `/auth/login` answers 503 until some finish or expire. Bounds the table's rows.
+    pub max_pending_logins: u32,
 }
 
 impl std::fmt::Debug for OidcSettings {
@@ -130,6 +176,8 @@ impl std::fmt::Debug for OidcSettings {
             .field("national_id_claim", &self.national_id_claim)
             .field("mobile_claim", &self.mobile_claim)
             .field("assurance", &self.assurance)
+            .field("login_client_per_minute", &self.login_client_per_minute)
+            .field("max_pending_logins", &self.max_pending_logins)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +251,8 @@ struct RawConfig {
     trusted_proxies: Vec<std::net::IpAddr>,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    server: RawServer,
 }
 
 /// `[audit]`: the evidence log's checkpoint key and checkpoints.
@@ -243,6 +293,52 @@ impl RawAudit {
     }
 }
 
+/// `[server]`: what a client may hold of the HTTP server.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawServer {
+    header_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    /// 0 turns the header off.
+    hsts_max_age_secs: Option<u64>,
+    /// 0 turns the limit off.
+    anonymous_inquiries_per_minute: Option<u32>,
+}
+
+impl RawServer {
+    fn resolve(self) -> anyhow::Result<ServerSettings> {
+        let defaults = ServerSettings::default();
+        let secs = |v: Option<u64>, default: Duration, field: &str| match v {
+            Some(0) => bail!("server.{field} must be at least 1"),
+            Some(s) => Ok(Duration::from_secs(s)),
+            None => Ok(default),
+        };
+        let max_connections = match self.max_connections {
+            Some(0) => bail!("server.max-connections must be at least 1"),
+            Some(n) => n,
+            None => defaults.max_connections,
+        };
+        Ok(ServerSettings {
+            header_timeout: secs(self.header_timeout_secs, defaults.header_timeout, "header-timeout-secs")?,
+            idle_timeout: secs(self.idle_timeout_secs, defaults.idle_timeout, "idle-timeout-secs")?,
+            body_timeout: secs(self.body_timeout_secs, defaults.body_timeout, "body-timeout-secs")?,
+            max_connections,
+            hsts_max_age: match self.hsts_max_age_secs {
+                Some(0) => None,
+                Some(s) => Some(Duration::from_secs(s)),
+                None => defaults.hsts_max_age,
+            },
+            anonymous_inquiries_per_minute: match self.anonymous_inquiries_per_minute {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => defaults.anonymous_inquiries_per_minute,
+            },
+        })
+    }
+}
+
 /// `[oidc]`: the OpenID Connect provider.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -261,6 +357,9 @@ struct RawOidc {
     assurance: Option<String>,
     metadata_ttl_secs: Option<u64>,
     login_ttl_secs: Option<u64>,
+    /// 0 turns the limit off.
+    login_client_per_minute: Option<u32>,
+    max_pending_logins: Option<u32>,
 }
 
 impl RawOidc {
@@ -304,6 +403,14 @@ impl RawOidc {
             assurance,
             metadata_ttl: Duration::from_secs(self.metadata_ttl_secs.unwrap_or(3600).max(1)),
             login_ttl: Duration::from_secs(self.login_ttl_secs.unwrap_or(600).max(1)),
+            login_client_per_minute: match self.login_client_per_minute {
+                Some(0) => None,
+                other => Some(other.unwrap_or(10)),
+            },
+            max_pending_logins: match self.max_pending_logins {
+                Some(0) => bail!("oidc.max-pending-logins must be at least 1"),
+                other => other.unwrap_or(10_000),
+            },
         })
     }
 }
@@ -450,6 +557,7 @@ impl Config {
         };
         let egress = raw.egress.resolve()?;
         let audit = raw.audit.resolve()?;
+        let server = raw.server.resolve()?;
         let oidc = raw.oidc.map(|oidc| oidc.resolve(env)).transpose()?;
         let mut runtime = RuntimeOptions::default();
         if let Some(n) = raw.limits.max_instances {
@@ -502,6 +610,7 @@ impl Config {
             oidc,
             trusted_proxies: raw.trusted_proxies,
             audit,
+            server,
         })
     }
 }
@@ -617,5 +726,27 @@ mod tests {
         assert_eq!(config.egress.max_concurrent, 2);
         assert!(load_text("[egress]\ntimeout-ms = 0\n").is_err());
         assert!(load_text("[egress]\ncolour = 1\n").is_err());
+    }
+
+    #[test]
+    fn server_settings_are_read_and_zero_turns_optional_limits_off() {
+        let defaults = load_text("").unwrap().server;
+        assert_eq!(defaults, ServerSettings::default());
+        let config = load_text(
+            "[server]\nheader-timeout-secs = 3\nidle-timeout-secs = 4\nbody-timeout-secs = 5\n\
+             max-connections = 6\nhsts-max-age-secs = 0\nanonymous-inquiries-per-minute = 0\n",
+        )
+        .unwrap();
+        let server = config.server;
+        assert_eq!(server.header_timeout, Duration::from_secs(3));
+        assert_eq!(server.idle_timeout, Duration::from_secs(4));
+        assert_eq!(server.body_timeout, Duration::from_secs(5));
+        assert_eq!(server.max_connections, 6);
+        assert_eq!(server.hsts_max_age, None);
+        assert_eq!(server.anonymous_inquiries_per_minute, None);
+        for zero in ["header-timeout-secs", "idle-timeout-secs", "body-timeout-secs", "max-connections"] {
+            assert!(load_text(&format!("[server]\n{zero} = 0\n")).is_err(), "{zero} = 0");
+        }
+        assert!(load_text("[server]\nkeepalive = 1\n").is_err());
     }
 }

@@ -39,9 +39,10 @@ use tower_http::compression::CompressionLayer;
 use crate::api::problem::{Lang, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
+use crate::auth::session::{self, CookieName, cookie_value as cookie};
 
 /// Cookie remembering the chosen language.
-pub const LANG_COOKIE: &str = "lang";
+pub const LANG_COOKIE: CookieName = CookieName::new("__Host-lang");
 
 /// The Content-Security-Policy of every portal answer: no inline scripts or styles, no
 /// framing, forms post only here.
@@ -69,16 +70,6 @@ pub struct Visit {
     pub here: String,
     /// Whether the browser reached the site over HTTPS: its cookies are then `Secure`.
     pub https: bool,
-}
-
-/// Cookie values by name.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 fn parse_lang(value: &str) -> Option<Lang> {
@@ -111,20 +102,21 @@ fn query_lang(query: Option<&str>) -> (Option<Lang>, String) {
 /// `?lang=`, a first CSRF secret).
 fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
     let mut set_cookies = Vec::new();
-    let https = crate::auth::session::over_https(headers);
+    let https = session::over_https(headers);
     let (asked, rest) = query_lang(uri.query());
     let lang = match asked {
         Some(lang) => {
             set_cookies.push(format!(
-                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
+                "{}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
+                LANG_COOKIE.get(https),
                 lang.code(),
-                crate::auth::session::secure_attribute(https)
+                session::secure_attribute(https)
             ));
             lang
         }
-        None => cookie(headers, LANG_COOKIE).and_then(parse_lang).unwrap_or(Lang::Fa),
+        None => cookie(headers, LANG_COOKIE.get(https)).and_then(parse_lang).unwrap_or(Lang::Fa),
     };
-    let secret = match cookie(headers, csrf::COOKIE).filter(|s| csrf::is_secret(s)) {
+    let secret = match cookie(headers, csrf::COOKIE.get(https)).filter(|s| csrf::is_secret(s)) {
         Some(secret) => secret.to_owned(),
         None => {
             let secret = csrf::new_secret();
@@ -132,8 +124,8 @@ fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
             secret
         }
     };
-    let session = cookie(headers, crate::auth::session::COOKIE);
-    let csrf = csrf::token(&secret, session);
+    let session_token = cookie(headers, session::COOKIE.get(https));
+    let csrf = csrf::token(&secret, session_token);
     let path = uri.path();
     let here = if rest.is_empty() { path.to_owned() } else { format!("{path}?{rest}") };
     // The language switch links here, and sign-in comes back here: never to `//host`.

@@ -119,6 +119,8 @@ pub struct Host {
     pub notifier: Arc<MemoryNotifier>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server task: `serve` returns once shutdown has drained every connection.
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// The PostgreSQL database to drop at the end.
     postgres_database: Option<String>,
 }
@@ -199,10 +201,27 @@ impl Host {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(panjereh_host::api::serve(listener, app.clone(), async move {
+        let served = tokio::spawn(panjereh_host::api::serve(listener, app.clone(), async move {
             let _ = rx.await;
         }));
-        Host { addr, app, client: reqwest::Client::new(), notifier, _dir: dir, shutdown: Some(tx), postgres_database }
+        Host {
+            addr,
+            app,
+            client: reqwest::Client::new(),
+            notifier,
+            _dir: dir,
+            shutdown: Some(tx),
+            served: Some(served),
+            postgres_database,
+        }
+    }
+
+    /// Begins the server's graceful shutdown; the task ends when it has drained.
+    pub fn stop(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.served.take().expect("the host was stopped once already")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -236,7 +255,7 @@ impl Host {
 impl Host {
     /// Creates an operator directly in the database and returns its token.
     pub async fn operator(&self, name: &str, role: panjereh_host::store::operators::Role) -> String {
-        self.app.db.create_operator(name, role).await.unwrap().1
+        self.app.db.create_operator(name, role, panjereh_host::store::operators::DEFAULT_TTL).await.unwrap().1
     }
 
     /// Uploads a package through the admin API.

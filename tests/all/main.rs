@@ -7,6 +7,7 @@ mod adapters;
 mod applications;
 mod capabilities;
 mod catalogue;
+mod clients;
 mod crash;
 mod foundation;
 mod oidc;

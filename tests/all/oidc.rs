@@ -128,7 +128,9 @@ async fn authorize(browser: &reqwest::Client, host: &Host, provider: &Provider, 
     let started = browser.get(host.url("/auth/login?return_to=/services%3Fq%3Dtax")).send().await.unwrap();
     assert_eq!(started.status(), 303, "{}", started.text().await.unwrap());
     let cookie = started.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("panjereh_oidc=") && cookie.contains("HttpOnly"), "{cookie}");
+    // The provider returns to an HTTPS address: the binding cookie is Secure, so `__Host-`.
+    assert!(cookie.starts_with("__Host-panjereh_oidc=") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("; Path=/;") && cookie.ends_with("; Secure") && !cookie.contains("Domain"), "{cookie}");
     let mut next = location(&started);
     assert!(next.starts_with(&format!("{}/auth?", provider.issuer)), "{next}");
     for param in ["code_challenge_method=S256", "code_challenge=", "nonce=", "state=", "response_type=code"] {
@@ -200,7 +202,10 @@ async fn full_flow_signs_in_and_me_shows_the_national_id(db: Database) {
     drop(host);
 }
 
-on_both_databases!(full_flow_signs_in_and_me_shows_the_national_id);
+on_both_databases!(
+    full_flow_signs_in_and_me_shows_the_national_id,
+    sign_in_starts_are_limited_per_client_and_pending_rows_are_bounded,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn es256_tokens_and_the_portal_redirect_with_its_cookie() {
@@ -215,7 +220,7 @@ async fn es256_tokens_and_the_portal_redirect_with_its_cookie() {
     let cookies: Vec<String> =
         response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     assert!(cookies.iter().any(|c| c.starts_with("panjereh_session=pjs_") && c.contains("HttpOnly")), "{cookies:?}");
-    assert!(cookies.iter().any(|c| c.starts_with("panjereh_oidc=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-panjereh_oidc=;") && c.contains("Max-Age=0")), "{cookies:?}");
 
     // The browser's session cookie is enough for the citizen API.
     let me = browser.get(host.url("/api/v1/me")).send().await.unwrap();
@@ -335,5 +340,58 @@ async fn without_a_provider_login_answers_problems() {
         assert_eq!(status, 400, "{hostile:?}: {body}");
         assert_eq!(body["field"], "return_to");
     }
+    drop(host);
+}
+
+/// `/auth/login` stores a row per call until its callback: one client may start only so
+/// many a minute (429 with Retry-After), all clients together only `max-pending-logins`
+/// (503), and expired ones are dropped.
+async fn sign_in_starts_are_limited_per_client_and_pending_rows_are_bounded(db: Database) {
+    let provider = Provider::start().await;
+    let config = format!(
+        "trusted-proxies = [\"127.0.0.1\"]\n{}login-client-per-minute = 3\nmax-pending-logins = 5\nlogin-ttl-secs = 2\n",
+        provider.config("panjereh")
+    );
+    let host = Host::start_db(db, &[], &config).await;
+    let start = |client: &'static str| {
+        let host = &host;
+        async move {
+            let response = browser()
+                .get(host.url("/auth/login?return_to=/"))
+                .header("x-forwarded-for", client)
+                .header(header::ACCEPT_LANGUAGE, "en")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = if status == 303 { Value::Null } else { response.json().await.unwrap() };
+            (status, retry_after, body)
+        }
+    };
+    let pending = || panjereh_host::store::oidc_logins::pending(&host.app.db);
+    for _ in 0..3 {
+        assert_eq!(start("198.51.100.1").await.0, 303);
+    }
+    let (status, retry_after, body) = start("198.51.100.1").await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["type"], "/problems/too-many-requests");
+    assert!(body["detail"].as_str().unwrap().contains("single sign-on"), "{body}");
+    assert!(retry_after.is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+    assert_eq!(pending().await.unwrap(), 3, "a refused start stores nothing");
+
+    // Other clients fill the table to its cap; beyond it every client waits.
+    assert_eq!(start("198.51.100.2").await.0, 303);
+    assert_eq!(start("198.51.100.3").await.0, 303);
+    let (status, retry_after, body) = start("198.51.100.4").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["type"], "/problems/sso-busy");
+    assert!(retry_after.is_some());
+    assert_eq!(pending().await.unwrap(), 5);
+
+    // Expired sign-ins are dropped, so the next start is served and the table shrinks.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(start("198.51.100.4").await.0, 303);
+    assert_eq!(pending().await.unwrap(), 1);
     drop(host);
 }

@@ -39,6 +39,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/plugins/{id}/rollback"),
     ("get", "/admin/v1/audit"),
     ("get", "/admin/v1/audit/verify"),
+    ("get", "/admin/v1/operators"),
+    ("post", "/admin/v1/operators/{name}/revoke"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
@@ -197,7 +199,8 @@ async fn every_route_is_described_and_every_description_is_served() {
             .replace("{agency}", "no-agency")
             .replace("{service}", "no-service")
             .replace("{code}", "PJ-0000-0000-0000-0")
-            .replace("{id}", "no-adapter");
+            .replace("{id}", "no-adapter")
+            .replace("{name}", "no-operator");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let answer = host.call(method.clone(), &concrete, None, Some(json!({})), &[]).await;
         assert!(
@@ -234,6 +237,13 @@ async fn answers_have_the_described_shapes() {
         ("/readyz", "/readyz"),
     ] {
         let answer = get(path).await;
+        assert_described(&spec, "get", described, answer.status, &answer.body);
+    }
+    // What operators see of readiness, and how they see one another.
+    let auditor = host.operator("reza", panjereh_host::store::operators::Role::Auditor).await;
+    for (path, described) in [("/readyz", "/readyz"), ("/admin/v1/operators", "/admin/v1/operators")] {
+        let answer = host.get_as(&auditor, path).await;
+        assert!(answer.body["adapters"].is_array() || answer.body["operators"].is_array(), "{}", answer.body);
         assert_described(&spec, "get", described, answer.status, &answer.body);
     }
 

@@ -580,7 +580,100 @@ async fn entries_forged_outside_the_host_are_found(db: Database) {
 }
 
 on_both_databases!(
+    operator_tokens_expire_and_can_be_revoked,
     an_adapter_id_belongs_to_its_agency,
     a_log_cut_short_is_found,
     entries_forged_outside_the_host_are_found
 );
+/// Operator tokens expire, can be revoked over the admin API or with `panjereh operator
+/// revoke`, and a name whose token no longer works can be issued a new one.
+async fn operator_tokens_expire_and_can_be_revoked(database: Database) {
+    use panjereh_host::store::operators::DEFAULT_TTL;
+    let host = Host::start_db(database, &[], "").await;
+    let admin = host.operator("leila", Role::Admin).await;
+    let auditor = host.operator("reza", Role::Auditor).await;
+    let (_, brief) = host.app.db.create_operator("sara", Role::Auditor, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(host.admin(Method::GET, "/admin/v1/plugins", &brief, None).await.0, 200);
+
+    let (status, listed) = host.admin(Method::GET, "/admin/v1/operators", &auditor, None).await;
+    assert_eq!(status, 200, "{listed}");
+    let names: Vec<_> = listed["operators"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["leila", "reza", "sara"]);
+    assert_eq!(listed["operators"][0]["role"], "admin");
+    assert_eq!(listed["operators"][0]["token"], "active");
+    assert!(
+        listed["operators"][0]["expires_at"].as_str().unwrap() > listed["operators"][0]["issued_at"].as_str().unwrap()
+    );
+    assert!(!listed.to_string().contains("pjo_"), "tokens are never shown: {listed}");
+
+    // Expired: refused like an unknown token.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = host.admin(Method::GET, "/admin/v1/plugins", &brief, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "/problems/operator-unauthorized");
+    assert!(body["detail"].as_str().unwrap().contains("expired or revoked"), "{body}");
+    let (_, listed) = host.admin(Method::GET, "/admin/v1/operators", &admin, None).await;
+    assert_eq!(listed["operators"][2]["token"], "expired");
+
+    // Revoked over the API: only by an admin; at once; audited; twice is once.
+    let (status, body) = host.admin(Method::POST, "/admin/v1/operators/leila/revoke", &auditor, None).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = host.admin(Method::POST, "/admin/v1/operators/reza/revoke", &admin, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token"], "revoked");
+    let revoked_at = body["revoked_at"].clone();
+    assert!(revoked_at.is_string(), "{body}");
+    for path in ["/admin/v1/plugins", "/admin/v1/audit", "/admin/v1/operators"] {
+        let (status, body) = host.admin(Method::GET, path, &auditor, None).await;
+        assert_eq!(status, 401, "{path}: {body}");
+    }
+    let (_, again) = host.admin(Method::POST, "/admin/v1/operators/reza/revoke", &admin, None).await;
+    assert_eq!(again["revoked_at"], revoked_at);
+    let (status, body) = host.admin(Method::POST, "/admin/v1/operators/nobody/revoke", &admin, None).await;
+    assert_eq!(status, 404, "{body}");
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=10", &admin, None).await;
+    let revocations = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "admin.operator-revoke" && e["actor"] == "leila" && e["subject"] == "reza")
+        .count();
+    assert_eq!(revocations, 2, "{log}");
+
+    // Issued again under the same name: the new token works, the old one stays refused.
+    let (_, renewed) = host.app.db.create_operator("reza", Role::Auditor, DEFAULT_TTL).await.unwrap();
+    assert_eq!(host.admin(Method::GET, "/admin/v1/plugins", &renewed, None).await.0, 200);
+    assert_eq!(host.admin(Method::GET, "/admin/v1/plugins", &auditor, None).await.0, 401);
+    let error = host.app.db.create_operator("leila", Role::Admin, DEFAULT_TTL).await.unwrap_err();
+    assert!(error.to_string().contains("revoke it first"), "{error:#}");
+
+    // `panjereh operator revoke` on the database, the running host refuses at once.
+    let url = host.app.config.database_url.clone();
+    let code =
+        panjereh_host::cli::run_args(["panjereh", "operator", "revoke", "reza", "--database-url", &url]).await.unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert_eq!(host.admin(Method::GET, "/admin/v1/plugins", &renewed, None).await.0, 401);
+    let unknown = panjereh_host::cli::run_args(["panjereh", "operator", "revoke", "nobody", "--database-url", &url]);
+    assert!(unknown.await.unwrap_err().to_string().contains("no operator named `nobody`"));
+    for ttl in ["0d", "1w", "3651d"] {
+        let args = ["panjereh", "operator", "create", "--name", "x", "--role", "admin", "--ttl", ttl];
+        assert!(panjereh_host::cli::run_args(args).await.is_err(), "--ttl {ttl}");
+    }
+    let (status, log) = host.admin(Method::GET, "/admin/v1/audit/verify", &admin, None).await;
+    assert_eq!((status, &log["ok"]), (200, &json!(true)), "the CLI's audit entry keeps the chain: {log}");
+}
+
+
+#[tokio::test]
+async fn a_token_revoked_on_one_replica_is_refused_by_another_at_once() {
+    let db = PgDatabase::create().await;
+    let a = Host::start_on(Some(&db.url), &[], "", |_| {}).await;
+    let b = Host::start_on(Some(&db.url), &[], "", |_| {}).await;
+    let admin = a.operator("leila", Role::Admin).await;
+    let auditor = a.operator("reza", Role::Auditor).await;
+    assert_eq!(b.admin(Method::GET, "/admin/v1/plugins", &auditor, None).await.0, 200);
+    assert_eq!(a.admin(Method::POST, "/admin/v1/operators/reza/revoke", &admin, None).await.0, 200);
+    assert_eq!(b.admin(Method::GET, "/admin/v1/plugins", &auditor, None).await.0, 401);
+    drop((a, b));
+    db.drop_now().await;
+}

@@ -17,6 +17,8 @@ struct Browser<'a> {
     host: &'a Host,
     client: reqwest::Client,
     cookies: BTreeMap<String, String>,
+    /// Reaching the host through a TLS-terminating proxy (`X-Forwarded-Proto: https`).
+    https: bool,
 }
 
 /// One answer: status, headers and the page.
@@ -53,7 +55,21 @@ impl Got {
 impl<'a> Browser<'a> {
     fn new(host: &'a Host) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { host, client, cookies: BTreeMap::new() }
+        Browser { host, client, cookies: BTreeMap::new(), https: false }
+    }
+
+    /// A browser on `https://` behind the proxy.
+    fn behind_https(host: &'a Host) -> Self {
+        Browser { https: true, ..Browser::new(host) }
+    }
+
+    /// The session cookie's name on this browser's scheme.
+    fn session_cookie(&self) -> &'static str {
+        if self.https { "__Host-panjereh_session" } else { "panjereh_session" }
+    }
+
+    fn proto(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
     }
 
     fn cookie_header(&self) -> String {
@@ -76,8 +92,14 @@ impl<'a> Browser<'a> {
     }
 
     async fn get(&mut self, path: &str) -> Got {
-        let response =
-            self.client.get(self.host.url(path)).header("cookie", self.cookie_header()).send().await.unwrap();
+        let response = self
+            .client
+            .get(self.host.url(path))
+            .header("cookie", self.cookie_header())
+            .header("x-forwarded-proto", self.proto())
+            .send()
+            .await
+            .unwrap();
         self.keep(response).await
     }
 
@@ -86,6 +108,7 @@ impl<'a> Browser<'a> {
             .client
             .post(self.host.url(path))
             .header("cookie", self.cookie_header())
+            .header("x-forwarded-proto", self.proto())
             .form(form)
             .send()
             .await
@@ -110,7 +133,7 @@ impl<'a> Browser<'a> {
             )
             .await;
         assert_eq!(done.status, 303, "{}", done.html);
-        assert!(self.cookies.contains_key("panjereh_session"));
+        assert!(self.cookies.contains_key(self.session_cookie()), "{:?}", self.cookies);
         done.location().to_owned()
     }
 }
@@ -466,4 +489,75 @@ async fn no_return_path_leads_off_site() {
         assert_eq!(link, "/?lang=en", "{path}");
     }
     assert_eq!(language_link(&browser.get("/services?q=a").await.html), "/services?q=a&lang=en");
+}
+
+/// Behind HTTPS every cookie of the portal is `__Host-` named (Secure, `Path=/`, no
+/// `Domain`), the JS-free forms with their CSRF tokens still work, answers carry HSTS, and
+/// a cookie without the prefix (planted over plain HTTP or by a sibling domain) is not read.
+#[tokio::test]
+async fn behind_https_cookies_are_host_prefixed_and_the_forms_still_work() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], CONFIG).await;
+    let mut browser = Browser::behind_https(&host);
+    let response =
+        browser.client.get(host.url("/services?lang=en")).header("x-forwarded-proto", "https").send().await.unwrap();
+    let set: Vec<String> =
+        response.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert_eq!(set.len(), 2, "the language and the CSRF secret: {set:?}");
+    for cookie in &set {
+        assert!(cookie.starts_with("__Host-"), "{cookie}");
+        assert!(cookie.contains("; Path=/;") && cookie.ends_with("; Secure"), "{cookie}");
+        assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    }
+    let english = browser.keep(response).await;
+    assert_eq!(english.header("strict-transport-security"), "max-age=31536000");
+    assert_eq!(browser.cookies.get("__Host-lang").map(String::as_str), Some("en"));
+    assert!(browser.cookies.contains_key("__Host-panjereh_csrf"), "{:?}", browser.cookies);
+    assert!(browser.get("/").await.html.contains("<html lang=\"en\" dir=\"ltr\">"), "the language is read back");
+
+    // Sign-in through both forms (CSRF-checked) sets the prefixed session cookie...
+    let next = browser.sign_in("/applications").await;
+    assert_eq!(next, "/applications");
+    let mine = browser.get("/applications").await;
+    assert_eq!(mine.status, 200, "the session is read from __Host-panjereh_session: {}", mine.html);
+
+    // ...and a session token under the plain name is ignored over HTTPS.
+    let token = host.sign_in(NID, MOBILE).await;
+    let planted = browser
+        .client
+        .get(host.url("/applications"))
+        .header("x-forwarded-proto", "https")
+        .header("cookie", format!("panjereh_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status(), StatusCode::SEE_OTHER, "sent to sign in");
+    for (name, status) in [("panjereh_session", 401), ("__Host-panjereh_session", 200)] {
+        let cookie = format!("{name}={token}");
+        let me = host
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/me",
+                None,
+                None,
+                &[("x-forwarded-proto", "https"), ("cookie", &cookie)],
+            )
+            .await;
+        assert_eq!(me.status, status, "{name}: {}", me.body);
+    }
+
+    // Signing out clears the prefixed cookie.
+    let csrf = browser.get("/").await.hidden("_csrf");
+    let out = browser
+        .client
+        .post(host.url("/signout"))
+        .header("cookie", browser.cookie_header())
+        .header("x-forwarded-proto", "https")
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let cleared = out.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("__Host-panjereh_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(cleared.contains("; Path=/;") && cleared.ends_with("; Secure"), "{cleared}");
 }

@@ -92,7 +92,9 @@ async fn forbidden_imports_future_contracts_and_junk_are_refused_at_load() {
     })
     .await;
 
-    let (_, ready) = host.get("/readyz").await;
+    // What was refused, and why, is for operators (see clients::readyz_tells_anonymous_callers_only_the_status).
+    let auditor = host.operator("reza", panjereh_host::store::operators::Role::Auditor).await;
+    let ready = host.get_as(&auditor, "/readyz").await.body;
     let loaded: Vec<_> = ready["adapters"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(loaded, ["utility-bills"]);
     let reason = |file: &str| -> String {

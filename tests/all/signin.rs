@@ -239,7 +239,7 @@ async fn cookies_are_secure_behind_https() {
         .await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     let cookie = verified.headers["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("panjereh_session=") && cookie.ends_with("; Secure"), "{cookie}");
+    assert!(cookie.starts_with("__Host-panjereh_session=") && cookie.ends_with("; Secure"), "{cookie}");
     let token = verified.body["token"].as_str().unwrap();
     let out =
         host.call(Method::POST, "/auth/logout", Some(token), None, &[("forwarded", "for=192.0.2.1;proto=https")]).await;

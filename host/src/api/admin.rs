@@ -3,6 +3,10 @@
 //! Operators authenticate with their own bearer tokens (`panjereh operator create`);
 //! citizen tokens are never operator tokens. Auditors read (and may anchor the evidence
 //! log with a checkpoint); admins change.
+//! citizen tokens are never operator tokens. A token works until it expires or is
+//! revoked ([`operators`]). Auditors read; admins change.
+
+mod operators;
 
 use std::sync::Arc;
 
@@ -10,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, OptionalFromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -41,37 +45,63 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(audit_log))
         .routes(routes!(audit_verify))
         .routes(routes!(checkpoints, checkpoint_now))
+        .merge(operators::routes())
 }
 
 /// An authenticated operator.
 pub struct OperatorAuth(pub Operator);
 
+/// The bearer token of a request, if it sends one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+fn unauthorized() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "operator-unauthorized",
+        Bilingual::new("توکن اپراتور لازم است", "An operator token is required"),
+    )
+    .detail(Bilingual::new(
+        "سرآیند Authorization: Bearer را با توکن معتبر اپراتور بفرستید؛ توکن منقضی یا باطل‌شده پذیرفته نمی‌شود.",
+        "Send Authorization: Bearer with an operator token (panjereh operator create); \
+         an expired or revoked token is refused.",
+    ))
+}
+
 impl FromRequestParts<Arc<App>> for OperatorAuth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Problem> {
-        let unauthorized = || {
-            Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "operator-unauthorized",
-                Bilingual::new("توکن اپراتور لازم است", "An operator token is required"),
-            )
-            .detail(Bilingual::new(
-                "سرآیند Authorization: Bearer را با توکن اپراتور بفرستید.",
-                "Send Authorization: Bearer with an operator token (panjereh operator create).",
-            ))
-        };
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(unauthorized)?;
+        let token = bearer(parts).ok_or_else(unauthorized)?;
         match app.db.operator_by_token(token).await {
             Ok(Some(operator)) => Ok(OperatorAuth(operator)),
             Ok(None) => Err(unauthorized()),
+            Err(error) => {
+                tracing::error!(%error, "operator lookup failed");
+                Err(storage_problem())
+            }
+        }
+    }
+}
+
+/// For answers that show operators more than anyone else (`/readyz`): `None` for a
+/// request without a working operator token, whatever else it sends.
+impl OptionalFromRequestParts<Arc<App>> for OperatorAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Option<Self>, Problem> {
+        let Some(token) = bearer(parts) else {
+            return Ok(None);
+        };
+        match app.db.operator_by_token(token).await {
+            Ok(found) => Ok(found.map(OperatorAuth)),
             Err(error) => {
                 tracing::error!(%error, "operator lookup failed");
                 Err(storage_problem())

@@ -17,6 +17,7 @@ use super::views::{AgencyList, AgencyView, DocumentView, InquiryAnswer, ServiceD
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::access::{self, Purpose};
+use crate::auth::throttle::ClientAddr;
 use crate::forms;
 use crate::plugins::catalogue::Entry;
 use crate::plugins::{Adapter, Slot};
@@ -227,6 +228,7 @@ pub struct Submission {
         (status = 404, description = "No such service, or the agency found nothing"),
         (status = 409, description = "The service is an application, not an inquiry"),
         (status = 422, description = "Fields the host or the agency refused, each with its reason"),
+        (status = 429, description = "Too many inquiries without a session from this client; see Retry-After"),
         (status = 502, description = "The adapter failed, exceeded its memory, or answered past the host's caps"),
         (status = 503, description = "The adapter is disabled, busy, or the agency's system is down"),
         (status = 504, description = "The adapter or the agency ran out of time"),
@@ -236,22 +238,30 @@ async fn inquire(
     State(app): State<Arc<App>>,
     lang: Lang,
     ApiPath(path): ApiPath<ServicePath>,
+    ClientAddr(client): ClientAddr,
     citizen: Option<Citizen>,
     ApiJson(body): ApiJson<Submission>,
 ) -> Result<Json<InquiryAnswer>, Problem> {
-    inquiry(&app, lang, &path.agency, &path.service, citizen.as_ref(), &body.input).await.map(Json)
+    inquiry(&app, lang, &path.agency, &path.service, client, citizen.as_ref(), &body.input).await.map(Json)
 }
 
 /// Runs an inquiry: admission, host validation, the adapter call and its evidence record
-/// (shared by the API and the portal).
+/// (shared by the API and the portal). Without a session, `client` must be within its
+/// per-client limit first.
 pub async fn inquiry(
     app: &App,
     lang: Lang,
     agency: &str,
     service: &str,
+    client: std::net::IpAddr,
     citizen: Option<&Citizen>,
     input: &BTreeMap<String, serde_json::Value>,
 ) -> Result<InquiryAnswer, Problem> {
+    if citizen.is_none() {
+        app.limits
+            .anonymous_inquiries
+            .admit(client, Bilingual::new("استعلام بدون ورود", "inquiries without sign-in"))?;
+    }
     let (adapter, index) = find(app, agency, service)?;
     let descriptor = &adapter.agency.services[index];
     if descriptor.kind != ServiceKind::Inquiry {

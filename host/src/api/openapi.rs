@@ -68,8 +68,9 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             CITIZEN_COOKIE,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                crate::auth::session::COOKIE,
-                "The same session as an HttpOnly, SameSite cookie, for the web portal",
+                crate::auth::session::COOKIE.get(true),
+                "The same session as an HttpOnly, SameSite cookie, for the web portal; over plain HTTP \
+                 (development on loopback) it is named without the `__Host-` prefix",
             ))),
         );
         components.add_security_scheme(OPERATOR_BEARER, bearer("An operator's token, from `panjereh operator create`"));

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::admin::OperatorAuth;
 use crate::app::App;
 use crate::plugins::Refusal;
 
@@ -32,17 +33,21 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`.
-#[derive(Serialize, ToSchema)]
+/// `GET /readyz`: to anyone, only whether the host is ready; to an operator, also what it
+/// serves and what it refused, with file paths and reasons.
+#[derive(Serialize, ToSchema, Default)]
 pub struct Readiness {
     /// Always `ready` once the host answers.
     pub status: &'static str,
-    /// The adapters serving now.
-    pub adapters: Vec<ServingAdapter>,
-    /// Packages of the plugins folder refused at start, with the reason.
-    pub refused: Vec<Refusal>,
-    /// Whether instances come from wasmtime's pooling allocator.
-    pub pooling: bool,
+    /// The adapters serving now (operators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapters: Option<Vec<ServingAdapter>>,
+    /// Packages of the plugins folder refused at start, with the reason (operators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Vec<Refusal>>,
+    /// Whether instances come from wasmtime's pooling allocator (operators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<bool>,
 }
 
 /// An adapter serving now.
@@ -57,27 +62,34 @@ pub struct ServingAdapter {
     pub enabled: bool,
 }
 
-/// The process serves adapters.
+/// The process serves adapters. Load balancers get the status alone; the details, which
+/// name files and say why packages were refused, need an operator token.
 #[utoipa::path(
-    get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready, with what it serves", body = Readiness)),
+    get, path = "/readyz", tag = "operations", security((), ("operator" = [])),
+    responses((status = 200, description = "Ready; with an operator token, with what it serves", body = Readiness)),
 )]
-async fn readyz(State(app): State<Arc<App>>) -> Json<Readiness> {
+async fn readyz(State(app): State<Arc<App>>, operator: Option<OperatorAuth>) -> Json<Readiness> {
+    let ready = Readiness { status: "ready", ..Readiness::default() };
+    if operator.is_none() {
+        return Json(ready);
+    }
     let adapters = app.registry.snapshot();
     Json(Readiness {
-        status: "ready",
-        adapters: adapters
-            .values()
-            .map(|slot| ServingAdapter {
-                id: slot.adapter.manifest.id.clone(),
-                version: slot.adapter.manifest.version.to_string(),
-                agency: slot.adapter.agency.id.clone(),
-                digest: slot.adapter.digest.clone(),
-                enabled: slot.enabled,
-            })
-            .collect(),
-        refused: app.refused.clone(),
-        pooling: app.runtime.pooling(),
+        adapters: Some(
+            adapters
+                .values()
+                .map(|slot| ServingAdapter {
+                    id: slot.adapter.manifest.id.clone(),
+                    version: slot.adapter.manifest.version.to_string(),
+                    agency: slot.adapter.agency.id.clone(),
+                    digest: slot.adapter.digest.clone(),
+                    enabled: slot.enabled,
+                })
+                .collect(),
+        ),
+        refused: Some(app.refused.clone()),
+        pooling: Some(app.runtime.pooling()),
+        ..ready
     })
 }
 

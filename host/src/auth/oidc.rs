@@ -72,6 +72,9 @@ pub enum OidcError {
     /// The national-ID claim is not a valid national ID.
     #[error("the `{0}` claim is not a valid national ID")]
     InvalidNationalId(String),
+    /// `max-pending-logins` sign-ins are waiting for the provider already.
+    #[error("too many sign-ins are waiting for the identity provider")]
+    Busy,
     #[error("storage failed: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -246,7 +249,7 @@ impl RelyingParty {
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         let browser = browser.map_or_else(random_token, str::to_owned);
         let now = now_ms();
-        oidc_logins::create(
+        let recorded = oidc_logins::create(
             db,
             &PendingLogin {
                 state_hash: digest(state.secret()),
@@ -257,8 +260,12 @@ impl RelyingParty {
                 created_ms: now,
                 expires_ms: now + self.settings.login_ttl.as_millis() as i64,
             },
+            self.settings.max_pending_logins,
         )
         .await?;
+        if !recorded {
+            return Err(OidcError::Busy);
+        }
         Ok(Started { authorization_url: url.to_string(), browser })
     }
 

@@ -3,6 +3,10 @@
 //! Apps send `Authorization: Bearer <token>`; the web portal gets the same token in an
 //! HttpOnly, SameSite=Lax cookie named [`COOKIE`]. A bad bearer token is refused (401);
 //! a stale cookie is ignored, so a portal visitor whose session ended browses anonymously.
+//!
+//! Over HTTPS the host's cookies are `Secure` and carry the `__Host-` prefix (see
+//! [`CookieName`]), and only the prefixed name is read: a cookie planted by a plain-HTTP
+//! page or a sibling domain cannot stand in for one the host set.
 
 use std::sync::Arc;
 
@@ -22,7 +26,7 @@ use crate::store::sessions::{self, NewSession, SessionRow};
 use crate::store::{Db, now_ms};
 
 /// Name of the session cookie.
-pub const COOKIE: &str = "panjereh_session";
+pub const COOKIE: CookieName = CookieName::new("__Host-panjereh_session");
 /// Prefix of session tokens, so leaked tokens are easy to recognise in scanners.
 const TOKEN_PREFIX: &str = "pjs_";
 
@@ -105,10 +109,46 @@ pub fn secure_attribute(secure: bool) -> &'static str {
     if secure { "; Secure" } else { "" }
 }
 
+/// The name of a cookie the host sets with `Path=/` and no `Domain`.
+///
+/// Set `Secure` (over HTTPS), it is `__Host-` prefixed: browsers then accept it only from
+/// a secure page of this very host, so neither a plain-HTTP page (an attacker on the
+/// network) nor a sibling subdomain can plant or overwrite it. Over plain HTTP (the
+/// development host on loopback) the prefix is dropped, since browsers refuse a
+/// `__Host-` cookie that is not `Secure`. Requests are read with the name their own
+/// scheme gives, never the other one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieName(&'static str);
+
+impl CookieName {
+    const PREFIX: &'static str = "__Host-";
+
+    /// `prefixed` is the full `__Host-...` name.
+    pub const fn new(prefixed: &'static str) -> Self {
+        CookieName(prefixed)
+    }
+
+    /// The name for a cookie that is (`secure`) or is not `Secure`.
+    pub fn get(self, secure: bool) -> &'static str {
+        if secure { self.0 } else { self.0.strip_prefix(Self::PREFIX).unwrap_or(self.0) }
+    }
+}
+
+/// The value of cookie `name` on a request, if any.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
 /// The `Set-Cookie` value carrying a new session to the portal.
 pub fn cookie(token: &str, settings: &AuthSettings, secure: bool) -> HeaderValue {
     let value = format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        COOKIE.get(secure),
         settings.session_ttl.as_secs(),
         secure_attribute(secure)
     );
@@ -118,7 +158,7 @@ pub fn cookie(token: &str, settings: &AuthSettings, secure: bool) -> HeaderValue
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> HeaderValue {
     if secure {
-        HeaderValue::from_static("panjereh_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+        HeaderValue::from_static("__Host-panjereh_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
     } else {
         HeaderValue::from_static("panjereh_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     }
@@ -152,13 +192,7 @@ fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("").trim();
         return Some(Credential::Bearer(token));
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-        .map(Credential::Cookie)
+    cookie_value(headers, COOKIE.get(over_https(headers))).map(Credential::Cookie)
 }
 
 /// A 401 problem: the request needs a signed-in citizen.

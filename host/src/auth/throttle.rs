@@ -50,7 +50,7 @@ impl Throttle {
 }
 
 /// The key a client is counted under.
-fn bucket(ip: IpAddr) -> IpAddr {
+pub fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -20,6 +20,7 @@ use crate::api::problem::{Lang, Problem};
 use crate::api::views::{ServiceDetail, ServiceSummary};
 use crate::app::App;
 use crate::auth::Citizen;
+use crate::auth::throttle::ClientAddr;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -162,6 +163,7 @@ fn form(
 
 async fn submit(
     State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
     visit: Visit,
     citizen: Option<Citizen>,
     Path((agency, service)): Path<(String, String)>,
@@ -179,7 +181,7 @@ async fn submit(
         .filter_map(|f| posted.get(&f.name).map(|v| (f.name.clone(), serde_json::Value::from(v))))
         .collect();
     let outcome = if detail.summary.kind == "inquiry" {
-        inquiry(&app, lang, &agency, &service, citizen.as_ref(), &input).await.map(|answer| {
+        inquiry(&app, lang, &agency, &service, client, citizen.as_ref(), &input).await.map(|answer| {
             page.render(
                 "result.html",
                 context! {
@@ -208,7 +210,11 @@ async fn submit(
                 || problem.errors.iter().any(|e| !errors.contains_key(&e.field)))
             .then_some(alert);
             let values = Value::from_serialize(&input);
-            form(&page, citizen.as_ref(), &detail, problem.status, values, Some(errors), alert)
+            let mut response = form(&page, citizen.as_ref(), &detail, problem.status, values, Some(errors), alert);
+            if let Some(seconds) = problem.retry_after {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+            }
+            response
         }
     }
 }

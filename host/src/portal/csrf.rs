@@ -9,8 +9,10 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::auth::session::{CookieName, secure_attribute};
+
 /// The cookie holding the browser's secret.
-pub const COOKIE: &str = "panjereh_csrf";
+pub const COOKIE: CookieName = CookieName::new("__Host-panjereh_csrf");
 /// The hidden form field carrying the token.
 pub const FIELD: &str = "_csrf";
 
@@ -26,7 +28,7 @@ pub fn is_secret(value: &str) -> bool {
 
 /// The `Set-Cookie` value for a new secret.
 pub fn cookie(secret: &str, secure: bool) -> String {
-    format!("{COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax{}", crate::auth::session::secure_attribute(secure))
+    format!("{}={secret}; Path=/; HttpOnly; SameSite=Lax{}", COOKIE.get(secure), secure_attribute(secure))
 }
 
 /// The token forms carry, for a browser secret and its session cookie (if any).

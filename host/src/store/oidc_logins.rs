@@ -20,12 +20,18 @@ pub struct PendingLogin {
     pub expires_ms: i64,
 }
 
-/// Records a started sign-in, dropping those that expired.
-pub async fn create(db: &Db, login: &PendingLogin) -> sqlx::Result<()> {
+/// Records a started sign-in, dropping those that expired; `false` (nothing recorded)
+/// when `max_pending` sign-ins are waiting already. Expired rows go on every call and a
+/// row is taken by its callback, so the table holds at most about `max_pending` rows
+/// whatever clients do.
+pub async fn create(db: &Db, login: &PendingLogin, max_pending: u32) -> sqlx::Result<bool> {
     sqlx::query("DELETE FROM oidc_logins WHERE expires_ms < $1").bind(login.created_ms).execute(db.writer()).await?;
-    sqlx::query(
+    // One statement: the count and the insert see the same table. (On PostgreSQL two
+    // replicas inserting at the same moment may both pass: the cap holds to within the
+    // number of concurrent inserts.)
+    let inserted = sqlx::query(
         "INSERT INTO oidc_logins (state_hash, browser_hash, nonce, pkce_verifier, return_to, created_ms, expires_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         SELECT $1, $2, $3, $4, $5, $6, $7 WHERE (SELECT COUNT(*) FROM oidc_logins) < $8",
     )
     .bind(&login.state_hash)
     .bind(&login.browser_hash)
@@ -34,9 +40,16 @@ pub async fn create(db: &Db, login: &PendingLogin) -> sqlx::Result<()> {
     .bind(&login.return_to)
     .bind(login.created_ms)
     .bind(login.expires_ms)
+    .bind(i64::from(max_pending))
     .execute(db.writer())
     .await?;
-    Ok(())
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Sign-ins waiting for the provider's answer, expired ones included until the next
+/// [`create`] drops them.
+pub async fn pending(db: &Db) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM oidc_logins").fetch_one(db.pool()).await
 }
 
 /// Removes and returns the sign-in with this state, if there is one; a second call with

@@ -24,11 +24,14 @@ use crate::app::App;
 use crate::auth::assurance_name;
 use crate::auth::oidc::{OidcError, RelyingParty};
 use crate::auth::return_to;
-use crate::auth::session::{self, Source};
+use crate::auth::session::{self, CookieName, Source};
+use crate::auth::throttle::ClientAddr;
 use crate::store::citizens;
 
-/// Cookie binding a sign-in in progress to the browser that started it.
-pub const BINDING_COOKIE: &str = "panjereh_oidc";
+/// Cookie binding a sign-in in progress to the browser that started it. `Path=/`, so that
+/// over HTTPS it can carry the `__Host-` prefix: a sibling subdomain that could plant its
+/// own binding value could finish its own sign-in in the citizen's browser.
+pub const BINDING_COOKIE: CookieName = CookieName::new("__Host-panjereh_oidc");
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(login)).routes(routes!(callback))
@@ -74,30 +77,36 @@ fn relying_party(app: &App) -> Result<&RelyingParty, Problem> {
     })
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
-        .filter(|v| {
-            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+/// Whether the binding cookie is `Secure` (and so `__Host-` named): when the request came
+/// over HTTPS, or the provider sends the browser back to an HTTPS address.
+fn binding_secure(rp: &RelyingParty, headers: &HeaderMap) -> bool {
+    session::over_https(headers) || rp.settings().redirect_url.starts_with("https:")
 }
 
-fn binding_cookie(value: &str, rp: &RelyingParty, over_https: bool) -> HeaderValue {
-    let settings = rp.settings();
-    let secure = session::secure_attribute(over_https || settings.redirect_url.starts_with("https:"));
+/// The browser's binding value, if it holds a well-formed one.
+fn binding_value<'a>(rp: &RelyingParty, headers: &'a HeaderMap) -> Option<&'a str> {
+    session::cookie_value(headers, BINDING_COOKIE.get(binding_secure(rp, headers))).filter(|v| {
+        !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+fn binding_cookie(value: &str, rp: &RelyingParty, headers: &HeaderMap) -> HeaderValue {
+    let secure = binding_secure(rp, headers);
     let text = format!(
-        "{BINDING_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        settings.login_ttl.as_secs()
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        BINDING_COOKIE.get(secure),
+        rp.settings().login_ttl.as_secs(),
+        session::secure_attribute(secure)
     );
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn clear_binding_cookie() -> HeaderValue {
-    HeaderValue::from_static("panjereh_oidc=; Path=/auth; HttpOnly; SameSite=Lax; Max-Age=0")
+fn clear_binding_cookie(rp: &RelyingParty, headers: &HeaderMap) -> HeaderValue {
+    if binding_secure(rp, headers) {
+        HeaderValue::from_static("__Host-panjereh_oidc=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+    } else {
+        HeaderValue::from_static("panjereh_oidc=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    }
 }
 
 /// Starts single sign-on: a redirect to the identity provider (authorization code with
@@ -109,15 +118,20 @@ fn clear_binding_cookie() -> HeaderValue {
             headers(("Location" = String), ("Set-Cookie" = String, description = "Binds the sign-in to the browser"))),
         (status = 400, description = "`return_to` is not a path on this site"),
         (status = 404, description = "No identity provider is configured"),
+        (status = 429, description = "Too many sign-ins started from this client; see Retry-After"),
         (status = 502, description = "The identity provider could not be reached"),
+        (status = 503, description = "Too many sign-ins are waiting for the identity provider; see Retry-After"),
     ),
 )]
 async fn login(
     State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     query: Result<Query<LoginQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let rp = relying_party(&app)?;
+    // Each start stores a row until its callback or its expiry.
+    app.limits.sso_logins.admit(client, Bilingual::new("درخواست ورود یکپارچه", "single sign-on starts"))?;
     let Query(query) = query?;
     let return_to = query.return_to.unwrap_or_else(|| "/".to_owned());
     if !return_to::is_local(&return_to) {
@@ -127,13 +141,13 @@ async fn login(
         ))
         .extension("field", "return_to"));
     }
-    let started = rp.begin(&app.db, &return_to, cookie_value(&headers, BINDING_COOKIE)).await.map_err(oidc_problem)?;
+    let started = rp.begin(&app.db, &return_to, binding_value(rp, &headers)).await.map_err(oidc_problem)?;
     let location =
         HeaderValue::from_str(&started.authorization_url).map_err(|e| Problem::internal(&format_args!("{e}")))?;
     let mut response = StatusCode::SEE_OTHER.into_response();
     let h = response.headers_mut();
     h.insert(header::LOCATION, location);
-    h.insert(header::SET_COOKIE, binding_cookie(&started.browser, rp, session::over_https(&headers)));
+    h.insert(header::SET_COOKIE, binding_cookie(&started.browser, rp, &headers));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
@@ -187,7 +201,7 @@ async fn callback(
         )));
     };
     let identity = rp
-        .finish(&app.db, &state, &code, cookie_value(&headers, BINDING_COOKIE), query.iss.as_deref())
+        .finish(&app.db, &state, &code, binding_value(rp, &headers), query.iss.as_deref())
         .await
         .map_err(oidc_problem)?;
     let citizen = citizens::upsert_keeping_mobile(&app.db, &identity.national_id, identity.mobile.as_deref()).await?;
@@ -214,7 +228,7 @@ async fn callback(
     };
     let h = response.headers_mut();
     h.append(header::SET_COOKIE, session::cookie(&issued.token, &app.config.auth, session::over_https(&headers)));
-    h.append(header::SET_COOKIE, clear_binding_cookie());
+    h.append(header::SET_COOKIE, clear_binding_cookie(rp, &headers));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
@@ -303,6 +317,19 @@ fn oidc_problem(error: OidcError) -> Problem {
             format!("the `{claim}` claim is not a valid national ID"),
         ))
         .extension("claim", claim),
+        OidcError::Busy => {
+            tracing::warn!("single sign-on refused: max-pending-logins sign-ins are waiting");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sso-busy",
+                Bilingual::new("ورود یکپارچه اکنون شلوغ است", "Single sign-on is busy"),
+            )
+            .detail(Bilingual::new(
+                "ورودهای نیمه‌تمام بسیاری در انتظار ارائه‌دهنده هویت است؛ کمی بعد دوباره تلاش کنید یا با کد یک‌بارمصرف وارد شوید.",
+                "too many sign-ins are waiting for the identity provider; try again shortly or sign in with a one-time code",
+            ))
+            .retry_after(30)
+        }
         OidcError::Store(error) => error.into(),
     }
 }
