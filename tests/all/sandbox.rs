@@ -240,7 +240,9 @@ async fn answers_past_the_caps_are_refused_with_502_naming_the_adapter() {
 #[tokio::test]
 async fn a_description_past_the_caps_is_refused_at_load_and_the_others_serve() {
     let host = Host::start(&[UTILITY_BILLS, SPRAWL], "").await;
-    let (_, ready) = host.get("/readyz").await;
+    // What was refused, and why, is for operators.
+    let auditor = host.operator("sara", panjereh_host::store::operators::Role::Auditor).await;
+    let ready = host.get_as(&auditor, "/readyz").await.body;
     let loaded: Vec<_> = ready["adapters"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(loaded, ["utility-bills"]);
     let refusal =
