@@ -17,7 +17,7 @@ mod config;
 pub mod grant;
 pub mod http;
 pub mod kv;
-mod log;
+pub mod log;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,6 +108,8 @@ pub struct Capabilities {
     pub denials: Denials,
     /// Outbound HTTP limited to the grant (with its counters, for metrics).
     pub egress: Egress,
+    /// Log lines of the current minute, and lines written and dropped (for metrics).
+    pub log: log::LogBudget,
     /// The host's database, behind `kv`.
     pub(crate) db: Option<Db>,
 }
@@ -135,6 +137,7 @@ impl Capabilities {
             config,
             denials: Denials::default(),
             egress,
+            log: log::LogBudget::default(),
             db: services.db.clone(),
         }
     }

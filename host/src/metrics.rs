@@ -38,6 +38,7 @@ pub fn outcome<T, E>(result: &Result<Result<T, E>, CallError>) -> &'static str {
         Err(CallError::Trap(_)) => "trap",
         Err(CallError::Timeout(_)) => "timeout",
         Err(CallError::Busy) => "busy",
+        Err(CallError::Oversized(_)) => "oversized",
     }
 }
 
@@ -54,8 +55,21 @@ pub fn record_call(adapter: &str, service: &str, operation: &'static str, outcom
 /// Renders the exposition text, refreshing the gauges that describe this replica.
 pub fn render(app: &App) -> String {
     let handle = handle();
+    metrics::counter!("panjereh_catalogue_builds_total").absolute(app.registry.catalogue_builds());
     let in_use = app.runtime.instances_in_use();
     metrics::gauge!("panjereh_instances_in_use").set(in_use as f64);
+    let pools = app.runtime.pools();
+    let (used, capacity) = (pools.in_use(), pools.capacity());
+    for (kind, used, capacity) in [
+        ("component_instances", used.component_instances, capacity.component_instances),
+        ("core_instances", used.core_instances, capacity.core_instances),
+        ("memories", used.memories, capacity.memories),
+        ("tables", used.tables, capacity.tables),
+        ("stacks", used.stacks, capacity.stacks),
+    ] {
+        metrics::gauge!("panjereh_pool_slots_in_use", "kind" => kind).set(f64::from(used));
+        metrics::gauge!("panjereh_pool_slots", "kind" => kind).set(f64::from(capacity));
+    }
     for slot in app.registry.snapshot().values() {
         let a = &slot.adapter;
         let labels = [
@@ -72,6 +86,7 @@ pub fn render(app: &App) -> String {
             ("memory_limit", kills.memory.load(Relaxed)),
             ("trap", kills.trap.load(Relaxed)),
             ("timeout", kills.timeout.load(Relaxed)),
+            ("oversized", kills.oversized.load(Relaxed)),
         ] {
             let mut labels = id.to_vec();
             labels.push(("reason", reason.to_owned()));
@@ -89,6 +104,20 @@ pub fn render(app: &App) -> String {
             metrics::counter!("panjereh_egress_requests_total", &labels).absolute(value.load(Relaxed));
         }
         metrics::counter!("panjereh_egress_response_bytes_total", &id).absolute(egress.bytes.load(Relaxed));
+        let log = &a.capabilities().log;
+        for (outcome, value) in [("written", &log.written), ("dropped", &log.dropped)] {
+            let mut labels = id.to_vec();
+            labels.push(("outcome", outcome.to_owned()));
+            metrics::counter!("panjereh_adapter_log_lines_total", &labels).absolute(value.load(Relaxed));
+        }
+        let demand = a.pool_demand();
+        for (kind, value) in
+            [("core_instances", demand.core_instances), ("memories", demand.memories), ("tables", demand.tables)]
+        {
+            let mut labels = id.to_vec();
+            labels.push(("kind", kind.to_owned()));
+            metrics::gauge!("panjereh_adapter_pool_slots_per_call", &labels).set(f64::from(value));
+        }
     }
     handle.render()
 }

@@ -6,6 +6,8 @@
 //! call in a throwaway store. Only then is the adapter swapped into the registry, an
 //! atomic pointer swap: calls in flight keep the `Arc` of the version they started with.
 
+pub mod bounds;
+pub mod catalogue;
 pub mod lifecycle;
 pub mod manifest;
 pub mod signature;
@@ -22,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::capabilities::{Capabilities, Grant, HostServices};
 use crate::config::AdapterSettings;
 use crate::runtime::bindings::{AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value};
-use crate::runtime::call::Instantiable;
+use crate::runtime::call::{Instantiable, PrepareError};
 use crate::runtime::{CallError, CallLimits, Runtime};
 pub use manifest::{Manifest, ManifestError};
 pub use validate::{ComponentError, HOST_WIT_VERSION};
@@ -47,6 +49,10 @@ pub enum LoadError {
     Describe(String),
     #[error("`describe` is inconsistent: {0}")]
     Description(String),
+    #[error("`describe` is past the host's caps: {0}")]
+    DescriptionTooLarge(bounds::Exceeded),
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
 }
 
 /// One loaded adapter version, ready to serve.
@@ -80,6 +86,11 @@ impl Adapter {
         self.exec.limits()
     }
 
+    /// The pool slots one call of this adapter holds (measured at load).
+    pub fn pool_demand(&self) -> crate::runtime::Slots {
+        self.exec.demand()
+    }
+
     /// The effective capability grant.
     pub fn grant(&self) -> &Grant {
         &self.caps.grant
@@ -106,6 +117,7 @@ impl Adapter {
             traps: k.trap.load(Relaxed),
             timeouts: k.timeout.load(Relaxed),
             busy: k.busy.load(Relaxed),
+            oversized: k.oversized.load(Relaxed),
         }
     }
 
@@ -119,14 +131,23 @@ impl Adapter {
         self.caps.denials.snapshot()
     }
 
+    /// Runs a call, holds its answer to the caps of [`bounds`], and records it in the
+    /// metrics.
     async fn observed<T>(
         &self,
         operation: &'static str,
         service: &str,
         call: impl Future<Output = Outcome<T>>,
+        check: impl FnOnce(&T) -> Result<(), bounds::Exceeded>,
     ) -> Outcome<T> {
         let started = std::time::Instant::now();
-        let result = call.await;
+        let result = match call.await {
+            Ok(answer) => match answer.as_ref().map_or_else(bounds::error, check) {
+                Ok(()) => Ok(answer),
+                Err(exceeded) => Err(self.oversized(exceeded)),
+            },
+            Err(error) => Err(error),
+        };
         crate::metrics::record_call(
             &self.manifest.id,
             service,
@@ -135,6 +156,14 @@ impl Adapter {
             started.elapsed(),
         );
         result
+    }
+
+    /// An answer past a cap: counted and logged like any other failed call.
+    fn oversized(&self, exceeded: bounds::Exceeded) -> CallError {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.exec.kills.oversized.fetch_add(1, Relaxed);
+        tracing::warn!(adapter = %self.manifest.id, %exceeded, "adapter answer past the host's caps");
+        CallError::Oversized(exceeded.0)
     }
 
     /// Calls `inquire` in a fresh instance.
@@ -147,6 +176,7 @@ impl Adapter {
             self.exec.call(self.caps.clone(), &request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_inquire(store, &ctx, &input).await })
             }),
+            bounds::document,
         )
         .await
     }
@@ -161,6 +191,7 @@ impl Adapter {
             self.exec.call(self.caps.clone(), &request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_submit(store, &ctx, &input).await })
             }),
+            bounds::receipt,
         )
         .await
     }
@@ -175,6 +206,7 @@ impl Adapter {
             self.exec.call(self.caps.clone(), &request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_status(store, &ctx, &reference).await })
             }),
+            bounds::status_update,
         )
         .await
     }
@@ -187,6 +219,7 @@ impl Adapter {
             self.exec.call(self.caps.clone(), request_id, move |a, store| {
                 Box::pin(async move { a.panjereh_adapter_adapter().call_on_callback(store, &body).await })
             }),
+            bounds::status_update,
         )
         .await
     }
@@ -209,11 +242,15 @@ pub struct Slot {
     pub enabled: bool,
 }
 
-/// The live set of adapters, keyed by agency id. Reads are lock-free; a change replaces
-/// the whole map atomically, and calls in flight keep the adapter they started with.
+/// The live set of adapters, keyed by agency id, and their catalogue. Reads are
+/// lock-free; a change replaces the whole map atomically (and builds the catalogue anew),
+/// and calls in flight keep the adapter they started with.
 #[derive(Debug, Default)]
 pub struct Registry {
     slots: ArcSwap<BTreeMap<String, Slot>>,
+    catalogue: ArcSwap<catalogue::Catalogue>,
+    /// Catalogues built so far (for metrics).
+    catalogue_builds: std::sync::atomic::AtomicU64,
 }
 
 impl Registry {
@@ -227,8 +264,20 @@ impl Registry {
         self.slots.load_full()
     }
 
-    /// Replaces the whole set at once.
+    /// The catalogue of the adapters serving now.
+    pub fn catalogue(&self) -> Arc<catalogue::Catalogue> {
+        self.catalogue.load_full()
+    }
+
+    /// How many times the catalogue was built: once per change of the registry.
+    pub fn catalogue_builds(&self) -> u64 {
+        self.catalogue_builds.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Replaces the whole set at once, with its catalogue.
     pub fn replace(&self, slots: BTreeMap<String, Slot>) {
+        self.catalogue.store(Arc::new(catalogue::Catalogue::build(&slots)));
+        self.catalogue_builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.slots.store(Arc::new(slots));
     }
 }
@@ -297,10 +346,11 @@ pub async fn load(
     let grant = Grant::intersect(&manifest.requested, &settings.grant);
     let caps =
         Arc::new(Capabilities::new(&manifest.id, &manifest.version.to_string(), grant, &settings.config, services));
-    let exec = Instantiable::new(runtime.clone(), pre, limits).map_err(|e| ComponentError::Link(format!("{e:#}")))?;
+    let exec = Instantiable::new(runtime.clone(), pre, limits, caps.clone()).await?;
 
     let mut adapter = Adapter { manifest, digest, wit, agency: placeholder_agency(), exec, caps };
     let agency = adapter.describe().await.map_err(|e| LoadError::Describe(e.to_string()))?;
+    bounds::agency(&agency).map_err(LoadError::DescriptionTooLarge)?;
     check_description(&adapter.manifest, &agency)?;
     adapter.agency = agency;
     Ok(adapter)
@@ -348,8 +398,10 @@ pub struct CallStats {
     pub traps: u64,
     /// Stopped at the wall-clock limit (a slow back-end).
     pub timeouts: u64,
-    /// Refused because the adapter's concurrency was full.
+    /// Refused because the adapter's concurrency or its share of the pools was full.
     pub busy: u64,
+    /// Answered with more than the host accepts (see `plugins::bounds`).
+    pub oversized: u64,
 }
 
 /// A package that was refused at load, and why.

@@ -8,6 +8,7 @@
 pub mod bindings;
 pub mod call;
 pub mod limits;
+pub mod pools;
 pub mod state;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 pub use call::{CallError, CallLimits};
+pub use pools::{Pools, Slots};
 pub use state::CallState;
 
 /// How often the epoch advances. CPU budgets are counted in ticks of this length.
@@ -47,8 +49,8 @@ pub struct Runtime {
     linker: Linker<CallState>,
     pooling: bool,
     max_memory_bytes: usize,
-    max_instances: usize,
-    concurrency: Arc<tokio::sync::Semaphore>,
+    /// Admission to the instance pools (also bounds calls at once without pooling).
+    pools: Arc<Pools>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -87,8 +89,7 @@ impl Runtime {
             linker,
             pooling,
             max_memory_bytes: options.max_memory_bytes,
-            max_instances: options.max_instances as usize,
-            concurrency: Arc::new(tokio::sync::Semaphore::new(options.max_instances as usize)),
+            pools: Pools::new(Slots::pools_for(options.max_instances)),
         }))
     }
 
@@ -148,12 +149,12 @@ impl Runtime {
 
     /// Instances running a call right now.
     pub fn instances_in_use(&self) -> usize {
-        self.max_instances.saturating_sub(self.concurrency.available_permits())
+        self.pools.in_use().component_instances as usize
     }
 
-    /// Global permits: one per live instance, so the pool is never exhausted.
-    pub(crate) fn global_permits(&self) -> &Arc<tokio::sync::Semaphore> {
-        &self.concurrency
+    /// The instance pools every call is admitted to, so none of them is ever exhausted.
+    pub fn pools(&self) -> &Arc<Pools> {
+        &self.pools
     }
 }
 
@@ -186,19 +187,21 @@ fn engine_config(pool: Option<&RuntimeOptions>) -> Config {
         .parallel_compilation(true)
         .max_wasm_stack(1 << 20);
     if let Some(options) = pool {
-        let n = options.max_instances;
+        // The same numbers the admission of calls counts against (pools.rs).
+        let total = Slots::pools_for(options.max_instances);
+        let each = Slots::PER_COMPONENT_MAX;
         let mut pooling = PoolingAllocationConfig::default();
         pooling
-            .total_component_instances(n)
-            .total_core_instances(n * 8)
-            .total_memories(n * 2)
-            .total_tables(n * 4)
-            .total_stacks(n)
+            .total_component_instances(total.component_instances)
+            .total_core_instances(total.core_instances)
+            .total_memories(total.memories)
+            .total_tables(total.tables)
+            .total_stacks(total.stacks)
             .max_memory_size(options.max_memory_bytes)
-            .max_memories_per_component(4)
-            .max_tables_per_component(8)
-            // Enough for components of interpreted languages (CPython: 38), see limits.rs.
-            .max_core_instances_per_component(64)
+            .max_memories_per_component(each.memories)
+            .max_tables_per_component(each.tables)
+            // Enough for components of interpreted languages (CPython: 38).
+            .max_core_instances_per_component(each.core_instances)
             .max_component_instance_size(1 << 20)
             // Reset used memory in place rather than unmapping it: every madvise of a
             // finished call's pages costs a TLB shootdown on every core. With PAGEMAP_SCAN

@@ -76,6 +76,7 @@ fn spawn(
     mut stop: tokio::sync::watch::Receiver<()>,
 ) -> std::io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
+    let router = router.route("/_mock-agencies", axum::routing::get(identity));
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.changed().await;
@@ -85,6 +86,16 @@ fn spawn(
         }
     });
     Ok(addr)
+}
+
+/// Which copy of the back-ends answers: `cargo xtask run` asks, so that a back-end left
+/// running by another run or another checkout is reported instead of silently reused.
+async fn identity() -> String {
+    format!(
+        "mock-agencies of {}, pid {}",
+        env!("CARGO_MANIFEST_DIR").trim_end_matches("/mock-agencies"),
+        std::process::id()
+    )
 }
 
 /// Refuses a request without the right `x-api-key`.

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use panjereh_host::store::operators::Role;
+
 use crate::harness::{APPLICANT, Host, UTILITY_BILLS};
 
 const VECTORS: &str = include_str!("../../formats/tests/data/identifiers.json");
@@ -159,4 +161,34 @@ async fn typed_fields_are_validated_with_the_shared_vectors() {
         assert_eq!(answer.body["errors"][0]["field"], "postal-code");
         assert!(!answer.body["errors"][0]["fa"].as_str().unwrap().is_empty());
     }
+}
+
+#[tokio::test]
+async fn the_catalogue_is_built_once_per_registry_change_not_per_request() {
+    let host = Host::start(&[APPLICANT, UTILITY_BILLS], "").await;
+    // Read from the host itself: /metrics is one recorder for every host of this process.
+    let builds = || host.app.registry.catalogue_builds();
+    let before = builds();
+    assert!(before >= 1);
+    for q in ["کتاب", "bill", "قبض", "zzzz"] {
+        for _ in 0..10 {
+            let (status, _) = host.get(&format!("/api/v1/services?q={}", query(q))).await;
+            assert_eq!(status, 200);
+        }
+        for page in ["/", "/services", &format!("/services?q={}", query(q))] {
+            let response = host.client.get(host.url(page)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{page}");
+        }
+    }
+    assert_eq!(builds(), before, "anonymous requests built the catalogue");
+
+    // A change of the registry builds it anew, and the search sees the change.
+    let token = host.operator("leila", Role::Admin).await;
+    let (status, body) = host.admin(reqwest::Method::DELETE, "/admin/v1/plugins/applicant", &token, None).await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    assert_eq!(builds(), before + 1);
+    let (_, found) = host.get(&format!("/api/v1/services?q={}", query("کتاب"))).await;
+    assert!(ids(&found).is_empty(), "{found}");
+    let (_, found) = host.get("/api/v1/services?q=bill").await;
+    assert!(ids(&found).contains(&"utility-bills/bill-details".to_owned()), "{found}");
 }

@@ -8,30 +8,33 @@
 //! - `cargo xtask plugins`: build the sample adapters into `plugins-dist/`.
 //! - `cargo xtask bench`: the criterion benchmarks.
 
+mod supervise;
 mod wasm;
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("run") => run(&args[1..]),
-        Some("test") => test(&args[1..]),
-        Some("plugins") => plugins().map(|_| ()),
-        Some("e2e") => e2e(),
-        Some("bench") => plugins()
-            .and_then(|_| bench_adapters(20))
-            .and_then(|_| cargo(&["bench", "-p", "panjereh-host"], &args[1..])),
-        _ => {
-            eprintln!("usage: cargo xtask <run|test|e2e|plugins|bench> [args]");
-            return ExitCode::from(2);
-        }
-    };
+    if !matches!(args.first().map(String::as_str), Some("run" | "test" | "plugins" | "e2e" | "bench")) {
+        eprintln!("usage: cargo xtask <run|test|e2e|plugins|bench> [args]");
+        return ExitCode::from(2);
+    }
+    let result =
+        prerequisites(args.first().map(String::as_str)).and_then(|()| match args.first().map(String::as_str) {
+            Some("run") => run(&args[1..]),
+            Some("test") => test(&args[1..]),
+            Some("plugins") => plugins().map(|_| ()),
+            Some("e2e") => e2e(),
+            Some("bench") => plugins()
+                .and_then(|_| bench_adapters(20))
+                .and_then(|_| cargo(&["bench", "-p", "panjereh-host"], &args[1..])),
+            _ => unreachable!("checked above"),
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -40,6 +43,34 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Checks and installs what a command needs before it builds anything, so that nothing
+/// fails deep inside a build: the wasm32-wasip2 standard library for every command; Node.js
+/// and PostgreSQL for the tests. Optional parts (Chromium, componentize-py) are checked
+/// where they are used and skipped with a message naming their install step.
+fn prerequisites(command: Option<&str>) -> anyhow::Result<()> {
+    if let Some(installed) = wasm::ensure_target(&cargo_bin(), &root()).map_err(anyhow::Error::msg)? {
+        eprintln!("xtask: {installed}");
+    }
+    if matches!(command, Some("test" | "e2e")) {
+        let npm = Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success());
+        if !npm {
+            bail!(
+                "the tests need Node.js and npm, which were not found: install them (`apt-get install -y nodejs npm`)"
+            );
+        }
+    }
+    if command == Some("test") && std::env::var_os("PANJEREH_TEST_POSTGRES").is_none() && !answering(POSTGRES) {
+        bail!(
+            "the tests need PostgreSQL on {POSTGRES} with trust authentication, which does not answer: \
+             start it (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)"
+        );
+    }
+    Ok(())
+}
+
+/// Where the tests expect PostgreSQL (`tests/all/harness.rs`).
+const POSTGRES: &str = "127.0.0.1:5432";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -84,40 +115,74 @@ fn plugins() -> anyhow::Result<PathBuf> {
     Ok(dist)
 }
 
-/// Builds the adapters, starts the mock back-ends and serves them with the development
-/// configuration.
+/// The folder cargo builds the workspace into.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Builds the adapters, the host and the mock back-ends, then serves them with the
+/// development configuration until the host exits or `cargo xtask run` gets SIGINT or
+/// SIGTERM; either way the host and the back-ends it started are stopped before it returns.
 fn run(extra: &[String]) -> anyhow::Result<()> {
-    let dist = plugins()?;
+    let stop = supervise::Stop::on_signals()?;
     let root = root();
-    // Build both binaries at once, so neither start waits on the other's build.
-    cargo(&["build", "-p", "mock-agencies", "-p", "panjereh-host"], &[])?;
-    audit_key(&root)?;
-    let _mocks = MockAgencies::start()?;
-    let status = Command::new(cargo_bin())
-        .args(["run", "-p", "panjereh-host", "--bin", "panjereh", "--", "serve", "--plugins"])
+    MockAgencies::check_ports_free()?;
+    // The host and the mock back-ends (one cargo invocation) build while the adapters do:
+    // both builds have long single-threaded stretches that the other fills. The binaries are
+    // then started directly, not through `cargo run`, so nothing stands between this process
+    // and theirs.
+    let build = stop.spawn(
+        "cargo build",
+        Command::new(cargo_bin())
+            .args([
+                "build",
+                "-p",
+                "mock-agencies",
+                "-p",
+                "panjereh-host",
+                "--bin",
+                "panjereh",
+                "--bin",
+                "mock-agencies",
+            ])
+            .current_dir(&root),
+    )?;
+    let dist = plugins();
+    stop.finish(&build)?;
+    let dist = dist?;
+    let bin = target_dir().join("debug");
+    audit_key(&root, &bin)?;
+    let mocks = stop.spawn("mock-agencies", Command::new(bin.join("mock-agencies")).current_dir(&root))?;
+    MockAgencies::wait_until_answering(&stop, &mocks)?;
+    let mut host = Command::new(bin.join("panjereh"));
+    host.args(["serve", "--plugins"])
         .arg(&dist)
         .arg("--config")
         .arg(root.join("config").join("dev.toml"))
         .args(extra)
-        .current_dir(&root)
-        .status()
-        .context("failed to start the host")?;
-    if !status.success() {
-        bail!("the host exited with {status}");
+        .current_dir(&root);
+    let host = stop.spawn("the host", &mut host)?;
+    let ended = stop.wait_any(&[&host, &mocks]);
+    stop.terminate_all();
+    match ended {
+        supervise::Ended::Signal => {
+            eprintln!("xtask: stopped the host and the mock agency back-ends");
+            Ok(())
+        }
+        supervise::Ended::Exited(name, status) => bail!("{name} exited with {status}"),
     }
-    Ok(())
 }
 
 /// Makes the evidence log's checkpoint key that `config/dev.toml` names, on first run.
-fn audit_key(root: &Path) -> anyhow::Result<()> {
+fn audit_key(root: &Path, bin: &Path) -> anyhow::Result<()> {
     let data = root.join("data");
     if data.join("audit-checkpoint.key").exists() {
         return Ok(());
     }
     std::fs::create_dir_all(&data).with_context(|| format!("failed to create {}", data.display()))?;
     eprintln!("xtask: making the audit checkpoint key data/audit-checkpoint.key");
-    let status = Command::new(cargo_bin())
-        .args(["run", "--quiet", "-p", "panjereh-host", "--bin", "panjereh", "--", "keygen", "--out"])
+    let status = Command::new(bin.join("panjereh"))
+        .args(["keygen", "--out"])
         .arg(data.join("audit-checkpoint"))
         .current_dir(root)
         .stdout(std::process::Stdio::null())
@@ -129,53 +194,73 @@ fn audit_key(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The mock agency back-ends as a child process, stopped when dropped.
-struct MockAgencies(Option<Child>);
+/// The mock agency back-ends `cargo xtask run` starts.
+struct MockAgencies;
 
 impl MockAgencies {
     /// The addresses `config/dev.toml` grants the adapters.
     const ADDRS: [&str; 2] = ["127.0.0.1:9101", "127.0.0.1:9102"];
 
-    fn start() -> anyhow::Result<MockAgencies> {
-        if Self::answering() {
-            eprintln!("xtask: mock agency back-ends already answer on {}; using them", Self::ADDRS.join(", "));
-            return Ok(MockAgencies(None));
-        }
-        let mut child = Command::new(cargo_bin())
-            .args(["run", "--quiet", "-p", "mock-agencies", "--"])
-            .current_dir(root())
-            .spawn()
-            .context("failed to start mock-agencies")?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !Self::answering() {
-            if let Some(status) = child.try_wait()? {
-                bail!("mock-agencies exited with {status}");
+    /// Refuses to start when a back-end address is taken, naming what holds it: a back-end
+    /// left over from another run (or another checkout) would silently answer with its own
+    /// code and fixtures.
+    fn check_ports_free() -> anyhow::Result<()> {
+        for addr in Self::ADDRS {
+            if !answering(addr) {
+                continue;
             }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                bail!("mock-agencies did not listen on {} within 60 s", Self::ADDRS.join(", "));
+            match mock_identity(addr) {
+                Some(who) => bail!(
+                    "{addr} is taken by a mock agency back-end that this run did not start ({who}); \
+                     stop it and run again"
+                ),
+                None => bail!("{addr} is taken by another program; free it (`ss -ltnp 'sport = :{}'`)", port(addr)),
             }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        eprintln!("xtask: mock agency back-ends on {}", Self::ADDRS.join(", "));
-        Ok(MockAgencies(Some(child)))
+        Ok(())
     }
 
-    fn answering() -> bool {
-        Self::ADDRS.iter().all(|addr| {
-            addr.parse::<SocketAddr>()
-                .is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok())
-        })
+    fn wait_until_answering(stop: &supervise::Stop, mocks: &supervise::Child) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !Self::ADDRS.iter().all(|a| answering(a)) {
+            if let Some(status) = stop.exited(mocks) {
+                bail!("mock-agencies exited with {status}");
+            }
+            if stop.signalled() {
+                stop.terminate_all();
+                bail!("interrupted");
+            }
+            if Instant::now() > deadline {
+                stop.terminate_all();
+                bail!("mock-agencies did not listen on {} within 60 s", Self::ADDRS.join(", "));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("xtask: mock agency back-ends on {}", Self::ADDRS.join(", "));
+        Ok(())
     }
 }
 
-impl Drop for MockAgencies {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+fn port(addr: &str) -> &str {
+    addr.rsplit(':').next().unwrap_or(addr)
+}
+
+fn answering(addr: &str) -> bool {
+    addr.parse::<SocketAddr>().is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok())
+}
+
+/// Asks whatever listens on `addr` whether it is a mock back-end (`GET /_mock-agencies`)
+/// and returns its checkout and process id.
+fn mock_identity(addr: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET /_mock-agencies HTTP/1.0\r\nhost: {addr}\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then_some(()).or_else(|| head.starts_with("HTTP/1.1 200").then_some(()))?;
+    Some(body.trim().to_owned())
 }
 
 /// Runs every test in the workspace, then the end-to-end tests. The `panjereh` binary is

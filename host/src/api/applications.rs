@@ -372,7 +372,7 @@ async fn file(
         (status = 404, description = "No such service"),
         (status = 409, description = "The service is an inquiry, or the key was used with a different form"),
         (status = 422, description = "Fields the host or the agency refused, each with its reason"),
-        (status = 502, description = "The adapter failed or exceeded its memory"),
+        (status = 502, description = "The adapter failed, exceeded its memory, or answered past the host's caps"),
         (status = 503, description = "The adapter is disabled, busy, or the agency's system is down"),
         (status = 504, description = "The adapter or the agency ran out of time"),
     ),
@@ -632,7 +632,7 @@ pub struct CallbackAnswer {
         (status = 409, description = "This delivery was accepted before (a replay)"),
         (status = 404, description = "No such agency, or no application with the reference"),
         (status = 422, description = "The adapter could not read the message"),
-        (status = 502, description = "The adapter failed"),
+        (status = 502, description = "The adapter failed, or answered past the host's caps"),
         (status = 503, description = "The adapter is disabled for maintenance; retry later"),
     ),
 )]

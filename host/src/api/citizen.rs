@@ -18,9 +18,10 @@ use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::access::{self, Purpose};
 use crate::forms;
+use crate::plugins::catalogue::Entry;
 use crate::plugins::{Adapter, Slot};
 use crate::runtime::CallError;
-use crate::runtime::bindings::{AdapterError, CallContext, Scope, Service, ServiceKind, Text};
+use crate::runtime::bindings::{AdapterError, CallContext, Scope, ServiceKind, Text};
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -81,8 +82,9 @@ pub struct CatalogueQuery {
     pub kind: Option<String>,
 }
 
-fn matches(query: &CatalogueQuery, agency: &str, service: &Service, needle: Option<&str>) -> bool {
-    if query.agency.as_deref().is_some_and(|a| a != agency) {
+fn matches(query: &CatalogueQuery, entry: &Entry, needle: Option<&str>) -> bool {
+    let service = entry.service();
+    if query.agency.as_deref().is_some_and(|a| a != entry.adapter.agency.id) {
         return false;
     }
     if query.category.as_deref().is_some_and(|c| c != service.category.id) {
@@ -102,13 +104,7 @@ fn matches(query: &CatalogueQuery, agency: &str, service: &Service, needle: Opti
     {
         return false;
     }
-    match needle {
-        None => true,
-        Some(needle) => [&service.title, &service.description, &service.category.label]
-            .iter()
-            .flat_map(|t: &&Text| [t.fa.as_str(), t.en.as_str()])
-            .any(|s| panjereh_formats::text::search_key(s).contains(needle)),
-    }
+    needle.is_none_or(|needle| entry.mentions(needle))
 }
 
 /// Searches the catalogue. `q` matches Persian and English titles, descriptions and
@@ -141,13 +137,13 @@ pub fn catalogue(app: &App, lang: Lang, query: &CatalogueQuery) -> Result<Vec<Se
         )));
     }
     let needle = query.q.as_deref().map(panjereh_formats::text::search_key).filter(|n| !n.is_empty());
-    let adapters = app.registry.snapshot();
-    Ok(adapters
-        .values()
-        .map(|slot| &slot.adapter)
-        .flat_map(|a| a.agency.services.iter().map(move |s| (a, s)))
-        .filter(|(a, s)| matches(query, &a.agency.id, s, needle.as_deref()))
-        .map(|(a, s)| ServiceSummary::new(lang, &a.agency, s))
+    Ok(app
+        .registry
+        .catalogue()
+        .entries
+        .iter()
+        .filter(|entry| matches(query, entry, needle.as_deref()))
+        .map(|entry| ServiceSummary::new(lang, &entry.adapter.agency, entry.service()))
         .collect())
 }
 
@@ -231,7 +227,7 @@ pub struct Submission {
         (status = 404, description = "No such service, or the agency found nothing"),
         (status = 409, description = "The service is an application, not an inquiry"),
         (status = 422, description = "Fields the host or the agency refused, each with its reason"),
-        (status = 502, description = "The adapter failed or exceeded its memory"),
+        (status = 502, description = "The adapter failed, exceeded its memory, or answered past the host's caps"),
         (status = 503, description = "The adapter is disabled, busy, or the agency's system is down"),
         (status = 504, description = "The adapter or the agency ran out of time"),
     ),
@@ -442,6 +438,18 @@ fn call_failure(adapter: &str, request_id: &str, error: &CallError) -> Problem {
         .detail(Bilingual::new(
             format!("افزونه «{adapter}» با خطا متوقف شد. {}", reference.fa),
             format!("adapter `{adapter}` crashed while handling the request; {}", reference.en),
+        )),
+        CallError::Oversized(reason) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "adapter-answer-too-large",
+            Bilingual::new(
+                "پاسخ افزونه دستگاه از اندازه مجاز بزرگ‌تر بود",
+                "The agency's adapter answered with too much",
+            ),
+        )
+        .detail(Bilingual::new(
+            format!("پاسخ افزونه «{adapter}» از سقف‌های پنجره فراتر رفت و پذیرفته نشد. {}", reference.fa),
+            format!("adapter `{adapter}` answered past the host's caps ({reason}) and was refused; {}", reference.en),
         )),
         CallError::Busy => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,

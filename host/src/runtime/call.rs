@@ -1,8 +1,11 @@
 //! Running one call in a fresh store under the adapter's limits.
 //!
-//! Three layers bound a call: a memory limiter on the store, a CPU budget counted in epoch
-//! ticks while guest code runs (armed right before instantiation), and an outer wall-clock
-//! timeout that also covers time spent in host calls such as outbound HTTP.
+//! Four layers bound a call: admission to the shared instance pools (see [`super::pools`]),
+//! a memory limiter on the store summing every linear memory, a CPU budget counted in
+//! epoch ticks while guest code and the host functions it calls run (armed right before
+//! instantiation), and an outer wall-clock timeout that also covers time spent waiting in
+//! host calls such as outbound HTTP. What the guest hands the host in one transfer (a
+//! host call's arguments, or its answer) is capped by [`HOSTCALL_FUEL`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,8 +17,18 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{AgencyAdapter, AgencyAdapterPre};
+use super::pools::{Membership, NoRoom, Slots};
 use super::{CallState, EPOCH_TICK, Runtime};
 use crate::capabilities::Capabilities;
+
+/// Bytes the guest may hand the host in one transfer: the arguments of one host call, or
+/// the answer of one export as the host lifts it. wasmtime's own default is 128 MiB; an
+/// answer within the caps of [`crate::plugins::bounds`] needs well under this.
+pub const HOSTCALL_FUEL: usize = 4 << 20;
+
+/// How long a call waits for its adapter's concurrency or for pool slots before the
+/// caller is answered "busy".
+const ADMISSION_WAIT: Duration = Duration::from_secs(2);
 
 /// The limits one adapter's calls run under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +73,10 @@ pub enum CallError {
     /// Too many calls of this adapter (or of all adapters) are running.
     #[error("adapter is busy")]
     Busy,
+    /// The adapter handed the host more than it accepts: an answer past the caps of
+    /// [`crate::plugins::bounds`], or more than [`HOSTCALL_FUEL`] bytes in one transfer.
+    #[error("adapter returned too much: {0}")]
+    Oversized(String),
 }
 
 /// A compiled, linked adapter ready to be instantiated for each call.
@@ -68,6 +85,9 @@ pub struct Instantiable {
     pre: AgencyAdapterPre<CallState>,
     limits: CallLimits,
     permits: Arc<tokio::sync::Semaphore>,
+    /// The pool slots one call needs, measured at load and enforced on every store.
+    demand: Slots,
+    membership: Membership,
     /// Calls killed for CPU, memory or trap, for metrics and `show`.
     pub(crate) kills: KillCounters,
 }
@@ -81,16 +101,94 @@ pub struct KillCounters {
     pub memory: AtomicU64,
     pub trap: AtomicU64,
     pub timeout: AtomicU64,
+    pub oversized: AtomicU64,
 }
 
 type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
+/// Why a linked component cannot be made instantiable.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("{0}")]
+    Link(String),
+    #[error("cannot be instantiated: {0}")]
+    Instantiate(String),
+    #[error(
+        "instantiates a core module it imports, so the pool slots it needs cannot be known; adapters must contain their modules"
+    )]
+    UnknownResources,
+    #[error(transparent)]
+    NoRoom(#[from] NoRoom),
+    #[error("the instance pools stayed full while the adapter was measured; try again later")]
+    Busy,
+}
+
 impl Instantiable {
-    /// Wraps a linked component with its limits.
-    pub fn new(runtime: Arc<Runtime>, pre: InstancePre<CallState>, limits: CallLimits) -> anyhow::Result<Self> {
-        let pre = AgencyAdapterPre::new(pre)?;
+    /// Wraps a linked component with its limits: measures the pool slots one call needs
+    /// (instantiating it in throwaway stores) and joins the pools with them.
+    pub async fn new(
+        runtime: Arc<Runtime>,
+        pre: InstancePre<CallState>,
+        limits: CallLimits,
+        caps: Arc<Capabilities>,
+    ) -> Result<Self, PrepareError> {
+        let started = std::time::Instant::now();
+        let resources = pre.component().resources_required().ok_or(PrepareError::UnknownResources)?;
+        let pre = AgencyAdapterPre::new(pre).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
+        // The most one call could take: the per-component limits, or the whole pools if
+        // they are smaller.
+        let ceiling = Slots::PER_COMPONENT_MAX.min(runtime.pools().capacity());
+        // Measuring takes up to a whole call's ceiling. Reserving it keeps other adapters
+        // from taking the slots as they are freed, so an adapter that holds every shared
+        // slot delays a load at most until its calls end (the wall-clock limit).
+        let measuring = runtime
+            .pools()
+            .join_reserving(&caps.adapter, ceiling)
+            .or_else(|_| runtime.pools().join_reserving(&caps.adapter, Slots::default()))?;
+        let probe = |core_instances: u32| {
+            let slots = Slots { core_instances, ..ceiling };
+            let (runtime, pre, caps, measuring) = (&runtime, &pre, caps.clone(), &measuring);
+            async move {
+                let wait = limits.wall + ADMISSION_WAIT;
+                let _slots = measuring.admit(ceiling, wait).await.ok_or(PrepareError::Busy)?;
+                let mut store = new_store(runtime, caps, "load", limits, slots);
+                Ok::<_, PrepareError>(pre.instantiate_async(&mut store).await.map(drop))
+            }
+        };
+        // The component's core instances: the fewest a store may allow and still
+        // instantiate it. wasmtime does not tell, so it is found by trying (about 1 ms).
+        if let Err(error) = probe(ceiling.core_instances).await? {
+            return Err(PrepareError::Instantiate(format!("{error:#}")));
+        }
+        let (mut fails, mut works) = (0, ceiling.core_instances);
+        while works - fails > 1 {
+            let middle = fails + (works - fails) / 2;
+            if probe(middle).await?.is_ok() { works = middle } else { fails = middle }
+        }
+        drop(measuring);
+        let demand = Slots {
+            component_instances: 1,
+            core_instances: works,
+            memories: resources.num_memories,
+            tables: resources.num_tables,
+            stacks: 1,
+        };
+        let membership = runtime.pools().join(&caps.adapter, demand)?;
+        tracing::info!(
+            adapter = %caps.adapter,
+            core_instances = demand.core_instances,
+            memories = demand.memories,
+            tables = demand.tables,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "measured the pool slots of one call"
+        );
         let permits = Arc::new(tokio::sync::Semaphore::new(limits.concurrency as usize));
-        Ok(Instantiable { runtime, pre, limits, permits, kills: KillCounters::default() })
+        Ok(Instantiable { runtime, pre, limits, permits, demand, membership, kills: KillCounters::default() })
+    }
+
+    /// The pool slots one call of this adapter holds.
+    pub fn demand(&self) -> Slots {
+        self.demand
     }
 
     /// The limits calls run under.
@@ -107,8 +205,8 @@ impl Instantiable {
         self.kills.calls.fetch_add(1, Ordering::Relaxed);
         let permits = async {
             let adapter = acquire(&self.permits).await?;
-            let global = acquire(self.runtime.global_permits()).await?;
-            Ok::<_, CallError>((adapter, global))
+            let slots = self.membership.admit(self.demand, ADMISSION_WAIT).await.ok_or(CallError::Busy)?;
+            Ok::<_, CallError>((adapter, slots))
         };
         let _permits = match permits.await {
             Ok(p) => p,
@@ -119,19 +217,7 @@ impl Instantiable {
         };
 
         let limits = self.limits;
-        let mut store =
-            Store::new(self.runtime.engine(), CallState::new(caps.clone(), request_id.to_owned(), limits.memory_bytes));
-        store.limiter(|state| &mut state.limits);
-        let budget_ticks = (limits.cpu.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64;
-        let mut ticks = 0u64;
-        // The callback runs only while guest code runs and its deadline passed, so the
-        // number of callbacks approximates the guest's CPU time in ticks, not time spent
-        // waiting on host I/O. Yielding keeps a busy guest from holding a tokio worker.
-        store.epoch_deadline_callback(move |_| {
-            ticks += 1;
-            if ticks >= budget_ticks { Err(Trap::Interrupt.into()) } else { Ok(UpdateDeadline::Yield(1)) }
-        });
-        store.set_epoch_deadline(1);
+        let mut store = new_store(&self.runtime, caps.clone(), request_id, limits, self.demand);
 
         let run = async {
             let adapter = self.pre.instantiate_async(&mut store).await?;
@@ -149,6 +235,7 @@ impl Instantiable {
                 CallError::Memory(_) => &self.kills.memory,
                 CallError::Trap(_) => &self.kills.trap,
                 CallError::Timeout(_) => &self.kills.timeout,
+                CallError::Oversized(_) => &self.kills.oversized,
                 CallError::Busy => return result,
             };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -163,12 +250,43 @@ impl Instantiable {
         if store.data().limits.exceeded {
             return CallError::Memory(self.limits.memory_bytes);
         }
+        // wasmtime's error for exhausted hostcall fuel is a private type: known by its text.
+        if format!("{error:#}").contains("fuel allocated for hostcalls has been exhausted") {
+            return CallError::Oversized(format!("more than {} MiB in one transfer", HOSTCALL_FUEL >> 20));
+        }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => CallError::CpuBudget(self.limits.cpu),
             Some(trap) => CallError::Trap(trap.to_string()),
             None => CallError::Trap(format!("{error:#}")),
         }
     }
+}
+
+/// A fresh store for one call: its limiter allows `limits.memory_bytes` over all memories
+/// and the core instances, memories and tables of `slots`; its CPU budget is armed.
+fn new_store(
+    runtime: &Runtime,
+    caps: Arc<Capabilities>,
+    request_id: &str,
+    limits: CallLimits,
+    slots: Slots,
+) -> Store<CallState> {
+    let mut store =
+        Store::new(runtime.engine(), CallState::new(caps, request_id.to_owned(), limits.memory_bytes, slots));
+    store.limiter(|state| &mut state.limits);
+    store.set_hostcall_fuel(HOSTCALL_FUEL);
+    let budget_ticks = (limits.cpu.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64;
+    let mut ticks = 0u64;
+    // The callback runs when guest code finds its deadline passed: at most once a tick,
+    // counting the ticks in which guest code or the host functions it called synchronously
+    // ran, not time spent waiting on host I/O. Yielding keeps a busy guest from holding
+    // a tokio worker.
+    store.epoch_deadline_callback(move |_| {
+        ticks += 1;
+        if ticks >= budget_ticks { Err(Trap::Interrupt.into()) } else { Ok(UpdateDeadline::Yield(1)) }
+    });
+    store.set_epoch_deadline(1);
+    store
 }
 
 /// Waits a short while for a permit; a queue longer than that means the adapter is

@@ -8,10 +8,15 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::limits::MemoryLimiter;
+use super::pools::Slots;
 use crate::capabilities::Capabilities;
 
 /// Bytes of stdout/stderr kept per call; the rest is refused.
 const STDIO_CAP: usize = 64 << 10;
+/// Bytes one `wasi:random` call may ask for (wasmtime's default is 64 MiB, made by the
+/// host outside the guest's CPU budget); a larger request traps. Seeding a generator
+/// needs 32.
+pub const MAX_RANDOM_BYTES: u64 = 64 << 10;
 
 /// Everything a single call's store holds. Dropped with the store when the call ends, so
 /// nothing from one citizen's call is visible in the next.
@@ -31,7 +36,7 @@ pub struct CallState {
 
 impl CallState {
     /// A fresh state: no environment, no arguments, no files, no sockets, stdio captured.
-    pub fn new(caps: Arc<Capabilities>, request_id: String, max_memory: usize) -> Self {
+    pub fn new(caps: Arc<Capabilities>, request_id: String, max_memory: usize, slots: Slots) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAP);
         let stderr = MemoryOutputPipe::new(STDIO_CAP);
         let wasi = WasiCtx::builder()
@@ -40,11 +45,12 @@ impl CallState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
         CallState {
             wasi,
             table: ResourceTable::new(),
-            limits: MemoryLimiter::new(max_memory),
+            limits: MemoryLimiter::new(max_memory, slots),
             caps,
             request_id,
             log_lines: 0,

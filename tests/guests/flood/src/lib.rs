@@ -1,0 +1,50 @@
+//! Answers past the host's caps, one cap per service: `items` (5000 items), `huge` (one
+//! value of 20 MB, more than the host lifts in one transfer), `errors` (1000 field
+//! errors), the application `receipt` (a 10 kB agency reference); every callback it reads
+//! carries a 10 kB status message.
+
+use panjereh_plugin_sdk::types::*;
+use panjereh_plugin_sdk::{Adapter, export};
+
+struct Guest;
+
+fn text(s: &str) -> Text {
+    Text::new(s, s)
+}
+
+impl Adapter for Guest {
+    fn describe() -> Agency {
+        let tests = || Category::new("tests", text("Tests"));
+        Agency {
+            id: "flood".into(),
+            name: text("flood"),
+            services: vec![
+                Service::inquiry("items", text("Items"), text("Answers with 5000 items."), tests()),
+                Service::inquiry("huge", text("Huge"), text("Answers with a 20 MB value."), tests()),
+                Service::inquiry("errors", text("Errors"), text("Refuses with 1000 field errors."), tests()),
+                Service::application("receipt", text("Receipt"), text("Files with a 10 kB reference."), tests()),
+            ],
+        }
+    }
+
+    fn inquire(ctx: CallContext, _input: Vec<Value>) -> Result<Document, AdapterError> {
+        let doc = Document::new(text("Flood"));
+        match ctx.service.as_str() {
+            "items" => Ok((0..5000).fold(doc, |doc, i| doc.item(text("item"), i.to_string()))),
+            "huge" => Ok(doc.item(text("value"), "x".repeat(20_000_000))),
+            _ => Err(AdapterError::InvalidInput(
+                (0..1000).map(|i| FieldError { field: format!("f{i}"), message: text("wrong") }).collect(),
+            )),
+        }
+    }
+
+    fn submit(_ctx: CallContext, _input: Vec<Value>) -> Result<Receipt, AdapterError> {
+        Ok(Receipt { agency_reference: "R".repeat(10_000), status: Status::Submitted, message: text("received") })
+    }
+
+    fn on_callback(_body: Vec<u8>) -> Result<StatusUpdate, AdapterError> {
+        Ok(StatusUpdate { agency_reference: "A-1".into(), status: Status::Approved, message: text(&"m".repeat(10_000)) })
+    }
+}
+
+export!(Guest);
