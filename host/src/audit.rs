@@ -340,6 +340,11 @@ pub async fn verify(db: &Db, anchor: &Anchor) -> anyhow::Result<Verification> {
             format!("entries {} to {head} carry no seal of the host: they were appended outside it", vouched + 1);
         return broken(report, vouched + 1, reason);
     }
+    if latest.is_none() {
+        report.warning = Some(
+            "no checkpoint was found, in the database or in the checkpoint folders: entries deleted from the end of the log cannot be found".into(),
+        );
+    }
     Ok(report)
 }
 

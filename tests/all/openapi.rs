@@ -41,6 +41,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/audit/verify"),
     ("get", "/admin/v1/operators"),
     ("post", "/admin/v1/operators/{name}/revoke"),
+    ("get", "/admin/v1/audit/checkpoints"),
+    ("post", "/admin/v1/audit/checkpoints"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
@@ -291,6 +293,13 @@ async fn answers_have_the_described_shapes() {
     assert_described(&spec, "get", "/admin/v1/plugins", status, &plugins);
     let (status, audit) = host.admin(Method::GET, "/admin/v1/audit?limit=5", &operator, None).await;
     assert_described(&spec, "get", "/admin/v1/audit", status, &audit);
+    let (status, verified) = host.admin(Method::GET, "/admin/v1/audit/verify", &operator, None).await;
+    assert_described(&spec, "get", "/admin/v1/audit/verify", status, &verified);
+    let (status, checkpoints) = host.admin(Method::GET, "/admin/v1/audit/checkpoints", &operator, None).await;
+    assert_described(&spec, "get", "/admin/v1/audit/checkpoints", status, &checkpoints);
+    let (status, unanchored) = host.admin(Method::POST, "/admin/v1/audit/checkpoints", &operator, None).await;
+    assert_eq!(status, 409, "{unanchored}");
+    assert_described(&spec, "post", "/admin/v1/audit/checkpoints", status, &unanchored);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -269,7 +269,7 @@ pub enum CheckpointError {
     #[error("entry {seq}'s seal does not verify: the log was changed outside the host; run `panjereh audit verify`")]
     BadSeal { seq: i64 },
     #[error(
-        "the log's newest sealed entry is {seq} but checkpoint {checkpoint} ({place}) vouches for more, or for another entry {checkpoint}: the log was cut or rewritten; run `panjereh audit verify`"
+        "the log's newest sealed entry is {seq}, but checkpoint {checkpoint} ({place}) vouches for a longer or a different log: it was cut or rewritten; run `panjereh audit verify`"
     )]
     Behind { seq: i64, checkpoint: i64, place: String },
     #[error("storage failed: {0:#}")]
