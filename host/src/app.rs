@@ -55,7 +55,12 @@ impl App {
         };
         let db = Db::connect(&config.database_url).await?;
         let runtime = Runtime::new(&config.runtime)?;
-        let audit = Audit::start(db.clone());
+        let audit = Audit::start(db.clone(), config.audit.key.clone());
+        if config.audit.key.is_none() {
+            tracing::warn!(
+                "no audit checkpoint key is configured ([audit] checkpoint-key): the evidence log is not anchored, so entries deleted from its end cannot be found"
+            );
+        }
         let registry = Arc::new(Registry::default());
         let plugins = Arc::new(Manager::new(
             runtime.clone(),
@@ -73,6 +78,15 @@ impl App {
         let refused = plugins.install_folder(&config.plugins_dir).await;
         plugins.reconcile().await?;
         plugins.follow(&config.database_url, config.reconcile_every);
+        if let (Some(key), Some(every)) = (&config.audit.key, config.audit.checkpoint_every) {
+            crate::audit::checkpoint::spawn_periodic(
+                db.clone(),
+                key.clone(),
+                config.audit.keyring(),
+                config.audit.checkpoint_dir.clone(),
+                every,
+            );
+        }
         let throttle = Throttle::new(config.auth.otp_client_per_minute);
         Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier, oidc, throttle }))
     }

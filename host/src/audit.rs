@@ -4,11 +4,16 @@
 //! (digests, ids, hashes of request and response, a citizen pseudonym), never a payload.
 //! Each entry's hash covers its fields and the previous entry's hash, so editing, deleting
 //! or reordering any row breaks the chain from that row on; [`verify`] finds the first
-//! broken link.
+//! broken link. With a checkpoint key, the host also seals what it appends and makes
+//! signed checkpoints outside the database ([`checkpoint`]), so that a log cut short or
+//! extended by someone else is found too.
 //!
 //! Appends go through one writer task that batches entries into a transaction; on
 //! PostgreSQL an advisory lock serializes writers across replicas.
 
+pub mod checkpoint;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -16,6 +21,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
+use self::checkpoint::{Anchor, CheckpointKey};
 use crate::store::{Backend, Db, now_ms};
 
 /// The hash before the first entry.
@@ -48,6 +54,9 @@ pub struct Record {
     pub data: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The host's seal, on the last entry of each batch it appended (see [`checkpoint`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 /// The hash of an entry given its predecessor's.
@@ -83,10 +92,10 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Audit {
-    /// Starts the writer task.
-    pub fn start(db: Db) -> Audit {
+    /// Starts the writer task; with a key, it seals every batch it appends.
+    pub fn start(db: Db, key: Option<Arc<CheckpointKey>>) -> Audit {
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer(db, rx));
+        tokio::spawn(writer(db, key, rx));
         Audit { tx }
     }
 
@@ -108,14 +117,14 @@ impl Audit {
     }
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Pending>) {
+async fn writer(db: Db, key: Option<Arc<CheckpointKey>>, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
-        let mut result = append(&db, &batch).await;
+        let mut result = append(&db, key.as_deref(), &batch).await;
         if result.is_err() {
             // One retry after a pause covers a transient lock or connection error.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            result = append(&db, &batch).await;
+            result = append(&db, key.as_deref(), &batch).await;
         }
         if let Err(error) = &result {
             tracing::error!(%error, entries = batch.len(), "failed to append to the audit log");
@@ -128,7 +137,9 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-async fn append(db: &Db, batch: &[Pending]) -> anyhow::Result<()> {
+/// Appends a batch in one transaction; its last entry carries the seal, so every state of
+/// the log another reader can see ends with a sealed entry.
+async fn append(db: &Db, key: Option<&CheckpointKey>, batch: &[Pending]) -> anyhow::Result<()> {
     let mut tx = db.begin_write().await?;
     if db.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(&mut *tx).await?;
@@ -140,13 +151,14 @@ async fn append(db: &Db, batch: &[Pending]) -> anyhow::Result<()> {
         None => (0, GENESIS.to_owned()),
     };
     let at = now_ms();
-    for pending in batch {
+    for (i, pending) in batch.iter().enumerate() {
         seq += 1;
         let e = &pending.entry;
         let data = e.data.to_string();
         let hash = entry_hash(&prev, seq, at, &e.kind, &e.actor, &e.subject, &data);
+        let seal = key.filter(|_| i + 1 == batch.len()).map(|key| key.seal(seq, &hash, at));
         sqlx::query(
-            "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash, seal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(seq)
         .bind(at)
@@ -156,6 +168,7 @@ async fn append(db: &Db, batch: &[Pending]) -> anyhow::Result<()> {
         .bind(&data)
         .bind(&prev)
         .bind(&hash)
+        .bind(seal)
         .execute(&mut *tx)
         .await?;
         prev = hash;
@@ -170,9 +183,22 @@ pub struct Verification {
     pub ok: bool,
     /// Entries checked.
     pub entries: i64,
-    /// The first entry whose link is broken, and why.
+    /// The first entry whose link is broken, and why (for a log cut short: the first entry
+    /// missing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_broken: Option<Broken>,
+    /// Whether a checkpoint key was at hand. Without one, only edits inside the log are
+    /// found: not entries deleted from its end, nor entries appended with recomputed hashes.
+    pub anchored: bool,
+    /// The newest entry whose seal verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed_to: Option<i64>,
+    /// The latest checkpoint the log was checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointUsed>,
+    /// What the check could not vouch for, when the log is intact as far as it could see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -181,53 +207,146 @@ pub struct Broken {
     pub reason: String,
 }
 
-/// Walks the whole chain and reports the first broken link.
-pub async fn verify(db: &Db) -> anyhow::Result<Verification> {
+/// A checkpoint the log was checked against, and where it was found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct CheckpointUsed {
+    pub seq: i64,
+    /// When it was made, milliseconds since the Unix epoch.
+    pub at: i64,
+    /// `database`, or the file's path.
+    pub source: String,
+}
+
+/// Walks the whole chain and reports the first broken link; with keys, also checks the
+/// newest seal and the latest checkpoints (of the database and of `anchor.dirs`): a log
+/// that ends before a checkpoint was cut short, and entries after the last seal were
+/// appended outside the host.
+pub async fn verify(db: &Db, anchor: &Anchor) -> anyhow::Result<Verification> {
+    let anchored = !anchor.keys.is_empty();
+    let mut report = Verification {
+        ok: true,
+        entries: 0,
+        first_broken: None,
+        anchored,
+        sealed_to: None,
+        checkpoint: None,
+        warning: None,
+    };
+    let broken = |mut report: Verification, seq: i64, reason: String| -> anyhow::Result<Verification> {
+        report.ok = false;
+        report.first_broken = Some(Broken { seq, reason });
+        Ok(report)
+    };
+
+    // The latest valid checkpoint of every place; one that does not verify is a finding.
+    let mut checkpoints = Vec::new();
+    if anchored {
+        for found in checkpoint::latest(db, &anchor.dirs).await? {
+            match found.checkpoint {
+                Ok(c) if anchor.keys.checks(&c) => checkpoints.push((c, found.source)),
+                Ok(c) => {
+                    let reason = format!(
+                        "checkpoint {} ({}) does not verify with any configured checkpoint key: it is forged, or was signed by a key not configured",
+                        c.seq, found.source
+                    );
+                    return broken(report, c.seq, reason);
+                }
+                Err(why) => return broken(report, 0, format!("the checkpoint file {} {why}", found.source)),
+            }
+        }
+    }
+
     let mut expected_seq = 1i64;
     let mut prev = GENESIS.to_owned();
-    let mut checked = 0i64;
     let mut after = 0i64;
+    let mut last_sealed: Option<Record> = None;
     loop {
         let rows = sqlx::query(
-            "SELECT seq, at, kind, actor, subject, data, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 1000",
+            "SELECT seq, at, kind, actor, subject, data, prev_hash, hash, seal FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 1000",
         )
         .bind(after)
         .fetch_all(db.pool())
         .await?;
         if rows.is_empty() {
-            return Ok(Verification { ok: true, entries: checked, first_broken: None });
+            break;
         }
         for row in &rows {
             let r = record_from(row)?;
-            let broken = |reason: String| {
-                Ok(Verification { ok: false, entries: checked, first_broken: Some(Broken { seq: r.seq, reason }) })
-            };
             if r.seq != expected_seq {
-                return broken(format!(
-                    "expected entry {expected_seq} but found {}: entries were deleted or reordered",
-                    r.seq
-                ));
+                let reason =
+                    format!("expected entry {expected_seq} but found {}: entries were deleted or reordered", r.seq);
+                return broken(report, r.seq, reason);
             }
             if r.prev_hash != prev {
-                return broken(
-                    "does not link to the entry before it: entries were deleted, inserted or reordered".into(),
-                );
+                let reason =
+                    "does not link to the entry before it: entries were deleted, inserted or reordered".to_owned();
+                return broken(report, r.seq, reason);
             }
             if entry_hash(&prev, r.seq, r.at, &r.kind, &r.actor, &r.subject, &r.data) != r.hash {
-                return broken("its content does not match its hash: the entry was edited".into());
+                return broken(report, r.seq, "its content does not match its hash: the entry was edited".into());
             }
-            prev = r.hash;
+            if let Some((c, source)) = checkpoints.iter().find(|(c, _)| c.seq == r.seq)
+                && c.head_hash != r.hash
+            {
+                let reason = format!("differs from checkpoint {} ({source}): the log was rewritten", c.seq);
+                return broken(report, r.seq, reason);
+            }
+            prev.clone_from(&r.hash);
             expected_seq += 1;
-            checked += 1;
+            report.entries += 1;
             after = r.seq;
+            if r.seal.is_some() {
+                last_sealed = Some(r);
+            }
         }
     }
+    let head = report.entries;
+
+    if !anchored {
+        report.warning = Some(
+            "no checkpoint key is configured ([audit] checkpoint-key): entries deleted from the end of the log, or appended with recomputed hashes, cannot be found".into(),
+        );
+        return Ok(report);
+    }
+    let latest = checkpoints.into_iter().max_by_key(|(c, _)| c.seq);
+    if let Some((c, source)) = &latest {
+        report.checkpoint = Some(CheckpointUsed { seq: c.seq, at: c.at, source: source.clone() });
+        if c.seq > head {
+            let reason = format!(
+                "the log ends at entry {head} but checkpoint {} ({source}) vouches for {} entries: {} were deleted from its end",
+                c.seq,
+                c.seq,
+                c.seq - head
+            );
+            return broken(report, head + 1, reason);
+        }
+    }
+    if let Some(r) = &last_sealed {
+        if !anchor.keys.seals(r.seal.as_deref().unwrap_or_default(), r.seq, &r.hash, r.at) {
+            let reason = "its seal does not verify: the entry was forged or rewritten outside the host".to_owned();
+            return broken(report, r.seq, reason);
+        }
+        report.sealed_to = Some(r.seq);
+    }
+    let vouched = report.sealed_to.unwrap_or(0).max(latest.as_ref().map_or(0, |(c, _)| c.seq));
+    if vouched < head {
+        if report.sealed_to.is_none() && latest.is_none() {
+            report.warning = Some(
+                "no entry is sealed and there is no checkpoint yet: the log was written before a checkpoint key was configured".into(),
+            );
+            return Ok(report);
+        }
+        let reason =
+            format!("entries {} to {head} carry no seal of the host: they were appended outside it", vouched + 1);
+        return broken(report, vouched + 1, reason);
+    }
+    Ok(report)
 }
 
 /// The most recent entries, newest first.
 pub async fn recent(db: &Db, limit: i64, before: Option<i64>) -> anyhow::Result<Vec<Record>> {
     let rows = sqlx::query(
-        "SELECT seq, at, kind, actor, subject, data, prev_hash, hash FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+        "SELECT seq, at, kind, actor, subject, data, prev_hash, hash, seal FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
     )
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
@@ -246,5 +365,6 @@ fn record_from(row: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
         data: row.try_get("data")?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+        seal: row.try_get("seal")?,
     })
 }

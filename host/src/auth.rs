@@ -14,11 +14,13 @@
 //! - [`session`]: issuing sessions and the [`Citizen`] request extractor.
 //! - [`access`]: a service's `min-assurance` against the session, and handing identity
 //!   attributes to adapters (with a data-usage record for each).
+//! - [`return_to`]: the one check of where a browser may be sent back to.
 
 pub mod access;
 pub mod notifier;
 pub mod oidc;
 pub mod otp;
+pub mod return_to;
 pub mod session;
 pub mod throttle;
 

@@ -2,7 +2,7 @@
 //!
 //! `serve` runs the host. `plugin ...` verbs talk to a running host's admin API with an
 //! operator token, except `plugin new` and `plugin build` (see `scaffold`) which help agency
-//! developers; `operator create` and `audit verify` work on the database directly.
+//! developers; `operator create` and `audit verify|checkpoint` work on the database directly.
 
 mod admin_client;
 pub mod scaffold;
@@ -163,9 +163,13 @@ pub enum PluginCommand {
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Remove an adapter and all its versions.
+    /// Remove an adapter and all its versions (its kv data stays, and its id stays its
+    /// agency's).
     Remove {
         id: String,
+        /// Also erase the adapter's kv data.
+        #[arg(long)]
+        purge: bool,
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
@@ -188,8 +192,19 @@ pub enum OperatorCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain and report the first broken link (exit status 1 if any).
+    /// Walk the hash chain and report the first broken link (exit status 1 if any); with
+    /// the checkpoint key, also check the newest seal and the latest checkpoint, so that a
+    /// log cut short or extended outside the host is reported.
     Verify {
+        /// More folders of checkpoint files to check against (copies kept elsewhere),
+        /// besides the database and `[audit] checkpoint-dir`.
+        #[arg(long)]
+        checkpoints: Vec<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Make a signed checkpoint of the log's newest sealed entry now and write its file.
+    Checkpoint {
         #[command(flatten)]
         db: DbArgs,
     },
@@ -254,18 +269,41 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!("created operator `{}` ({}); its token, shown only now:", operator.name, role.as_str());
             println!("{token}");
         }
-        Command::Audit(AuditCommand::Verify { db }) => {
+        Command::Audit(AuditCommand::Verify { checkpoints, db }) => {
             let config = db.config()?;
             let db = Db::connect(&config.database_url).await?;
-            let report = crate::audit::verify(&db).await?;
+            let mut anchor = config.audit.anchor();
+            anchor.dirs.extend(checkpoints);
+            let report = crate::audit::verify(&db, &anchor).await?;
             match &report.first_broken {
                 None => println!("audit log intact: {} entries verified", report.entries),
                 Some(broken) => {
                     println!("audit log BROKEN at entry {}: {}", broken.seq, broken.reason);
                     println!("{} entries before it verified", report.entries);
-                    return Ok(ExitCode::FAILURE);
                 }
             }
+            if let Some(seq) = report.sealed_to {
+                println!("sealed by this host up to entry {seq}");
+            }
+            if let Some(checkpoint) = &report.checkpoint {
+                let at = crate::api::applications::rfc3339(checkpoint.at);
+                println!("latest checkpoint: entry {} made {at} ({})", checkpoint.seq, checkpoint.source);
+            }
+            if let Some(warning) = &report.warning {
+                println!("warning: {warning}");
+            }
+            if !report.ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Audit(AuditCommand::Checkpoint { db }) => {
+            let config = db.config()?;
+            let settings = &config.audit;
+            let key = settings.key.as_deref().context("no checkpoint key is configured ([audit] checkpoint-key)")?;
+            let db = Db::connect(&config.database_url).await?;
+            let made = crate::audit::checkpoint::make(&db, key, &settings.keyring(), &settings.checkpoint_dir).await?;
+            eprintln!("checkpoint of entry {} in {}", made.seq, settings.checkpoint_dir.display());
+            println!("{}", serde_json::to_string_pretty(&made)?);
         }
         Command::Keygen { out } => {
             let (secret, public) = signature::generate();

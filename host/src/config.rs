@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+use crate::audit::checkpoint::{Anchor, CheckpointKey, Keyring};
 use crate::capabilities::{ConfigValue, EgressOptions, Grant, StaticResolver, SystemResolver};
 use crate::plugins::manifest::{RawCapabilities, RawLimits, RequestedLimits};
 use crate::plugins::signature::{Trust, parse_public_key};
@@ -46,6 +48,46 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted-proxies`, exact
     /// addresses); from anyone else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The evidence log's checkpoint key and checkpoints (`[audit]`).
+    pub audit: AuditSettings,
+}
+
+/// The evidence log's anchor outside the database (`[audit]` in the file). Without a key
+/// the host runs unanchored: it warns at start, and `audit verify` says what it cannot find.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// Seals what the writer appends and signs checkpoints (`checkpoint-key`, a file).
+    pub key: Option<Arc<CheckpointKey>>,
+    /// Public keys of retired checkpoint keys, still believed (`previous-keys`).
+    pub previous_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// Where checkpoint files are written (`checkpoint-dir`, default `data/checkpoints`).
+    pub checkpoint_dir: PathBuf,
+    /// How often a checkpoint is made (`checkpoint-every-secs`, 300; `None` for 0: only on
+    /// demand).
+    pub checkpoint_every: Option<Duration>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            key: None,
+            previous_keys: Vec::new(),
+            checkpoint_dir: PathBuf::from("data/checkpoints"),
+            checkpoint_every: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl AuditSettings {
+    /// The keys whose seals and checkpoints are believed.
+    pub fn keyring(&self) -> Keyring {
+        Keyring::new(self.key.as_deref(), &self.previous_keys)
+    }
+
+    /// What `audit verify` checks the log against: the keys and the checkpoint folder.
+    pub fn anchor(&self) -> Anchor {
+        Anchor { keys: self.keyring(), dirs: vec![self.checkpoint_dir.clone()] }
+    }
 }
 
 /// The OpenID Connect relying party (`[oidc]` in the file).
@@ -159,6 +201,46 @@ struct RawConfig {
     oidc: Option<RawOidc>,
     #[serde(default)]
     trusted_proxies: Vec<std::net::IpAddr>,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+/// `[audit]`: the evidence log's checkpoint key and checkpoints.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAudit {
+    /// The secret key file, as `panjereh keygen` writes it.
+    checkpoint_key: Option<PathBuf>,
+    checkpoint_dir: Option<PathBuf>,
+    checkpoint_every_secs: Option<u64>,
+    /// Base64 public keys of retired checkpoint keys.
+    #[serde(default)]
+    previous_keys: Vec<String>,
+}
+
+impl RawAudit {
+    fn resolve(self) -> anyhow::Result<AuditSettings> {
+        let defaults = AuditSettings::default();
+        let key = match &self.checkpoint_key {
+            Some(path) => Some(Arc::new(CheckpointKey::read(path).context("audit.checkpoint-key")?)),
+            None => None,
+        };
+        let previous_keys = self
+            .previous_keys
+            .iter()
+            .map(|k| parse_public_key(k).map_err(|e| anyhow::anyhow!("audit.previous-keys: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(AuditSettings {
+            key,
+            previous_keys,
+            checkpoint_dir: self.checkpoint_dir.unwrap_or(defaults.checkpoint_dir),
+            checkpoint_every: match self.checkpoint_every_secs {
+                Some(0) => None,
+                Some(secs) => Some(Duration::from_secs(secs)),
+                None => defaults.checkpoint_every,
+            },
+        })
+    }
 }
 
 /// `[oidc]`: the OpenID Connect provider.
@@ -367,6 +449,7 @@ impl Config {
             concurrency: raw.limits.concurrency.unwrap_or(defaults.concurrency),
         };
         let egress = raw.egress.resolve()?;
+        let audit = raw.audit.resolve()?;
         let oidc = raw.oidc.map(|oidc| oidc.resolve(env)).transpose()?;
         let mut runtime = RuntimeOptions::default();
         if let Some(n) = raw.limits.max_instances {
@@ -418,6 +501,7 @@ impl Config {
             egress,
             oidc,
             trusted_proxies: raw.trusted_proxies,
+            audit,
         })
     }
 }
@@ -498,6 +582,26 @@ mod tests {
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(load_text("[oidc]\nissuer = \"x\"\n").is_err());
         assert!(load_text("").unwrap().oidc.is_none());
+    }
+
+    #[test]
+    fn audit_settings_read_the_key_file_and_never_print_it() {
+        let (secret, public) = crate::plugins::signature::generate();
+        let path = std::env::temp_dir().join(format!("panjereh-audit-{}.key", rand::random::<u64>()));
+        std::fs::write(&path, format!("{secret}\n")).unwrap();
+        let config = load_text(&format!(
+            "[audit]\ncheckpoint-key = {:?}\ncheckpoint-every-secs = 0\nprevious-keys = [\"{public}\"]\n",
+            path.display().to_string()
+        ))
+        .unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(config.audit.key.is_some());
+        assert_eq!(config.audit.checkpoint_every, None);
+        assert_eq!(config.audit.checkpoint_dir, PathBuf::from("data/checkpoints"));
+        assert!(!format!("{config:?}").contains(&secret));
+        let missing = load_text("[audit]\ncheckpoint-key = \"/nonexistent/audit.key\"\n").unwrap_err();
+        assert!(format!("{missing:#}").contains("panjereh keygen --out /nonexistent/audit"), "{missing:#}");
+        assert!(load_text("").unwrap().audit.key.is_none());
     }
 
     #[test]

@@ -136,6 +136,8 @@ fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
     let csrf = csrf::token(&secret, session);
     let path = uri.path();
     let here = if rest.is_empty() { path.to_owned() } else { format!("{path}?{rest}") };
+    // The language switch links here, and sign-in comes back here: never to `//host`.
+    let here = local_path(Some(&here));
     (Visit { lang, csrf, here, https }, set_cookies)
 }
 
@@ -331,12 +333,10 @@ pub fn sign_in_first(next: &str) -> Response {
     Redirect::to(&target).into_response()
 }
 
-/// `next` if it is a path on this site, else the home page (no open redirects).
+/// `next` if it is a path on this site, else the home page (no open redirects; see
+/// [`crate::auth::return_to`]).
 pub fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/".to_owned(),
-    }
+    crate::auth::return_to::local_or_home(next)
 }
 
 #[cfg(test)]
@@ -356,6 +356,7 @@ mod tests {
         assert_eq!(local_path(Some("//evil.example")), "/");
         assert_eq!(local_path(Some("https://evil.example")), "/");
         assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
         assert_eq!(local_path(None), "/");
     }
 

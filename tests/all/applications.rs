@@ -251,6 +251,55 @@ async fn a_signed_callback_moves_the_status(db: Database) {
     assert_eq!(callback(&host, "test-office", garbage, Some(&signature)).await.status, 422);
 }
 
+/// One signature has one spelling that counts: after a delivery is accepted, the same
+/// timestamp and MAC written another way (hex case, field order) is a replay, and headers
+/// outside the grammar (repeated or unknown fields, white space, a signed or zero-padded
+/// timestamp) are refused. Each of these once passed with a receipt of its own.
+async fn a_callback_works_once_however_its_header_is_spelled(db: Database) {
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
+    let ali = host.sign_in(ALI.0, ALI.1).await;
+    let filed = host.post_as(&ali, PERMIT, form("CASE-7")).await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let path = format!("/api/v1/applications/{}", filed.body["tracking_code"].as_str().unwrap());
+    let body = r#"{"reference": "CASE-7", "status": "in-review"}"#;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let signature = sign_at(body.as_bytes(), SECRET, now);
+    let mac = signature.split_once(",sha256=").unwrap().1.to_owned();
+
+    let upper = format!("t={now},sha256={}", mac.to_uppercase());
+    let accepted = callback(&host, "test-office", body, Some(&upper)).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    for replay in [signature.clone(), format!("sha256={mac},t={now}"), format!("sha256={},t={now}", mac.to_uppercase())]
+    {
+        let answer = callback(&host, "test-office", body, Some(&replay)).await;
+        assert_eq!(answer.status, 409, "{replay}: {}", answer.body);
+        assert_eq!(answer.body["type"], "/problems/callback-replayed");
+    }
+    for odd in [
+        format!("t={now},sha256={mac},sha256={mac}"),
+        format!("t={now},t={now},sha256={mac}"),
+        format!("t={now}, sha256={mac}"),
+        format!("t={now} ,sha256={mac}"),
+        format!("t= {now},sha256={mac}"),
+        format!("t=+{now},sha256={mac}"),
+        format!("t=0{now},sha256={mac}"),
+        format!("t={now},sha256={mac}00"),
+        format!("t={now},sha256={mac},v1=0"),
+        format!("t={now},,sha256={mac}"),
+    ] {
+        let answer = callback(&host, "test-office", body, Some(&odd)).await;
+        assert_eq!(answer.status, 401, "{odd}: {}", answer.body);
+        assert_eq!(answer.body["type"], "/problems/callback-signature");
+    }
+    let history = host.get_as(&ali, &path).await.body["history"].as_array().unwrap().len();
+    assert_eq!(history, 2, "the status moved once");
+
+    // The same body signed at another second is another delivery.
+    let later = sign_at(body.as_bytes(), SECRET, now - 1);
+    assert_eq!(callback(&host, "test-office", body, Some(&later)).await.status, 200);
+    assert_eq!(host.get_as(&ali, &path).await.body["history"].as_array().unwrap().len(), 3);
+}
+
 async fn callbacks_need_a_configured_secret(db: Database) {
     let host = Host::start_db(db, &[APPLICANT], "").await;
     let body = r#"{"reference": "X", "status": "approved"}"#;
@@ -399,6 +448,7 @@ on_both_databases!(
     another_citizens_code_is_not_found,
     an_idempotency_key_never_files_twice,
     a_signed_callback_moves_the_status,
+    a_callback_works_once_however_its_header_is_spelled,
     callbacks_need_a_configured_secret,
     min_assurance_is_enforced,
     only_granted_attributes_are_handed_over_and_logged,

@@ -329,5 +329,11 @@ async fn without_a_provider_login_answers_problems() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = host.get("/auth/login?return_to=//evil.example/").await;
     assert_eq!(status, 400, "{body}");
+    for hostile in ["/\t/evil.example", "/\n/evil.example", "/\\evil.example", "/.//evil.example", "/ /evil.example"] {
+        let encoded: String = url::form_urlencoded::byte_serialize(hostile.as_bytes()).collect();
+        let (status, body) = host.get(&format!("/auth/login?return_to={encoded}")).await;
+        assert_eq!(status, 400, "{hostile:?}: {body}");
+        assert_eq!(body["field"], "return_to");
+    }
     drop(host);
 }

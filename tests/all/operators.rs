@@ -10,7 +10,10 @@ use panjereh_host::store::operators::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Database, ECHO_V1, ECHO_V2, FS_IMPORT, FUTURE_WIT, Guest, Host, PgDatabase, UTILITY_BILLS};
+use crate::harness::{
+    Database, ECHO_V1, ECHO_V2, FS_IMPORT, FUTURE_WIT, Guest, Host, KEEPER, KEEPER_TWO, PgDatabase, UTILITY_BILLS,
+    on_both_databases,
+};
 
 const ECHO: &str = "/api/v1/services/echo/version/inquiries";
 
@@ -259,6 +262,18 @@ async fn audit_roundtrip(database: Database) {
     sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(host.app.db.writer()).await.unwrap();
     let (_, report) = host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await;
     assert_eq!(report["first_broken"]["seq"], 2, "{report}");
+
+    // Without a checkpoint key the host says what it cannot find, and makes no checkpoint.
+    assert_eq!(report["anchored"], false);
+    sqlx::query("DELETE FROM audit_log").execute(host.app.db.writer()).await.unwrap();
+    let (_, report) = host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["warning"].as_str().unwrap().contains("checkpoint-key"), "{report}");
+    let (status, body) = host.admin(Method::POST, "/admin/v1/audit/checkpoints", &token, None).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["type"], "/problems/audit-not-anchored");
+    let (status, list) = host.admin(Method::GET, "/admin/v1/audit/checkpoints", &token, None).await;
+    assert_eq!((status, list["anchored"].clone(), list["checkpoints"].clone()), (200, json!(false), json!([])));
 }
 
 #[tokio::test]
@@ -320,3 +335,252 @@ async fn watch_installs_an_adapter_dropped_into_the_plugins_folder() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Runs one kv operation in a keeper adapter serving `agency`; answers (status, outcome, value).
+async fn keep(host: &Host, agency: &str, input: Value) -> (u16, String, String) {
+    let (status, body) =
+        host.post_lang(&format!("/api/v1/services/{agency}/store/inquiries"), json!({ "input": input }), "en").await;
+    let item = |label: &str| {
+        body["document"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["label"] == label)
+            .map_or_else(String::new, |i| i["value"].as_str().unwrap_or_default().to_owned())
+    };
+    (status, item("outcome"), item("value"))
+}
+
+/// An adapter id is its agency's from the first install on. Another agency, with a key of
+/// its own that the operator trusts, once could upload a package under the id and inherit
+/// the id's grants, secrets and kv data; now it is refused with 409, also after the adapter
+/// is removed (its kv data is kept for a reinstall) and after a purge (which erases it).
+async fn an_adapter_id_belongs_to_its_agency(db: Database) {
+    let (keeper_secret, keeper_public) = signature::generate();
+    let (other_secret, other_public) = signature::generate();
+    let config = format!(
+        "[signatures]\nrequired = true\n[signatures.trusted]\nkeeper = [\"{keeper_public}\"]\n\
+         keeper-two = [\"{other_public}\"]\n[adapters.keeper]\ngrant = {{ kv-quota-kib = 1 }}\n"
+    );
+    let host = Host::start_db(db, &[], &config).await;
+    let token = host.operator("leila", Role::Admin).await;
+    let signed =
+        |secret: &str, guest: Guest| signature::sign(&signature::parse_secret_key(secret).unwrap(), &wasm(guest));
+    let (status, body) =
+        host.upload(&token, &manifest(KEEPER), wasm(KEEPER), Some(&signed(&keeper_secret, KEEPER))).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, outcome, _) = keep(&host, "keeper", json!({"op": "set", "key": "note", "value": "alpha"})).await;
+    assert_eq!((status, outcome.as_str()), (200, "ok"));
+
+    // Agency keeper-two's own adapter, signed with its own key, but under keeper's id (as a
+    // new version of it).
+    let hijack = manifest(KEEPER_TWO)
+        .replace("id = \"keeper-two\"", "id = \"keeper\"")
+        .replace("version = \"0.1.0\"", "version = \"9.0.0\"");
+    assert!(hijack.contains("id = \"keeper\"") && hijack.contains("agency = \"keeper-two\""), "{hijack}");
+    let hijack_signature = signed(&other_secret, KEEPER_TWO);
+    let attempt = || host.upload(&token, &hijack, wasm(KEEPER_TWO), Some(&hijack_signature));
+    let (status, body) = attempt().await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["type"], "/problems/adapter-id-taken");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("belongs to agency `keeper`") && detail.contains("`keeper-two`"), "{detail}");
+    assert_eq!(plugin_ids(&host, &token).await, ["\"keeper\"@\"0.1.0\""]);
+    assert_eq!(keep(&host, "keeper-two", json!({"op": "get", "key": "note"})).await.0, 404);
+    assert_eq!(keep(&host, "keeper", json!({"op": "get", "key": "note"})).await.2, "alpha");
+
+    // Removed: the data stays for the agency, and the id stays the agency's.
+    assert_eq!(host.admin(Method::DELETE, "/admin/v1/plugins/keeper", &token, None).await.0, 204);
+    let stored = panjereh_host::store::kv::get(&host.app.db, "keeper", "note").await.unwrap();
+    assert_eq!(stored.as_deref(), Some(&b"alpha"[..]));
+    assert_eq!(attempt().await.0, 409);
+    assert!(plugin_ids(&host, &token).await.is_empty());
+    let (status, body) =
+        host.upload(&token, &manifest(KEEPER), wasm(KEEPER), Some(&signed(&keeper_secret, KEEPER))).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        keep(&host, "keeper", json!({"op": "get", "key": "note"})).await.2,
+        "alpha",
+        "a reinstall finds its data"
+    );
+
+    // A purge erases the data; the id is still not another agency's.
+    let (status, body) = host.admin(Method::DELETE, "/admin/v1/plugins/keeper?purge=true", &token, None).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(panjereh_host::store::kv::get(&host.app.db, "keeper", "note").await.unwrap(), None);
+    assert_eq!(attempt().await.0, 409);
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=1", &token, None).await;
+    let entry = &log["entries"][0];
+    assert_eq!(entry["kind"], "admin.remove");
+    let data: Value = serde_json::from_str(entry["data"].as_str().unwrap()).unwrap();
+    assert_eq!((data["purged"].clone(), data["kv_keys_erased"].clone()), (json!(true), json!(1)), "{data}");
+    // Purging again finds the id (nothing left to erase); an id never installed is unknown.
+    assert_eq!(host.admin(Method::DELETE, "/admin/v1/plugins/keeper?purge=true", &token, None).await.0, 204);
+    assert_eq!(host.admin(Method::DELETE, "/admin/v1/plugins/nobody?purge=true", &token, None).await.0, 404);
+    assert_eq!(host.admin(Method::DELETE, "/admin/v1/plugins/keeper", &token, None).await.0, 404);
+    assert_eq!(host.admin(Method::DELETE, "/admin/v1/plugins/keeper?purge=maybe", &token, None).await.0, 400);
+
+    // keeper-two under an id of its own is welcome.
+    let (status, body) = host.upload(&token, &manifest(KEEPER_TWO), wasm(KEEPER_TWO), Some(&hijack_signature)).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// A host configuration with a checkpoint key and a checkpoint folder of its own, in `dir`.
+fn anchored(dir: &std::path::Path, extra: &str) -> (String, std::path::PathBuf) {
+    let (secret, _) = signature::generate();
+    let key = dir.join("audit.key");
+    std::fs::write(&key, format!("{secret}\n")).unwrap();
+    let folder = dir.join("checkpoints");
+    let config = format!(
+        "[audit]\ncheckpoint-key = {:?}\ncheckpoint-dir = {:?}\n{extra}",
+        key.display().to_string(),
+        folder.display().to_string()
+    );
+    (config, folder)
+}
+
+/// The newest entry's sequence number, hash, time and seal.
+async fn newest_entry(host: &Host) -> (i64, String, i64, Option<String>) {
+    use sqlx::Row as _;
+    let row = sqlx::query("SELECT seq, hash, at, seal FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_one(host.app.db.pool())
+        .await
+        .unwrap();
+    (row.get("seq"), row.get("hash"), row.get("at"), row.get("seal"))
+}
+
+async fn verify(host: &Host, token: &str) -> Value {
+    let (status, report) = host.admin(Method::GET, "/admin/v1/audit/verify", token, None).await;
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+/// Deleting the newest entries once passed `audit verify`: the chain stays whole. A signed
+/// checkpoint, kept as a file outside the database, shows the log was longer.
+async fn a_log_cut_short_is_found(db: Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, folder) = anchored(dir.path(), "checkpoint-every-secs = 1\n");
+    let host = Host::start_db(db, &[], &config).await;
+    let admin = host.operator("leila", Role::Admin).await;
+    let auditor = host.operator("reza", Role::Auditor).await;
+    assert_eq!(host.upload_guest(&admin, ECHO_V1).await.0, 201);
+    assert_eq!(host.upload_guest(&admin, ECHO_V2).await.0, 201);
+    let (head, _, _, seal) = newest_entry(&host).await;
+    assert!(seal.is_some(), "the host seals what it appends");
+
+    // Periodically, a checkpoint file of the head appears.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = panjereh_host::audit::checkpoint::latest_file(&folder).unwrap();
+        if found.is_some_and(|f| f.checkpoint.is_ok_and(|c| c.seq == head)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint file of entry {head} in {}", folder.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // On demand, by an auditor; listed with the public key that verifies it anywhere.
+    let (status, made) = host.admin(Method::POST, "/admin/v1/audit/checkpoints", &auditor, None).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["seq"], head);
+    let (status, list) = host.admin(Method::GET, "/admin/v1/audit/checkpoints", &auditor, None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["anchored"], true);
+    assert_eq!(list["checkpoints"][0], made);
+    let public = signature::parse_public_key(list["public_key"].as_str().unwrap()).unwrap();
+    let checkpoint: panjereh_host::audit::checkpoint::Checkpoint = serde_json::from_value(made.clone()).unwrap();
+    assert!(panjereh_host::audit::checkpoint::Keyring::new(None, &[public]).checks(&checkpoint));
+    let report = verify(&host, &auditor).await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!((report["sealed_to"].clone(), report["checkpoint"]["seq"].clone()), (json!(head), json!(head)));
+
+    // Someone with the database deletes the newest entry, and the checkpoints stored there.
+    let writer = host.app.db.writer();
+    sqlx::query("DELETE FROM audit_log WHERE seq = $1").bind(head).execute(writer).await.unwrap();
+    sqlx::query("DELETE FROM audit_checkpoints").execute(writer).await.unwrap();
+    let report = verify(&host, &auditor).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["first_broken"]["seq"], head, "{report}");
+    let reason = report["first_broken"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("ends at entry {}", head - 1)) && reason.contains("deleted from its end"),
+        "{reason}"
+    );
+    assert!(reason.contains("checkpoints"), "names the checkpoint file: {reason}");
+    // And the host will not vouch for the shortened log.
+    let (status, body) = host.admin(Method::POST, "/admin/v1/audit/checkpoints", &auditor, None).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["type"], "/problems/audit-checkpoint-refused");
+}
+
+/// Entries appended with correctly recomputed hashes once passed `audit verify`. Every batch
+/// the host appends ends with its seal, so an entry after the last seal, a copied seal or a
+/// rewritten sealed entry is found.
+async fn entries_forged_outside_the_host_are_found(db: Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = anchored(dir.path(), "checkpoint-every-secs = 0\n");
+    let host = Host::start_db(db, &[], &config).await;
+    let token = host.operator("leila", Role::Admin).await;
+    assert_eq!(host.upload_guest(&token, ECHO_V1).await.0, 201);
+    assert_eq!(verify(&host, &token).await["ok"], true);
+    let (seq, hash, at, seal) = newest_entry(&host).await;
+    let writer = host.app.db.writer();
+
+    // A row appended, its hash computed exactly as the host would.
+    let forged = panjereh_host::audit::entry_hash(&hash, seq + 1, at + 1, "admin.enable", "leila", "echo", "{}");
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash) \
+         VALUES ($1, $2, 'admin.enable', 'leila', 'echo', '{}', $3, $4)",
+    )
+    .bind(seq + 1)
+    .bind(at + 1)
+    .bind(&hash)
+    .bind(&forged)
+    .execute(writer)
+    .await
+    .unwrap();
+    let report = verify(&host, &token).await;
+    assert_eq!(
+        (report["ok"].clone(), report["first_broken"]["seq"].clone()),
+        (json!(false), json!(seq + 1)),
+        "{report}"
+    );
+    assert!(report["first_broken"]["reason"].as_str().unwrap().contains("no seal"), "{report}");
+    // With the seal of the entry before it copied on.
+    sqlx::query("UPDATE audit_log SET seal = $1 WHERE seq = $2")
+        .bind(&seal)
+        .bind(seq + 1)
+        .execute(writer)
+        .await
+        .unwrap();
+    let report = verify(&host, &token).await;
+    assert_eq!(report["first_broken"]["seq"], seq + 1, "{report}");
+    assert!(report["first_broken"]["reason"].as_str().unwrap().contains("seal does not verify"), "{report}");
+
+    // The newest real entry rewritten in place, its hash recomputed.
+    sqlx::query("DELETE FROM audit_log WHERE seq = $1").bind(seq + 1).execute(writer).await.unwrap();
+    assert_eq!(verify(&host, &token).await["ok"], true);
+    use sqlx::Row as _;
+    let row = sqlx::query("SELECT kind, subject, data, prev_hash FROM audit_log WHERE seq = $1")
+        .bind(seq)
+        .fetch_one(host.app.db.pool())
+        .await
+        .unwrap();
+    let (kind, subject, data, prev): (String, String, String, String) =
+        (row.get("kind"), row.get("subject"), row.get("data"), row.get("prev_hash"));
+    let rewritten = panjereh_host::audit::entry_hash(&prev, seq, at, &kind, "mallory", &subject, &data);
+    sqlx::query("UPDATE audit_log SET actor = 'mallory', hash = $1 WHERE seq = $2")
+        .bind(&rewritten)
+        .bind(seq)
+        .execute(writer)
+        .await
+        .unwrap();
+    let report = verify(&host, &token).await;
+    assert_eq!((report["ok"].clone(), report["first_broken"]["seq"].clone()), (json!(false), json!(seq)), "{report}");
+    assert!(report["first_broken"]["reason"].as_str().unwrap().contains("seal does not verify"), "{report}");
+}
+
+on_both_databases!(
+    an_adapter_id_belongs_to_its_agency,
+    a_log_cut_short_is_found,
+    entries_forged_outside_the_host_are_found
+);

@@ -407,3 +407,63 @@ async fn sign_in_apply_track_and_see_data_usage_without_javascript() {
     assert!(!browser.cookies.contains_key("panjereh_session"));
     assert_eq!(browser.get("/applications").await.status, 303);
 }
+
+/// Return targets that once sent a browser off-site or could: browsers drop tabs and
+/// newlines, read `\` as `/` and `//host` as another site.
+const OFF_SITE: &[&str] = &[
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\t//evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/.//evil.example",
+    "/ /evil.example",
+    "/\u{7f}/evil.example",
+    "https://evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+];
+
+/// An attribute's value as the browser reads it.
+fn unescape(attribute: &str) -> String {
+    attribute.replace("&#x2f;", "/").replace("&amp;", "&")
+}
+
+/// The href of the language switch.
+fn language_link(html: &str) -> String {
+    let at = html.find(" hreflang=").expect("a language switch");
+    let start = html[..at].rfind("href=\"").unwrap() + "href=\"".len();
+    unescape(html[start..at].split('"').next().unwrap())
+}
+
+#[tokio::test]
+async fn no_return_path_leads_off_site() {
+    let host = Host::start(&[APPLICANT], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    for next in OFF_SITE {
+        let page = browser.get(&format!("/signin?next={}", encode(next))).await;
+        assert_eq!((page.status, unescape(&page.hidden("next"))), (StatusCode::OK, "/".to_owned()), "{next:?}");
+    }
+    // A hostile target posted with the code form: home, not there.
+    assert_eq!(browser.sign_in("/\t/evil.example").await, "/");
+    // Signed in, `/signin?next=` redirects at once: only to local paths.
+    for next in OFF_SITE {
+        let page = browser.get(&format!("/signin?next={}", encode(next))).await;
+        assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/"), "{next:?}");
+    }
+    let page = browser.get("/signin?next=/%09/evil.example").await;
+    assert_eq!(page.location(), "/");
+    let page = browser.get("/signin?next=/applications%3Fq%3D1").await;
+    assert_eq!(page.location(), "/applications?q=1");
+
+    // The 404 page's language switch does not echo `//host`; an ordinary page's does echo.
+    for path in ["//evil.example/x", "//evil.example", "/.//evil.example"] {
+        let response = browser.client.get(host.url(path)).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let link = language_link(&response.text().await.unwrap());
+        assert_eq!(link, "/?lang=en", "{path}");
+    }
+    assert_eq!(language_link(&browser.get("/services?q=a").await.html), "/services?q=a&lang=en");
+}

@@ -151,6 +151,7 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
     stop.finish(&build)?;
     let dist = dist?;
     let bin = target_dir().join("debug");
+    audit_key(&root, &bin)?;
     let mocks = stop.spawn("mock-agencies", Command::new(bin.join("mock-agencies")).current_dir(&root))?;
     MockAgencies::wait_until_answering(&stop, &mocks)?;
     let mut host = Command::new(bin.join("panjereh"));
@@ -170,6 +171,27 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
         }
         supervise::Ended::Exited(name, status) => bail!("{name} exited with {status}"),
     }
+}
+
+/// Makes the evidence log's checkpoint key that `config/dev.toml` names, on first run.
+fn audit_key(root: &Path, bin: &Path) -> anyhow::Result<()> {
+    let data = root.join("data");
+    if data.join("audit-checkpoint.key").exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&data).with_context(|| format!("failed to create {}", data.display()))?;
+    eprintln!("xtask: making the audit checkpoint key data/audit-checkpoint.key");
+    let status = Command::new(bin.join("panjereh"))
+        .args(["keygen", "--out"])
+        .arg(data.join("audit-checkpoint"))
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("failed to run panjereh keygen")?;
+    if !status.success() {
+        bail!("panjereh keygen failed ({status})");
+    }
+    Ok(())
 }
 
 /// The mock agency back-ends `cargo xtask run` starts.

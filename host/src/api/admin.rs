@@ -1,7 +1,8 @@
 //! The admin API (`/admin/v1`): adapter lifecycle and the audit log, for operators only.
 //!
 //! Operators authenticate with their own bearer tokens (`panjereh operator create`);
-//! citizen tokens are never operator tokens. Auditors read; admins change.
+//! citizen tokens are never operator tokens. Auditors read (and may anchor the evidence
+//! log with a checkpoint); admins change.
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use super::citizen::{ApiJson, ApiPath, ApiQuery};
 use super::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::audit;
+use crate::audit::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::plugins::CallStats;
 use crate::plugins::lifecycle::{ChangeError, InstallError, Installed, Package, Source};
 use crate::store::operators::{Operator, Role};
@@ -38,6 +40,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(rollback))
         .routes(routes!(audit_log))
         .routes(routes!(audit_verify))
+        .routes(routes!(checkpoints, checkpoint_now))
 }
 
 /// An authenticated operator.
@@ -112,6 +115,7 @@ fn install_problem(error: InstallError) -> Problem {
         InstallError::Load(_) => (StatusCode::UNPROCESSABLE_ENTITY, "package-refused"),
         InstallError::VersionExists { .. } => (StatusCode::CONFLICT, "version-exists"),
         InstallError::AgencyTaken { .. } => (StatusCode::CONFLICT, "agency-taken"),
+        InstallError::IdTaken { .. } => (StatusCode::CONFLICT, "adapter-id-taken"),
         InstallError::Storage(_) => {
             tracing::error!(%reason, "install failed in storage");
             return storage_problem();
@@ -169,7 +173,8 @@ struct UploadForm {
         (status = 400, description = "A malformed form: a missing or unexpected part"),
         (status = 401, description = "No valid operator token"),
         (status = 403, description = "An auditor may only read"),
-        (status = 409, description = "This version exists, or another adapter serves the agency"),
+        (status = 409, description = "This version exists, another adapter serves the agency, or the adapter id \
+            belongs to another agency"),
         (status = 422, description = "The package was refused: signature, manifest, contract or capabilities"),
         (status = 503, description = "The database is unavailable"),
     ),
@@ -478,12 +483,23 @@ async fn rollback(
     describe(&app, &id).await
 }
 
-/// Stops serving an adapter and forgets its versions; applications filed through it stay.
-/// Admins only.
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RemoveQuery {
+    /// `true` also erases the adapter's kv data (default `false`: it is kept for a
+    /// reinstall). The id stays its agency's either way.
+    purge: Option<bool>,
+}
+
+/// Stops serving an adapter and forgets its versions; applications filed through it stay,
+/// and so does its kv data unless `purge=true`. The id stays bound to its agency: no other
+/// agency may ever install under it. Admins only.
 #[utoipa::path(
-    delete, path = "/plugins/{id}", tag = "operators", params(AdapterPath), security(("operator" = [])),
+    delete, path = "/plugins/{id}", tag = "operators", params(AdapterPath, RemoveQuery), security(("operator" = [])),
     responses(
-        (status = 204, description = "Removed"),
+        (status = 204, description = "Removed (and with `purge`, its data erased)"),
+        (status = 400, description = "An unknown or malformed parameter"),
         (status = 401, description = "No valid operator token"),
         (status = 403, description = "An auditor may only read"),
         (status = 404, description = "No such adapter"),
@@ -494,8 +510,10 @@ async fn remove(
     State(app): State<Arc<App>>,
     auth: OperatorAuth,
     ApiPath(AdapterPath { id }): ApiPath<AdapterPath>,
+    ApiQuery(query): ApiQuery<RemoveQuery>,
 ) -> Result<StatusCode, Problem> {
-    app.plugins.remove(&id, &auth.admin()?.name).await.map_err(change_problem)?;
+    let purge = query.purge.unwrap_or(false);
+    app.plugins.remove(&id, purge, &auth.admin()?.name).await.map_err(change_problem)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -535,7 +553,9 @@ async fn audit_log(
     Ok(Json(AuditPage { entries }))
 }
 
-/// Walks the whole hash chain of the audit log and names the first broken link.
+/// Walks the whole hash chain of the audit log and names the first broken link; with the
+/// checkpoint key, also finds a log cut short (against the latest checkpoint, in the
+/// database and in the checkpoint folder) or extended outside the host (after its last seal).
 #[utoipa::path(
     get, path = "/audit/verify", tag = "operators", security(("operator" = [])),
     responses(
@@ -545,8 +565,87 @@ async fn audit_log(
     ),
 )]
 async fn audit_verify(State(app): State<Arc<App>>, _auth: OperatorAuth) -> Result<Json<audit::Verification>, Problem> {
-    audit::verify(&app.db).await.map(Json).map_err(|error| {
+    audit::verify(&app.db, &app.config.audit.anchor()).await.map(Json).map_err(|error| {
         tracing::error!(%error, "audit verification failed to run");
         storage_problem()
     })
+}
+
+/// `GET /admin/v1/audit/checkpoints`.
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointList {
+    /// Whether this host has a checkpoint key (and seals and checkpoints the log).
+    pub anchored: bool,
+    /// Fingerprint of the checkpoint key.
+    pub key: Option<String>,
+    /// The checkpoint key's public half (base64 Ed25519), to verify checkpoints elsewhere.
+    pub public_key: Option<String>,
+    /// Newest first. Each is the same document as the checkpoint's file.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// Signed checkpoints of the audit log's head, newest first: keep copies outside this host,
+/// and `panjereh audit verify` finds a log that was cut back before one of them.
+#[utoipa::path(
+    get, path = "/audit/checkpoints", tag = "operators", params(AuditQuery), security(("operator" = [])),
+    responses(
+        (status = 200, description = "Checkpoints", body = CheckpointList),
+        (status = 400, description = "An unknown or malformed parameter"),
+        (status = 401, description = "No valid operator token"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
+async fn checkpoints(
+    State(app): State<Arc<App>>,
+    _auth: OperatorAuth,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<CheckpointList>, Problem> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let checkpoints = checkpoint::list(&app.db, limit, query.before).await.map_err(|_| storage_problem())?;
+    let key = app.config.audit.key.as_deref();
+    Ok(Json(CheckpointList {
+        anchored: key.is_some(),
+        key: key.map(|k| k.id().to_owned()),
+        public_key: key.map(|k| crate::plugins::signature::public_key_text(&k.public())),
+        checkpoints,
+    }))
+}
+
+/// Makes a checkpoint of the audit log's newest sealed entry now (or answers the latest,
+/// if it names that entry already), and writes its file. Any operator may: it changes
+/// nothing but the evidence.
+#[utoipa::path(
+    post, path = "/audit/checkpoints", tag = "operators", security(("operator" = [])),
+    responses(
+        (status = 200, description = "The checkpoint of the newest sealed entry", body = Checkpoint),
+        (status = 401, description = "No valid operator token"),
+        (status = 409, description = "No checkpoint key is configured, nothing is sealed yet, or the log no longer \
+            matches its seals or latest checkpoint"),
+        (status = 503, description = "The database or the checkpoint folder is unavailable"),
+    ),
+)]
+async fn checkpoint_now(State(app): State<Arc<App>>, auth: OperatorAuth) -> Result<Json<Checkpoint>, Problem> {
+    let settings = &app.config.audit;
+    let made = match settings.key.as_deref() {
+        Some(key) => checkpoint::make(&app.db, key, &settings.keyring(), &settings.checkpoint_dir).await,
+        None => Err(CheckpointError::NoKey),
+    };
+    let refused = |slug: &'static str, reason: String| {
+        Problem::new(StatusCode::CONFLICT, slug, Bilingual::new("نقطهٔ وارسی ساخته نشد", "No checkpoint was made"))
+            .detail(Bilingual::new(format!("دلیل: {reason}"), reason))
+    };
+    match made {
+        Ok(checkpoint) => {
+            tracing::info!(operator = %auth.0.name, seq = checkpoint.seq, "audit checkpoint on demand");
+            Ok(Json(checkpoint))
+        }
+        Err(error @ CheckpointError::NoKey) => Err(refused("audit-not-anchored", error.to_string())),
+        Err(
+            error @ (CheckpointError::NothingSealed | CheckpointError::BadSeal { .. } | CheckpointError::Behind { .. }),
+        ) => Err(refused("audit-checkpoint-refused", error.to_string())),
+        Err(CheckpointError::Storage(error)) => {
+            tracing::error!(error = %format!("{error:#}"), "audit checkpoint failed");
+            Err(storage_problem())
+        }
+    }
 }

@@ -9,7 +9,8 @@
 //!   HMAC-SHA256 under the operator-configured `callback-secret` of its adapter, over a
 //!   timestamp and the body: `X-Panjereh-Signature: t=<unix seconds>,sha256=<hex>`. A
 //!   timestamp more than [`CALLBACK_WINDOW_SECS`] away is refused, and so is a delivery
-//!   whose signature was accepted before (a replay).
+//!   with the timestamp and MAC of one accepted before (a replay), however its header is
+//!   spelled.
 
 use std::sync::Arc;
 
@@ -519,17 +520,45 @@ fn bad_signature(agency: &str, reason: &str) -> Problem {
     ))
 }
 
-/// The timestamp and MAC of a callback's signature header.
-fn parse_signature(header: &str) -> Option<(i64, Vec<u8>)> {
+/// Length of an HMAC-SHA256.
+const MAC_LEN: usize = 32;
+
+/// The timestamp and MAC of a callback's signature header, read strictly: exactly one `t`
+/// and one `sha256`, in either order, joined by a comma with no white space; `t` in
+/// canonical decimal (no sign, no leading zero), so that one timestamp has one spelling;
+/// the MAC 64 hex digits of either case. Anything else is refused rather than guessed at.
+fn parse_signature(header: &str) -> Option<(i64, [u8; MAC_LEN])> {
     let (mut timestamp, mut mac) = (None, None);
     for part in header.split(',') {
-        match part.trim().split_once('=')? {
-            ("t", t) => timestamp = Some(t.parse::<i64>().ok()?),
-            ("sha256", hex_mac) => mac = Some(hex::decode(hex_mac).ok()?),
+        match part.split_once('=')? {
+            ("t", t) if timestamp.is_none() => {
+                let canonical = !t.is_empty()
+                    && t.len() <= 18
+                    && t.bytes().all(|b| b.is_ascii_digit())
+                    && (t == "0" || !t.starts_with('0'));
+                timestamp = Some(t.parse::<i64>().ok().filter(|_| canonical)?);
+            }
+            ("sha256", hex_mac) if mac.is_none() => {
+                let mut bytes = [0u8; MAC_LEN];
+                hex::decode_to_slice(hex_mac, &mut bytes).ok()?;
+                mac = Some(bytes);
+            }
             _ => return None,
         }
     }
     Some((timestamp?, mac?))
+}
+
+/// What makes a delivery the same delivery: the agency, the timestamp and the MAC's bytes,
+/// never the header's text, which has more than one spelling of the same signature (hex
+/// case, field order). Each part has a fixed length or a length prefix.
+fn callback_receipt(agency: &str, timestamp: i64, mac: &[u8; MAC_LEN]) -> String {
+    let mut h = Sha256::new();
+    h.update((agency.len() as u64).to_be_bytes());
+    h.update(agency.as_bytes());
+    h.update(timestamp.to_be_bytes());
+    h.update(mac);
+    hex::encode(h.finalize())
 }
 
 /// Checks a callback's signature and freshness, and records it so that it works once.
@@ -560,7 +589,7 @@ async fn authenticate_callback(
     if (now / 1000 - timestamp).abs() > CALLBACK_WINDOW_SECS {
         return Err(bad_signature(agency, "timestamp outside the window (a clock off, or an old callback replayed)"));
     }
-    let receipt = hex::encode(Sha256::digest(header.as_bytes()));
+    let receipt = callback_receipt(agency, timestamp, &signature);
     let expires = (timestamp + CALLBACK_WINDOW_SECS) * 1000 + 1000;
     if !callback_receipts::record(&app.db, &receipt, agency, now, expires).await? {
         tracing::warn!(agency, "callback replayed");

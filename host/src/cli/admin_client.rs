@@ -136,10 +136,10 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::Rollback { id, host } => {
             summary(Client::new(host).post(&format!("/admin/v1/plugins/{id}/rollback"), None).await?)
         }
-        PluginCommand::Remove { id, host } => {
+        PluginCommand::Remove { id, purge, host } => {
             let client = Client::new(host);
-            client.send(client.http.delete(format!("{}/admin/v1/plugins/{id}", client.base))).await?;
-            println!("removed {id}");
+            client.send(client.http.delete(format!("{}/admin/v1/plugins/{id}?purge={purge}", client.base))).await?;
+            println!("removed {id}{}", if purge { ", its kv data erased" } else { "" });
         }
     }
     Ok(())

@@ -53,6 +53,10 @@ pub enum InstallError {
     VersionExists { id: String, version: String },
     #[error("agency `{agency}` is already served by adapter `{by}`")]
     AgencyTaken { agency: String, by: String },
+    #[error(
+        "adapter id `{id}` belongs to agency `{owner}`; a package of agency `{agency}` may not use it: give the adapter an id of its own"
+    )]
+    IdTaken { id: String, owner: String, agency: String },
     #[error("storage failed: {0:#}")]
     Storage(anyhow::Error),
 }
@@ -178,6 +182,15 @@ impl Manager {
         let digest = super::digest(&package.wasm);
         let storage = |e: sqlx::Error| InstallError::Storage(e.into());
 
+        // An id is its agency's from the first install on: another agency's package under it
+        // would inherit the grants, secrets and kv data of the id.
+        let taken =
+            |owner: String| InstallError::IdTaken { id: manifest.id.clone(), owner, agency: manifest.agency.clone() };
+        if let Some(owner) = self.db.adapter_owner(&manifest.id).await.map_err(storage)?
+            && owner != manifest.agency
+        {
+            return Err(taken(owner));
+        }
         let existing = self.db.version(&manifest.id, &manifest.version.to_string()).await.map_err(storage)?;
         let unchanged = existing.as_ref().is_some_and(|v| v.digest == digest);
         if existing.is_some() && !unchanged && source == Source::Upload {
@@ -197,6 +210,10 @@ impl Manager {
         // Everything that can fail on the package itself happens before anything is stored.
         let adapter = Arc::new(self.compile_and_describe(package.wasm.clone(), &package.manifest).await?);
         let version = manifest.version.to_string();
+        let owner = self.db.bind_adapter_owner(&manifest.id, &manifest.agency).await.map_err(storage)?;
+        if owner != manifest.agency {
+            return Err(taken(owner));
+        }
         if !unchanged {
             self.db.put_component(&digest, &package.wasm).await.map_err(storage)?;
             let stored = StoredVersion {
@@ -291,9 +308,14 @@ impl Manager {
         Ok(())
     }
 
-    /// Removes an adapter and all its versions.
-    pub async fn remove(&self, id: &str, actor: &str) -> Result<(), ChangeError> {
-        if !self.db.remove_adapter(id).await? {
+    /// Removes an adapter and all its versions. Its kv data is kept, so that the agency
+    /// can reinstall it and find its data, unless `purge` erases it. The id stays bound to
+    /// its agency either way, so no other agency can take it. The operator's grants are
+    /// configuration, keyed by id: they are never changed here, and only ever apply to a
+    /// package of the id's agency.
+    pub async fn remove(&self, id: &str, purge: bool, actor: &str) -> Result<(), ChangeError> {
+        let removed = self.db.remove_adapter(id, purge).await?;
+        if !removed.found {
             return Err(ChangeError::NotFound(id.to_owned()));
         }
         self.audit
@@ -301,7 +323,7 @@ impl Manager {
                 kind: "admin.remove".into(),
                 actor: actor.to_owned(),
                 subject: id.to_owned(),
-                data: json!({}),
+                data: json!({"purged": purge, "kv_keys_erased": removed.kv_keys_erased}),
             })
             .await
             .map_err(ChangeError::Storage)?;

@@ -55,7 +55,28 @@ pub fn generate() -> (String, String) {
 
 /// Signs a component: base64 of Ed25519 over its SHA-256.
 pub fn sign(key: &SigningKey, wasm: &[u8]) -> String {
-    B64.encode(key.sign(&Sha256::digest(wasm)).to_bytes())
+    sign_message(key, &Sha256::digest(wasm))
+}
+
+/// Base64 of Ed25519 over `message` (the audit log's checkpoints use it too).
+pub fn sign_message(key: &SigningKey, message: &[u8]) -> String {
+    B64.encode(key.sign(message).to_bytes())
+}
+
+/// Whether `signature` (base64) is `key`'s Ed25519 signature of `message`.
+pub fn verify_message(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
+    let Ok(bytes) = B64.decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(bytes) = <[u8; 64]>::try_from(bytes) else {
+        return false;
+    };
+    key.verify_strict(message, &Signature::from_bytes(&bytes)).is_ok()
+}
+
+/// Base64 of a public key, as `panjereh keygen` prints it.
+pub fn public_key_text(key: &VerifyingKey) -> String {
+    B64.encode(key.to_bytes())
 }
 
 impl Trust {

@@ -1,5 +1,6 @@
-//! Adapter packages: components stored content-addressed, every uploaded version, and the
-//! desired state (active version, enabled) that replicas converge to.
+//! Adapter packages: components stored content-addressed, every uploaded version, the
+//! desired state (active version, enabled) that replicas converge to, and which agency
+//! each adapter id belongs to.
 
 use sqlx::Row;
 
@@ -180,12 +181,60 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// The agency an adapter id is bound to, if it was ever installed.
+    pub async fn adapter_owner(&self, adapter_id: &str) -> sqlx::Result<Option<String>> {
+        let row = sqlx::query("SELECT agency FROM adapter_owners WHERE adapter_id = $1")
+            .bind(adapter_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("agency")).transpose()
+    }
+
+    /// Binds an adapter id to `agency` unless it is bound already; answers the agency it
+    /// is bound to now (another agency's when the id was taken, even by a racing install).
+    pub async fn bind_adapter_owner(&self, adapter_id: &str, agency: &str) -> sqlx::Result<String> {
+        let row = sqlx::query(
+            "INSERT INTO adapter_owners (adapter_id, agency, bound_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (adapter_id) DO UPDATE SET agency = adapter_owners.agency RETURNING agency",
+        )
+        .bind(adapter_id)
+        .bind(agency)
+        .bind(now_ms())
+        .fetch_one(self.writer())
+        .await?;
+        row.try_get("agency")
+    }
+
     /// Removes an adapter and its versions (components stay: they are shared by digest).
-    pub async fn remove_adapter(&self, id: &str) -> sqlx::Result<bool> {
+    /// Its kv data stays, so that a reinstall finds it, unless `purge` erases it. The binding
+    /// of its id to its agency always stays: no other agency can ever take the id (and
+    /// with it the operator's grants and secrets for the id). Nothing is found when there
+    /// is no such adapter and, for a purge, the id was never installed.
+    pub async fn remove_adapter(&self, id: &str, purge: bool) -> sqlx::Result<Removed> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM adapters WHERE id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM adapter_versions WHERE adapter_id = $1").bind(id).execute(&mut *tx).await?;
+        let mut removed = Removed { found: done.rows_affected() > 0, kv_keys_erased: 0 };
+        if purge {
+            let keys = sqlx::query("DELETE FROM kv_entries WHERE adapter = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM kv_usage WHERE adapter = $1").bind(id).execute(&mut *tx).await?;
+            let bound = sqlx::query("SELECT agency FROM adapter_owners WHERE adapter_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            removed.kv_keys_erased = keys.rows_affected();
+            removed.found |= keys.rows_affected() > 0 || bound.is_some();
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(removed)
     }
+}
+
+/// What [`Db::remove_adapter`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    /// There was something to remove.
+    pub found: bool,
+    /// Keys of the adapter's kv storage erased by a purge.
+    pub kv_keys_erased: u64,
 }

@@ -22,7 +22,8 @@ use super::TokenView;
 use crate::api::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::auth::assurance_name;
-use crate::auth::oidc::{OidcError, RelyingParty, safe_return_to};
+use crate::auth::oidc::{OidcError, RelyingParty};
+use crate::auth::return_to;
 use crate::auth::session::{self, Source};
 use crate::store::citizens;
 
@@ -119,10 +120,10 @@ async fn login(
     let rp = relying_party(&app)?;
     let Query(query) = query?;
     let return_to = query.return_to.unwrap_or_else(|| "/".to_owned());
-    if !safe_return_to(&return_to) {
+    if !return_to::is_local(&return_to) {
         return Err(Problem::bad_request(Bilingual::new(
-            "نشانی بازگشت باید مسیری در همین سامانه باشد (با / شروع شود).",
-            "return_to must be a path on this site, starting with a single /",
+            "نشانی بازگشت باید مسیری در همین سامانه باشد: با یک / شروع شود و نویسهٔ کنترلی، فاصله یا \\ نداشته باشد.",
+            "return_to must be a path on this site: starting with a single /, without control characters, white space or backslashes",
         ))
         .extension("field", "return_to"));
     }
@@ -205,7 +206,9 @@ async fn callback(
         .into_response()
     } else {
         let mut response = StatusCode::SEE_OTHER.into_response();
-        let location = HeaderValue::from_str(&identity.return_to).unwrap_or_else(|_| HeaderValue::from_static("/"));
+        // Checked when the sign-in began; checked again, as it was read back from the database.
+        let target = return_to::local_or_home(Some(&identity.return_to));
+        let location = HeaderValue::from_str(&target).unwrap_or_else(|_| HeaderValue::from_static("/"));
         response.headers_mut().insert(header::LOCATION, location);
         response
     };
