@@ -2,9 +2,11 @@
 //! adapter.
 //!
 //! Loading happens off the request path: header check, compile (on a blocking thread),
-//! import/export and WIT-version checks, linking into an `InstancePre`, and one `describe`
-//! call in a throwaway store. Only then is the adapter swapped into the registry, an
-//! atomic pointer swap: calls in flight keep the `Arc` of the version they started with.
+//! import/export and WIT-version checks, linking into an `InstancePre`, measuring the pool
+//! slots one call takes, and one `describe` call in a throwaway store, held to the caps of
+//! [`bounds`]. Only then is the adapter swapped into the registry, an atomic pointer swap
+//! that also builds the [`catalogue`]: calls in flight keep the `Arc` of the version they
+//! started with. Every answer of an adapter is held to the caps of [`bounds`] too.
 
 pub mod bounds;
 pub mod catalogue;
