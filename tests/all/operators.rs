@@ -664,7 +664,6 @@ async fn operator_tokens_expire_and_can_be_revoked(database: Database) {
     assert_eq!((status, &log["ok"]), (200, &json!(true)), "the CLI's audit entry keeps the chain: {log}");
 }
 
-
 #[tokio::test]
 async fn a_token_revoked_on_one_replica_is_refused_by_another_at_once() {
     let db = PgDatabase::create().await;
