@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use crate::api::client_limit::ClientLimits;
 use crate::audit::Audit;
-use crate::auth::notifier::{LogNotifier, Notifier};
+use crate::auth::notifier::{LogNotifier, NoNotifier, Notifier, SmsGateway};
 use crate::auth::oidc::RelyingParty;
-use crate::auth::throttle::Throttle;
-use crate::config::Config;
+use crate::auth::otp::OtpProvider;
+use crate::auth::ownership::{OwnershipCheck, Registry as OwnershipRegistry};
+use crate::config::{Config, OtpMode};
 use crate::plugins::lifecycle::{Manager, ManagerOptions};
 use crate::plugins::{Refusal, Registry};
 use crate::runtime::Runtime;
@@ -27,12 +28,10 @@ pub struct App {
     pub plugins: Arc<Manager>,
     /// Packages of the plugins folder refused at start, with the reason (`/readyz`).
     pub refused: Vec<Refusal>,
-    /// Delivers one-time codes of the built-in identity provider.
-    pub notifier: Arc<dyn Notifier>,
+    /// The built-in one-time-code sign-in: its mode, ownership registry and notifier.
+    pub otp: OtpProvider,
     /// The OpenID Connect relying party, when `[oidc]` is configured.
     pub oidc: Option<Arc<RelyingParty>>,
-    /// Per-client limit on sign-in requests.
-    pub throttle: Throttle,
     /// Per-client limits on anonymous inquiries and on starting single sign-on.
     pub limits: ClientLimits,
 }
@@ -40,18 +39,35 @@ pub struct App {
 impl App {
     /// Connects the database, builds the runtime, installs the plugins folder, loads the
     /// desired adapters and starts following other replicas' changes. One-time codes go
-    /// to the log.
+    /// through the SMS gateway of `[auth.sms]`, or to the log in `otp = "development"`.
     pub async fn start(config: Config) -> anyhow::Result<Arc<App>> {
-        tracing::warn!(
-            "one-time codes are written to the log (development notifier); plug in an SMS gateway for production"
-        );
-        App::start_with_notifier(config, Arc::new(LogNotifier)).await
+        let notifier: Arc<dyn Notifier> = match (config.auth.otp, &config.sms) {
+            (OtpMode::Development, _) => {
+                tracing::warn!(
+                    "otp = \"development\": one-time codes are written to the log and nobody checks who owns a mobile; never use this mode for real citizens"
+                );
+                Arc::new(LogNotifier)
+            }
+            (OtpMode::RegistryChecked, Some(sms)) => Arc::new(SmsGateway::new(sms.clone())?),
+            (OtpMode::RegistryChecked, None) => {
+                anyhow::bail!(
+                    "auth.otp = \"registry-checked\" needs [auth.sms], the SMS gateway codes are sent through"
+                )
+            }
+            (OtpMode::Off, _) => Arc::new(NoNotifier),
+        };
+        App::start_with_notifier(config, notifier).await
     }
 
     /// Like [`App::start`], delivering one-time codes through `notifier` (an SMS gateway,
     /// or a `MemoryNotifier` that tests read).
     pub async fn start_with_notifier(config: Config, notifier: Arc<dyn Notifier>) -> anyhow::Result<Arc<App>> {
         crate::metrics::handle();
+        let ownership = match &config.registry {
+            Some(settings) => Some(Arc::new(OwnershipRegistry::new(settings.clone())?) as Arc<dyn OwnershipCheck>),
+            None => None,
+        };
+        let otp = OtpProvider::new(config.auth, ownership, notifier)?;
         let oidc = match &config.oidc {
             Some(settings) => Some(Arc::new(RelyingParty::new(settings.clone(), &config.egress.extra_roots)?)),
             None => None,
@@ -90,8 +106,7 @@ impl App {
                 every,
             );
         }
-        let throttle = Throttle::new(config.auth.otp_client_per_minute);
         let limits = ClientLimits::new(&config);
-        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, notifier, oidc, throttle, limits }))
+        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, otp, oidc, limits }))
     }
 }

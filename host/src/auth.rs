@@ -8,8 +8,12 @@
 //!
 //! # Layout
 //!
-//! - [`notifier`]: how one-time codes reach the citizen (log in development, memory in tests).
-//! - [`otp`]: the built-in identity provider: codes, expiry, attempts and back-off.
+//! - [`notifier`]: how one-time codes reach the citizen (an SMS gateway; the log only in
+//!   `otp = "development"`; memory in tests).
+//! - [`ownership`]: whether a mobile belongs to a national ID (the Shahkar registry).
+//! - [`otp`]: the built-in identity provider: ownership first, shared limits, codes,
+//!   expiry, attempts and back-off.
+//! - [`throttle`]: which client a request comes from (through trusted proxies only).
 //! - [`oidc`]: the OpenID Connect relying party (code flow, PKCE, ID-token checks).
 //! - [`session`]: issuing sessions and the [`Citizen`] request extractor.
 //! - [`access`]: a service's `min-assurance` against the session, and handing identity
@@ -20,6 +24,7 @@ pub mod access;
 pub mod notifier;
 pub mod oidc;
 pub mod otp;
+pub mod ownership;
 pub mod return_to;
 pub mod session;
 pub mod throttle;

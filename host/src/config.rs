@@ -52,6 +52,10 @@ pub struct Config {
     pub audit: AuditSettings,
     /// What a client may hold of the HTTP server (`[server]`).
     pub server: ServerSettings,
+    /// The mobile-ownership registry of `otp = "registry-checked"` (`[auth.registry]`).
+    pub registry: Option<RegistrySettings>,
+    /// The SMS gateway one-time codes go through (`[auth.sms]`).
+    pub sms: Option<SmsSettings>,
 }
 
 /// The evidence log's anchor outside the database (`[audit]` in the file). Without a key
@@ -191,9 +195,80 @@ pub struct AuthSettings {
     pub otp_backoff: Duration,
     /// How long a session lasts.
     pub session_ttl: Duration,
-    /// Sign-in requests one client address may make a minute, after a burst of as many
-    /// (`otp-client-per-minute`; 0 turns the limit off).
+    /// Sign-in requests one client address may make a minute, counted in the database so
+    /// that every replica shares one budget (`otp-client-per-minute`; 0 turns the limit off).
     pub otp_client_per_minute: u32,
+    /// Whether, and how, citizens sign in with a one-time code (`otp`).
+    pub otp: OtpMode,
+}
+
+/// `[auth] otp`: the built-in one-time-code sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtpMode {
+    /// No one-time-code sign-in (the default): `/auth/otp/*` answers 404.
+    #[default]
+    Off,
+    /// A code is sent only after the mobile-ownership registry (`[auth.registry]`) confirms
+    /// that the mobile belongs to the national ID; codes go out by SMS (`[auth.sms]`).
+    RegistryChecked,
+    /// No ownership check, codes written to the log: for a developer's own machine only.
+    /// The host refuses to start in this mode unless it listens on loopback.
+    Development,
+}
+
+impl OtpMode {
+    /// The name used in the configuration file.
+    pub fn name(self) -> &'static str {
+        match self {
+            OtpMode::Off => "off",
+            OtpMode::RegistryChecked => "registry-checked",
+            OtpMode::Development => "development",
+        }
+    }
+}
+
+/// `[auth.registry]`: the mobile-ownership registry (Shahkar, or an integrator in front of
+/// it) asked before a one-time code is sent.
+#[derive(Clone)]
+pub struct RegistrySettings {
+    /// Base URL; the host calls `GET {url}/v1/services/matching`.
+    pub url: String,
+    /// The bearer token the registry issued to the window.
+    pub token: String,
+    /// How long the host waits for an answer before refusing to send a code.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RegistrySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrySettings")
+            .field("url", &self.url)
+            .field("token", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// `[auth.sms]`: the SMS gateway one-time codes are sent through.
+#[derive(Clone)]
+pub struct SmsSettings {
+    /// Base URL; the host calls `POST {url}/v1/{api-key}/sms/send.json`.
+    pub url: String,
+    pub api_key: String,
+    /// The sender line the codes come from.
+    pub sender: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("url", &self.url)
+            .field("api_key", &"[redacted]")
+            .field("sender", &self.sender)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Default for AuthSettings {
@@ -203,6 +278,7 @@ impl Default for AuthSettings {
             otp_backoff: Duration::from_secs(1),
             session_ttl: Duration::from_secs(12 * 3600),
             otp_client_per_minute: 30,
+            otp: OtpMode::Off,
         }
     }
 }
@@ -371,13 +447,7 @@ impl RawOidc {
             }
             Ok(value.to_owned())
         };
-        let client_secret = match self.client_secret {
-            RawSecret { secret: Some(value), env: None } => value,
-            RawSecret { secret: None, env: Some(var) } => {
-                env(&var).with_context(|| format!("oidc.client-secret: environment variable {var} is not set"))?
-            }
-            _ => bail!("oidc.client-secret: give exactly one of `secret` or `env`"),
-        };
+        let client_secret = self.client_secret.resolve("oidc.client-secret", &env)?;
         let client_secret_post = match self.client_auth.as_deref() {
             None | Some("client_secret_basic") => false,
             Some("client_secret_post") => true,
@@ -432,6 +502,31 @@ struct RawAuth {
     otp_backoff_ms: Option<u64>,
     session_ttl_secs: Option<u64>,
     otp_client_per_minute: Option<u32>,
+    /// `off` (default), `registry-checked` or `development`.
+    otp: Option<String>,
+    registry: Option<RawRegistry>,
+    sms: Option<RawSms>,
+}
+
+/// `[auth.registry]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRegistry {
+    url: String,
+    /// `{ secret = "..." }` or `{ env = "VAR" }`.
+    token: RawSecret,
+    timeout_ms: Option<u64>,
+}
+
+/// `[auth.sms]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSms {
+    url: String,
+    /// `{ secret = "..." }` or `{ env = "VAR" }`.
+    api_key: RawSecret,
+    sender: String,
+    timeout_ms: Option<u64>,
 }
 
 /// `[egress]`: adapters' outbound HTTP.
@@ -514,10 +609,76 @@ struct RawSecret {
     env: Option<String>,
 }
 
+impl RawSecret {
+    /// The secret's value; `field` names it in errors.
+    fn resolve(self, field: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<String> {
+        match self {
+            RawSecret { secret: Some(value), env: None } => Ok(value),
+            RawSecret { secret: None, env: Some(var) } => {
+                env(&var).with_context(|| format!("{field}: environment variable {var} is not set"))
+            }
+            _ => bail!("{field}: give exactly one of `secret` or `env`"),
+        }
+    }
+}
+
+/// An `http(s)` base URL from the file, without a trailing slash.
+fn base_url(field: &str, value: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(value).with_context(|| format!("{field} is not a URL: {value}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        bail!("{field} must be an http(s) URL");
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+impl RawAuth {
+    /// The one-time-code mode, and the registry and SMS gateway it needs.
+    fn otp(
+        &mut self,
+        listen: SocketAddr,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<(OtpMode, Option<RegistrySettings>, Option<SmsSettings>)> {
+        let mode = match self.otp.as_deref() {
+            None | Some("off") => OtpMode::Off,
+            Some("registry-checked") => OtpMode::RegistryChecked,
+            Some("development") => OtpMode::Development,
+            Some(other) => bail!("auth.otp must be off, registry-checked or development, not {other}"),
+        };
+        let timeout = |ms: Option<u64>| Duration::from_millis(ms.unwrap_or(3000).max(1));
+        let registry = match self.registry.take() {
+            Some(raw) => Some(RegistrySettings {
+                url: base_url("auth.registry.url", &raw.url)?,
+                token: raw.token.resolve("auth.registry.token", &env)?,
+                timeout: timeout(raw.timeout_ms),
+            }),
+            None => None,
+        };
+        let sms = match self.sms.take() {
+            Some(raw) => Some(SmsSettings {
+                url: base_url("auth.sms.url", &raw.url)?,
+                api_key: raw.api_key.resolve("auth.sms.api-key", &env)?,
+                sender: raw.sender,
+                timeout: timeout(raw.timeout_ms),
+            }),
+            None => None,
+        };
+        match mode {
+            OtpMode::RegistryChecked if registry.is_none() => {
+                bail!("auth.otp = \"registry-checked\" needs [auth.registry] (the mobile-ownership registry)")
+            }
+            OtpMode::Development if !listen.ip().is_loopback() => bail!(
+                "auth.otp = \"development\" sends codes to the log without checking who owns the mobile; \
+                 it is refused on {listen}: listen on loopback (127.0.0.1 or ::1), or use \"registry-checked\""
+            ),
+            _ => Ok((mode, registry, sms)),
+        }
+    }
+}
+
 impl Config {
     /// Reads the file (if any), applies the flags and the environment, and validates.
     pub fn load(overrides: Overrides) -> anyhow::Result<Config> {
-        let raw = match &overrides.config_file {
+        let mut raw = match &overrides.config_file {
             Some(path) => read_file(path)?,
             None => RawConfig::default(),
         };
@@ -584,8 +745,11 @@ impl Config {
             .or(raw.database_url)
             .unwrap_or_else(|| "sqlite://data/panjereh.db".to_owned());
         let cache_dir = overrides.cache_dir.or(raw.cache_dir).or_else(|| Some(PathBuf::from("data/cache")));
+        let listen = overrides.listen.or(raw.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let (otp, registry, sms) = raw.auth.otp(listen, env)?;
         let auth_defaults = AuthSettings::default();
         let auth = AuthSettings {
+            otp,
             otp_ttl: raw.auth.otp_ttl_secs.map_or(auth_defaults.otp_ttl, Duration::from_secs),
             otp_backoff: raw.auth.otp_backoff_ms.map_or(auth_defaults.otp_backoff, Duration::from_millis),
             session_ttl: raw.auth.session_ttl_secs.map_or(auth_defaults.session_ttl, Duration::from_secs),
@@ -599,7 +763,7 @@ impl Config {
             cache_dir,
             trust,
             reconcile_every: Duration::from_millis(raw.reconcile_ms.unwrap_or(5000).max(100)),
-            listen: overrides.listen.or(raw.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen,
             plugins_dir: overrides.plugins_dir.or(raw.plugins).unwrap_or_else(|| PathBuf::from("plugins-dist")),
             database_url,
             limits,
@@ -611,6 +775,8 @@ impl Config {
             trusted_proxies: raw.trusted_proxies,
             audit,
             server,
+            registry,
+            sms,
         })
     }
 }

@@ -154,6 +154,7 @@ pub mod data_usage;
 pub mod oidc_logins;
 pub mod otp;
 pub mod sessions;
+pub mod sign_in_counters;
 
 /// A random identifier: 128 bits from the OS CSPRNG, as 32 hex digits.
 pub fn random_id() -> String {

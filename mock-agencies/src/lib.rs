@@ -1,5 +1,7 @@
-//! Development stand-ins for the agency back-ends the sample adapters call: the traffic
-//! police's fines service and the tax administration's taxpayer service. They answer from
+//! Development stand-ins for the parties outside the window: the agency back-ends the
+//! sample adapters call (the traffic police's fines service, the tax administration's
+//! taxpayer service), and the national mobile-ownership registry and the SMS gateway that
+//! one-time-code sign-in uses. They answer from
 //! fixture files (`fixtures/*.json`) and check the API key like the real ones would, so
 //! `cargo xtask run` shows every sample service answering and the integration tests
 //! exercise the adapters over real HTTP.
@@ -10,10 +12,14 @@
 //! - [`tax`]: `GET /v1/taxpayers/{id}`, `POST /v1/registrations`,
 //!   `GET /v1/registrations/{reference}`, and `POST /v1/registrations/{reference}/decision`
 //!   for a test or a demo to play the tax office.
-//! - This file: [`Keys`], [`Running`] and [`start`], which binds both on given addresses
-//!   (port 0 in tests).
+//! - [`registry`]: `GET /v1/services/matching` (does a mobile belong to a national ID?).
+//! - [`sms`]: `POST /v1/{api-key}/sms/send.json`, and the outbox at `GET /`.
+//! - This file: [`Keys`], [`Running`] and [`start`], which binds the agency back-ends on
+//!   given addresses (port 0 in tests), and [`serve`] for any one router.
 
 pub mod police;
+pub mod registry;
+pub mod sms;
 pub mod tax;
 
 use std::net::SocketAddr;
@@ -26,6 +32,10 @@ use tokio::net::TcpListener;
 pub const POLICE_ADDR: &str = "127.0.0.1:9101";
 /// The default address of the tax back-end.
 pub const TAX_ADDR: &str = "127.0.0.1:9102";
+/// The default address of the mobile-ownership registry.
+pub const REGISTRY_ADDR: &str = "127.0.0.1:9103";
+/// The default address of the SMS gateway.
+pub const SMS_ADDR: &str = "127.0.0.1:9104";
 
 /// The API keys the back-ends accept.
 #[derive(Debug, Clone)]
@@ -68,6 +78,13 @@ pub async fn start(police: SocketAddr, tax: SocketAddr, keys: Keys) -> std::io::
     let police = spawn(TcpListener::bind(police).await?, police::router(keys.police), rx.clone())?;
     let tax = spawn(TcpListener::bind(tax).await?, tax::router(keys.tax), rx)?;
     Ok(Running { police, tax, _shutdown: tx })
+}
+
+/// A router served on `addr` until the returned sender is dropped; the bound address.
+pub async fn serve(addr: SocketAddr, router: Router) -> std::io::Result<(SocketAddr, tokio::sync::watch::Sender<()>)> {
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let addr = spawn(TcpListener::bind(addr).await?, router, rx)?;
+    Ok((addr, tx))
 }
 
 fn spawn(

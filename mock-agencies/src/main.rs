@@ -1,12 +1,14 @@
-//! `mock-agencies`: serves the mock police and tax back-ends on loopback until interrupted.
+//! `mock-agencies`: serves the mock agency back-ends, the mobile-ownership registry and the
+//! SMS gateway on loopback until interrupted.
 
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use clap::Parser;
-use mock_agencies::{Keys, POLICE_ADDR, TAX_ADDR};
+use mock_agencies::{Keys, POLICE_ADDR, REGISTRY_ADDR, SMS_ADDR, TAX_ADDR, registry, sms};
 
-/// Mock agency back-ends for development: the traffic police and the tax administration.
+/// Mock parties outside the window, for development: the traffic police, the tax
+/// administration, the mobile-ownership registry and an SMS gateway.
 #[derive(Debug, Parser)]
 #[command(name = "mock-agencies", version, about)]
 struct Args {
@@ -16,12 +18,24 @@ struct Args {
     /// Address of the tax back-end.
     #[arg(long, default_value = TAX_ADDR)]
     tax: SocketAddr,
+    /// Address of the mobile-ownership registry.
+    #[arg(long, default_value = REGISTRY_ADDR)]
+    registry: SocketAddr,
+    /// Address of the SMS gateway (its outbox page is at `/`).
+    #[arg(long, default_value = SMS_ADDR)]
+    sms: SocketAddr,
     /// API key the police back-end accepts.
     #[arg(long, default_value = "dev-police-key")]
     police_key: String,
     /// API key the tax back-end accepts.
     #[arg(long, default_value = "dev-tax-key")]
     tax_key: String,
+    /// Bearer token the registry accepts.
+    #[arg(long, default_value = "dev-registry-token")]
+    registry_token: String,
+    /// API key the SMS gateway accepts.
+    #[arg(long, default_value = "dev-sms-key")]
+    sms_key: String,
 }
 
 #[tokio::main]
@@ -29,10 +43,12 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let args = Args::parse();
     let keys = Keys { police: args.police_key, tax: args.tax_key };
-    let running = mock_agencies::start(args.police, args.tax, keys)
-        .await
-        .context("failed to bind the mock back-ends (is another copy running?)")?;
-    tracing::info!(police = %running.police, tax = %running.tax, "mock agency back-ends serving");
+    let bind = "failed to bind the mock back-ends (is another copy running?)";
+    let running = mock_agencies::start(args.police, args.tax, keys).await.context(bind)?;
+    let (registry, _registry) =
+        mock_agencies::serve(args.registry, registry::Handle::new(args.registry_token).router()).await.context(bind)?;
+    let (sms, _sms) = mock_agencies::serve(args.sms, sms::Handle::new(args.sms_key).router()).await.context(bind)?;
+    tracing::info!(police = %running.police, tax = %running.tax, %registry, %sms, "mock back-ends serving");
     tokio::signal::ctrl_c().await.context("failed to wait for ctrl-c")?;
     Ok(())
 }

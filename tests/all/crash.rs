@@ -55,8 +55,17 @@ struct Server {
     addr: String,
 }
 
+/// The crash tests sign in with codes the development notifier writes to the log.
+const DEVELOPMENT: &str = "[auth]\notp = \"development\"\n";
+
 impl Server {
     fn start(dir: &Path) -> Server {
+        Server::start_with(dir, DEVELOPMENT)
+    }
+
+    /// A host with `config` as its configuration file.
+    fn start_with(dir: &Path, config: &str) -> Server {
+        std::fs::write(dir.join("panjereh.toml"), config).unwrap();
         let mut child = Command::new(binary())
             // Anything the host writes relative to its folder (its compile cache) stays in the temp dir.
             .current_dir(dir)
@@ -64,6 +73,8 @@ impl Server {
             .arg(dir.join("plugins"))
             .arg("--database-url")
             .arg(format!("sqlite://{}", dir.join("panjereh.db").display()))
+            .arg("--config")
+            .arg(dir.join("panjereh.toml"))
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -109,6 +120,19 @@ impl Server {
         // SIGKILL: no shutdown, no flush, nothing the process can do about it.
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+}
+
+impl Server {
+    /// SIGKILL, then every log line not read yet.
+    fn kill_and_read_log(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut lines = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            lines.push(line);
+        }
+        lines
     }
 }
 
@@ -175,4 +199,53 @@ async fn an_acknowledged_application_survives_kill_9() {
     assert_eq!(found["agency_reference"], "CASE-KILL");
     assert_eq!(found["history"].as_array().unwrap().len(), 1);
     server.kill();
+}
+
+/// In production mode the host asks the ownership registry, sends the code through the SMS
+/// gateway, and never writes the code to its log.
+#[tokio::test]
+async fn codes_go_by_sms_and_never_to_the_log() {
+    use mock_agencies::{registry, sms};
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (registry_addr, _registry) =
+        mock_agencies::serve(any, registry::Handle::new("r-token").router()).await.unwrap();
+    let gateway = sms::Handle::new("s-key");
+    let (sms_addr, _sms) = mock_agencies::serve(any, gateway.router()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    let config = format!(
+        "[auth]\notp = \"registry-checked\"\n\
+         [auth.registry]\nurl = \"http://{registry_addr}\"\ntoken = {{ secret = \"r-token\" }}\n\
+         [auth.sms]\nurl = \"http://{sms_addr}\"\napi-key = {{ secret = \"s-key\" }}\nsender = \"10004346\"\n"
+    );
+    let server = Server::start_with(dir.path(), &config);
+    let client = reqwest::Client::new();
+    let start = |mobile: &str| {
+        client.post(server.url("/auth/otp/start")).json(&json!({"national_id": "0499370899", "mobile": mobile})).send()
+    };
+    // A pair the registry does not confirm gets nothing.
+    assert_eq!(start("09359876543").await.unwrap().status(), 403);
+    assert!(gateway.sent_to("09359876543").is_empty());
+
+    assert_eq!(start("09121234567").await.unwrap().status(), 202);
+    let sent = gateway.sent_to("09121234567");
+    assert_eq!(sent.len(), 1, "one SMS");
+    assert_eq!(sent[0].sender, "10004346");
+    let code: String = sent[0].message.chars().filter(char::is_ascii_digit).take(5).collect();
+    assert_eq!(code.len(), 5, "{}", sent[0].message);
+    assert!(sent[0].message.chars().count() <= 70, "one UCS-2 segment: {}", sent[0].message);
+    let verified = client
+        .post(server.url("/auth/otp/verify"))
+        .json(&json!({"national_id": "0499370899", "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+
+    let log = server.kill_and_read_log();
+    assert!(!log.is_empty(), "the host logged its requests");
+    for line in &log {
+        let numbers: Vec<&str> = line.split(|c: char| !c.is_ascii_digit()).collect();
+        assert!(!numbers.contains(&code.as_str()) && !line.contains("code="), "the code is in the log: {line}");
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use panjereh_host::app::App;
 use panjereh_host::auth::notifier::MemoryNotifier;
 use panjereh_host::capabilities::TestResolver;
-use panjereh_host::config::{Config, Overrides};
+use panjereh_host::config::{Config, OtpMode, Overrides, RegistrySettings};
 use serde_json::{Value, json};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
@@ -37,6 +37,18 @@ otp-backoff-ms = 0
 [adapters.applicant.grant]
 identity = ["national-id"]
 "#;
+
+/// The bearer token of the test hosts' registries.
+pub const REGISTRY_TOKEN: &str = "test-registry-token";
+
+/// `[auth.registry]` for a mock registry on `addr`.
+pub fn registry_settings(addr: SocketAddr) -> RegistrySettings {
+    RegistrySettings {
+        url: format!("http://{addr}"),
+        token: REGISTRY_TOKEN.into(),
+        timeout: std::time::Duration::from_secs(3),
+    }
+}
 
 /// A PostgreSQL database of its own for one test, dropped by [`PgDatabase::drop_now`].
 pub struct PgDatabase {
@@ -117,6 +129,11 @@ pub struct Host {
     pub client: reqwest::Client,
     /// Where one-time codes go; tests read them here.
     pub notifier: Arc<MemoryNotifier>,
+    /// The mobile-ownership registry this host asks (a `mock-agencies` registry on its own
+    /// port, knowing the fixture pairs): `otp = "registry-checked"` unless the test's
+    /// configuration chooses another mode.
+    pub registry: mock_agencies::registry::Handle,
+    _registry_server: tokio::sync::watch::Sender<()>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// The server task: `serve` returns once shutdown has drained every connection.
@@ -185,6 +202,10 @@ impl Host {
         prepare(&plugins);
         let config_file = dir.path().join("panjereh.toml");
         std::fs::write(&config_file, config).unwrap();
+        let chooses_otp = toml::from_str::<toml::Table>(config)
+            .ok()
+            .and_then(|t| t.get("auth").and_then(|a| a.get("otp")).cloned())
+            .is_some();
         let mut config = Config::load(Overrides {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             plugins_dir: Some(plugins),
@@ -196,6 +217,13 @@ impl Host {
         })
         .unwrap();
         config.egress.resolver = Arc::new(TestResolver::only(names.iter().map(|(name, ip)| (*name, vec![*ip]))));
+        let registry = mock_agencies::registry::Handle::new(REGISTRY_TOKEN);
+        let (registry_addr, registry_server) =
+            mock_agencies::serve(SocketAddr::from(([127, 0, 0, 1], 0)), registry.router()).await.unwrap();
+        if !chooses_otp {
+            config.auth.otp = OtpMode::RegistryChecked;
+            config.registry = Some(registry_settings(registry_addr));
+        }
         let notifier = Arc::new(MemoryNotifier::default());
         let app = App::start_with_notifier(config, notifier.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -209,6 +237,8 @@ impl Host {
             app,
             client: reqwest::Client::new(),
             notifier,
+            registry,
+            _registry_server: registry_server,
             _dir: dir,
             shutdown: Some(tx),
             served: Some(served),
@@ -295,6 +325,15 @@ impl Host {
     }
 }
 
+impl Host {
+    /// Registers `mobile` to `national_id` in this host's ownership registry.
+    pub fn own(&self, national_id: &str, mobile: &str) {
+        let national_id = panjereh_formats::national_id::parse(national_id).unwrap_or_else(|_| national_id.to_owned());
+        let mobile = panjereh_formats::mobile::parse(mobile).unwrap_or_else(|_| mobile.to_owned());
+        self.registry.register(&national_id, &mobile);
+    }
+}
+
 impl Drop for Host {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -321,6 +360,7 @@ pub struct Answer {
 impl Host {
     /// Signs a citizen in with the built-in OTP provider; returns the bearer token.
     pub async fn sign_in(&self, national_id: &str, mobile: &str) -> String {
+        self.own(national_id, mobile);
         let (status, body) = self.post("/auth/otp/start", json!({"national_id": national_id, "mobile": mobile})).await;
         assert_eq!(status, 202, "{body}");
         let canonical = panjereh_formats::mobile::parse(mobile).unwrap();

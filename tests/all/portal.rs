@@ -364,7 +364,7 @@ async fn sign_in_apply_track_and_see_data_usage_without_javascript() {
         .post("/signin/verify", &[("_csrf", &step2.hidden("_csrf")), ("national_id", NID), ("code", &wrong)])
         .await;
     assert_eq!(refused.status, 401);
-    assert!(refused.field_error("code").contains("کد تأیید نادرست است"), "{}", refused.html);
+    assert!(refused.field_error("code").contains("کد تأیید پذیرفته نشد"), "{}", refused.html);
 
     assert_eq!(browser.sign_in("/applications").await, "/applications");
     let empty = browser.get("/applications").await;

@@ -198,8 +198,9 @@ fn audit_key(root: &Path, bin: &Path) -> anyhow::Result<()> {
 struct MockAgencies;
 
 impl MockAgencies {
-    /// The addresses `config/dev.toml` grants the adapters.
-    const ADDRS: [&str; 2] = ["127.0.0.1:9101", "127.0.0.1:9102"];
+    /// The addresses `config/dev.toml` names: the police and tax back-ends the adapters are
+    /// granted, the mobile-ownership registry and the SMS gateway of sign-in.
+    const ADDRS: [&str; 4] = ["127.0.0.1:9101", "127.0.0.1:9102", "127.0.0.1:9103", "127.0.0.1:9104"];
 
     /// Refuses to start when a back-end address is taken, naming what holds it: a back-end
     /// left over from another run (or another checkout) would silently answer with its own

@@ -1,8 +1,8 @@
 //! `/auth`: the built-in identity provider and sign-out.
 //!
-//! `POST /auth/otp/start {national_id, mobile}` sends a one-time code; `POST
-//! /auth/otp/verify {national_id, code}` answers a bearer token and sets the session
-//! cookie; `POST /auth/logout` revokes the session. The OpenID Connect relying party
+//! `POST /auth/otp/start {national_id, mobile}` sends a one-time code once the
+//! mobile-ownership registry confirms the pair; `POST /auth/otp/verify {national_id, code}`
+//! answers a bearer token and sets the session cookie (see [`crate::auth::otp`]); `POST /auth/logout` revokes the session. The OpenID Connect relying party
 //! (`GET /auth/login?return_to=/path`, `GET /auth/callback`, in [`sso`]) issues the same
 //! sessions with `Source::Oidc`.
 
@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 use super::citizen::ApiJson;
 use super::problem::{Bilingual, FieldProblem, Problem};
 use crate::app::App;
-use crate::auth::otp::{self, CODE_DIGITS, OtpError};
+use crate::auth::otp::{CODE_DIGITS, OtpError};
 use crate::auth::session::{self, Issued, Source};
 use crate::auth::throttle::ClientAddr;
 use crate::auth::{Citizen, assurance_name};
@@ -120,9 +120,11 @@ pub struct CodeSentView {
     post, path = "/otp/start", tag = "sign-in", request_body = StartRequest,
     responses(
         (status = 202, description = "A code is on its way", body = CodeSentView),
+        (status = 403, description = "The registry does not confirm that this mobile belongs to this national ID (one answer, whichever part is wrong); no code was sent"),
+        (status = 404, description = "One-time-code sign-in is turned off on this host"),
         (status = 422, description = "The national ID or the mobile is not valid, each with its reason"),
-        (status = 429, description = "Too many codes for this national ID or mobile, or too many sign-in requests from this client; see Retry-After"),
-        (status = 503, description = "The code could not be sent"),
+        (status = 429, description = "Too many codes for this national ID and mobile, or for this mobile, or too many sign-in requests from this client; see Retry-After"),
+        (status = 503, description = "The registry did not answer, or the code could not be sent"),
     ),
 )]
 async fn start(
@@ -138,23 +140,6 @@ async fn start(
         code_length: CODE_DIGITS,
     };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
-}
-
-/// Refuses a client that made too many sign-in requests.
-fn throttle(app: &App, client: std::net::IpAddr) -> Result<(), Problem> {
-    app.throttle.check(client).map_err(|wait| {
-        tracing::warn!(%client, "sign-in requests throttled");
-        Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-requests",
-            Bilingual::new("درخواست‌های ورود بیش از حد مجاز", "Too many sign-in requests"),
-        )
-        .detail(Bilingual::new(
-            "از این نشانی درخواست ورود زیادی رسیده است؛ کمی صبر کنید و دوباره تلاش کنید.",
-            "too many sign-in requests came from this address; wait a moment and try again",
-        ))
-        .retry_after(wait.as_secs().max(1))
-    })
 }
 
 /// A one-time code on its way.
@@ -176,7 +161,7 @@ pub async fn send_code(
     national_id: Option<&str>,
     mobile: Option<&str>,
 ) -> Result<CodeSent, Problem> {
-    throttle(app, client)?;
+    app.otp.admit(&app.db, client).await.map_err(|e| otp_problem(e, client))?;
     let mut errors = Vec::new();
     let national_id =
         field(&mut errors, "national_id", national_id, ("کد ملی", "national_id"), panjereh_formats::national_id::parse);
@@ -184,9 +169,7 @@ pub async fn send_code(
     let (Some(national_id), Some(mobile)) = (national_id, mobile) else {
         return Err(Problem::invalid_input(errors));
     };
-    let started = otp::start(&app.db, app.notifier.as_ref(), &app.config.auth, &national_id, &mobile)
-        .await
-        .map_err(otp_problem)?;
+    let started = app.otp.start(&app.db, &national_id, &mobile).await.map_err(|e| otp_problem(e, client))?;
     Ok(CodeSent {
         national_id,
         sent_to: mask(&mobile),
@@ -218,13 +201,10 @@ pub struct TokenView {
     responses(
         (status = 200, description = "Signed in", body = TokenView,
             headers(("Set-Cookie" = String, description = "The session cookie"))),
-        (status = 400, description = "No code was requested for this national ID"),
-        (status = 401, description = "A wrong code; `attempts_left` says how many tries remain"),
-        (status = 403, description = "Too many wrong codes: request a new one"),
-        (status = 409, description = "The code was already used"),
-        (status = 410, description = "The code has expired"),
+        (status = 401, description = "No valid code: none was requested, or it is wrong, used, expired or locked after too many wrong tries, or a wrong try was too recent (one answer for all, so that nobody learns who is signing in)"),
+        (status = 404, description = "One-time-code sign-in is turned off on this host"),
         (status = 422, description = "The national ID or the code is malformed"),
-        (status = 429, description = "Wait after a wrong code, or too many sign-in requests from this client; see Retry-After"),
+        (status = 429, description = "Too many sign-in requests from this client; see Retry-After"),
     ),
 )]
 async fn verify(
@@ -255,7 +235,7 @@ pub async fn check_code(
     national_id: Option<&str>,
     code: Option<&str>,
 ) -> Result<Issued, Problem> {
-    throttle(app, client)?;
+    app.otp.admit(&app.db, client).await.map_err(|e| otp_problem(e, client))?;
     let mut errors = Vec::new();
     let national_id =
         field(&mut errors, "national_id", national_id, ("کد ملی", "national_id"), panjereh_formats::national_id::parse);
@@ -263,7 +243,7 @@ pub async fn check_code(
     let (Some(national_id), Some(code)) = (national_id, code) else {
         return Err(Problem::invalid_input(errors));
     };
-    let citizen = otp::verify(&app.db, &app.config.auth, &national_id, &code).await.map_err(otp_problem)?;
+    let citizen = app.otp.verify(&app.db, &national_id, &code).await.map_err(|e| otp_problem(e, client))?;
     Ok(session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?)
 }
 
@@ -289,67 +269,72 @@ pub async fn sign_out(app: &App, citizen: &Citizen) -> Result<(), Problem> {
     Ok(())
 }
 
-fn otp_problem(error: OtpError) -> Problem {
+fn otp_problem(error: OtpError, client: std::net::IpAddr) -> Problem {
     let seconds = |d: std::time::Duration| d.as_millis().div_ceil(1000).max(1) as u64;
     match error {
+        OtpError::Off => Problem::new(
+            StatusCode::NOT_FOUND,
+            "otp-off",
+            Bilingual::new("ورود با کد یک‌بارمصرف فعال نیست", "One-time-code sign-in is turned off"),
+        )
+        .detail(Bilingual::new(
+            "این میزبان ورود با پیامک را ارائه نمی‌کند؛ از ورود یکپارچه استفاده کنید.",
+            "this host does not offer sign-in by SMS code; use single sign-on",
+        )),
+        OtpError::ClientLimit { retry_after } => {
+            tracing::warn!(%client, "sign-in requests throttled");
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                Bilingual::new("درخواست‌های ورود بیش از حد مجاز", "Too many sign-in requests"),
+            )
+            .detail(Bilingual::new(
+                "از این نشانی درخواست ورود زیادی رسیده است؛ کمی صبر کنید و دوباره تلاش کنید.",
+                "too many sign-in requests came from this address; wait a moment and try again",
+            ))
+            .retry_after(seconds(retry_after))
+        }
+        OtpError::NotOwner => Problem::new(
+            StatusCode::FORBIDDEN,
+            "otp-refused",
+            Bilingual::new("ورود با این مشخصات ممکن نیست", "Sign-in with these details is not possible"),
+        )
+        .detail(Bilingual::new(
+            "شماره موبایل باید به نام صاحب همین کد ملی ثبت شده باشد. هر دو را بررسی کنید.",
+            "the mobile number must be registered to the holder of this national ID; check both",
+        )),
+        OtpError::Registry(error) => {
+            tracing::error!(%error, "one-time code not sent: the ownership registry did not answer");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "otp-registry-unavailable",
+                Bilingual::new("بررسی مالکیت شماره ممکن نشد", "The mobile number could not be checked"),
+            )
+            .detail(Bilingual::new(
+                "سامانه‌ی احراز مالکیت شماره پاسخ نداد؛ کدی فرستاده نشد. چند لحظه دیگر دوباره تلاش کنید.",
+                "the mobile-ownership registry did not answer, so no code was sent; try again in a moment",
+            ))
+            .retry_after(10)
+        }
         OtpError::TooManyStarts { retry_after } => Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "otp-too-many-requests",
             Bilingual::new("درخواست کد بیش از حد مجاز", "Too many codes requested"),
         )
         .detail(Bilingual::new(
-            "برای این کد ملی یا شماره موبایل کد زیادی درخواست شده است؛ چند دقیقه دیگر دوباره تلاش کنید.",
-            "too many codes were requested for this national ID or mobile; try again in a few minutes",
+            "برای این شماره موبایل کد زیادی درخواست شده است؛ چند دقیقه دیگر دوباره تلاش کنید.",
+            "too many codes were requested for this mobile number; try again in a few minutes",
         ))
         .retry_after(seconds(retry_after)),
-        OtpError::NotStarted => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "otp-not-started",
-            Bilingual::new("کدی درخواست نشده است", "No code was requested"),
-        )
-        .detail(Bilingual::new("ابتدا کد تأیید را درخواست کنید.", "request a code first with POST /auth/otp/start")),
-        OtpError::Used => Problem::new(
-            StatusCode::CONFLICT,
-            "otp-used",
-            Bilingual::new("این کد قبلاً استفاده شده است", "This code was already used"),
-        )
-        .detail(Bilingual::new(
-            "هر کد فقط یک بار کار می‌کند؛ کد تازه درخواست کنید.",
-            "each code works once; request a new one",
-        )),
-        OtpError::Expired => Problem::new(
-            StatusCode::GONE,
-            "otp-expired",
-            Bilingual::new("کد تأیید منقضی شده است", "The code has expired"),
-        )
-        .detail(Bilingual::new("کد تازه درخواست کنید.", "request a new code")),
-        OtpError::Locked => Problem::new(
-            StatusCode::FORBIDDEN,
-            "otp-locked",
-            Bilingual::new("تعداد تلاش‌های نادرست بیش از حد مجاز", "Too many wrong codes"),
-        )
-        .detail(Bilingual::new(
-            "این کد دیگر پذیرفته نمی‌شود؛ کد تازه درخواست کنید.",
-            "this code is no longer accepted; request a new one",
-        )),
-        OtpError::Backoff { retry_after } => {
-            Problem::new(StatusCode::TOO_MANY_REQUESTS, "otp-wait", Bilingual::new("کمی صبر کنید", "Please wait"))
-                .detail(Bilingual::new(
-                    "پس از کد نادرست باید کمی صبر کنید و دوباره تلاش کنید.",
-                    "after a wrong code, wait a moment before trying again",
-                ))
-                .retry_after(seconds(retry_after))
-        }
-        OtpError::Wrong { remaining } => Problem::new(
+        OtpError::Invalid => Problem::new(
             StatusCode::UNAUTHORIZED,
-            "otp-wrong",
-            Bilingual::new("کد تأیید نادرست است", "The code is wrong"),
+            "otp-invalid",
+            Bilingual::new("کد تأیید پذیرفته نشد", "The code was not accepted"),
         )
         .detail(Bilingual::new(
-            format!("{remaining} بار دیگر می‌توانید تلاش کنید."),
-            format!("{remaining} attempts left"),
-        ))
-        .extension("attempts_left", remaining),
+            "کد را دوباره بررسی کنید. اگر کد منقضی شده، قبلاً استفاده شده یا چند بار نادرست وارد شده است، کد تازه درخواست کنید.",
+            "check the code; if it expired, was already used or was entered wrongly several times, request a new one",
+        )),
         OtpError::Notify(error) => {
             tracing::error!(%error, "one-time code not delivered");
             Problem::new(

@@ -1,50 +1,66 @@
-//! The built-in identity provider: a 5-digit one-time code sent to the citizen's mobile.
+//! The built-in identity provider: a 5-digit one-time code sent to the citizen's mobile,
+//! after the mobile-ownership registry has confirmed that the mobile belongs to the
+//! national ID (`[auth] otp = "registry-checked"`).
 //!
-//! Codes come from the OS-seeded CSPRNG, expire (2 minutes by default), are single use,
-//! and die after [`MAX_ATTEMPTS`] wrong guesses; each wrong guess doubles the wait before
-//! the next one. Only a salted SHA-256 of the code is stored. Starting again replaces the
-//! previous code: only the newest challenge of a national ID can be answered.
-//!
-//! Whether the mobile belongs to the national ID (the "Shahkar" check) is the identity
-//! source's business; this development provider trusts the pair it is given.
+//! - **Ownership first.** No code is sent, and nothing is counted against the national ID,
+//!   for a pair the registry does not confirm; the refusal does not say which part was
+//!   wrong. Only `otp = "development"` skips the check, and the host refuses that mode off
+//!   loopback. A stored mobile is replaced only by a sign-in the registry confirmed.
+//! - **Limits that cannot lock the owner out.** Sign-in requests are counted per client,
+//!   codes per confirmed (national ID, mobile) pair and per mobile, in the database, so
+//!   every replica shares the budget (`store::sign_in_counters`); each count is one atomic
+//!   upsert.
+//! - **Codes** come from the OS-seeded CSPRNG, expire (2 minutes by default), are single
+//!   use, and die after [`MAX_ATTEMPTS`] wrong guesses; each wrong guess doubles the wait
+//!   before the next one. Only a salted SHA-256 of the code is stored. Starting again
+//!   replaces the previous code: only the newest challenge of a national ID can be answered.
+//! - **One answer for "no valid code".** Verifying tells nobody whether a national ID ever
+//!   started a sign-in, nor whether its code was used, expired, locked or wrong.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::notifier::{Notifier, NotifyError};
-use crate::config::AuthSettings;
+use super::ownership::{OwnershipCheck, OwnershipError};
+use crate::config::{AuthSettings, OtpMode};
 use crate::store::citizens::{self, CitizenRow};
 use crate::store::otp::{self, Challenge};
+use crate::store::sign_in_counters::{self, Counter};
 use crate::store::{Db, now_ms, random_id};
 
 /// Digits in a code.
 pub const CODE_DIGITS: usize = 5;
 /// Wrong guesses after which a challenge is dead.
 pub const MAX_ATTEMPTS: i64 = 5;
-/// Codes one national ID, or one mobile, may be sent per [`START_WINDOW`]; the mobile
-/// limit keeps the provider from being used to flood someone's phone.
+/// Codes one confirmed (national ID, mobile) pair, or one mobile, may be sent per
+/// [`START_WINDOW`]; the mobile limit keeps the provider from flooding someone's phone.
 pub const MAX_STARTS: i64 = 5;
 /// The window of [`MAX_STARTS`].
 pub const START_WINDOW: Duration = Duration::from_secs(600);
+/// The window of the per-client limit (`otp-client-per-minute`).
+const CLIENT_WINDOW: Duration = Duration::from_secs(60);
 
 /// Why a code was not sent or not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
-    #[error("too many codes requested for this national ID or mobile")]
+    #[error("one-time-code sign-in is turned off")]
+    Off,
+    #[error("too many sign-in requests from this client")]
+    ClientLimit { retry_after: Duration },
+    /// The registry did not confirm the pair (one answer, whichever part is wrong).
+    #[error("this national ID and mobile number cannot be used to sign in")]
+    NotOwner,
+    #[error(transparent)]
+    Registry(#[from] OwnershipError),
+    #[error("too many codes requested for this national ID and mobile")]
     TooManyStarts { retry_after: Duration },
-    #[error("no code was requested for this national ID")]
-    NotStarted,
-    #[error("the code was already used")]
-    Used,
-    #[error("the code expired")]
-    Expired,
-    #[error("too many wrong codes: the code is locked")]
-    Locked,
-    #[error("wait before trying another code")]
-    Backoff { retry_after: Duration },
-    #[error("wrong code; {remaining} attempts left")]
-    Wrong { remaining: i64 },
+    /// No code that could be accepted: none was started, or it was used, expired, locked,
+    /// waiting after a wrong guess, or wrong. Deliberately one answer.
+    #[error("the code is not valid")]
+    Invalid,
     #[error(transparent)]
     Notify(#[from] NotifyError),
     #[error("storage failed: {0}")]
@@ -58,6 +74,14 @@ pub struct Started {
     pub expires_ms: i64,
 }
 
+/// The provider: its mode, the ownership registry and the notifier codes go through.
+#[derive(Debug, Clone)]
+pub struct OtpProvider {
+    settings: AuthSettings,
+    ownership: Option<Arc<dyn OwnershipCheck>>,
+    notifier: Arc<dyn Notifier>,
+}
+
 fn hash_code(challenge_id: &str, code: &str) -> String {
     hex::encode(Sha256::digest(format!("{challenge_id}:{code}")))
 }
@@ -66,68 +90,128 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Sends a new code for `national_id` to `mobile` (both already canonical).
-pub async fn start(
-    db: &Db,
-    notifier: &dyn Notifier,
-    settings: &AuthSettings,
-    national_id: &str,
-    mobile: &str,
-) -> Result<Started, OtpError> {
-    let now = now_ms();
-    let window_ms = START_WINDOW.as_millis() as i64;
-    let (by_id, by_mobile) = otp::started_since(db, national_id, mobile, now - window_ms).await?;
-    if by_id >= MAX_STARTS || by_mobile >= MAX_STARTS {
-        return Err(OtpError::TooManyStarts { retry_after: START_WINDOW });
-    }
-    let code = format!("{:0width$}", rand::random_range(0..10u32.pow(CODE_DIGITS as u32)), width = CODE_DIGITS);
-    let id = random_id();
-    let challenge = Challenge {
-        code_hash: hash_code(&id, &code),
-        id,
-        national_id: national_id.to_owned(),
-        mobile: mobile.to_owned(),
-        created_ms: now,
-        expires_ms: now + settings.otp_ttl.as_millis() as i64,
-        attempts: 0,
-        next_attempt_ms: 0,
-        consumed_ms: None,
-    };
-    otp::create(db, &challenge).await?;
-    notifier.send_code(mobile, &code).await?;
-    Ok(Started { challenge_id: challenge.id, expires_ms: challenge.expires_ms })
+fn millis(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
 }
 
-/// Checks `code` against the newest challenge of `national_id`; on success the challenge
-/// is used up and the citizen (created on first sign-in) is returned.
-pub async fn verify(db: &Db, settings: &AuthSettings, national_id: &str, code: &str) -> Result<CitizenRow, OtpError> {
-    let now = now_ms();
-    let challenge = otp::latest(db, national_id).await?.ok_or(OtpError::NotStarted)?;
-    if challenge.consumed_ms.is_some() {
-        return Err(OtpError::Used);
-    }
-    if challenge.attempts >= MAX_ATTEMPTS {
-        return Err(OtpError::Locked);
-    }
-    if now >= challenge.expires_ms {
-        return Err(OtpError::Expired);
-    }
-    if now < challenge.next_attempt_ms {
-        let wait = (challenge.next_attempt_ms - now).max(0) as u64;
-        return Err(OtpError::Backoff { retry_after: Duration::from_millis(wait) });
-    }
-    if constant_time_eq(hash_code(&challenge.id, code).as_bytes(), challenge.code_hash.as_bytes()) {
-        if !otp::consume(db, &challenge.id, now, MAX_ATTEMPTS).await? {
-            // Another request used it (or it expired) between the read and now.
-            return Err(OtpError::Used);
+impl OtpProvider {
+    /// A provider in `settings.otp` mode. `ownership` is required in `registry-checked`.
+    pub fn new(
+        settings: AuthSettings,
+        ownership: Option<Arc<dyn OwnershipCheck>>,
+        notifier: Arc<dyn Notifier>,
+    ) -> anyhow::Result<OtpProvider> {
+        if settings.otp == OtpMode::RegistryChecked && ownership.is_none() {
+            anyhow::bail!("otp = \"registry-checked\" needs a mobile-ownership registry ([auth.registry])");
         }
-        return Ok(citizens::upsert(db, &challenge.national_id, &challenge.mobile).await?);
+        Ok(OtpProvider { settings, ownership, notifier })
     }
-    let backoff = settings.otp_backoff.as_millis() as i64;
-    let next = now + backoff.saturating_mul(1 << challenge.attempts.clamp(0, 16));
-    match otp::record_failure(db, &challenge.id, next, MAX_ATTEMPTS).await? {
-        Some(attempts) if attempts >= MAX_ATTEMPTS => Err(OtpError::Locked),
-        Some(attempts) => Err(OtpError::Wrong { remaining: MAX_ATTEMPTS - attempts }),
-        None => Err(OtpError::Used),
+
+    /// The mode the provider runs in.
+    pub fn mode(&self) -> OtpMode {
+        self.settings.otp
+    }
+
+    /// Counts a sign-in request of `client` (start or verify, API or portal) against
+    /// `otp-client-per-minute`, shared by every replica.
+    pub async fn admit(&self, db: &Db, client: IpAddr) -> Result<(), OtpError> {
+        if self.settings.otp == OtpMode::Off {
+            return Err(OtpError::Off);
+        }
+        let limit = i64::from(self.settings.otp_client_per_minute);
+        if limit == 0 {
+            return Ok(());
+        }
+        let now = now_ms();
+        let counter = Counter::Client(super::throttle::bucket(client));
+        let hit = sign_in_counters::hit(db, counter, millis(CLIENT_WINDOW), now).await?;
+        if hit.count > limit {
+            return Err(OtpError::ClientLimit {
+                retry_after: Duration::from_millis((hit.window_end_ms - now).max(0) as u64),
+            });
+        }
+        // Now and then, forget counters whose windows are long over.
+        if rand::random_range(0..256u32) == 0 {
+            sign_in_counters::sweep(db, now - millis(START_WINDOW) * 2).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a new code for `national_id` to `mobile` (both already canonical), once the
+    /// registry has confirmed the pair.
+    pub async fn start(&self, db: &Db, national_id: &str, mobile: &str) -> Result<Started, OtpError> {
+        let checked = match (self.settings.otp, &self.ownership) {
+            (OtpMode::Off, _) => return Err(OtpError::Off),
+            (OtpMode::Development, _) => false,
+            (OtpMode::RegistryChecked, None) => return Err(OtpError::Off),
+            (OtpMode::RegistryChecked, Some(registry)) => {
+                if !registry.owns(national_id, mobile).await? {
+                    tracing::info!("one-time code refused: the registry did not confirm the pair");
+                    return Err(OtpError::NotOwner);
+                }
+                true
+            }
+        };
+        let now = now_ms();
+        let window = millis(START_WINDOW);
+        for counter in [Counter::Pair { national_id, mobile }, Counter::Mobile(mobile)] {
+            let hit = sign_in_counters::hit(db, counter, window, now).await?;
+            if hit.count > MAX_STARTS {
+                let retry_after = Duration::from_millis((hit.window_end_ms - now).max(0) as u64);
+                return Err(OtpError::TooManyStarts { retry_after });
+            }
+        }
+        let code = format!("{:0width$}", rand::random_range(0..10u32.pow(CODE_DIGITS as u32)), width = CODE_DIGITS);
+        let id = random_id();
+        let challenge = Challenge {
+            code_hash: hash_code(&id, &code),
+            id,
+            national_id: national_id.to_owned(),
+            mobile: mobile.to_owned(),
+            created_ms: now,
+            expires_ms: now + millis(self.settings.otp_ttl),
+            attempts: 0,
+            next_attempt_ms: 0,
+            consumed_ms: None,
+            ownership_checked: checked,
+        };
+        otp::create(db, &challenge).await?;
+        self.notifier.send_code(mobile, &code).await?;
+        Ok(Started { challenge_id: challenge.id, expires_ms: challenge.expires_ms })
+    }
+
+    /// Checks `code` against the newest challenge of `national_id`; on success the
+    /// challenge is used up and the citizen (created on first sign-in) is returned. Every
+    /// refusal is [`OtpError::Invalid`].
+    pub async fn verify(&self, db: &Db, national_id: &str, code: &str) -> Result<CitizenRow, OtpError> {
+        if self.settings.otp == OtpMode::Off {
+            return Err(OtpError::Off);
+        }
+        let now = now_ms();
+        let challenge = otp::latest(db, national_id).await?.ok_or(OtpError::Invalid)?;
+        let open = challenge.consumed_ms.is_none()
+            && challenge.attempts < MAX_ATTEMPTS
+            && now < challenge.expires_ms
+            && now >= challenge.next_attempt_ms;
+        if !open {
+            return Err(OtpError::Invalid);
+        }
+        if constant_time_eq(hash_code(&challenge.id, code).as_bytes(), challenge.code_hash.as_bytes()) {
+            if !otp::consume(db, &challenge.id, now, MAX_ATTEMPTS).await? {
+                // Another request used it (or it expired) between the read and now.
+                return Err(OtpError::Invalid);
+            }
+            let citizen = if challenge.ownership_checked {
+                citizens::upsert(db, &challenge.national_id, &challenge.mobile).await?
+            } else {
+                // Development mode: the mobile was never proven, so it never replaces one.
+                citizens::upsert_keeping_known_mobile(db, &challenge.national_id, &challenge.mobile).await?
+            };
+            return Ok(citizen);
+        }
+        let backoff = millis(self.settings.otp_backoff);
+        let next = now + backoff.saturating_mul(1 << challenge.attempts.clamp(0, 16));
+        otp::record_failure(db, &challenge.id, next, MAX_ATTEMPTS).await?;
+        Err(OtpError::Invalid)
     }
 }

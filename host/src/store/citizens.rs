@@ -45,25 +45,33 @@ pub async fn upsert(db: &Db, national_id: &str, mobile: &str) -> sqlx::Result<Ci
     from_row(&row)
 }
 
-/// The citizen with this national ID, created on first sign-in, for an identity source
-/// that may not vouch for a mobile: the stored mobile is replaced only when one is given
-/// (a citizen first seen without one has an empty mobile).
-pub async fn upsert_keeping_mobile(db: &Db, national_id: &str, mobile: Option<&str>) -> sqlx::Result<CitizenRow> {
-    if let Some(mobile) = mobile {
-        return upsert(db, national_id, mobile).await;
-    }
+/// The citizen with this national ID, created with `mobile` on first sign-in; a citizen
+/// already known keeps the mobile stored for them. For a sign-in whose mobile nobody
+/// vouched for (`otp = "development"`).
+pub async fn upsert_keeping_known_mobile(db: &Db, national_id: &str, mobile: &str) -> sqlx::Result<CitizenRow> {
     let now = now_ms();
     let row = sqlx::query(
-        "INSERT INTO citizens (id, national_id, mobile, created_ms, updated_ms) VALUES ($1, $2, '', $3, $3)
+        "INSERT INTO citizens (id, national_id, mobile, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)
          ON CONFLICT (national_id) DO UPDATE SET updated_ms = excluded.updated_ms
          RETURNING id, national_id, mobile, created_ms",
     )
     .bind(random_id())
     .bind(national_id)
+    .bind(mobile)
     .bind(now)
     .fetch_one(db.writer())
     .await?;
     from_row(&row)
+}
+
+/// The citizen with this national ID, created on first sign-in, for an identity source
+/// that may not vouch for a mobile: the stored mobile is replaced only when one is given
+/// (a citizen first seen without one has an empty mobile).
+pub async fn upsert_keeping_mobile(db: &Db, national_id: &str, mobile: Option<&str>) -> sqlx::Result<CitizenRow> {
+    match mobile {
+        Some(mobile) => upsert(db, national_id, mobile).await,
+        None => upsert_keeping_known_mobile(db, national_id, "").await,
+    }
 }
 
 /// The citizen with this subject.

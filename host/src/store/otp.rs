@@ -24,10 +24,12 @@ pub struct Challenge {
     pub next_attempt_ms: i64,
     /// When the code was used (or `None` while it is still open).
     pub consumed_ms: Option<i64>,
+    /// Whether the mobile-ownership registry confirmed the pair before the code was sent.
+    pub ownership_checked: bool,
 }
 
-const COLUMNS: &str =
-    "id, national_id, mobile, code_hash, created_ms, expires_ms, attempts, next_attempt_ms, consumed_ms";
+const COLUMNS: &str = "id, national_id, mobile, code_hash, created_ms, expires_ms, attempts, next_attempt_ms, \
+                       consumed_ms, ownership_checked";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Challenge> {
     Ok(Challenge {
@@ -40,12 +42,13 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Challenge> {
         attempts: row.try_get("attempts")?,
         next_attempt_ms: row.try_get("next_attempt_ms")?,
         consumed_ms: row.try_get("consumed_ms")?,
+        ownership_checked: row.try_get::<i64, _>("ownership_checked")? != 0,
     })
 }
 
 /// Stores a new challenge.
 pub async fn create(db: &Db, challenge: &Challenge) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO otp_challenges ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+    sqlx::query(&format!("INSERT INTO otp_challenges ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(&challenge.id)
         .bind(&challenge.national_id)
         .bind(&challenge.mobile)
@@ -55,6 +58,7 @@ pub async fn create(db: &Db, challenge: &Challenge) -> sqlx::Result<()> {
         .bind(challenge.attempts)
         .bind(challenge.next_attempt_ms)
         .bind(challenge.consumed_ms)
+        .bind(i64::from(challenge.ownership_checked))
         .execute(db.writer())
         .await?;
     Ok(())
@@ -68,20 +72,6 @@ pub async fn latest(db: &Db, national_id: &str) -> sqlx::Result<Option<Challenge
             .fetch_optional(db.pool())
             .await?;
     row.as_ref().map(from_row).transpose()
-}
-
-/// How many challenges were started since a time for a national ID, and for a mobile.
-pub async fn started_since(db: &Db, national_id: &str, mobile: &str, since_ms: i64) -> sqlx::Result<(i64, i64)> {
-    let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM otp_challenges WHERE national_id = $1 AND created_ms >= $3) AS by_id,
-                (SELECT COUNT(*) FROM otp_challenges WHERE mobile = $2 AND created_ms >= $3) AS by_mobile",
-    )
-    .bind(national_id)
-    .bind(mobile)
-    .bind(since_ms)
-    .fetch_one(db.pool())
-    .await?;
-    Ok((row.try_get("by_id")?, row.try_get("by_mobile")?))
 }
 
 /// Counts a wrong code; returns the attempts now used, or `None` when the challenge was
