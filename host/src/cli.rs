@@ -104,6 +104,10 @@ pub enum PluginCommand {
         /// Where to write the package (default: DIR/dist).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Sign the package with this secret key file (from `panjereh keygen`), writing
+        /// `ID.wasm.sig`. Without it, a signature left from an earlier build is removed.
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
     },
     /// Upload a package (component, manifest, signature) and switch to it.
     Install {
@@ -120,9 +124,13 @@ pub enum PluginCommand {
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Sign a component with an agency key: writes `COMPONENT.sig`.
+    /// Sign a package with an agency key: writes `COMPONENT.sig`, covering the component,
+    /// the manifest, and the agency, id and version it names.
     Sign {
         component: PathBuf,
+        /// The manifest (default: `NAME.toml` next to the component).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
         /// The secret key file from `panjereh keygen`.
         #[arg(long)]
         key: PathBuf,
@@ -416,9 +424,13 @@ async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
             println!("next:\n  cd {}\n  cargo test\n  panjereh plugin build", created.display());
             Ok(())
         }
-        PluginCommand::Build { dir, out } => {
+        PluginCommand::Build { dir, out, sign } => {
             let package = scaffold::build_adapter(&scaffold::BuildAdapter { dir, out, target_dir: None })?;
             println!("built {} and {}", package.wasm.display(), package.manifest.display());
+            if let Some(key) = sign {
+                let written = admin_client::sign_package(&package.wasm, &package.manifest, &key)?;
+                println!("signed: {}", written.display());
+            }
             Ok(())
         }
         command => admin_client::run(command).await,

@@ -161,7 +161,7 @@ async fn bad_packages_are_refused_with_their_reason_and_change_nothing() {
     let host = Host::start(&[], &config).await;
     let token = host.operator("leila", Role::Admin).await;
     let key = signature::parse_secret_key(&secret).unwrap();
-    let good = signature::sign(&key, &wasm(ECHO_V1));
+    let good = signature::sign(&key, &manifest(ECHO_V1), &wasm(ECHO_V1)).unwrap();
     let (status, body) = host.upload(&token, &manifest(ECHO_V1), wasm(ECHO_V1), Some(&good)).await;
     assert_eq!(status, 201, "{body}");
     let before = plugin_ids(&host, &token).await;
@@ -176,12 +176,14 @@ async fn bad_packages_are_refused_with_their_reason_and_change_nothing() {
     assert_eq!(status, 422);
     assert!(refused(&body).contains("does not match"), "{body}");
     // Signed by a key nobody trusts.
-    let forged = signature::sign(&signature::parse_secret_key(&other_secret).unwrap(), &wasm(ECHO_V2));
+    let forged =
+        signature::sign(&signature::parse_secret_key(&other_secret).unwrap(), &manifest(ECHO_V2), &wasm(ECHO_V2))
+            .unwrap();
     let (status, body) = host.upload(&token, &manifest(ECHO_V2), wasm(ECHO_V2), Some(&forged)).await;
     assert_eq!(status, 422);
     assert!(refused(&body).contains("does not match"), "{body}");
     // An agency with no trusted key at all.
-    let bills = signature::sign(&key, &wasm(UTILITY_BILLS));
+    let bills = signature::sign(&key, &manifest(UTILITY_BILLS), &wasm(UTILITY_BILLS)).unwrap();
     let (status, body) = host.upload(&token, &manifest(UTILITY_BILLS), wasm(UTILITY_BILLS), Some(&bills)).await;
     assert_eq!(status, 422);
     assert!(refused(&body).contains("no key is trusted for agency `utility-bills`"), "{body}");
@@ -365,8 +367,10 @@ async fn an_adapter_id_belongs_to_its_agency(db: Database) {
     );
     let host = Host::start_db(db, &[], &config).await;
     let token = host.operator("leila", Role::Admin).await;
-    let signed =
-        |secret: &str, guest: Guest| signature::sign(&signature::parse_secret_key(secret).unwrap(), &wasm(guest));
+    let signed_as = |secret: &str, manifest_text: &str, guest: Guest| {
+        signature::sign(&signature::parse_secret_key(secret).unwrap(), manifest_text, &wasm(guest)).unwrap()
+    };
+    let signed = |secret: &str, guest: Guest| signed_as(secret, &manifest(guest), guest);
     let (status, body) =
         host.upload(&token, &manifest(KEEPER), wasm(KEEPER), Some(&signed(&keeper_secret, KEEPER))).await;
     assert_eq!(status, 201, "{body}");
@@ -379,7 +383,7 @@ async fn an_adapter_id_belongs_to_its_agency(db: Database) {
         .replace("id = \"keeper-two\"", "id = \"keeper\"")
         .replace("version = \"0.1.0\"", "version = \"9.0.0\"");
     assert!(hijack.contains("id = \"keeper\"") && hijack.contains("agency = \"keeper-two\""), "{hijack}");
-    let hijack_signature = signed(&other_secret, KEEPER_TWO);
+    let hijack_signature = signed_as(&other_secret, &hijack, KEEPER_TWO);
     let attempt = || host.upload(&token, &hijack, wasm(KEEPER_TWO), Some(&hijack_signature));
     let (status, body) = attempt().await;
     assert_eq!(status, 409, "{body}");
@@ -410,8 +414,11 @@ async fn an_adapter_id_belongs_to_its_agency(db: Database) {
     assert_eq!(status, 204, "{body}");
     assert_eq!(panjereh_host::store::kv::get(&host.app.db, "keeper", "note").await.unwrap(), None);
     assert_eq!(attempt().await.0, 409);
-    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=1", &token, None).await;
-    let entry = &log["entries"][0];
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=2", &token, None).await;
+    let refused = &log["entries"][0];
+    assert_eq!(refused["kind"], "admin.install-refused", "a refused install is evidence too");
+    assert_eq!(refused["actor"], "leila");
+    let entry = &log["entries"][1];
     assert_eq!(entry["kind"], "admin.remove");
     let data: Value = serde_json::from_str(entry["data"].as_str().unwrap()).unwrap();
     assert_eq!((data["purged"].clone(), data["kv_keys_erased"].clone()), (json!(true), json!(1)), "{data}");
@@ -422,7 +429,8 @@ async fn an_adapter_id_belongs_to_its_agency(db: Database) {
     assert_eq!(host.admin(Method::DELETE, "/admin/v1/plugins/keeper?purge=maybe", &token, None).await.0, 400);
 
     // keeper-two under an id of its own is welcome.
-    let (status, body) = host.upload(&token, &manifest(KEEPER_TWO), wasm(KEEPER_TWO), Some(&hijack_signature)).await;
+    let own_signature = signed(&other_secret, KEEPER_TWO);
+    let (status, body) = host.upload(&token, &manifest(KEEPER_TWO), wasm(KEEPER_TWO), Some(&own_signature)).await;
     assert_eq!(status, 201, "{body}");
 }
 
@@ -676,4 +684,79 @@ async fn a_token_revoked_on_one_replica_is_refused_by_another_at_once() {
     assert_eq!(b.admin(Method::GET, "/admin/v1/plugins", &auditor, None).await.0, 401);
     drop((a, b));
     db.drop_now().await;
+}
+
+/// The package is the signed unit: a signature covers the component, the manifest, and the
+/// agency, id and version. A signed component under an edited manifest (a new version
+/// number, more requests) is refused, and so is a signature of the old, component-only
+/// format, each with a message that says what happened.
+#[tokio::test]
+async fn a_signature_covers_the_manifest_too() {
+    let (secret, public) = signature::generate();
+    let config = format!("[signatures]\nrequired = true\n[signatures.trusted]\necho = [\"{public}\"]\n");
+    let host = Host::start(&[], &config).await;
+    let token = host.operator("leila", Role::Admin).await;
+    let key = signature::parse_secret_key(&secret).unwrap();
+    let signed = signature::sign(&key, &manifest(ECHO_V1), &wasm(ECHO_V1)).unwrap();
+    let detail = |body: &Value| body["detail"].as_str().unwrap_or_default().to_owned();
+
+    let bumped = manifest(ECHO_V1).replace("version = \"1.0.0\"", "version = \"1.0.1\"");
+    assert_ne!(bumped, manifest(ECHO_V1));
+    let (status, body) = host.upload(&token, &bumped, wasm(ECHO_V1), Some(&signed)).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(detail(&body).contains("the package changed after it was signed"), "{body}");
+    let commented = format!("{}\n# one more line\n", manifest(ECHO_V1));
+    assert_eq!(host.upload(&token, &commented, wasm(ECHO_V1), Some(&signed)).await.0, 422, "any edit");
+
+    use sha2::Digest as _;
+    let component_only = signature::sign_message(&key, &sha2::Sha256::digest(wasm(ECHO_V1)));
+    let (status, body) = host.upload(&token, &manifest(ECHO_V1), wasm(ECHO_V1), Some(&component_only)).await;
+    assert_eq!(status, 422);
+    assert!(detail(&body).contains("covers only the component"), "{body}");
+
+    let (status, body) = host.upload(&token, &manifest(ECHO_V1), wasm(ECHO_V1), Some(&signed)).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body["signed_by"].is_string(), "{body}");
+
+    // Every refusal is in the audit log: who, what, why.
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=10", &token, None).await;
+    let refusals: Vec<&Value> =
+        log["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "admin.install-refused").collect();
+    assert_eq!(refusals.len(), 3, "{log}");
+    assert!(refusals.iter().all(|e| e["actor"] == "leila" && e["subject"] == "echo"));
+    let reasons: Vec<String> = refusals.iter().map(|e| e["data"].as_str().unwrap().to_owned()).collect();
+    assert!(reasons.iter().any(|r| r.contains("1.0.1") && r.contains("changed after it was signed")), "{reasons:?}");
+}
+
+/// Once an operator requires signatures, versions stored unsigned before are not served,
+/// `/readyz` says why, and installing the same bytes again with a valid signature signs
+/// the stored version and serves it.
+#[tokio::test]
+async fn unsigned_stored_versions_are_not_served_once_signatures_are_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let open = Host::start_on(Some(&url), &[], "", |_| {}).await;
+    let token = open.operator("leila", Role::Admin).await;
+    assert_eq!(open.upload_guest(&token, ECHO_V1).await.0, 201);
+    assert_eq!(echo_version(&open).await.0, 200);
+    drop(open);
+
+    let (secret, public) = signature::generate();
+    let config = format!("[signatures]\nrequired = true\n[signatures.trusted]\necho = [\"{public}\"]\n");
+    let strict = Host::start_on(Some(&url), &[], &config, |_| {}).await;
+    let (status, _) = echo_version(&strict).await;
+    assert_eq!(status, 404, "the unsigned version is not served");
+    let (_, ready) = strict.admin(Method::GET, "/readyz", &token, None).await;
+    let refused = ready["refused"].to_string();
+    assert!(refused.contains("stored echo@1.0.0") && refused.contains("unsigned"), "{ready}");
+
+    let key = signature::parse_secret_key(&secret).unwrap();
+    let signed = signature::sign(&key, &manifest(ECHO_V1), &wasm(ECHO_V1)).unwrap();
+    let (status, body) = strict.upload(&token, &manifest(ECHO_V1), wasm(ECHO_V1), Some(&signed)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(echo_version(&strict).await.0, 200, "signed now, and served");
+    let stored = strict.app.db.version("echo", "1.0.0").await.unwrap().unwrap();
+    assert!(stored.signed_by.is_some(), "the stored version is recorded as signed");
+    let (_, ready) = strict.admin(Method::GET, "/readyz", &token, None).await;
+    assert!(!ready["refused"].to_string().contains("echo"), "{ready}");
 }

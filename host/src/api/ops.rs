@@ -87,7 +87,7 @@ async fn readyz(State(app): State<Arc<App>>, operator: Option<OperatorAuth>) -> 
                 })
                 .collect(),
         ),
-        refused: Some(app.refused.clone()),
+        refused: Some(app.refused.iter().cloned().chain(app.plugins.unservable()).collect()),
         pooling: Some(app.runtime.pooling()),
         ..ready
     })

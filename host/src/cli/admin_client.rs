@@ -70,18 +70,30 @@ fn sibling(component: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Signs the package of `component` and `manifest` with the secret key file `key`; writes
+/// and returns `COMPONENT.sig`.
+pub fn sign_package(component: &Path, manifest: &Path, key: &Path) -> anyhow::Result<PathBuf> {
+    let secret = std::fs::read_to_string(key).with_context(|| format!("failed to read {}", key.display()))?;
+    let key = signature::parse_secret_key(&secret).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let wasm = std::fs::read(component).with_context(|| format!("failed to read {}", component.display()))?;
+    let manifest_text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("failed to read the manifest {}", manifest.display()))?;
+    let signed = signature::sign(&key, &manifest_text, &wasm)
+        .with_context(|| format!("{} is not a valid manifest", manifest.display()))?;
+    let out = sibling(component, ".sig");
+    std::fs::write(&out, format!("{signed}\n")).with_context(|| format!("failed to write {}", out.display()))?;
+    Ok(out)
+}
+
 /// Runs one `plugin` verb.
 pub async fn run(command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::New { .. } | PluginCommand::Build { .. } => {
             bail!("`plugin new` and `plugin build` need no host")
         }
-        PluginCommand::Sign { component, key } => {
-            let secret = std::fs::read_to_string(&key).with_context(|| format!("failed to read {}", key.display()))?;
-            let key = signature::parse_secret_key(&secret).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
-            let wasm = std::fs::read(&component).with_context(|| format!("failed to read {}", component.display()))?;
-            let out = sibling(&component, ".sig");
-            std::fs::write(&out, format!("{}\n", signature::sign(&key, &wasm)))?;
+        PluginCommand::Sign { component, manifest, key } => {
+            let manifest = manifest.unwrap_or_else(|| component.with_extension("toml"));
+            let out = sign_package(&component, &manifest, &key)?;
             eprintln!("wrote {}", out.display());
         }
         PluginCommand::Install { component, manifest, signature, no_activate, host } => {

@@ -121,6 +121,12 @@ pub fn build_adapter(options: &BuildAdapter) -> anyhow::Result<Package> {
     let toml = out.join(format!("{}.toml", manifest.id));
     std::fs::copy(&built, &wasm).with_context(|| format!("failed to write {}", wasm.display()))?;
     std::fs::write(&toml, manifest_text).with_context(|| format!("failed to write {}", toml.display()))?;
+    // A signature from an earlier build signs other bytes: installing it would be refused.
+    let stale = out.join(format!("{}.wasm.sig", manifest.id));
+    if stale.exists() {
+        std::fs::remove_file(&stale).with_context(|| format!("failed to remove {}", stale.display()))?;
+        eprintln!("removed {}: it signed the previous build (sign this one with `--sign KEY`)", stale.display());
+    }
     Ok(Package { id: manifest.id, wasm, manifest: toml })
 }
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use super::signature::{SignatureError, Trust};
+use super::signature::{PackageClaim, SignatureError, Trust};
 use super::{Adapter, LoadError, Manifest, Refusal, Registry, Slot};
 use crate::audit::{Audit, Entry};
 use crate::capabilities::{EgressOptions, HostServices};
@@ -40,6 +40,16 @@ pub enum Source {
     /// Found in the `--plugins` folder at start or by `--watch`: a rebuilt component may
     /// replace the same version, which is what a developer expects.
     Folder,
+}
+
+impl Source {
+    /// How the audit log names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Upload => "upload",
+            Source::Folder => "folder",
+        }
+    }
 }
 
 /// Why an install was refused. Nothing is stored when it is.
@@ -108,6 +118,8 @@ pub struct Manager {
     services: HostServices,
     /// Compiled adapters by id, version and digest: the active and previous versions.
     compiled: Mutex<HashMap<(String, String, String), Arc<Adapter>>>,
+    /// Active versions the last reconcile could not serve, with the reason (`/readyz`).
+    unservable: Mutex<Vec<Refusal>>,
     reconciling: tokio::sync::Mutex<()>,
 }
 
@@ -148,6 +160,7 @@ impl Manager {
             trust: options.trust,
             services,
             compiled: Mutex::new(HashMap::new()),
+            unservable: Mutex::new(Vec::new()),
             reconciling: tokio::sync::Mutex::new(()),
         }
     }
@@ -169,7 +182,8 @@ impl Manager {
     }
 
     /// Verifies and stores a package; activates it when asked (or when the adapter has no
-    /// active version yet). A refusal changes nothing.
+    /// active version yet). A refusal changes nothing but the audit log, which records who
+    /// tried to install what and why it was refused.
     pub async fn install(
         &self,
         package: Package,
@@ -177,8 +191,42 @@ impl Manager {
         actor: &str,
         activate: bool,
     ) -> Result<Installed, InstallError> {
+        let named = Manifest::parse(&package.manifest).ok().map(|m| (m.id, m.version.to_string(), m.agency));
+        let digest = super::digest(&package.wasm);
+        let result = self.try_install(package, source, actor, activate).await;
+        if let Err(reason) = &result {
+            let (id, version, agency) = named.unwrap_or_default();
+            let entry = Entry {
+                kind: "admin.install-refused".into(),
+                actor: actor.to_owned(),
+                subject: id,
+                data: json!({"version": version, "agency": agency, "digest": digest,
+                             "source": source.name(), "reason": reason.to_string()}),
+            };
+            if let Err(error) = self.audit.record(entry).await {
+                tracing::error!(error = %format!("{error:#}"), "failed to record a refused install");
+            }
+        }
+        result
+    }
+
+    async fn try_install(
+        &self,
+        package: Package,
+        source: Source,
+        actor: &str,
+        activate: bool,
+    ) -> Result<Installed, InstallError> {
         let manifest = Manifest::parse(&package.manifest).map_err(LoadError::from)?;
-        let signed_by = self.trust.check(&manifest.agency, &package.wasm, package.signature.as_deref())?;
+        let version_text = manifest.version.to_string();
+        let claim = PackageClaim {
+            agency: &manifest.agency,
+            id: &manifest.id,
+            version: &version_text,
+            manifest: &package.manifest,
+            wasm: &package.wasm,
+        };
+        let signed_by = self.trust.check(&claim, package.signature.as_deref())?;
         let digest = super::digest(&package.wasm);
         let storage = |e: sqlx::Error| InstallError::Storage(e.into());
 
@@ -192,7 +240,8 @@ impl Manager {
             return Err(taken(owner));
         }
         let existing = self.db.version(&manifest.id, &manifest.version.to_string()).await.map_err(storage)?;
-        let unchanged = existing.as_ref().is_some_and(|v| v.digest == digest);
+        // The same component and the same manifest: the same package.
+        let unchanged = existing.as_ref().is_some_and(|v| v.digest == digest && v.manifest == package.manifest);
         if existing.is_some() && !unchanged && source == Source::Upload {
             return Err(InstallError::VersionExists { id: manifest.id, version: manifest.version.to_string() });
         }
@@ -231,6 +280,9 @@ impl Manager {
             } else {
                 self.db.insert_version(&stored).await.map_err(storage)?;
             }
+        } else if signed_by.is_some() && existing.as_ref().is_some_and(|v| v.signed_by != signed_by) {
+            // The same bytes again, now with a valid signature: the stored version is signed.
+            self.db.set_signed_by(&manifest.id, &version, signed_by.as_deref()).await.map_err(storage)?;
         }
         self.compiled
             .lock()
@@ -346,6 +398,13 @@ impl Manager {
 
     /// A compiled adapter for a stored version (compiling it if needed).
     async fn loaded(&self, stored: &StoredVersion) -> anyhow::Result<Arc<Adapter>> {
+        if self.trust.required && stored.signed_by.is_none() {
+            anyhow::bail!(
+                "version {} of {} is stored unsigned and this host requires signed packages ([signatures] required = true): it is not served; install it again with its signature",
+                stored.version,
+                stored.adapter_id
+            );
+        }
         let key = (stored.adapter_id.clone(), stored.version.clone(), stored.digest.clone());
         if let Some(adapter) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(adapter.clone());
@@ -368,6 +427,7 @@ impl Manager {
         let current = self.registry.snapshot();
         let mut next = BTreeMap::new();
         let mut keep = HashSet::new();
+        let mut unservable = Vec::new();
         for state in &states {
             let Some(stored) = self.db.version(&state.id, &state.active_version).await? else {
                 tracing::error!(adapter = %state.id, version = %state.active_version, "active version is missing");
@@ -380,6 +440,10 @@ impl Manager {
                 }
                 Err(error) => {
                     tracing::error!(adapter = %state.id, version = %state.active_version, error = %format!("{error:#}"), "cannot load the active version; keeping what serves now");
+                    unservable.push(Refusal {
+                        file: format!("stored {}@{}", state.id, state.active_version),
+                        reason: format!("{error:#}"),
+                    });
                     if let Some(slot) = current.get(&state.agency) {
                         next.insert(state.agency.clone(), slot.clone());
                     }
@@ -405,7 +469,14 @@ impl Manager {
             self.registry.replace(next);
         }
         self.compiled.lock().unwrap_or_else(|e| e.into_inner()).retain(|key, _| keep.contains(key));
+        *self.unservable.lock().unwrap_or_else(|e| e.into_inner()) = unservable;
         Ok(())
+    }
+
+    /// Active versions the last reconcile could not serve (an unsigned stored version on a
+    /// host that requires signatures, a component that no longer compiles), with why.
+    pub fn unservable(&self) -> Vec<Refusal> {
+        self.unservable.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Installs every package of the plugins folder (refusing bad ones with a reason).

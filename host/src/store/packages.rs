@@ -102,12 +102,24 @@ impl Db {
     /// Replaces a version's component (only for packages from the local plugins folder,
     /// which a developer rebuilds in place).
     pub async fn replace_local_version(&self, v: &StoredVersion) -> sqlx::Result<()> {
-        sqlx::query("UPDATE adapter_versions SET digest = $1, manifest = $2, uploaded_at = $3 WHERE adapter_id = $4 AND version = $5")
+        sqlx::query("UPDATE adapter_versions SET digest = $1, manifest = $2, uploaded_at = $3, signed_by = $6 WHERE adapter_id = $4 AND version = $5")
             .bind(&v.digest)
             .bind(&v.manifest)
             .bind(v.uploaded_at)
             .bind(&v.adapter_id)
             .bind(&v.version)
+            .bind(&v.signed_by)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Records who signed a stored version (the same package installed again, signed).
+    pub async fn set_signed_by(&self, adapter_id: &str, version: &str, signed_by: Option<&str>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE adapter_versions SET signed_by = $1 WHERE adapter_id = $2 AND version = $3")
+            .bind(signed_by)
+            .bind(adapter_id)
+            .bind(version)
             .execute(self.writer())
             .await?;
         Ok(())
