@@ -20,6 +20,7 @@ pub mod client_limit;
 pub mod me;
 pub mod openapi;
 pub mod ops;
+pub mod payments;
 pub mod problem;
 pub mod server;
 pub mod views;
@@ -42,8 +43,8 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
 fn described() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(ops::routes())
-        .nest("/api/v1", citizen::routes().merge(applications::routes()).merge(me::routes()))
-        .nest("/admin/v1", admin::routes())
+        .nest("/api/v1", citizen::routes().merge(applications::routes()).merge(me::routes()).merge(payments::routes()))
+        .nest("/admin/v1", admin::routes().merge(payments::admin_routes()))
         .nest("/auth", auth::routes())
 }
 

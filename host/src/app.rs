@@ -10,6 +10,7 @@ use crate::auth::oidc::RelyingParty;
 use crate::auth::otp::OtpProvider;
 use crate::auth::ownership::{OwnershipCheck, Registry as OwnershipRegistry};
 use crate::config::{Config, OtpMode};
+use crate::payments::Payments;
 use crate::plugins::lifecycle::{Manager, ManagerOptions};
 use crate::plugins::{Refusal, Registry};
 use crate::runtime::Runtime;
@@ -34,6 +35,8 @@ pub struct App {
     pub oidc: Option<Arc<RelyingParty>>,
     /// Per-client limits on anonymous inquiries and on starting single sign-on.
     pub limits: ClientLimits,
+    /// Card payments of bills and fees, when `[payments]` is configured.
+    pub payments: Option<Arc<Payments>>,
 }
 
 impl App {
@@ -107,6 +110,14 @@ impl App {
             );
         }
         let limits = ClientLimits::new(&config);
-        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, otp, oidc, limits }))
+        let payments = match &config.payments {
+            Some(settings) => {
+                let payments = Arc::new(Payments::new(settings.clone(), db.clone(), audit.clone(), registry.clone())?);
+                payments.spawn_reconciler();
+                Some(payments)
+            }
+            None => None,
+        };
+        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, otp, oidc, limits, payments }))
     }
 }

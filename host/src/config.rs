@@ -56,6 +56,8 @@ pub struct Config {
     pub registry: Option<RegistrySettings>,
     /// The SMS gateway one-time codes go through (`[auth.sms]`).
     pub sms: Option<SmsSettings>,
+    /// The card payment gateway (`[payments]`), if the host takes payments.
+    pub payments: Option<PaymentSettings>,
 }
 
 /// The evidence log's anchor outside the database (`[audit]` in the file). Without a key
@@ -249,6 +251,39 @@ impl std::fmt::Debug for RegistrySettings {
     }
 }
 
+/// `[payments]`: the card payment gateway (a PSP of the Shaparak network) citizens pay
+/// bills and fees through. Without it the host takes no payments.
+#[derive(Clone)]
+pub struct PaymentSettings {
+    /// The PSP's base URL (token, verify, settle, reverse, inquire APIs and the payment page).
+    pub psp_url: String,
+    pub terminal_id: String,
+    pub password: String,
+    /// The host's address as citizens' browsers reach it: the PSP sends them back to
+    /// `{public_url}/payments/callback`.
+    pub public_url: String,
+    /// How long the host waits for the PSP on each request.
+    pub timeout: Duration,
+    /// How often the reconciler looks for orders left half done.
+    pub reconcile_every: Duration,
+    /// An order redirected this long ago without a callback is asked about at the PSP.
+    pub stuck_after: Duration,
+}
+
+impl std::fmt::Debug for PaymentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentSettings")
+            .field("psp_url", &self.psp_url)
+            .field("terminal_id", &self.terminal_id)
+            .field("password", &"[redacted]")
+            .field("public_url", &self.public_url)
+            .field("timeout", &self.timeout)
+            .field("reconcile_every", &self.reconcile_every)
+            .field("stuck_after", &self.stuck_after)
+            .finish()
+    }
+}
+
 /// `[auth.sms]`: the SMS gateway one-time codes are sent through.
 #[derive(Clone)]
 pub struct SmsSettings {
@@ -329,6 +364,7 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     server: RawServer,
+    payments: Option<RawPayments>,
 }
 
 /// `[audit]`: the evidence log's checkpoint key and checkpoints.
@@ -506,6 +542,37 @@ struct RawAuth {
     otp: Option<String>,
     registry: Option<RawRegistry>,
     sms: Option<RawSms>,
+}
+
+/// `[payments]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPayments {
+    psp_url: String,
+    terminal_id: String,
+    /// `{ secret = "..." }` or `{ env = "VAR" }`.
+    password: RawSecret,
+    public_url: String,
+    timeout_ms: Option<u64>,
+    reconcile_every_secs: Option<u64>,
+    stuck_after_secs: Option<u64>,
+}
+
+impl RawPayments {
+    fn resolve(self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<PaymentSettings> {
+        if self.terminal_id.is_empty() {
+            bail!("payments.terminal-id is empty");
+        }
+        Ok(PaymentSettings {
+            psp_url: base_url("payments.psp-url", &self.psp_url)?,
+            terminal_id: self.terminal_id,
+            password: self.password.resolve("payments.password", &env)?,
+            public_url: base_url("payments.public-url", &self.public_url)?,
+            timeout: Duration::from_millis(self.timeout_ms.unwrap_or(10_000).max(1)),
+            reconcile_every: Duration::from_secs(self.reconcile_every_secs.unwrap_or(10).max(1)),
+            stuck_after: Duration::from_secs(self.stuck_after_secs.unwrap_or(120)),
+        })
+    }
 }
 
 /// `[auth.registry]`.
@@ -720,6 +787,7 @@ impl Config {
         let audit = raw.audit.resolve()?;
         let server = raw.server.resolve()?;
         let oidc = raw.oidc.map(|oidc| oidc.resolve(env)).transpose()?;
+        let payments = raw.payments.take().map(|p| p.resolve(env)).transpose()?;
         let mut runtime = RuntimeOptions::default();
         if let Some(n) = raw.limits.max_instances {
             runtime.max_instances = n;
@@ -777,6 +845,7 @@ impl Config {
             server,
             registry,
             sms,
+            payments,
         })
     }
 }

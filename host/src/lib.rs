@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod forms;
 pub mod metrics;
+pub mod payments;
 pub mod plugins;
 pub mod portal;
 pub mod runtime;

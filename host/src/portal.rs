@@ -25,6 +25,7 @@ pub mod catalogue;
 pub mod csrf;
 pub mod display;
 pub mod i18n;
+pub mod payments;
 
 use std::sync::{Arc, LazyLock};
 
@@ -54,6 +55,7 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .merge(catalogue::routes())
         .merge(account::routes())
+        .merge(payments::routes())
         .layer(axum::middleware::from_fn(visit))
         // Assets carry no cookies, so any cache may keep them.
         .merge(assets::routes())
@@ -235,6 +237,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("applications.html", include_str!("../templates/applications.html")),
         ("application.html", include_str!("../templates/application.html")),
         ("usage.html", include_str!("../templates/usage.html")),
+        ("payment.html", include_str!("../templates/payment.html")),
         ("error.html", include_str!("../templates/error.html")),
     ] {
         if let Err(error) = env.add_template(name, source) {

@@ -153,6 +153,7 @@ pub mod citizens;
 pub mod data_usage;
 pub mod oidc_logins;
 pub mod otp;
+pub mod payments;
 pub mod sessions;
 pub mod sign_in_counters;
 

@@ -14,10 +14,13 @@
 //!   for a test or a demo to play the tax office.
 //! - [`registry`]: `GET /v1/services/matching` (does a mobile belong to a national ID?).
 //! - [`sms`]: `POST /v1/{api-key}/sms/send.json`, and the outbox at `GET /`.
+//! - [`psp`]: a card payment gateway: tokens, the payment page, the callback, verify,
+//!   settle, reverse, inquire.
 //! - This file: [`Keys`], [`Running`] and [`start`], which binds the agency back-ends on
 //!   given addresses (port 0 in tests), and [`serve`] for any one router.
 
 pub mod police;
+pub mod psp;
 pub mod registry;
 pub mod sms;
 pub mod tax;
@@ -36,6 +39,8 @@ pub const TAX_ADDR: &str = "127.0.0.1:9102";
 pub const REGISTRY_ADDR: &str = "127.0.0.1:9103";
 /// The default address of the SMS gateway.
 pub const SMS_ADDR: &str = "127.0.0.1:9104";
+/// The default address of the payment gateway (PSP).
+pub const PSP_ADDR: &str = "127.0.0.1:9105";
 
 /// The API keys the back-ends accept.
 #[derive(Debug, Clone)]

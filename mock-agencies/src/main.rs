@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use clap::Parser;
-use mock_agencies::{Keys, POLICE_ADDR, REGISTRY_ADDR, SMS_ADDR, TAX_ADDR, registry, sms};
+use mock_agencies::{Keys, POLICE_ADDR, PSP_ADDR, REGISTRY_ADDR, SMS_ADDR, TAX_ADDR, psp, registry, sms};
 
 /// Mock parties outside the window, for development: the traffic police, the tax
-/// administration, the mobile-ownership registry and an SMS gateway.
+/// administration, the mobile-ownership registry, an SMS gateway and a card payment gateway.
 #[derive(Debug, Parser)]
 #[command(name = "mock-agencies", version, about)]
 struct Args {
@@ -24,6 +24,9 @@ struct Args {
     /// Address of the SMS gateway (its outbox page is at `/`).
     #[arg(long, default_value = SMS_ADDR)]
     sms: SocketAddr,
+    /// Address of the payment gateway (PSP).
+    #[arg(long, default_value = PSP_ADDR)]
+    psp: SocketAddr,
     /// API key the police back-end accepts.
     #[arg(long, default_value = "dev-police-key")]
     police_key: String,
@@ -36,6 +39,11 @@ struct Args {
     /// API key the SMS gateway accepts.
     #[arg(long, default_value = "dev-sms-key")]
     sms_key: String,
+    /// Terminal id and password the payment gateway accepts.
+    #[arg(long, default_value = "dev-terminal")]
+    psp_terminal: String,
+    #[arg(long, default_value = "dev-psp-password")]
+    psp_password: String,
 }
 
 #[tokio::main]
@@ -48,7 +56,10 @@ async fn main() -> anyhow::Result<()> {
     let (registry, _registry) =
         mock_agencies::serve(args.registry, registry::Handle::new(args.registry_token).router()).await.context(bind)?;
     let (sms, _sms) = mock_agencies::serve(args.sms, sms::Handle::new(args.sms_key).router()).await.context(bind)?;
-    tracing::info!(police = %running.police, tax = %running.tax, %registry, %sms, "mock back-ends serving");
+    let (psp, _psp) = mock_agencies::serve(args.psp, psp::Handle::new(args.psp_terminal, args.psp_password).router())
+        .await
+        .context(bind)?;
+    tracing::info!(police = %running.police, tax = %running.tax, %registry, %sms, %psp, "mock back-ends serving");
     tokio::signal::ctrl_c().await.context("failed to wait for ctrl-c")?;
     Ok(())
 }

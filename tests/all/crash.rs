@@ -249,3 +249,57 @@ async fn codes_go_by_sms_and_never_to_the_log() {
         assert!(!numbers.contains(&code.as_str()) && !line.contains("code="), "the code is in the log: {line}");
     }
 }
+
+/// `kill -9` of the host between the gateway's callback and the verification: after a
+/// restart, the reconciler verifies and settles the order exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_interrupted_by_kill_9_is_settled_once_after_restart() {
+    use mock_agencies::psp::{Fault, Step, TxState};
+    let gateway = crate::payments::gateway().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    let config = format!(
+        "{DEVELOPMENT}{}",
+        crate::payments::payments_config(gateway.addr, "stuck-after-secs = 0\n")
+            .replace("reconcile-every-secs = 3600", "reconcile-every-secs = 1")
+    );
+    let server = Server::start_with(dir.path(), &config);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let opened: serde_json::Value = client
+        .post(server.url("/api/v1/payments"))
+        .json(&json!({"bill_id": "7748317800142", "payment_id": "1770160"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = opened["id"].as_str().expect("an order").to_owned();
+    let token = opened["pay_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let fields = gateway.psp.pay(&token, "6037991234567893").unwrap();
+    // Every verification hangs past the host's timeout: the order stays `returned`.
+    gateway.psp.fault(Step::Verify, Fault::Delay(Duration::from_secs(5)), 1000);
+    let callback = client.post(server.url("/payments/callback")).form(&fields).send().await.unwrap();
+    assert_eq!(callback.status(), 303);
+    let order: serde_json::Value =
+        client.get(server.url(&format!("/api/v1/payments/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(order["state"], "returned", "{order}");
+    server.kill();
+    assert_eq!(gateway.psp.transaction(&id).unwrap().state, TxState::Paid, "paid, not verified yet");
+
+    gateway.psp.heal();
+    let server = Server::start_with(dir.path(), &config);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let settled = loop {
+        let order: serde_json::Value =
+            client.get(server.url(&format!("/api/v1/payments/{id}"))).send().await.unwrap().json().await.unwrap();
+        if order["state"] == "settled" || std::time::Instant::now() > deadline {
+            break order;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(settled["state"], "settled", "{settled}");
+    let tx = gateway.psp.transaction(&id).unwrap();
+    assert_eq!((tx.state, tx.settles, tx.reversals), (TxState::Settled, 1, 0));
+    server.kill();
+}

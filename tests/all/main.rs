@@ -13,6 +13,7 @@ mod foundation;
 mod oidc;
 mod openapi;
 mod operators;
+mod payments;
 mod portal;
 mod sandbox;
 mod signin;

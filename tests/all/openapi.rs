@@ -43,6 +43,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/operators/{name}/revoke"),
     ("get", "/admin/v1/audit/checkpoints"),
     ("post", "/admin/v1/audit/checkpoints"),
+    ("post", "/api/v1/payments"),
+    ("get", "/api/v1/payments/{id}"),
+    ("get", "/api/v1/me/payments"),
+    ("get", "/admin/v1/payments"),
+    ("post", "/admin/v1/payments/{id}/review"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];

@@ -112,7 +112,7 @@ impl OptionalFromRequestParts<Arc<App>> for OperatorAuth {
 
 impl OperatorAuth {
     /// Refuses auditors.
-    fn admin(&self) -> Result<&Operator, Problem> {
+    pub fn admin(&self) -> Result<&Operator, Problem> {
         if self.0.role == Role::Admin {
             Ok(&self.0)
         } else {

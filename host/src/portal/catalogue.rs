@@ -188,6 +188,7 @@ async fn submit(
                     s => &detail,
                     doc => Value::from_serialize(&answer.document),
                     request_id => answer.request_id,
+                    payments => app.payments.is_some(),
                 },
             )
         })
