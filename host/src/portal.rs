@@ -42,6 +42,13 @@ use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::session::{self, CookieName, cookie_value as cookie};
 
+/// [`CSP`] with `form-action` also allowing `origin`: browsers check a form's redirects
+/// against it, and the pay button's answer is a redirect to the payment gateway.
+pub fn csp_allowing_form_target(origin: &str) -> Option<HeaderValue> {
+    let origin = url::Url::parse(origin).ok()?.origin().ascii_serialization();
+    HeaderValue::from_str(&CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}"))).ok()
+}
+
 /// Cookie remembering the chosen language.
 pub const LANG_COOKIE: CookieName = CookieName::new("__Host-lang");
 
@@ -143,7 +150,11 @@ fn finish(response: &mut Response, set_cookies: Vec<String>) {
             headers.append(header::SET_COOKIE, value);
         }
     }
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A page may widen `form-action` for its own forms (the pay button, whose answer
+    // redirects to the payment gateway); nothing else of the policy changes.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -25,12 +25,13 @@ const shots = join(here, "screenshots");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const BIN = process.env.PANJEREH_BIN;
 const PLUGINS = process.env.PANJEREH_PLUGINS;
+const MOCKS = process.env.PANJEREH_MOCKS;
 const NID_FA = "۰۴۹۹۳۷۰۸۹۹";
 const NID = "0499370899";
 const MOBILE = "09121234567";
 
-if (!BIN || !PLUGINS) {
-  console.error("e2e: set PANJEREH_BIN and PANJEREH_PLUGINS (cargo xtask test does)");
+if (!BIN || !PLUGINS || !MOCKS) {
+  console.error("e2e: set PANJEREH_BIN, PANJEREH_PLUGINS and PANJEREH_MOCKS (cargo xtask test does)");
   process.exit(2);
 }
 
@@ -82,10 +83,28 @@ function wireSize(url) {
 const temp = mkdtempSync(join(tmpdir(), "panjereh-e2e-"));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
+
+// The mock parties outside the window, each on a free port: the payment gateway is the
+// one this run uses.
+const mockPorts = {};
+for (const name of ["police", "tax", "registry", "sms", "psp"]) mockPorts[name] = await freePort();
+const mocks = spawn(
+  MOCKS,
+  Object.entries(mockPorts).flatMap(([name, p]) => [`--${name}`, `127.0.0.1:${p}`]),
+  { stdio: ["ignore", "ignore", "inherit"] },
+);
+process.on("exit", () => mocks.kill());
+const psp = `http://127.0.0.1:${mockPorts.psp}`;
 writeFileSync(
   join(temp, "panjereh.toml"),
   `database-url = "sqlite://${temp}/panjereh.db"
 cache-dir = "${temp}/cache"
+
+[payments]
+psp-url = "${psp}"
+terminal-id = "dev-terminal"
+password = { secret = "dev-psp-password" }
+public-url = "${base}"
 
 # Codes go to the host's log, where this script reads them: development mode, on loopback.
 [auth]
@@ -243,6 +262,54 @@ await step("inquiry: errors beside the fields without moving them, then the bill
   const amount = await page.textContent(".bill .amount");
   assert(amount.includes("۱۷٬۰۰۰") && amount.includes("ریال"), `amount with Persian digits: ${amount}`);
   await page.screenshot({ path: join(shots, "inquiry-result-fa.png"), fullPage: true });
+});
+
+/** Looks up the test bill and presses its pay button: the gateway's page opens. */
+async function toTheGateway() {
+  await page.goto(`${base}/services/utility-bills/bill-details`);
+  await page.fill("#f-bill-id", "7748317800142");
+  await page.fill("#f-payment-id", "1770160");
+  await page.click("form.service-form button[type=submit]");
+  await page.waitForSelector(".bill form.pay button");
+  await page.click(".bill form.pay button");
+  await page.waitForURL((url) => url.toString().startsWith(`${psp}/pay/`));
+  assert((await page.textContent("#amount")).includes("۱۷,۰۰۰"), "the gateway shows the amount");
+}
+
+await step("pay a bill: cancel on the gateway's page, nothing is taken", async () => {
+  await toTheGateway();
+  await page.click("#cancel");
+  await page.waitForURL(/\/payments\/[0-9a-f]{32}$/);
+  await page.waitForSelector("text=پرداخت انجام نشد", { timeout: 10_000 });
+  assert(await page.isVisible("text=پولی از حساب شما برداشته نشد"), "no money was taken");
+  await page.screenshot({ path: join(shots, "payment-canceled-fa.png"), fullPage: true });
+});
+
+await step("pay a bill on the gateway's page and see the receipt", async () => {
+  await toTheGateway();
+  await page.fill("#pan", "6037991234567893");
+  await page.fill("#cvv2", "123");
+  await page.fill("#expiry", "0512");
+  await page.fill("#pin2", "123456");
+  await page.screenshot({ path: join(shots, "gateway-fa.png"), fullPage: true });
+  await page.click("#pay");
+  await page.waitForURL(/\/payments\/[0-9a-f]{32}$/);
+  await page.waitForSelector("#rrn", { timeout: 10_000 });
+  assert(await page.isVisible("h1:has-text('رسید پرداخت')"), "the receipt");
+  const rrn = await page.textContent("#rrn");
+  assert(/^[۰-۹]{12}$/.test(rrn.trim()), `the RRN in Persian digits: ${rrn}`);
+  const amount = await page.textContent("#amount");
+  assert(amount.includes("۱۷٬۰۰۰") && amount.includes("ریال"), `the amount: ${amount}`);
+  const paidAt = await page.textContent("#paid-at");
+  assert(/۱۴[۰-۹]{2}/.test(paidAt), `a Jalali date: ${paidAt}`);
+  await page.screenshot({ path: join(shots, "receipt-fa.png"), fullPage: true });
+  // The same bill again: refused before any money moves.
+  await page.goto(`${base}/services/utility-bills/bill-details`);
+  await page.fill("#f-bill-id", "7748317800142");
+  await page.fill("#f-payment-id", "1770160");
+  await page.click("form.service-form button[type=submit]");
+  await page.click(".bill form.pay button");
+  await page.waitForSelector("text=این قبض قبلاً پرداخت شده است");
 });
 
 await step("sign in with the one-time code", async () => {

@@ -323,10 +323,16 @@ fn e2e() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&plugins);
     wasm::install(&built, &plugins).map_err(anyhow::Error::msg)?;
 
-    cargo(&["build", "-p", "panjereh-host", "--bin", "panjereh"], &[])?;
-    // The target folder may be shared by several work trees: run a copy of this build.
+    cargo(
+        &["build", "-p", "panjereh-host", "--bin", "panjereh", "-p", "mock-agencies", "--bin", "mock-agencies"],
+        &[],
+    )?;
+    // The target folder may be shared by several work trees: run copies of this build.
     let bin = work.join(format!("panjereh-{}", std::process::id()));
     std::fs::copy(target.join("debug").join("panjereh"), &bin).context("failed to copy the panjereh binary")?;
+    let mocks = work.join(format!("mock-agencies-{}", std::process::id()));
+    std::fs::copy(target.join("debug").join("mock-agencies"), &mocks)
+        .context("failed to copy the mock-agencies binary")?;
 
     let npm = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
@@ -341,11 +347,13 @@ fn e2e() -> anyhow::Result<()> {
         .arg(e2e_dir.join("run.mjs"))
         .env("PANJEREH_BIN", &bin)
         .env("PANJEREH_PLUGINS", &plugins)
+        .env("PANJEREH_MOCKS", &mocks)
         .env("CHROMIUM", &chromium)
         .current_dir(&root)
         .status()
         .context("failed to run node")?;
     let _ = std::fs::remove_file(&bin);
+    let _ = std::fs::remove_file(&mocks);
     if !status.success() {
         bail!("the end-to-end tests failed ({status})");
     }

@@ -182,15 +182,23 @@ async fn submit(
         .collect();
     let outcome = if detail.summary.kind == "inquiry" {
         inquiry(&app, lang, &agency, &service, client, citizen.as_ref(), &input).await.map(|answer| {
-            page.render(
+            let payable = app.payments.is_some() && !answer.document.bills.is_empty();
+            let mut response = page.render(
                 "result.html",
                 context! {
                     s => &detail,
                     doc => Value::from_serialize(&answer.document),
                     request_id => answer.request_id,
-                    payments => app.payments.is_some(),
+                    payments => payable,
                 },
-            )
+            );
+            if payable
+                && let Some(csp) =
+                    app.config.payments.as_ref().and_then(|p| super::csp_allowing_form_target(&p.psp_url))
+            {
+                response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, csp);
+            }
+            response
         })
     } else {
         let key = posted.get("_key").filter(|k| k.len() <= 64 && k.bytes().all(|b| b.is_ascii_graphic()));

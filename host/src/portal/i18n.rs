@@ -74,7 +74,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("trace", "شماره پیگیری", "Trace number"),
     ("card", "کارت", "Card"),
     ("paid_at", "زمان پرداخت", "Paid at"),
-    ("payment_ref", "شناسه پرداخت در پنجره:", "Payment reference:"),
+    ("payment_ref", "شماره‌ی سفارش در پنجره:", "Order reference:"),
     ("payment.created", "در حال آماده‌سازی پرداخت", "Preparing the payment"),
     ("payment.redirected", "در انتظار پرداخت", "Waiting for the payment"),
     ("payment.returned", "در حال تأیید پرداخت", "Confirming the payment"),
