@@ -17,6 +17,7 @@ pub mod applications;
 pub mod auth;
 pub mod citizen;
 pub mod client_limit;
+pub mod inbox;
 pub mod me;
 pub mod openapi;
 pub mod ops;
@@ -43,8 +44,15 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
 fn described() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(ops::routes())
-        .nest("/api/v1", citizen::routes().merge(applications::routes()).merge(me::routes()).merge(payments::routes()))
-        .nest("/admin/v1", admin::routes().merge(payments::admin_routes()))
+        .nest(
+            "/api/v1",
+            citizen::routes()
+                .merge(applications::routes())
+                .merge(me::routes())
+                .merge(payments::routes())
+                .merge(inbox::routes()),
+        )
+        .nest("/admin/v1", admin::routes().merge(payments::admin_routes()).merge(inbox::admin_routes()))
         .nest("/auth", auth::routes())
 }
 

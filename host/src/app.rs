@@ -37,6 +37,8 @@ pub struct App {
     pub limits: ClientLimits,
     /// Card payments of bills and fees, when `[payments]` is configured.
     pub payments: Option<Arc<Payments>>,
+    /// The SMS gateway of `[auth.sms]`: one-time codes and the inbox's text messages.
+    pub sms: Option<Arc<SmsGateway>>,
 }
 
 impl App {
@@ -118,6 +120,10 @@ impl App {
             }
             None => None,
         };
-        Ok(Arc::new(App { config, runtime, db, audit, registry, plugins, refused, otp, oidc, limits, payments }))
+        let sms = config.sms.clone().map(SmsGateway::new).transpose()?.map(Arc::new);
+        let app =
+            Arc::new(App { config, runtime, db, audit, registry, plugins, refused, otp, oidc, limits, payments, sms });
+        crate::background::spawn(app.clone());
+        Ok(app)
     }
 }

@@ -58,6 +58,8 @@ pub struct Config {
     pub sms: Option<SmsSettings>,
     /// The card payment gateway (`[payments]`), if the host takes payments.
     pub payments: Option<PaymentSettings>,
+    /// Following applications and delivering messages (`[notifications]`).
+    pub notifications: NotificationSettings,
 }
 
 /// The evidence log's anchor outside the database (`[audit]` in the file). Without a key
@@ -284,6 +286,21 @@ impl std::fmt::Debug for PaymentSettings {
     }
 }
 
+/// `[notifications]`: how the host follows applications and delivers messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationSettings {
+    /// How often an open application's status is asked of its agency (`poll-every-secs`).
+    pub poll_every: Duration,
+    /// How long after sending an SMS its delivery is asked about (`delivery-check-secs`).
+    pub delivery_check: Duration,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings { poll_every: Duration::from_secs(300), delivery_check: Duration::from_secs(30) }
+    }
+}
+
 /// `[auth.sms]`: the SMS gateway one-time codes are sent through.
 #[derive(Clone)]
 pub struct SmsSettings {
@@ -365,6 +382,8 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     payments: Option<RawPayments>,
+    #[serde(default)]
+    notifications: RawNotifications,
 }
 
 /// `[audit]`: the evidence log's checkpoint key and checkpoints.
@@ -542,6 +561,14 @@ struct RawAuth {
     otp: Option<String>,
     registry: Option<RawRegistry>,
     sms: Option<RawSms>,
+}
+
+/// `[notifications]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawNotifications {
+    poll_every_secs: Option<u64>,
+    delivery_check_secs: Option<u64>,
 }
 
 /// `[payments]`.
@@ -846,6 +873,16 @@ impl Config {
             registry,
             sms,
             payments,
+            notifications: NotificationSettings {
+                poll_every: raw
+                    .notifications
+                    .poll_every_secs
+                    .map_or(NotificationSettings::default().poll_every, |s| Duration::from_secs(s.max(1))),
+                delivery_check: raw
+                    .notifications
+                    .delivery_check_secs
+                    .map_or(NotificationSettings::default().delivery_check, Duration::from_secs),
+            },
         })
     }
 }

@@ -25,6 +25,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod capabilities;
 pub mod cli;
 pub mod config;

@@ -296,7 +296,22 @@ impl Payments {
                 match answer.status {
                     0 => {
                         let change = Change { settled_ms: Some(now_ms()), ..Change::default() };
-                        self.move_to(order, State::Settled, change).await
+                        let moved = self.move_to(order, State::Settled, change).await?;
+                        if moved && order.citizen_id.is_some() {
+                            // The receipt reaches the citizen's inbox through the job queue.
+                            let payload = json!({"payment": order.id});
+                            let key = format!("receipt:{}", order.id);
+                            crate::store::jobs::enqueue(
+                                &self.db,
+                                crate::background::RECEIPT,
+                                &payload,
+                                now_ms(),
+                                Some(&key),
+                                now_ms(),
+                            )
+                            .await?;
+                        }
+                        Ok(moved)
                     }
                     48 => {
                         self.reversed(order, "the gateway reversed the payment before it was settled".to_owned()).await

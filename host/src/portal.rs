@@ -249,6 +249,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("application.html", include_str!("../templates/application.html")),
         ("usage.html", include_str!("../templates/usage.html")),
         ("payment.html", include_str!("../templates/payment.html")),
+        ("inbox.html", include_str!("../templates/inbox.html")),
         ("error.html", include_str!("../templates/error.html")),
     ] {
         if let Err(error) = env.add_template(name, source) {

@@ -151,6 +151,8 @@ pub mod applications;
 pub mod callback_receipts;
 pub mod citizens;
 pub mod data_usage;
+pub mod jobs;
+pub mod messages;
 pub mod oidc_logins;
 pub mod otp;
 pub mod payments;

@@ -71,6 +71,7 @@ impl Handle {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v1/{key}/sms/send.json", post(send))
+            .route("/v1/{key}/sms/status.json", post(status).get(status))
             .route("/outbox", get(outbox))
             .route("/", get(page))
             .with_state(self.clone())
@@ -79,6 +80,43 @@ impl Handle {
     fn newest_first(&self) -> Vec<Message> {
         self.0.outbox.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusForm {
+    messageid: String,
+}
+
+/// Kavenegar's delivery codes: 10 delivered, 11 undeliverable. Numbers ending in `0000`
+/// are undeliverable in this mock.
+async fn status(
+    State(gateway): State<Handle>,
+    Path(key): Path<String>,
+    form: Result<Form<StatusForm>, axum::extract::rejection::FormRejection>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    if key != gateway.0.api_key {
+        return refusal(StatusCode::FORBIDDEN, "کد شناسائی API-Key معتبر نمی‌باشد");
+    }
+    let Ok(Form(form)) = form else {
+        return refusal(StatusCode::BAD_REQUEST, "messageid is required");
+    };
+    let found = {
+        let outbox = gateway.0.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        outbox.iter().find(|m| m.messageid.to_string() == form.messageid).cloned()
+    };
+    let Some(message) = found else {
+        return refusal(StatusCode::OK, "messageid not found");
+    };
+    let (code, text) = if message.receptor.ends_with("0000") {
+        (11, "نرسیده به گیرنده")
+    } else {
+        (10, "رسیده به گیرنده")
+    };
+    (
+        StatusCode::OK,
+        Json(json!({ "return": { "status": 200, "message": "تایید شد" },
+                     "entries": [{ "messageid": message.messageid, "status": code, "statustext": text }] })),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{Guest, Host, ISFAHAN_MUNICIPALITY, TAX_ADMINISTRATION, TRAFFIC_POLICE, UTILITY_BILLS};
@@ -414,10 +415,16 @@ callback-secret = {{ secret = "{CALLBACK_SECRET}" }}
 
 /// The mocks on port 0 and a host serving the police and tax adapters pointed at them.
 async fn with_back_ends() -> (mock_agencies::Running, Host) {
+    with_back_ends_and("").await
+}
+
+/// [`with_back_ends`], with more configuration.
+async fn with_back_ends_and(extra: &str) -> (mock_agencies::Running, Host) {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let mocks = mock_agencies::start(any, any, mock_agencies::Keys::default()).await.unwrap();
     let config = grants("traffic-police", mocks.police, "dev-police-key")
-        + &grants("tax-administration", mocks.tax, "dev-tax-key");
+        + &grants("tax-administration", mocks.tax, "dev-tax-key")
+        + extra;
     let (police, tax) = (mocks.police, mocks.tax);
     let host = Host::start_with(&[], &config, |dir| {
         install_pointing_at(TRAFFIC_POLICE, dir, mock_agencies::POLICE_ADDR, police);
@@ -560,6 +567,144 @@ async fn taxpayer_registration_is_tracked_by_the_tax_back_end() {
     let code = filed["tracking_code"].as_str().unwrap();
     let (_, case) = get_as(&host, &token, &format!("/api/v1/applications/{code}")).await;
     assert_eq!(case["status"], "approved");
+}
+
+/// Polls `check` every 100 ms for up to 15 s; answers its last value.
+async fn eventually<T>(mut check: impl AsyncFnMut() -> (bool, T)) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (done, value) = check().await;
+        if done || std::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The agency decides and tells nobody: the host follows the application at the agency
+/// (the adapter's `status`, from the durable job queue), writes the change into its history
+/// and the citizen's inbox, and texts the citizen through the SMS gateway, whose delivery
+/// report it reads back. A gateway that keeps failing leaves a dead letter an operator
+/// retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_at_the_agency_is_followed_into_the_inbox_and_by_sms() {
+    let gateway = mock_agencies::sms::Handle::new("s-key");
+    let (sms, _sms) = mock_agencies::serve(SocketAddr::from(([127, 0, 0, 1], 0)), gateway.router()).await.unwrap();
+    let extra = format!(
+        "\n[auth.sms]\nurl = \"http://{sms}\"\napi-key = {{ secret = \"s-key\" }}\nsender = \"10004346\"\n\
+         [notifications]\npoll-every-secs = 3600\ndelivery-check-secs = 0\n"
+    );
+    let (mocks, host) = with_back_ends_and(&extra).await;
+    let token = sign_in(&host, "0790419904", "09121234567").await;
+    let path = application("tax-administration", "taxpayer-registration");
+    let form = json!({"business-name": "کافه نقش جهان", "activity": "services", "postal-code": ISFAHAN_POSTAL_CODE,
+                      "mobile": "09121234567", "start-date": "1404/07/01"});
+    let (status, filed) = post_as(&host, &token, &path, json!({ "input": form })).await;
+    assert_eq!(status, 201, "{filed}");
+    let code = filed["tracking_code"].as_str().unwrap().to_owned();
+    let decided = reqwest::Client::new()
+        .post(format!("{}/v1/registrations/TR-1404-000001/decision", mocks.tax_url()))
+        .header("x-api-key", "dev-tax-key")
+        .json(&json!({"status": "approved", "message_fa": "کد اقتصادی صادر شد", "message_en": "economic code issued"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(decided.status().is_success());
+
+    // The poll is due in an hour; make it due now, as the hour passing would.
+    sqlx::query("UPDATE jobs SET due_ms = 0 WHERE kind = 'application.poll'")
+        .execute(host.app.db.writer())
+        .await
+        .unwrap();
+    let case = eventually(async || {
+        let (_, case) = get_as(&host, &token, &format!("/api/v1/applications/{code}")).await;
+        (case["status"] == "approved", case)
+    })
+    .await;
+    assert_eq!(case["status"], "approved", "{case}");
+    assert_eq!(case["history"].as_array().unwrap().last().unwrap()["actor"], "agency");
+
+    let inbox = eventually(async || {
+        let (_, inbox) = get_as(&host, &token, "/api/v1/me/messages").await;
+        (inbox["messages"][0]["sms"] == "delivered", inbox)
+    })
+    .await;
+    let message = &inbox["messages"][0];
+    assert_eq!((inbox["count"].as_u64(), inbox["unread"].as_u64()), (Some(1), Some(1)), "{inbox}");
+    assert_eq!(message["kind"], "application-status");
+    assert!(message["title"].as_str().unwrap().contains(&code), "{message}");
+    assert_eq!(message["link"], format!("/applications/{code}").as_str());
+    assert_eq!(message["sms"], "delivered", "{message}");
+    let texts = gateway.sent_to("09121234567");
+    assert_eq!(texts.len(), 1, "one SMS");
+    let chars = texts[0].message.chars().count() as i64;
+    assert_eq!(
+        message["sms_segments"],
+        if chars <= 70 { 1 } else { (chars + 66) / 67 },
+        "Persian is UCS-2: {chars} characters"
+    );
+    assert!(
+        texts[0].message.contains("تأیید شده") && texts[0].message.contains("کد اقتصادی صادر شد"),
+        "{}",
+        texts[0].message
+    );
+    let id = message["id"].as_str().unwrap();
+    assert_eq!(
+        host.call(Method::POST, &format!("/api/v1/me/messages/{id}/read"), Some(&token), None, &[]).await.status,
+        204
+    );
+    let (_, inbox) = get_as(&host, &token, "/api/v1/me/messages").await;
+    assert_eq!(inbox["unread"], 0);
+    // The portal's inbox page.
+    let page = host.client.get(host.url("/inbox")).bearer_auth(&token).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("کد اقتصادی صادر شد"));
+
+    // An SMS the gateway keeps refusing: retried with back-off, then a dead letter.
+    gateway.set_failing(true);
+    panjereh_host::background::tell(
+        &host.app,
+        &host.get_as(&token, "/api/v1/me").await.body["subject"].as_str().unwrap().to_owned(),
+        "application-status",
+        ("آزمون".into(), "test".into()),
+        (String::new(), String::new()),
+        None,
+    )
+    .await
+    .unwrap();
+    let attempts = eventually(async || {
+        let attempts: i64 =
+            sqlx::query_scalar("SELECT attempts FROM jobs WHERE kind = 'message.sms' AND state = 'queued'")
+                .fetch_optional(host.app.db.pool())
+                .await
+                .unwrap()
+                .unwrap_or(0);
+        (attempts >= 1, attempts)
+    })
+    .await;
+    assert!(attempts >= 1, "the failure was counted");
+    sqlx::query("UPDATE jobs SET attempts = 7, due_ms = 0 WHERE kind = 'message.sms' AND state = 'queued'")
+        .execute(host.app.db.writer())
+        .await
+        .unwrap();
+    let operator = host.operator("leila", panjereh_host::store::operators::Role::Admin).await;
+    let dead = eventually(async || {
+        let (_, dead) = host.admin(Method::GET, "/admin/v1/jobs", &operator, None).await;
+        (dead["count"] == 1, dead)
+    })
+    .await;
+    assert_eq!(dead["count"], 1, "{dead}");
+    assert_eq!(dead["jobs"][0]["kind"], "message.sms");
+    assert!(dead["jobs"][0]["last_error"].as_str().unwrap().contains("SMS gateway"), "{dead}");
+    gateway.set_failing(false);
+    let job = dead["jobs"][0]["id"].as_str().unwrap();
+    let (status, _) = host.admin(Method::POST, &format!("/admin/v1/jobs/{job}/retry"), &operator, None).await;
+    assert_eq!(status, 204);
+    let delivered = eventually(async || {
+        let (_, inbox) = get_as(&host, &token, "/api/v1/me/messages").await;
+        (inbox["messages"][0]["sms"] == "delivered", inbox)
+    })
+    .await;
+    assert_eq!(delivered["messages"][0]["sms"], "delivered", "{delivered}");
 }
 
 // ---------------------------------------------------------------------------------------

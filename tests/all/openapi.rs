@@ -48,6 +48,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/me/payments"),
     ("get", "/admin/v1/payments"),
     ("post", "/admin/v1/payments/{id}/review"),
+    ("get", "/api/v1/me/messages"),
+    ("post", "/api/v1/me/messages/{id}/read"),
+    ("get", "/admin/v1/jobs"),
+    ("post", "/admin/v1/jobs/{id}/retry"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];

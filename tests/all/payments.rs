@@ -313,3 +313,31 @@ async fn a_host_without_a_gateway_takes_no_payments() {
     assert_eq!(answer.status, 404);
     assert_eq!(answer.body["type"], "/problems/payments-off");
 }
+
+/// The job queue on PostgreSQL: two replicas claiming at once take disjoint jobs, and a
+/// claimed job whose replica died (its lease ran out) is claimed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_claimed_by_one_replica_at_a_time() {
+    use panjereh_host::store::{Db, jobs};
+    let database = crate::harness::PgDatabase::create().await;
+    let (a, b) = (Db::connect(&database.url).await.unwrap(), Db::connect(&database.url).await.unwrap());
+    for i in 0..40 {
+        jobs::enqueue(&a, "test.noop", &json!({"n": i}), 0, None, 1).await.unwrap();
+    }
+    let now = panjereh_host::store::now_ms();
+    let (ca, cb) =
+        tokio::join!(jobs::claim(&a, "a", now, now + 60_000, 30), jobs::claim(&b, "b", now, now + 60_000, 30));
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    assert_eq!(ca.len() + cb.len(), 40, "{} + {}", ca.len(), cb.len());
+    let mut ids: Vec<_> = ca.iter().chain(&cb).map(|j| j.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "no job claimed twice");
+    assert!(jobs::claim(&b, "b", now, now + 60_000, 30).await.unwrap().is_empty(), "all leased");
+    // Replica a dies; its leases run out and b takes its jobs.
+    let later = now + 61_000;
+    let retaken = jobs::claim(&b, "b", later, later + 60_000, 100).await.unwrap();
+    assert_eq!(retaken.len(), 40);
+    drop((a, b));
+    database.drop_now().await;
+}

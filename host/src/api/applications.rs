@@ -350,6 +350,15 @@ async fn file(
     };
     applications::complete(&app.db, &row.id, &receipt.agency_reference, &event).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id, "application filed");
+    if !matches!(
+        receipt.status,
+        crate::runtime::bindings::Status::Approved
+            | crate::runtime::bindings::Status::Rejected
+            | crate::runtime::bindings::Status::Completed
+            | crate::runtime::bindings::Status::Cancelled
+    ) {
+        crate::background::follow(app, &row.id).await?;
+    }
     row.agency_reference = Some(receipt.agency_reference);
     row.status = event.status;
     row.updated_ms = event.at_ms;
@@ -705,6 +714,15 @@ async fn apply_update(
     };
     applications::append_event(&app.db, &row.id, &event).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency, status = %event.status, request_id, "status updated by agency");
+    crate::background::status_changed(
+        app,
+        &row.citizen_id,
+        &row.tracking_code,
+        &event.status,
+        &event.message_fa,
+        &event.message_en,
+    )
+    .await?;
     Ok(CallbackAnswer {
         agency_reference: update.agency_reference,
         status: event.status,

@@ -22,6 +22,16 @@ pub trait Notifier: Send + Sync + std::fmt::Debug {
     fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str) -> NotifyFuture<'a>;
 }
 
+/// SMS segments a text takes: 160 characters in one segment (153 each when split) for the
+/// GSM alphabet, 70 (67 when split) for anything else, which is sent as UCS-2; Persian text
+/// is always UCS-2.
+pub fn sms_segments(text: &str) -> usize {
+    let chars = text.chars().count();
+    let gsm = text.chars().all(|c| c.is_ascii() && (c == '\n' || !c.is_ascii_control()));
+    let (single, multi) = if gsm { (160, 153) } else { (70, 67) };
+    if chars <= single { 1 } else { chars.div_ceil(multi) }
+}
+
 /// The text of a code message: Persian first, then English, 70 UCS-2 characters or fewer
 /// so that it is one SMS segment.
 pub fn code_message(code: &str) -> String {
@@ -74,6 +84,73 @@ impl SmsGateway {
 struct GatewayAnswer {
     #[serde(rename = "return")]
     result: GatewayReturn,
+    #[serde(default)]
+    entries: Option<Vec<GatewayEntry>>,
+}
+
+#[derive(serde::Deserialize)]
+struct GatewayEntry {
+    messageid: u64,
+    #[serde(default)]
+    status: i64,
+}
+
+/// What the gateway knows of a sent message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Still with the gateway or the operator.
+    Pending,
+    Delivered,
+    /// The operator could not deliver it (a wrong or blocked number).
+    Undeliverable,
+}
+
+impl SmsGateway {
+    /// Sends `text` to `mobile`; answers the gateway's message id.
+    pub async fn send_text(&self, mobile: &str, text: &str) -> Result<String, NotifyError> {
+        let answer = self
+            .call(
+                "sms/send.json",
+                &[("receptor", mobile), ("sender", self.settings.sender.as_str()), ("message", text)],
+            )
+            .await?;
+        let id = answer.entries.as_deref().and_then(|e| e.first()).map(|e| e.messageid);
+        id.map(|id| id.to_string()).ok_or_else(|| NotifyError("the SMS gateway answered without a message id".into()))
+    }
+
+    /// Asks the gateway how a sent message fared (Kavenegar's status codes: 10 delivered;
+    /// 6, 11, 13, 14 undeliverable; the rest pending).
+    pub async fn delivery(&self, message_id: &str) -> Result<Delivery, NotifyError> {
+        let answer = self.call("sms/status.json", &[("messageid", message_id)]).await?;
+        let status = answer.entries.as_deref().and_then(|e| e.first()).map_or(0, |e| e.status);
+        Ok(match status {
+            10 => Delivery::Delivered,
+            6 | 11 | 13 | 14 => Delivery::Undeliverable,
+            _ => Delivery::Pending,
+        })
+    }
+
+    async fn call(&self, verb: &str, form: &[(&str, &str)]) -> Result<GatewayAnswer, NotifyError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/{}/{verb}", self.settings.url, self.settings.api_key))
+            .form(form)
+            .send()
+            .await
+            // The URL holds the API key.
+            .map_err(|e| NotifyError(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| NotifyError(e.without_url().to_string()))?;
+        let answer: GatewayAnswer = serde_json::from_slice(&body)
+            .map_err(|_| NotifyError(format!("the SMS gateway answered {status} without a result")))?;
+        if answer.result.status != 200 {
+            return Err(NotifyError(format!(
+                "the SMS gateway refused the message ({}: {})",
+                answer.result.status, answer.result.message
+            )));
+        }
+        Ok(answer)
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -85,28 +162,21 @@ struct GatewayReturn {
 
 impl Notifier for SmsGateway {
     fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str) -> NotifyFuture<'a> {
-        Box::pin(async move {
-            let message = code_message(code);
-            let response = self
-                .http
-                .post(format!("{}/v1/{}/sms/send.json", self.settings.url, self.settings.api_key))
-                .form(&[("receptor", mobile), ("sender", self.settings.sender.as_str()), ("message", &message)])
-                .send()
-                .await
-                // The URL holds the API key.
-                .map_err(|e| NotifyError(e.without_url().to_string()))?;
-            let status = response.status();
-            let body = response.bytes().await.map_err(|e| NotifyError(e.without_url().to_string()))?;
-            let answer: GatewayAnswer = serde_json::from_slice(&body)
-                .map_err(|_| NotifyError(format!("the SMS gateway answered {status} without a result")))?;
-            if answer.result.status != 200 {
-                return Err(NotifyError(format!(
-                    "the SMS gateway refused the message ({}: {})",
-                    answer.result.status, answer.result.message
-                )));
-            }
-            Ok(())
-        })
+        Box::pin(async move { self.send_text(mobile, &code_message(code)).await.map(drop) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn persian_text_is_counted_in_ucs2_segments() {
+        assert_eq!(super::sms_segments("Panjereh code: 12345"), 1);
+        assert_eq!(super::sms_segments(&"a".repeat(160)), 1);
+        assert_eq!(super::sms_segments(&"a".repeat(161)), 2);
+        assert_eq!(super::sms_segments(&"س".repeat(70)), 1);
+        assert_eq!(super::sms_segments(&"س".repeat(71)), 2);
+        assert_eq!(super::sms_segments(&"س".repeat(135)), 3);
+        assert_eq!(super::sms_segments(&super::code_message("12345")), 1);
     }
 }
 

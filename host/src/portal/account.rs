@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/applications/{code}", get(show))
         .route("/track", get(track))
         .route("/data-usage", get(data_usage))
+        .route("/inbox", get(inbox))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,6 +182,18 @@ async fn track(Query(track): Query<Track>) -> Response {
     let code = crate::tracking::parse(&code).unwrap_or(code);
     let encoded: String = form_urlencoded::byte_serialize(code.as_bytes()).collect();
     Redirect::to(&format!("/applications/{encoded}")).into_response()
+}
+
+/// The citizen's messages: status changes and receipts.
+async fn inbox(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first("/inbox");
+    };
+    let page = Page::new(&visit, Some(&citizen), "inbox");
+    match crate::api::inbox::inbox(&app, visit.lang, &citizen).await {
+        Ok(list) => page.render("inbox.html", context! { list }),
+        Err(problem) => page.problem(&problem),
+    }
 }
 
 async fn data_usage(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>) -> Response {

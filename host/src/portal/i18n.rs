@@ -68,6 +68,14 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("payment_id", "شناسه پرداخت", "Payment ID"),
     ("request_id", "شناسه درخواست:", "Request reference:"),
     ("pay", "پرداخت", "Pay"),
+    ("inbox", "پیام‌ها", "Messages"),
+    ("inbox.empty", "پیامی ندارید.", "You have no messages."),
+    ("inbox.unread", "تازه", "New"),
+    ("sms.delivered", "پیامک رسید", "SMS delivered"),
+    ("sms.sent", "پیامک فرستاده شد", "SMS sent"),
+    ("sms.queued", "پیامک در صف", "SMS queued"),
+    ("sms.failed-temporarily", "پیامک هنوز نرسیده", "SMS not delivered yet"),
+    ("sms.failed-permanently", "پیامک نرسید", "SMS could not be delivered"),
     ("payment", "پرداخت", "Payment"),
     ("amount", "مبلغ", "Amount"),
     ("rrn", "شماره مرجع", "Reference number (RRN)"),
@@ -204,6 +212,12 @@ pub fn strings(lang: Lang) -> minijinja::Value {
         Lang::Fa => &*FA,
         Lang::En => &*EN,
     })
+}
+
+/// The Persian and English names of an application status.
+pub fn status_label(status: &str) -> (&'static str, &'static str) {
+    let key = format!("status.{status}");
+    STRINGS.iter().find(|(k, _, _)| *k == key).map_or(("", ""), |(_, fa, en)| (*fa, *en))
 }
 
 /// One string; the key itself when missing.

@@ -180,6 +180,16 @@ pub async fn by_tracking_code(db: &Db, citizen_id: &str, code: &str) -> sqlx::Re
     row.as_ref().map(from_row).transpose()
 }
 
+/// A filed application by its row id.
+pub async fn by_id(db: &Db, id: &str) -> sqlx::Result<Option<ApplicationRow>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM applications WHERE id = $1 AND status <> $2"))
+        .bind(id)
+        .bind(PENDING)
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// The filed application an agency knows by its own reference.
 pub async fn by_agency_reference(db: &Db, agency: &str, reference: &str) -> sqlx::Result<Option<ApplicationRow>> {
     let row = sqlx::query(&format!(

@@ -1,0 +1,225 @@
+//! `/api/v1/me/messages`: the citizen's inbox; and `/admin/v1/jobs`: the background work
+//! queue's dead letters, for operators.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::admin::OperatorAuth;
+use super::applications::rfc3339;
+use super::citizen::{ApiPath, ApiQuery};
+use super::problem::{Bilingual, Lang, Problem};
+use crate::app::App;
+use crate::auth::Citizen;
+use crate::store::messages::{self, Message};
+use crate::store::{jobs, now_ms};
+
+/// Messages listed at most.
+const LIMIT: i64 = 200;
+
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(read))
+}
+
+pub fn admin_routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(admin_jobs)).routes(routes!(admin_retry))
+}
+
+/// One message of the inbox, in the citizen's language.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    /// `application-status` or `payment-receipt`.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// The portal page the message is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    pub created_at: String,
+    pub read: bool,
+    /// How its SMS fared: `none`, `queued`, `sent`, `delivered`, `failed-temporarily`,
+    /// `failed-permanently`.
+    pub sms: String,
+    /// SMS segments the text takes (Persian is UCS-2: 70 characters a segment).
+    pub sms_segments: i64,
+}
+
+impl MessageView {
+    pub fn of(m: &Message, lang: Lang) -> MessageView {
+        MessageView {
+            id: m.id.clone(),
+            kind: m.kind.clone(),
+            title: lang.pick(&m.title_fa, &m.title_en).to_owned(),
+            body: lang.pick(&m.body_fa, &m.body_en).to_owned(),
+            link: m.link.clone(),
+            created_at: rfc3339(m.created_ms),
+            read: m.read_ms.is_some(),
+            sms: m.sms_state.clone(),
+            sms_segments: m.sms_segments,
+        }
+    }
+}
+
+/// `GET /api/v1/me/messages`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageList {
+    pub count: usize,
+    pub unread: usize,
+    /// Newest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// The citizen's messages, newest first.
+pub async fn inbox(app: &App, lang: Lang, citizen: &Citizen) -> Result<MessageList, Problem> {
+    let list = messages::of_citizen(&app.db, &citizen.subject, LIMIT).await?;
+    let messages: Vec<_> = list.iter().map(|m| MessageView::of(m, lang)).collect();
+    let unread = messages.iter().filter(|m| !m.read).count();
+    Ok(MessageList { count: messages.len(), unread, messages })
+}
+
+/// What happened to the citizen's applications and payments.
+#[utoipa::path(
+    get, path = "/me/messages", tag = "citizen", params(Lang),
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "The inbox", body = MessageList),
+        (status = 401, description = "Not signed in"),
+    ),
+)]
+async fn list(State(app): State<Arc<App>>, lang: Lang, citizen: Citizen) -> Result<Json<MessageList>, Problem> {
+    Ok(Json(inbox(&app, lang, &citizen).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MessagePath {
+    pub id: String,
+}
+
+/// Marks a message read.
+#[utoipa::path(
+    post, path = "/me/messages/{id}/read", tag = "citizen", params(MessagePath),
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 204, description = "Read"),
+        (status = 401, description = "Not signed in"),
+        (status = 404, description = "No such message of this citizen"),
+    ),
+)]
+async fn read(
+    State(app): State<Arc<App>>,
+    citizen: Citizen,
+    ApiPath(path): ApiPath<MessagePath>,
+) -> Result<StatusCode, Problem> {
+    if !messages::mark_read(&app.db, &citizen.subject, &path.id, now_ms()).await? {
+        return Err(Problem::not_found(Bilingual::new("پیامی با این شناسه نیست", "no such message")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobsQuery {
+    /// `queued`, `done` or `dead` (default `dead`: the dead letters).
+    pub state: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// A background job, as operators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub due_at: String,
+    pub updated_at: String,
+}
+
+/// `GET /admin/v1/jobs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    pub count: usize,
+    pub jobs: Vec<JobView>,
+}
+
+/// Background jobs; by default the dead letters (operators).
+#[utoipa::path(
+    get, path = "/jobs", tag = "operators", params(JobsQuery), security(("operator" = [])),
+    responses(
+        (status = 200, description = "Jobs", body = JobList),
+        (status = 400, description = "An unknown state"),
+        (status = 401, description = "No valid operator token"),
+    ),
+)]
+async fn admin_jobs(
+    State(app): State<Arc<App>>,
+    _auth: OperatorAuth,
+    ApiQuery(query): ApiQuery<JobsQuery>,
+) -> Result<Json<JobList>, Problem> {
+    let state = query.state.as_deref().unwrap_or("dead");
+    if !matches!(state, "queued" | "done" | "dead") {
+        return Err(Problem::bad_request(Bilingual::new(
+            format!("وضعیت ناشناخته: {state}"),
+            format!("unknown state {state}: queued, done or dead"),
+        )));
+    }
+    let list = jobs::list(&app.db, state, query.limit.unwrap_or(100).clamp(1, 1000)).await?;
+    let jobs: Vec<_> = list
+        .into_iter()
+        .map(|j| JobView {
+            id: j.id,
+            kind: j.kind,
+            payload: j.payload,
+            state: j.state,
+            attempts: j.attempts,
+            last_error: j.last_error,
+            due_at: rfc3339(j.due_ms),
+            updated_at: rfc3339(j.updated_ms),
+        })
+        .collect();
+    Ok(Json(JobList { count: jobs.len(), jobs }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct JobPath {
+    pub id: String,
+}
+
+/// Puts a dead letter back in the queue (admins).
+#[utoipa::path(
+    post, path = "/jobs/{id}/retry", tag = "operators", params(JobPath), security(("operator" = [])),
+    responses(
+        (status = 204, description = "Queued again"),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "Auditors only read"),
+        (status = 404, description = "No dead letter with this id"),
+    ),
+)]
+async fn admin_retry(
+    State(app): State<Arc<App>>,
+    auth: OperatorAuth,
+    ApiPath(path): ApiPath<JobPath>,
+) -> Result<StatusCode, Problem> {
+    let operator = auth.admin()?;
+    if !jobs::revive(&app.db, &path.id, now_ms()).await? {
+        return Err(Problem::not_found(Bilingual::new("کار مرده‌ای با این شناسه نیست", "no dead letter with this id")));
+    }
+    let entry = crate::audit::Entry {
+        kind: "admin.job-retry".into(),
+        actor: operator.name.clone(),
+        subject: path.id.clone(),
+        data: serde_json::json!({}),
+    };
+    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    Ok(StatusCode::NO_CONTENT)
+}

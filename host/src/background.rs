@@ -1,0 +1,348 @@
+//! Durable background work, on the host's database (`store::jobs`), and what it does:
+//! following an application's status at its agency, and delivering the citizen's messages
+//! by SMS with their delivery reports.
+//!
+//! Every replica runs one worker ([`spawn`]). It claims due jobs with a lease (`FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL, the single writer on SQLite), so each job runs on one
+//! replica at a time; a job that fails runs again after an exponential back-off with
+//! jitter, capped at an hour, and after [`MAX_ATTEMPTS`] it is a dead letter that operators
+//! see and retry (`/admin/v1/jobs`). A `kill -9` loses only leases, which run out.
+//!
+//! The citizen's inbox ([`tell`]) is where status changes and receipts land, in both
+//! languages; the SMS of a message is one more job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::api::citizen::{CallRecord, new_request_id, settle};
+use crate::api::views::status_name;
+use crate::app::App;
+use crate::auth::notifier::{Delivery, SmsGateway, sms_segments};
+use crate::runtime::bindings::CallContext;
+use crate::store::applications::{self, EventRow};
+use crate::store::jobs::{self, Job};
+use crate::store::messages::{self, Message};
+use crate::store::{citizens, now_ms, random_id};
+
+/// Follows one application at its agency (`{"application": id}`).
+pub const POLL: &str = "application.poll";
+/// Sends a message's SMS (`{"message": id}`).
+pub const SMS: &str = "message.sms";
+/// Asks the SMS gateway whether it was delivered (`{"message": id}`).
+pub const SMS_STATUS: &str = "message.sms-status";
+/// Puts a settled payment's receipt in the citizen's inbox (`{"payment": id}`).
+pub const RECEIPT: &str = "payment.receipt";
+
+/// Attempts after which a job is a dead letter.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// How long a worker holds a claimed job.
+const LEASE: Duration = Duration::from_secs(120);
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// How often the worker looks for due jobs.
+const TICK: Duration = Duration::from_millis(500);
+
+/// What a job asks for next.
+#[derive(Debug)]
+enum Next {
+    Done,
+    /// Run again at this time (periodic work; not a failure).
+    At(i64),
+    /// Failed; try again after the back-off.
+    Retry(String),
+}
+
+/// The wait after `attempts` failures: 2 s doubling, at most an hour, ±25 % jitter.
+pub fn backoff(attempts: i64) -> Duration {
+    let base = Duration::from_secs(2).saturating_mul(1u32 << attempts.clamp(0, 20) as u32).min(MAX_BACKOFF);
+    let quarter = base.as_millis() as u64 / 4;
+    let jitter = rand::random_range(0..=quarter * 2);
+    Duration::from_millis((base.as_millis() as u64 - quarter + jitter).max(1))
+}
+
+/// Starts this replica's worker.
+pub fn spawn(app: Arc<App>) {
+    let owner = random_id();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tick.tick().await;
+            if let Err(error) = run_due(&app, &owner).await {
+                tracing::warn!(%error, "background jobs: a round failed");
+            }
+        }
+    });
+}
+
+/// Runs the jobs that are due now; answers how many.
+pub async fn run_due(app: &App, owner: &str) -> sqlx::Result<usize> {
+    let now = now_ms();
+    let due = jobs::claim(&app.db, owner, now, now + LEASE.as_millis() as i64, 16).await?;
+    let count = due.len();
+    for job in due {
+        let next = run(app, &job).await;
+        let now = now_ms();
+        match next {
+            Next::Done => jobs::done(&app.db, &job.id, owner, now).await?,
+            Next::At(due) => jobs::again_at(&app.db, &job.id, owner, due, now).await?,
+            Next::Retry(error) => {
+                let dead = job.attempts + 1 >= MAX_ATTEMPTS;
+                if dead {
+                    tracing::error!(job = %job.id, kind = %job.kind, %error, "background job is a dead letter");
+                } else {
+                    tracing::warn!(job = %job.id, kind = %job.kind, %error, "background job failed; it runs again");
+                }
+                let due = now + backoff(job.attempts).as_millis() as i64;
+                jobs::failed(&app.db, &job.id, owner, &error, due, dead, now).await?;
+            }
+        }
+        metrics::counter!("panjereh_jobs_total", "kind" => job.kind.clone()).increment(1);
+    }
+    Ok(count)
+}
+
+async fn run(app: &App, job: &Job) -> Next {
+    let id = ["application", "message", "payment"].iter().find_map(|k| job.payload.get(*k)).and_then(|v| v.as_str());
+    let Some(id) = id else {
+        return Next::Retry(format!("a {} job without its id", job.kind));
+    };
+    let result = match job.kind.as_str() {
+        POLL => poll(app, id).await,
+        SMS => send_sms(app, id).await,
+        SMS_STATUS => sms_status(app, id).await,
+        RECEIPT => receipt(app, id).await,
+        other => Err(format!("unknown job kind {other}")),
+    };
+    result.unwrap_or_else(Next::Retry)
+}
+
+/// Statuses after which an agency no longer changes an application.
+fn is_final(status: &str) -> bool {
+    matches!(status, "approved" | "rejected" | "completed" | "cancelled")
+}
+
+/// Queues the following of a newly filed application.
+pub async fn follow(app: &App, application_id: &str) -> sqlx::Result<()> {
+    let due = now_ms() + app.config.notifications.poll_every.as_millis() as i64;
+    jobs::enqueue(
+        &app.db,
+        POLL,
+        &json!({"application": application_id}),
+        due,
+        Some(&format!("poll:{application_id}")),
+        now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Asks the agency where an application stands; a change goes into its history and the
+/// citizen's inbox.
+async fn poll(app: &App, id: &str) -> Result<Next, String> {
+    let Some(row) = applications::by_id(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    let (Some(reference), false) = (row.agency_reference.clone(), is_final(&row.status)) else {
+        return Ok(Next::Done);
+    };
+    let again = Next::At(now_ms() + app.config.notifications.poll_every.as_millis() as i64);
+    let Some(slot) = app.registry.get(&row.agency).filter(|s| s.enabled) else {
+        return Err(format!("the adapter of agency {} is not serving", row.agency));
+    };
+    let adapter = slot.adapter;
+    let request_id = new_request_id();
+    let ctx = CallContext {
+        request_id: request_id.clone(),
+        service: row.service.clone(),
+        citizen: None,
+        locale: "fa".into(),
+    };
+    let outcome = settle(&adapter, &request_id, adapter.status(ctx, reference).await);
+    let evidence = outcome.as_ref().map(|u| json!({"status": status_name(u.status)}));
+    CallRecord {
+        kind: "call.status",
+        service: &row.service,
+        request_id: &request_id,
+        citizen: None,
+        request_hash: crate::audit::sha256_hex(row.tracking_code.as_bytes()),
+    }
+    .append(app, &adapter, &evidence.map_err(|p| p.clone()))
+    .await;
+    let update = match outcome {
+        Ok(update) => update,
+        Err(problem) if problem.status.is_server_error() => {
+            return Err(format!("the agency did not answer ({})", problem.status));
+        }
+        Err(problem) => {
+            tracing::info!(tracking_code = %row.tracking_code, status = %problem.status, "status poll refused; trying again later");
+            return Ok(again);
+        }
+    };
+    let status = status_name(update.status);
+    if status == row.status {
+        return Ok(again);
+    }
+    let event = EventRow {
+        status: status.to_owned(),
+        message_fa: update.message.fa.clone(),
+        message_en: update.message.en.clone(),
+        actor: "agency".to_owned(),
+        at_ms: now_ms(),
+    };
+    applications::append_event(&app.db, &row.id, &event).await.map_err(|e| e.to_string())?;
+    tracing::info!(tracking_code = %row.tracking_code, status, "status followed at the agency");
+    status_changed(app, &row.citizen_id, &row.tracking_code, status, &update.message.fa, &update.message.en)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(if is_final(status) { Next::Done } else { again })
+}
+
+/// Tells the citizen that an application moved (polling and callbacks both call it).
+pub async fn status_changed(
+    app: &App,
+    citizen_id: &str,
+    tracking_code: &str,
+    status: &str,
+    message_fa: &str,
+    message_en: &str,
+) -> sqlx::Result<()> {
+    let (fa, en) = crate::portal::i18n::status_label(status);
+    tell(
+        app,
+        citizen_id,
+        "application-status",
+        (format!("درخواست {tracking_code}: {fa}"), format!("Application {tracking_code}: {en}")),
+        (message_fa.to_owned(), message_en.to_owned()),
+        Some(format!("/applications/{tracking_code}")),
+    )
+    .await
+}
+
+/// Puts a message in the citizen's inbox and, when the host has an SMS gateway and knows
+/// the citizen's mobile, queues its SMS (Persian, one line of title and the link's page).
+pub async fn tell(
+    app: &App,
+    citizen_id: &str,
+    kind: &str,
+    title: (String, String),
+    body: (String, String),
+    link: Option<String>,
+) -> sqlx::Result<()> {
+    let sms = app.sms.is_some();
+    let text = sms_text(&title.0, &body.0);
+    let message = Message {
+        id: random_id(),
+        citizen_id: citizen_id.to_owned(),
+        kind: kind.to_owned(),
+        title_fa: title.0,
+        title_en: title.1,
+        body_fa: body.0,
+        body_en: body.1,
+        link,
+        created_ms: now_ms(),
+        read_ms: None,
+        sms_state: if sms { "queued" } else { "none" }.to_owned(),
+        sms_id: None,
+        sms_segments: if sms { sms_segments(&text) as i64 } else { 0 },
+    };
+    messages::insert(&app.db, &message).await?;
+    if sms {
+        jobs::enqueue(&app.db, SMS, &json!({"message": message.id}), now_ms(), None, now_ms()).await?;
+    }
+    Ok(())
+}
+
+/// The inbox message of a settled payment.
+async fn receipt(app: &App, id: &str) -> Result<Next, String> {
+    let Some(order) = crate::store::payments::get(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    let Some(citizen) = order.citizen_id.as_deref() else {
+        return Ok(Next::Done);
+    };
+    let amount = crate::portal::display::money(true, order.amount_rial as u64);
+    let amount_en = crate::portal::display::money(false, order.amount_rial as u64);
+    let rrn = order.rrn.clone().unwrap_or_default();
+    tell(
+        app,
+        citizen,
+        "payment-receipt",
+        ("رسید پرداخت".to_owned(), "Payment receipt".to_owned()),
+        (
+            format!("{amount} ریال پرداخت شد؛ شماره مرجع {}", crate::portal::display::digits(true, &rrn)),
+            format!("{amount_en} rials paid; reference number {rrn}"),
+        ),
+        Some(format!("/payments/{}", order.id)),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Next::Done)
+}
+
+fn sms_text(title: &str, body: &str) -> String {
+    if body.is_empty() { format!("پنجره: {title}") } else { format!("پنجره: {title}\n{body}") }
+}
+
+fn gateway(app: &App) -> Result<&Arc<SmsGateway>, String> {
+    app.sms.as_ref().ok_or_else(|| "no SMS gateway is configured".to_owned())
+}
+
+async fn send_sms(app: &App, id: &str) -> Result<Next, String> {
+    let gateway = gateway(app)?;
+    let Some(message) = messages::get(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    if message.sms_state != "queued" && message.sms_state != "failed-temporarily" {
+        return Ok(Next::Done);
+    }
+    let citizen = citizens::get(&app.db, &message.citizen_id).await.map_err(|e| e.to_string())?;
+    let Some(mobile) = citizen.map(|c| c.mobile).filter(|m| !m.is_empty()) else {
+        messages::set_sms(&app.db, id, "failed-permanently", None).await.map_err(|e| e.to_string())?;
+        return Ok(Next::Done);
+    };
+    match gateway.send_text(&mobile, &sms_text(&message.title_fa, &message.body_fa)).await {
+        Ok(sms_id) => {
+            messages::set_sms(&app.db, id, "sent", Some(&sms_id)).await.map_err(|e| e.to_string())?;
+            let due = now_ms() + app.config.notifications.delivery_check.as_millis() as i64;
+            jobs::enqueue(&app.db, SMS_STATUS, &json!({"message": id}), due, None, now_ms())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Next::Done)
+        }
+        Err(error) => {
+            messages::set_sms(&app.db, id, "failed-temporarily", None).await.map_err(|e| e.to_string())?;
+            Err(error.to_string())
+        }
+    }
+}
+
+async fn sms_status(app: &App, id: &str) -> Result<Next, String> {
+    let gateway = gateway(app)?;
+    let Some(message) = messages::get(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    let Some(sms_id) = message.sms_id.as_deref() else {
+        return Ok(Next::Done);
+    };
+    let state = match gateway.delivery(sms_id).await.map_err(|e| e.to_string())? {
+        Delivery::Delivered => "delivered",
+        Delivery::Undeliverable => "failed-permanently",
+        Delivery::Pending => return Err("not delivered yet".to_owned()),
+    };
+    messages::set_sms(&app.db, id, state, None).await.map_err(|e| e.to_string())?;
+    Ok(Next::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_back_off_doubles_with_jitter_and_a_cap() {
+        for attempts in 0..30 {
+            let wait = super::backoff(attempts).as_millis() as u64;
+            let base = (2000u64 << attempts.min(20)).min(3_600_000);
+            assert!(wait >= base * 3 / 4 && wait <= base * 5 / 4, "{attempts}: {wait} around {base}");
+        }
+    }
+}
