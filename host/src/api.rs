@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod ops;
 pub mod payments;
 pub mod problem;
+pub mod representation;
 pub mod server;
 pub mod views;
 
@@ -50,7 +51,8 @@ fn described() -> OpenApiRouter<Arc<App>> {
                 .merge(applications::routes())
                 .merge(me::routes())
                 .merge(payments::routes())
-                .merge(inbox::routes()),
+                .merge(inbox::routes())
+                .merge(representation::routes()),
         )
         .nest("/admin/v1", admin::routes().merge(payments::admin_routes()).merge(inbox::admin_routes()))
         .nest("/auth", auth::routes())

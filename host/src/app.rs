@@ -9,6 +9,7 @@ use crate::auth::notifier::{LogNotifier, NoNotifier, Notifier, SmsGateway};
 use crate::auth::oidc::RelyingParty;
 use crate::auth::otp::OtpProvider;
 use crate::auth::ownership::{OwnershipCheck, Registry as OwnershipRegistry};
+use crate::auth::representation::Representation;
 use crate::config::{Config, OtpMode};
 use crate::payments::Payments;
 use crate::plugins::lifecycle::{Manager, ManagerOptions};
@@ -39,6 +40,8 @@ pub struct App {
     pub payments: Option<Arc<Payments>>,
     /// The SMS gateway of `[auth.sms]`: one-time codes and the inbox's text messages.
     pub sms: Option<Arc<SmsGateway>>,
+    /// Who may act for whom (`[representation]`).
+    pub representation: Representation,
 }
 
 impl App {
@@ -121,8 +124,22 @@ impl App {
             None => None,
         };
         let sms = config.sms.clone().map(SmsGateway::new).transpose()?.map(Arc::new);
-        let app =
-            Arc::new(App { config, runtime, db, audit, registry, plugins, refused, otp, oidc, limits, payments, sms });
+        let representation = Representation::new(config.representation.clone())?;
+        let app = Arc::new(App {
+            config,
+            runtime,
+            db,
+            audit,
+            registry,
+            plugins,
+            refused,
+            otp,
+            oidc,
+            limits,
+            payments,
+            sms,
+            representation,
+        });
         crate::background::spawn(app.clone());
         Ok(app)
     }

@@ -18,6 +18,8 @@
 //! - [`session`]: issuing sessions and the [`Citizen`] request extractor.
 //! - [`access`]: a service's `min-assurance` against the session, and handing identity
 //!   attributes to adapters (with a data-usage record for each).
+//! - [`representation`]: who may act for whom (signatories of legal entities, parents of
+//!   minors), asked of the companies and civil registries.
 //! - [`return_to`]: the one check of where a browser may be sent back to.
 
 pub mod access;
@@ -25,6 +27,7 @@ pub mod notifier;
 pub mod oidc;
 pub mod otp;
 pub mod ownership;
+pub mod representation;
 pub mod return_to;
 pub mod session;
 pub mod throttle;

@@ -166,6 +166,7 @@ async fn poll(app: &App, id: &str) -> Result<Next, String> {
         service: &row.service,
         request_id: &request_id,
         citizen: None,
+        on_behalf_of: None,
         request_hash: crate::audit::sha256_hex(row.tracking_code.as_bytes()),
     }
     .append(app, &adapter, &evidence.map_err(|p| p.clone()))

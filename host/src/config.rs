@@ -60,6 +60,8 @@ pub struct Config {
     pub payments: Option<PaymentSettings>,
     /// Following applications and delivering messages (`[notifications]`).
     pub notifications: NotificationSettings,
+    /// Who may act for whom (`[representation]`); without it, everyone acts for themselves.
+    pub representation: Option<RepresentationSettings>,
 }
 
 /// The evidence log's anchor outside the database (`[audit]` in the file). Without a key
@@ -286,6 +288,30 @@ impl std::fmt::Debug for PaymentSettings {
     }
 }
 
+/// `[representation]`: the registries that say who may act for whom.
+#[derive(Clone)]
+pub struct RepresentationSettings {
+    /// The companies registry (signatories of legal entities).
+    pub companies_url: String,
+    /// The civil registry (children and their dates of birth).
+    pub civil_url: String,
+    pub token: String,
+    pub timeout: Duration,
+    /// How long an answer is believed when checking a request (filings and payments ask again).
+    pub cache_for: Duration,
+}
+
+impl std::fmt::Debug for RepresentationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepresentationSettings")
+            .field("companies_url", &self.companies_url)
+            .field("civil_url", &self.civil_url)
+            .field("token", &"[redacted]")
+            .field("cache_for", &self.cache_for)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `[notifications]`: how the host follows applications and delivers messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotificationSettings {
@@ -384,6 +410,7 @@ struct RawConfig {
     payments: Option<RawPayments>,
     #[serde(default)]
     notifications: RawNotifications,
+    representation: Option<RawRepresentation>,
 }
 
 /// `[audit]`: the evidence log's checkpoint key and checkpoints.
@@ -561,6 +588,17 @@ struct RawAuth {
     otp: Option<String>,
     registry: Option<RawRegistry>,
     sms: Option<RawSms>,
+}
+
+/// `[representation]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRepresentation {
+    companies_url: String,
+    civil_url: String,
+    token: RawSecret,
+    timeout_ms: Option<u64>,
+    cache_secs: Option<u64>,
 }
 
 /// `[notifications]`.
@@ -815,6 +853,16 @@ impl Config {
         let server = raw.server.resolve()?;
         let oidc = raw.oidc.map(|oidc| oidc.resolve(env)).transpose()?;
         let payments = raw.payments.take().map(|p| p.resolve(env)).transpose()?;
+        let representation = match raw.representation.take() {
+            Some(r) => Some(RepresentationSettings {
+                companies_url: base_url("representation.companies-url", &r.companies_url)?,
+                civil_url: base_url("representation.civil-url", &r.civil_url)?,
+                token: r.token.resolve("representation.token", env)?,
+                timeout: Duration::from_millis(r.timeout_ms.unwrap_or(3000).max(1)),
+                cache_for: Duration::from_secs(r.cache_secs.unwrap_or(60)),
+            }),
+            None => None,
+        };
         let mut runtime = RuntimeOptions::default();
         if let Some(n) = raw.limits.max_instances {
             runtime.max_instances = n;
@@ -873,6 +921,7 @@ impl Config {
             registry,
             sms,
             payments,
+            representation,
             notifications: NotificationSettings {
                 poll_every: raw
                     .notifications

@@ -111,7 +111,13 @@ impl Payments {
     /// Opens an order for `payable` and asks the PSP for a token: the answer is the order,
     /// `redirected`, with the page to send the citizen to. A bill already paid is refused
     /// here, before any money moves.
-    pub async fn start(&self, citizen: Option<&str>, payable: Payable) -> Result<(Order, String), PaymentError> {
+    /// `citizen` is whom the payment is for; `actor`, who pays for them, if someone else.
+    pub async fn start(
+        &self,
+        citizen: Option<&str>,
+        actor: Option<&str>,
+        payable: Payable,
+    ) -> Result<(Order, String), PaymentError> {
         let (bill_id, payment_id, tracking_code, agency, kind) = match payable {
             Payable::Bill { bill_id, payment_id, agency } => (bill_id, payment_id, None, agency, "bill"),
             Payable::Fee { tracking_code, bill_id, payment_id } => {
@@ -153,6 +159,7 @@ impl Payments {
             notified_ms: None,
             notify_attempts: 0,
             notify_error: None,
+            actor_id: actor.map(str::to_owned),
         };
         orders::create(&self.db, &order).await?;
         self.evidence(&order, State::Created, json!({"amount_rial": order.amount_rial, "item": order.item_key})).await;
@@ -381,7 +388,11 @@ impl Payments {
         metrics::counter!("panjereh_payments_total", "state" => to.name()).increment(1);
         let entry = Entry {
             kind: format!("payment.{}", to.name()),
-            actor: order.citizen_id.clone().unwrap_or_else(|| "anonymous".to_owned()),
+            actor: order
+                .actor_id
+                .clone()
+                .or_else(|| order.citizen_id.clone())
+                .unwrap_or_else(|| "anonymous".to_owned()),
             subject: order.id.clone(),
             data,
         };

@@ -14,6 +14,8 @@
 //!   for a test or a demo to play the tax office.
 //! - [`registry`]: `GET /v1/services/matching` (does a mobile belong to a national ID?).
 //! - [`sms`]: `POST /v1/{api-key}/sms/send.json`, and the outbox at `GET /`.
+//! - [`registries`]: the companies registry (signatories of legal entities) and the civil
+//!   registry (children and their dates of birth).
 //! - [`psp`]: a card payment gateway: tokens, the payment page, the callback, verify,
 //!   settle, reverse, inquire.
 //! - This file: [`Keys`], [`Running`] and [`start`], which binds the agency back-ends on
@@ -21,6 +23,7 @@
 
 pub mod police;
 pub mod psp;
+pub mod registries;
 pub mod registry;
 pub mod sms;
 pub mod tax;
@@ -41,6 +44,10 @@ pub const REGISTRY_ADDR: &str = "127.0.0.1:9103";
 pub const SMS_ADDR: &str = "127.0.0.1:9104";
 /// The default address of the payment gateway (PSP).
 pub const PSP_ADDR: &str = "127.0.0.1:9105";
+/// The default address of the companies registry.
+pub const COMPANIES_ADDR: &str = "127.0.0.1:9106";
+/// The default address of the civil registry.
+pub const CIVIL_ADDR: &str = "127.0.0.1:9107";
 
 /// The API keys the back-ends accept.
 #[derive(Debug, Clone)]

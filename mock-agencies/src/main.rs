@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use clap::Parser;
-use mock_agencies::{Keys, POLICE_ADDR, PSP_ADDR, REGISTRY_ADDR, SMS_ADDR, TAX_ADDR, psp, registry, sms};
+use mock_agencies::{
+    CIVIL_ADDR, COMPANIES_ADDR, Keys, POLICE_ADDR, PSP_ADDR, REGISTRY_ADDR, SMS_ADDR, TAX_ADDR, psp, registries,
+    registry, sms,
+};
 
 /// Mock parties outside the window, for development: the traffic police, the tax
 /// administration, the mobile-ownership registry, an SMS gateway and a card payment gateway.
@@ -27,6 +30,12 @@ struct Args {
     /// Address of the payment gateway (PSP).
     #[arg(long, default_value = PSP_ADDR)]
     psp: SocketAddr,
+    /// Address of the companies registry.
+    #[arg(long, default_value = COMPANIES_ADDR)]
+    companies: SocketAddr,
+    /// Address of the civil registry.
+    #[arg(long, default_value = CIVIL_ADDR)]
+    civil: SocketAddr,
     /// API key the police back-end accepts.
     #[arg(long, default_value = "dev-police-key")]
     police_key: String,
@@ -44,6 +53,9 @@ struct Args {
     psp_terminal: String,
     #[arg(long, default_value = "dev-psp-password")]
     psp_password: String,
+    /// Bearer token the companies and civil registries accept.
+    #[arg(long, default_value = "dev-registries-token")]
+    registries_token: String,
 }
 
 #[tokio::main]
@@ -59,7 +71,11 @@ async fn main() -> anyhow::Result<()> {
     let (psp, _psp) = mock_agencies::serve(args.psp, psp::Handle::new(args.psp_terminal, args.psp_password).router())
         .await
         .context(bind)?;
-    tracing::info!(police = %running.police, tax = %running.tax, %registry, %sms, %psp, "mock back-ends serving");
+    let registries = registries::Handle::new(args.registries_token);
+    let (companies, _companies) =
+        mock_agencies::serve(args.companies, registries.companies_router()).await.context(bind)?;
+    let (civil, _civil) = mock_agencies::serve(args.civil, registries.civil_router()).await.context(bind)?;
+    tracing::info!(police = %running.police, tax = %running.tax, %registry, %sms, %psp, %companies, %civil, "mock back-ends serving");
     tokio::signal::ctrl_c().await.context("failed to wait for ctrl-c")?;
     Ok(())
 }

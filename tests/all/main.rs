@@ -15,5 +15,6 @@ mod openapi;
 mod operators;
 mod payments;
 mod portal;
+mod representation;
 mod sandbox;
 mod signin;

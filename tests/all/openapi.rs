@@ -52,6 +52,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/me/messages/{id}/read"),
     ("get", "/admin/v1/jobs"),
     ("post", "/admin/v1/jobs/{id}/retry"),
+    ("get", "/api/v1/me/representation"),
+    ("post", "/api/v1/me/representation"),
+    ("delete", "/api/v1/me/representation"),
+    ("get", "/api/v1/me/acted"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];

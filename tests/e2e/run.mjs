@@ -87,7 +87,7 @@ const base = `http://127.0.0.1:${port}`;
 // The mock parties outside the window, each on a free port: the payment gateway is the
 // one this run uses.
 const mockPorts = {};
-for (const name of ["police", "tax", "registry", "sms", "psp"]) mockPorts[name] = await freePort();
+for (const name of ["police", "tax", "registry", "sms", "psp", "companies", "civil"]) mockPorts[name] = await freePort();
 const mocks = spawn(
   MOCKS,
   Object.entries(mockPorts).flatMap(([name, p]) => [`--${name}`, `127.0.0.1:${p}`]),

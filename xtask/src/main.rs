@@ -199,8 +199,16 @@ struct MockAgencies;
 
 impl MockAgencies {
     /// The addresses `config/dev.toml` names: the police and tax back-ends the adapters are
-    /// granted, the mobile-ownership registry and the SMS gateway of sign-in, the payment gateway.
-    const ADDRS: [&str; 5] = ["127.0.0.1:9101", "127.0.0.1:9102", "127.0.0.1:9103", "127.0.0.1:9104", "127.0.0.1:9105"];
+    /// granted, the mobile-ownership registry and the SMS gateway of sign-in, the payment gateway, the companies and civil registries.
+    const ADDRS: [&str; 7] = [
+        "127.0.0.1:9101",
+        "127.0.0.1:9102",
+        "127.0.0.1:9103",
+        "127.0.0.1:9104",
+        "127.0.0.1:9105",
+        "127.0.0.1:9106",
+        "127.0.0.1:9107",
+    ];
 
     /// Refuses to start when a back-end address is taken, naming what holds it: a back-end
     /// left over from another run (or another checkout) would silently answer with its own

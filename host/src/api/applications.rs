@@ -127,6 +127,10 @@ pub struct ApplicationView {
     pub created_at: String,
     pub updated_at: String,
     pub href: String,
+    /// The pseudonym of who filed it, when someone filed it for the citizen (a company's
+    /// signatory, a parent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<String>,
     /// Every status change, oldest first (absent from lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<EventView>>,
@@ -172,6 +176,7 @@ impl ApplicationView {
             agency_reference: row.agency_reference,
             created_at: rfc3339(row.created_ms),
             updated_at: rfc3339(row.updated_ms),
+            filed_by: row.actor_id,
             history: history.map(|events| {
                 events
                     .into_iter()
@@ -291,6 +296,7 @@ async fn reserve(
             request_hash: hash.clone(),
             created_ms: now,
             updated_ms: now,
+            actor_id: citizen.actor_id(),
         };
         if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
             return Ok(Filing::Fresh(row));
@@ -329,7 +335,8 @@ async fn file(
         kind: "call.submit",
         service: &service.id,
         request_id: &request_id,
-        citizen: Some(&citizen.subject),
+        citizen: Some(citizen.acting_person()),
+        on_behalf_of: citizen.actor.as_ref().map(|_| citizen.subject.as_str()),
         request_hash,
     }
     .append(app, adapter, &evidence.map_err(Problem::clone))
@@ -425,6 +432,9 @@ pub async fn file_application(
         ));
     }
     access::admit(descriptor, citizen)?;
+    if let Some(citizen) = citizen {
+        super::representation::recheck(app, citizen).await?;
+    }
     // An application is always someone's: even a service open to anonymous use needs a
     // signed-in citizen to file (and later find) an application.
     let citizen = citizen.ok_or_else(|| {
@@ -676,6 +686,7 @@ async fn callback(
         service: &service,
         request_id: &request_id,
         citizen: None,
+        on_behalf_of: None,
         request_hash: crate::audit::sha256_hex(&body),
     }
     .append(&app, &adapter, &result)

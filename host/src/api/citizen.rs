@@ -289,7 +289,8 @@ pub async fn inquiry(
         kind: "call.inquire",
         service,
         request_id: &request_id,
-        citizen: citizen.map(|c| c.subject.as_str()),
+        citizen: citizen.map(Citizen::acting_person),
+        on_behalf_of: citizen.and_then(|c| c.actor.as_ref().map(|_| c.subject.as_str())),
         request_hash,
     }
     .append(app, &adapter, &result)
@@ -315,8 +316,10 @@ pub struct CallRecord<'a> {
     pub kind: &'static str,
     pub service: &'a str,
     pub request_id: &'a str,
-    /// The citizen's pseudonym, when signed in.
+    /// The citizen's pseudonym, when signed in: who acted.
     pub citizen: Option<&'a str>,
+    /// Whom they acted for, when not for themselves (a legal entity, a minor).
+    pub on_behalf_of: Option<&'a str>,
     /// [`input_hash`] of the request.
     pub request_hash: String,
 }
@@ -344,6 +347,7 @@ impl CallRecord<'_> {
                     "request_hash": self.request_hash,
                     "response_hash": response_hash,
                     "status": status,
+                    "on_behalf_of": self.on_behalf_of,
                 }),
             })
             .await;

@@ -248,8 +248,14 @@ async fn create(
 ) -> Result<Response, Problem> {
     let payments = service(&app)?;
     let payable = payable(&body)?;
-    let (order, pay_url) =
-        payments.start(citizen.as_ref().map(|c| c.subject.as_str()), payable).await.map_err(payment_problem)?;
+    if let Some(citizen) = &citizen {
+        super::representation::recheck(&app, citizen).await?;
+    }
+    let actor = citizen.as_ref().and_then(Citizen::actor_id);
+    let (order, pay_url) = payments
+        .start(citizen.as_ref().map(|c| c.subject.as_str()), actor.as_deref(), payable)
+        .await
+        .map_err(payment_problem)?;
     let mut response = (StatusCode::CREATED, Json(PaymentView::of(&order, payments))).into_response();
     if let Ok(location) = HeaderValue::from_str(&pay_url) {
         response.headers_mut().insert(header::LOCATION, location);

@@ -45,6 +45,17 @@ fn level_fa(a: Assurance) -> &'static str {
 
 /// Lets the caller in if their sign-in is at least as strong as the service requires.
 pub fn admit(service: &Service, citizen: Option<&Citizen>) -> Result<(), Problem> {
+    if citizen.is_some_and(Citizen::is_legal_entity) && service.identity.contains(&IdentityAttribute::NationalId) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "service-for-persons",
+            Bilingual::new("این خدمت برای اشخاص حقیقی است", "This service is for natural persons"),
+        )
+        .detail(Bilingual::new(
+            "این خدمت کد ملی شخص را به دستگاه می‌فرستد؛ برای استفاده از آن از طرف خودتان اقدام کنید.",
+            "the service hands a person's national ID to the agency; act for yourself to use it",
+        )));
+    }
     let needed = service.min_assurance;
     match citizen {
         None if needed == Assurance::None => Ok(()),
@@ -128,6 +139,7 @@ pub async fn disclose(
             purpose: purpose.name().to_owned(),
             request_id: request_id.to_owned(),
             at_ms: now,
+            actor_id: citizen.actor_id(),
         })
         .collect();
     data_usage::record(db, &entries).await?;

@@ -164,21 +164,53 @@ pub fn clear_cookie(secure: bool) -> HeaderValue {
     }
 }
 
-/// The signed-in citizen making a request.
+/// The signed-in citizen making a request: the subject it acts for, and who acts.
 ///
-/// As an extractor, `Citizen` refuses anonymous requests with a 401 problem;
-/// `Option<Citizen>` lets them through as `None`.
+/// When the session acts for someone else (a legal entity, a minor), `subject`,
+/// `national_id` and `mobile` are the represented subject's, so every read and write is
+/// theirs; `actor` is the person who signed in, recorded next to the subject. As an
+/// extractor, `Citizen` refuses anonymous requests with a 401 problem; `Option<Citizen>`
+/// lets them through as `None`.
 #[derive(Debug, Clone)]
 pub struct Citizen {
     pub session_id: String,
     /// The pseudonymous subject (the citizen's id in the window).
     pub subject: String,
+    /// The subject's national ID, or national legal ID for a legal entity.
     pub national_id: String,
     pub mobile: String,
     pub assurance: Assurance,
     /// `otp` or `oidc`.
     pub source: String,
     pub expires_ms: i64,
+    /// Who acts, when the session acts for someone else.
+    pub actor: Option<Actor>,
+}
+
+/// The person who signed in, acting for the subject of a [`Citizen`].
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Their pseudonym.
+    pub subject: String,
+    pub national_id: String,
+    pub basis: crate::auth::representation::Basis,
+}
+
+impl Citizen {
+    /// The pseudonym of whoever acts: the actor's, or the subject's own.
+    pub fn acting_person(&self) -> &str {
+        self.actor.as_ref().map_or(&self.subject, |a| &a.subject)
+    }
+
+    /// The actor's pseudonym when someone acts for the subject.
+    pub fn actor_id(&self) -> Option<String> {
+        self.actor.as_ref().map(|a| a.subject.clone())
+    }
+
+    /// Whether the subject is a legal entity (its id is an 11-digit national legal ID).
+    pub fn is_legal_entity(&self) -> bool {
+        self.actor.as_ref().is_some_and(|a| a.basis == crate::auth::representation::Basis::Signatory)
+    }
 }
 
 /// A credential found on a request.
@@ -205,18 +237,49 @@ async fn lookup(app: &App, token: &str) -> Result<Option<Citizen>, Problem> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
         return Ok(None);
     }
-    let found = sessions::find_active(&app.db, &hash_token(token), now_ms()).await?;
-    Ok(found.and_then(|(session, citizen)| {
-        Some(Citizen {
-            assurance: assurance_from_name(&session.assurance)?,
-            session_id: session.id,
-            subject: citizen.id,
-            national_id: citizen.national_id,
-            mobile: citizen.mobile,
-            source: session.source,
-            expires_ms: session.expires_ms,
-        })
-    }))
+    let Some((session, citizen)) = sessions::find_active(&app.db, &hash_token(token), now_ms()).await? else {
+        return Ok(None);
+    };
+    let Some(assurance) = assurance_from_name(&session.assurance) else {
+        return Ok(None);
+    };
+    let own = Citizen {
+        assurance,
+        session_id: session.id.clone(),
+        subject: citizen.id.clone(),
+        national_id: citizen.national_id.clone(),
+        mobile: citizen.mobile.clone(),
+        source: session.source.clone(),
+        expires_ms: session.expires_ms,
+        actor: None,
+    };
+    let Some((subject_id, basis)) = session.acting_for.clone() else {
+        return Ok(Some(own));
+    };
+    // Acting for someone: checked on every request (against a short cache of the
+    // registries' answers); a right that ended ends the acting, not the session.
+    let basis = crate::auth::representation::Basis::from_name(&basis);
+    let subject = crate::store::citizens::get(&app.db, &subject_id).await?;
+    let allowed = match (basis, &subject) {
+        (Some(basis), Some(subject)) => {
+            app.representation.check(&citizen.national_id, basis, &subject.national_id, false).await.ok().map(|_| basis)
+        }
+        _ => None,
+    };
+    match (allowed, subject) {
+        (Some(basis), Some(subject)) => Ok(Some(Citizen {
+            subject: subject.id,
+            national_id: subject.national_id,
+            mobile: subject.mobile,
+            actor: Some(Actor { subject: citizen.id, national_id: citizen.national_id, basis }),
+            ..own
+        })),
+        _ => {
+            tracing::info!(session = %session.id, "the right to act for a subject ended; the session acts for its own citizen again");
+            sessions::set_acting(&app.db, &session.id, None).await?;
+            Ok(Some(own))
+        }
+    }
 }
 
 impl OptionalFromRequestParts<Arc<App>> for Citizen {

@@ -41,8 +41,14 @@ async fn pay(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>
     if request.tracking_code.is_some() && citizen.is_none() {
         return sign_in_first(&format!("/applications/{}", request.tracking_code.as_deref().unwrap_or_default()));
     }
+    if let Some(citizen) = &citizen
+        && let Err(problem) = crate::api::representation::recheck(&app, citizen).await
+    {
+        return page.problem(&problem);
+    }
+    let actor = citizen.as_ref().and_then(Citizen::actor_id);
     let started = match payable(&request) {
-        Ok(payable) => payments.start(citizen.as_ref().map(|c| c.subject.as_str()), payable).await,
+        Ok(payable) => payments.start(citizen.as_ref().map(|c| c.subject.as_str()), actor.as_deref(), payable).await,
         Err(problem) => return page.problem(&problem),
     };
     match started {

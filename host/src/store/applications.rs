@@ -32,6 +32,8 @@ pub struct ApplicationRow {
     pub request_hash: String,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// Who filed it, when someone filed it for the citizen (a signatory, a parent).
+    pub actor_id: Option<String>,
 }
 
 /// One entry of the status history.
@@ -46,7 +48,7 @@ pub struct EventRow {
 }
 
 const COLUMNS: &str = "id, tracking_code, citizen_id, agency, service, adapter_id, adapter_version, \
-                       agency_reference, status, idempotency_key, request_hash, created_ms, updated_ms";
+                       agency_reference, status, idempotency_key, request_hash, created_ms, updated_ms, actor_id";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<ApplicationRow> {
     Ok(ApplicationRow {
@@ -63,6 +65,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<ApplicationRow> {
         request_hash: row.try_get("request_hash")?,
         created_ms: row.try_get("created_ms")?,
         updated_ms: row.try_get("updated_ms")?,
+        actor_id: row.try_get("actor_id")?,
     })
 }
 
@@ -79,7 +82,7 @@ pub enum Reservation {
 pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Reservation> {
     let a = application;
     let outcome = sqlx::query(&format!(
-        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(&a.id)
     .bind(&a.tracking_code)
@@ -94,6 +97,7 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
     .bind(&a.request_hash)
     .bind(a.created_ms)
     .bind(a.updated_ms)
+    .bind(&a.actor_id)
     .execute(db.writer())
     .await;
     match outcome {
@@ -178,6 +182,19 @@ pub async fn by_tracking_code(db: &Db, citizen_id: &str, code: &str) -> sqlx::Re
     .fetch_optional(db.pool())
     .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Applications someone filed for others, newest first.
+pub async fn filed_by(db: &Db, actor_id: &str, limit: i64) -> sqlx::Result<Vec<ApplicationRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE actor_id = $1 AND status <> $2 ORDER BY created_ms DESC LIMIT $3"
+    ))
+    .bind(actor_id)
+    .bind(PENDING)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// A filed application by its row id.

@@ -74,6 +74,25 @@ pub async fn upsert_keeping_mobile(db: &Db, national_id: &str, mobile: Option<&s
     }
 }
 
+/// The row of a subject someone acts for: a minor (by national ID) or a legal entity (by
+/// national legal ID), created the first time anyone acts for it. A minor known already
+/// keeps the mobile they proved.
+pub async fn subject(db: &Db, id_number: &str, kind: &str) -> sqlx::Result<CitizenRow> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO citizens (id, national_id, mobile, created_ms, updated_ms, kind) VALUES ($1, $2, '', $3, $3, $4)
+         ON CONFLICT (national_id) DO UPDATE SET updated_ms = excluded.updated_ms
+         RETURNING id, national_id, mobile, created_ms",
+    )
+    .bind(random_id())
+    .bind(id_number)
+    .bind(now)
+    .bind(kind)
+    .fetch_one(db.writer())
+    .await?;
+    from_row(&row)
+}
+
 /// The citizen with this subject.
 pub async fn get(db: &Db, id: &str) -> sqlx::Result<Option<CitizenRow>> {
     let row = sqlx::query("SELECT id, national_id, mobile, created_ms FROM citizens WHERE id = $1")

@@ -19,6 +19,8 @@ pub struct Usage {
     pub purpose: String,
     pub request_id: String,
     pub at_ms: i64,
+    /// Who acted, when someone acted for the citizen.
+    pub actor_id: Option<String>,
 }
 
 /// Records hand-overs, all or none.
@@ -29,8 +31,8 @@ pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
     let mut tx = db.begin_write().await?;
     for e in entries {
         sqlx::query(
-            "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&e.citizen_id)
         .bind(&e.adapter_id)
@@ -40,6 +42,7 @@ pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
         .bind(&e.purpose)
         .bind(&e.request_id)
         .bind(e.at_ms)
+        .bind(&e.actor_id)
         .execute(&mut *tx)
         .await?;
     }
@@ -49,7 +52,7 @@ pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
 /// A citizen's most recent hand-overs, newest first.
 pub async fn list(db: &Db, citizen_id: &str, limit: i64) -> sqlx::Result<Vec<Usage>> {
     let rows = sqlx::query(
-        "SELECT citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms
+        "SELECT citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id
          FROM data_usage WHERE citizen_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(citizen_id)
@@ -67,6 +70,7 @@ pub async fn list(db: &Db, citizen_id: &str, limit: i64) -> sqlx::Result<Vec<Usa
                 purpose: r.try_get("purpose")?,
                 request_id: r.try_get("request_id")?,
                 at_ms: r.try_get("at_ms")?,
+                actor_id: r.try_get("actor_id")?,
             })
         })
         .collect()

@@ -91,11 +91,13 @@ pub struct Order {
     pub notified_ms: Option<i64>,
     pub notify_attempts: i64,
     pub notify_error: Option<String>,
+    /// Who paid, when someone paid for the citizen (a signatory, a parent).
+    pub actor_id: Option<String>,
 }
 
 const COLUMNS: &str = "id, citizen_id, item_key, kind, bill_id, payment_id, tracking_code, agency, amount_rial, \
     state, psp_token, rrn, trace, masked_card, failure, review, created_ms, updated_ms, settled_ms, next_check_ms, \
-    checks, notified_ms, notify_attempts, notify_error";
+    checks, notified_ms, notify_attempts, notify_error, actor_id";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Order> {
     let state: String = row.try_get("state")?;
@@ -125,6 +127,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Order> {
         notified_ms: row.try_get("notified_ms")?,
         notify_attempts: row.try_get("notify_attempts")?,
         notify_error: row.try_get("notify_error")?,
+        actor_id: row.try_get("actor_id")?,
     })
 }
 
@@ -132,8 +135,8 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Order> {
 pub async fn create(db: &Db, order: &Order) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO payment_orders (id, citizen_id, item_key, kind, bill_id, payment_id, tracking_code, agency,
-             amount_rial, state, created_ms, updated_ms, next_check_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
+             amount_rial, state, created_ms, updated_ms, next_check_ms, actor_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)",
     )
     .bind(&order.id)
     .bind(&order.citizen_id)
@@ -147,6 +150,7 @@ pub async fn create(db: &Db, order: &Order) -> sqlx::Result<()> {
     .bind(order.state.name())
     .bind(order.created_ms)
     .bind(order.next_check_ms)
+    .bind(&order.actor_id)
     .execute(db.writer())
     .await?;
     Ok(())
@@ -186,6 +190,18 @@ pub async fn of_citizen(db: &Db, citizen_id: &str, limit: i64) -> sqlx::Result<V
         "SELECT {COLUMNS} FROM payment_orders WHERE citizen_id = $1 ORDER BY created_ms DESC, id LIMIT $2"
     ))
     .bind(citizen_id)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Orders someone paid for others, newest first.
+pub async fn paid_by(db: &Db, actor_id: &str, limit: i64) -> sqlx::Result<Vec<Order>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payment_orders WHERE actor_id = $1 ORDER BY created_ms DESC, id LIMIT $2"
+    ))
+    .bind(actor_id)
     .bind(limit)
     .fetch_all(db.pool())
     .await?;

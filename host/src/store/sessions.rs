@@ -19,6 +19,8 @@ pub struct SessionRow {
     pub source: String,
     pub created_ms: i64,
     pub expires_ms: i64,
+    /// The subject the session acts for (a citizens row), and on what basis.
+    pub acting_for: Option<(String, String)>,
 }
 
 /// What a new session needs.
@@ -40,6 +42,10 @@ fn from_row(row: &AnyRow) -> sqlx::Result<SessionRow> {
         source: row.try_get("source")?,
         created_ms: row.try_get("session_created_ms")?,
         expires_ms: row.try_get("expires_ms")?,
+        acting_for: match (row.try_get::<Option<String>, _>("acting_for")?, row.try_get("acting_basis")?) {
+            (Some(subject), Some(basis)) => Some((subject, basis)),
+            _ => None,
+        },
     })
 }
 
@@ -66,6 +72,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
         source: new.source.to_owned(),
         created_ms: new.created_ms,
         expires_ms: new.expires_ms,
+        acting_for: None,
     })
 }
 
@@ -73,7 +80,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
 pub async fn find_active(db: &Db, token_hash: &str, now_ms: i64) -> sqlx::Result<Option<(SessionRow, CitizenRow)>> {
     let row = sqlx::query(
         "SELECT s.id AS session_id, s.citizen_id, s.assurance, s.source, s.created_ms AS session_created_ms,
-                s.expires_ms, c.id, c.national_id, c.mobile, c.created_ms
+                s.expires_ms, s.acting_for, s.acting_basis, c.id, c.national_id, c.mobile, c.created_ms
          FROM sessions s JOIN citizens c ON c.id = s.citizen_id
          WHERE s.token_hash = $1 AND s.revoked_ms IS NULL AND s.expires_ms > $2",
     )
@@ -82,6 +89,17 @@ pub async fn find_active(db: &Db, token_hash: &str, now_ms: i64) -> sqlx::Result
     .fetch_optional(db.pool())
     .await?;
     row.map(|row| Ok((from_row(&row)?, citizens::from_row(&row)?))).transpose()
+}
+
+/// Makes the session act for `subject` on `basis`, or for its own citizen again (`None`).
+pub async fn set_acting(db: &Db, id: &str, acting: Option<(&str, &str)>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET acting_for = $2, acting_basis = $3 WHERE id = $1")
+        .bind(id)
+        .bind(acting.map(|a| a.0))
+        .bind(acting.map(|a| a.1))
+        .execute(db.writer())
+        .await?;
+    Ok(())
 }
 
 /// Revokes a session; `false` if it was already revoked.

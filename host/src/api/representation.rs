@@ -1,0 +1,276 @@
+//! `/api/v1/me/representation`: acting for a legal entity (as its signatory) or a minor
+//! (as a parent), and `/api/v1/me/acted`: what others did for the citizen and what the
+//! citizen did for others.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::applications::rfc3339;
+use super::citizen::ApiJson;
+use super::problem::{Bilingual, Problem};
+use crate::app::App;
+use crate::auth::Citizen;
+use crate::auth::representation::{Basis, Representable, RepresentationError};
+use crate::store::{applications, citizens, payments, sessions};
+
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(show, start, stop)).routes(routes!(acted))
+}
+
+/// Who the session acts for, and whom its person may act for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepresentationView {
+    /// The person who signed in (their pseudonym).
+    pub actor: String,
+    /// Whom the session acts for now, if not its own person.
+    pub acting_for: Option<ActingFor>,
+    /// Everyone the person may act for, as the registries say now.
+    pub may_act_for: Vec<Representable>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActingFor {
+    pub basis: Basis,
+    /// The national legal ID, or the minor's national ID.
+    pub id: String,
+    /// Their pseudonym in the window.
+    pub subject: String,
+}
+
+fn problem(error: RepresentationError) -> Problem {
+    match error {
+        RepresentationError::NotAllowed => Problem::new(
+            StatusCode::FORBIDDEN,
+            "representation-refused",
+            Bilingual::new("اجازه‌ی اقدام از طرف این شخص را ندارید", "You may not act for this subject"),
+        )
+        .detail(Bilingual::new(
+            "ثبت شرکت‌ها شما را امضاکننده‌ی این شخص حقوقی نمی‌داند، یا ثبت احوال شما را ولی این فرزند زیر ۱۸ سال نمی‌شناسد.",
+            "the companies registry does not list you as a signatory of this legal entity, or the civil registry does not list you as a parent of this child under 18",
+        )),
+        RepresentationError::Off => Problem::new(
+            StatusCode::NOT_FOUND,
+            "representation-off",
+            Bilingual::new("اقدام از طرف دیگران در این میزبان فعال نیست", "Acting for others is not offered on this host"),
+        ),
+        RepresentationError::Unavailable(reason) => {
+            tracing::warn!(%reason, "a representation registry did not answer");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registry-unavailable",
+                Bilingual::new("سامانه‌ی ثبت در دسترس نیست", "The registry is unavailable"),
+            )
+            .retry_after(10)
+        }
+    }
+}
+
+/// Before a filing or a payment: asks the registries again (no cache) whether the actor
+/// may still act for the subject.
+pub async fn recheck(app: &App, citizen: &Citizen) -> Result<(), Problem> {
+    let Some(actor) = &citizen.actor else {
+        return Ok(());
+    };
+    app.representation
+        .check(&actor.national_id, actor.basis, &citizen.national_id, true)
+        .await
+        .map(drop)
+        .map_err(problem)
+}
+
+async fn view(app: &App, citizen: &Citizen) -> Result<RepresentationView, Problem> {
+    let (actor, actor_nid) = match &citizen.actor {
+        Some(a) => (a.subject.clone(), a.national_id.clone()),
+        None => (citizen.subject.clone(), citizen.national_id.clone()),
+    };
+    let may_act_for = match app.representation.of(&actor_nid, false).await {
+        Ok(list) => list,
+        Err(RepresentationError::Off) => Vec::new(),
+        Err(error) => return Err(problem(error)),
+    };
+    let acting_for = citizen.actor.as_ref().map(|a| ActingFor {
+        basis: a.basis,
+        id: citizen.national_id.clone(),
+        subject: citizen.subject.clone(),
+    });
+    Ok(RepresentationView { actor, acting_for, may_act_for })
+}
+
+/// Whom the session acts for, and whom its person may act for.
+#[utoipa::path(
+    get, path = "/me/representation", tag = "citizen",
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "Who acts for whom", body = RepresentationView),
+        (status = 401, description = "Not signed in"),
+        (status = 503, description = "A registry did not answer"),
+    ),
+)]
+async fn show(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<RepresentationView>, Problem> {
+    Ok(Json(view(&app, &citizen).await?))
+}
+
+/// Body of `POST /api/v1/me/representation`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActRequest {
+    /// `signatory` (for a legal entity) or `guardian` (for a minor).
+    pub basis: String,
+    /// The national legal ID, or the minor's national ID.
+    pub id: String,
+}
+
+/// Acts for a legal entity or a minor from now on (checked with the registries, and again
+/// on every request).
+#[utoipa::path(
+    post, path = "/me/representation", tag = "citizen", request_body = ActRequest,
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "Acting for the subject", body = RepresentationView),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "The registries do not give the right"),
+        (status = 404, description = "Acting for others is not offered on this host"),
+        (status = 422, description = "An unknown basis, or an id that is not valid"),
+        (status = 503, description = "A registry did not answer"),
+    ),
+)]
+async fn start(
+    State(app): State<Arc<App>>,
+    citizen: Citizen,
+    ApiJson(body): ApiJson<ActRequest>,
+) -> Result<Json<RepresentationView>, Problem> {
+    let invalid = |field: &str, fa: &str, en: &str| {
+        Problem::invalid_input(vec![super::problem::FieldProblem {
+            field: field.to_owned(),
+            message: Bilingual::new(fa.to_owned(), en.to_owned()),
+        }])
+    };
+    let basis = Basis::from_name(&body.basis)
+        .ok_or_else(|| invalid("basis", "«signatory» یا «guardian»", "basis must be signatory or guardian"))?;
+    let id = match basis {
+        Basis::Signatory => panjereh_formats::legal_id::parse(&body.id),
+        Basis::Guardian => panjereh_formats::national_id::parse(&body.id),
+    }
+    .map_err(|e| invalid("id", &e.fa, &e.en))?;
+    let (actor, actor_nid) = match &citizen.actor {
+        Some(a) => (a.subject.clone(), a.national_id.clone()),
+        None => (citizen.subject.clone(), citizen.national_id.clone()),
+    };
+    app.representation.check(&actor_nid, basis, &id, true).await.map_err(problem)?;
+    let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
+    sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name()))).await?;
+    let entry = crate::audit::Entry {
+        kind: "representation.start".into(),
+        actor: actor.clone(),
+        subject: subject.id.clone(),
+        data: serde_json::json!({"basis": basis.name()}),
+    };
+    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    let acting = Citizen {
+        subject: subject.id,
+        national_id: subject.national_id,
+        mobile: subject.mobile,
+        actor: Some(crate::auth::session::Actor { subject: actor, national_id: actor_nid, basis }),
+        ..citizen
+    };
+    Ok(Json(view(&app, &acting).await?))
+}
+
+/// Acts for the signed-in person again.
+#[utoipa::path(
+    delete, path = "/me/representation", tag = "citizen",
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 204, description = "Acting for oneself"),
+        (status = 401, description = "Not signed in"),
+    ),
+)]
+async fn stop(State(app): State<Arc<App>>, citizen: Citizen) -> Result<StatusCode, Problem> {
+    sessions::set_acting(&app.db, &citizen.session_id, None).await?;
+    if let Some(actor) = &citizen.actor {
+        let entry = crate::audit::Entry {
+            kind: "representation.stop".into(),
+            actor: actor.subject.clone(),
+            subject: citizen.subject.clone(),
+            data: serde_json::json!({}),
+        };
+        app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Something one person did for another.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActView {
+    /// `application` or `payment`.
+    pub kind: &'static str,
+    /// The tracking code, or the payment order's id.
+    pub reference: String,
+    /// For whom (their pseudonym).
+    pub subject: String,
+    /// Who acted (their pseudonym).
+    pub actor: String,
+    pub at: String,
+}
+
+/// `GET /api/v1/me/acted`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActedView {
+    /// What others did for the session's subject.
+    pub for_me: Vec<ActView>,
+    /// What the signed-in person did for others.
+    pub for_others: Vec<ActView>,
+}
+
+/// What others did for the subject, and what the person did for others.
+#[utoipa::path(
+    get, path = "/me/acted", tag = "citizen",
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "Both lists, newest first", body = ActedView),
+        (status = 401, description = "Not signed in"),
+    ),
+)]
+async fn acted(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<ActedView>, Problem> {
+    let person = citizen.acting_person().to_owned();
+    let application = |a: applications::ApplicationRow| ActView {
+        kind: "application",
+        reference: a.tracking_code,
+        subject: a.citizen_id,
+        actor: a.actor_id.unwrap_or_default(),
+        at: rfc3339(a.created_ms),
+    };
+    let payment = |p: payments::Order| ActView {
+        kind: "payment",
+        reference: p.id,
+        subject: p.citizen_id.unwrap_or_default(),
+        actor: p.actor_id.unwrap_or_default(),
+        at: rfc3339(p.created_ms),
+    };
+    let mut for_me: Vec<ActView> = applications::list_for(&app.db, &citizen.subject, 200)
+        .await?
+        .into_iter()
+        .filter(|a| a.actor_id.as_ref().is_some_and(|actor| actor != &citizen.subject))
+        .map(application)
+        .collect();
+    for_me.extend(
+        payments::of_citizen(&app.db, &citizen.subject, 200)
+            .await?
+            .into_iter()
+            .filter(|p| p.actor_id.as_ref().is_some_and(|actor| actor != &citizen.subject))
+            .map(payment),
+    );
+    let mut for_others: Vec<ActView> =
+        applications::filed_by(&app.db, &person, 200).await?.into_iter().map(application).collect();
+    for_others.extend(payments::paid_by(&app.db, &person, 200).await?.into_iter().map(payment));
+    for_me.sort_by(|a, b| b.at.cmp(&a.at));
+    for_others.sort_by(|a, b| b.at.cmp(&a.at));
+    Ok(Json(ActedView { for_me, for_others }))
+}

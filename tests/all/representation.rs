@@ -1,0 +1,162 @@
+//! Acting for others over real HTTP: a parent for a minor, a signatory for a legal entity,
+//! each right checked against the civil and companies registries (`mock-agencies` on their
+//! own ports), the actor recorded next to the subject.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{APPLICANT, APPLICANT_WITH_NATIONAL_ID, Database, Host, on_both_databases};
+
+const PARENT: (&str, &str) = ("0499370899", "09121234567");
+const CHILD: &str = "0084575948";
+const ADULT_CHILD: &str = "1583250689";
+const SIGNATORY: (&str, &str) = ("1271408929", "09131234567");
+const COMPANY: &str = "10380284790";
+
+struct Registries {
+    handle: mock_agencies::registries::Handle,
+    _servers: (tokio::sync::watch::Sender<()>, tokio::sync::watch::Sender<()>),
+    config: String,
+}
+
+async fn registries(cache_secs: u64) -> Registries {
+    let handle = mock_agencies::registries::Handle::new("reg-token");
+    let any = "127.0.0.1:0".parse().unwrap();
+    let (companies, a) = mock_agencies::serve(any, handle.companies_router()).await.unwrap();
+    let (civil, b) = mock_agencies::serve(any, handle.civil_router()).await.unwrap();
+    let config = format!(
+        "{APPLICANT_WITH_NATIONAL_ID}\n[representation]\ncompanies-url = \"http://{companies}\"\n\
+         civil-url = \"http://{civil}\"\ntoken = {{ secret = \"reg-token\" }}\ncache-secs = {cache_secs}\n"
+    );
+    Registries { handle, _servers: (a, b), config }
+}
+
+async fn act(host: &Host, token: &str, basis: &str, id: &str) -> crate::harness::Answer {
+    host.call(Method::POST, "/api/v1/me/representation", Some(token), Some(json!({"basis": basis, "id": id})), &[])
+        .await
+}
+
+fn item<'a>(document: &'a Value, label: &str) -> &'a str {
+    document["document"]["items"].as_array().unwrap().iter().find(|i| i["label"] == label).unwrap()["value"]
+        .as_str()
+        .unwrap()
+}
+
+async fn a_parent_acts_for_a_minor_and_both_see_it(db: Database) {
+    let registries = registries(60).await;
+    let host = Host::start_db(db, &[APPLICANT], &registries.config).await;
+    let token = host.sign_in(PARENT.0, PARENT.1).await;
+    let me = host.get_as(&token, "/api/v1/me").await.body;
+
+    let view = host.get_as(&token, "/api/v1/me/representation").await;
+    assert_eq!(view.status, 200, "{}", view.body);
+    let may: Vec<(String, String)> = view.body["may_act_for"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["basis"].as_str().unwrap().to_owned(), r["id"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(may.contains(&("guardian".into(), CHILD.into())), "{may:?}");
+    assert!(may.contains(&("signatory".into(), COMPANY.into())), "{may:?}");
+    assert!(!may.iter().any(|(_, id)| id == ADULT_CHILD), "a child of 18 or more is not represented: {may:?}");
+
+    // Not an adult child, not someone else's child.
+    assert_eq!(act(&host, &token, "guardian", ADULT_CHILD).await.body["type"], "/problems/representation-refused");
+    assert_eq!(act(&host, &token, "guardian", "0790419904").await.status, 403);
+    assert_eq!(act(&host, &token, "guardian", "12345").await.status, 422);
+
+    let acting = act(&host, &token, "guardian", CHILD).await;
+    assert_eq!(acting.status, 200, "{}", acting.body);
+    assert_eq!(acting.body["acting_for"]["id"], CHILD);
+    let child_subject = acting.body["acting_for"]["subject"].as_str().unwrap().to_owned();
+    assert_ne!(child_subject, me["subject"].as_str().unwrap());
+
+    // The agency gets the child's national ID; the application is the child's, filed by the parent.
+    let echo = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/echo/inquiries",
+            Some(&token),
+            Some(json!({"input": {}})),
+            &[],
+        )
+        .await;
+    assert_eq!(item(&echo.body, "national-id"), CHILD, "{}", echo.body);
+    let filed = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/permit/applications",
+            Some(&token),
+            Some(json!({"input": {"postal-code": "1193653471"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    assert_eq!(filed.body["filed_by"], me["subject"]);
+    assert_eq!(host.get_as(&token, "/api/v1/applications").await.body["count"], 1);
+
+    // Back to the parent: the child's application is not the parent's.
+    assert_eq!(host.call(Method::DELETE, "/api/v1/me/representation", Some(&token), None, &[]).await.status, 204);
+    assert_eq!(host.get_as(&token, "/api/v1/applications").await.body["count"], 0);
+    let acted = host.get_as(&token, "/api/v1/me/acted").await.body;
+    assert_eq!(acted["for_others"].as_array().unwrap().len(), 1, "{acted}");
+    assert_eq!(acted["for_others"][0]["subject"], child_subject.as_str());
+    assert_eq!(acted["for_others"][0]["reference"], filed.body["tracking_code"]);
+
+    // The evidence names the parent as the actor, and the child.
+    let operator = host.operator("leila", panjereh_host::store::operators::Role::Auditor).await;
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=50", &operator, None).await;
+    let entries = log["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["kind"] == "representation.start"
+        && e["actor"] == me["subject"]
+        && e["subject"] == child_subject.as_str()));
+    let submit = entries.iter().find(|e| e["kind"] == "call.submit").unwrap();
+    assert_eq!(submit["actor"], me["subject"]);
+    assert!(submit["data"].as_str().unwrap().contains(&child_subject), "{submit}");
+}
+
+async fn a_signatory_acts_for_a_company_while_the_registry_says_so(db: Database) {
+    // No cache: every request asks the registry.
+    let registries = registries(0).await;
+    let host = Host::start_db(db, &[APPLICANT], &registries.config).await;
+    let token = host.sign_in(SIGNATORY.0, SIGNATORY.1).await;
+    assert_eq!(act(&host, &token, "signatory", "10380284792").await.status, 422, "a legal ID with a wrong check digit");
+    let acting = act(&host, &token, "signatory", COMPANY).await;
+    assert_eq!(acting.status, 200, "{}", acting.body);
+    let me = host.get_as(&token, "/api/v1/me").await.body;
+    assert_eq!(me["national_id"], COMPANY, "the session acts for the company");
+    // A service that hands a person's national ID to the agency is not the company's.
+    let echo = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/echo/inquiries",
+            Some(&token),
+            Some(json!({"input": {}})),
+            &[],
+        )
+        .await;
+    assert_eq!(echo.status, 403);
+    assert_eq!(echo.body["type"], "/problems/service-for-persons");
+
+    // The board changes at the registry: the right ends on the next request.
+    registries.handle.remove_signatory(COMPANY, SIGNATORY.0);
+    let view = host.get_as(&token, "/api/v1/me/representation").await.body;
+    assert!(view["acting_for"].is_null(), "{view}");
+    assert_eq!(host.get_as(&token, "/api/v1/me").await.body["national_id"], SIGNATORY.0);
+    assert_eq!(act(&host, &token, "signatory", COMPANY).await.status, 403);
+}
+
+on_both_databases!(
+    a_parent_acts_for_a_minor_and_both_see_it,
+    a_signatory_acts_for_a_company_while_the_registry_says_so
+);
+
+#[tokio::test]
+async fn without_the_registries_everyone_acts_for_themselves() {
+    let host = Host::start(&[], "").await;
+    let token = host.sign_in(PARENT.0, PARENT.1).await;
+    let view = host.get_as(&token, "/api/v1/me/representation").await;
+    assert_eq!((view.status, view.body["may_act_for"].as_array().map(Vec::len)), (200, Some(0)));
+    let refused = act(&host, &token, "guardian", CHILD).await;
+    assert_eq!((refused.status, refused.body["type"].as_str()), (404, Some("/problems/representation-off")));
+}
