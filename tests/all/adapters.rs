@@ -638,7 +638,7 @@ async fn a_python_adapter_is_served_by_the_host() {
     let wasm = work.path().join("civil-registry.wasm");
     let built = std::process::Command::new("componentize-py")
         .arg("-d")
-        .arg(root.join("wit"))
+        .arg(root.join("wit").join("snapshots").join("0.1.0"))
         .args(["-w", "agency-adapter", "componentize", "--stub-wasi", "app", "-o"])
         .arg(&wasm)
         .current_dir(&source)
