@@ -233,9 +233,7 @@ impl Adapter {
     /// Calls `describe` in a fresh instance.
     pub async fn describe(&self) -> Result<Agency, CallError> {
         self.exec
-            .call(self.caps.clone(), "describe", |a, store| {
-                Box::pin(async move { a.call_describe(store).await })
-            })
+            .call(self.caps.clone(), "describe", |a, store| Box::pin(async move { a.call_describe(store).await }))
             .await
     }
 }

@@ -131,9 +131,10 @@ pub struct ApplicationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<EventView>>,
     /// What the agency asks the citizen to pay for the application (a filing fee), as its
-    /// receipt said: only in the answer that filed it, empty when nothing is due.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bills: Option<Vec<BillView>>,
+    /// receipt said. Only in the answer that filed it, and absent when nothing is due: the
+    /// host does not store bills, so a replay or a later read does not show them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bills: Vec<BillView>,
 }
 
 /// `GET /api/v1/applications`.
@@ -187,7 +188,7 @@ impl ApplicationView {
                     })
                     .collect()
             }),
-            bills: None,
+            bills: Vec::new(),
         }
     }
 }
@@ -430,15 +431,15 @@ pub async fn file_application(
     let input = forms::validate(&descriptor.fields, input).map_err(Problem::invalid_input)?;
     let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
     let (row, bills, replayed) = match reserve(app, citizen, &adapter, descriptor, key, hash).await? {
-        Filing::Replay(row) => (row, None, true),
+        Filing::Replay(row) => (row, Vec::new(), true),
         Filing::Fresh(row) => {
             let (row, bills) = file(app, lang, citizen, &adapter, descriptor, input, row).await?;
-            (row, Some(bills), false)
+            (row, bills, false)
         }
     };
     let history = applications::events(&app.db, &row.id).await?;
     let view = ApplicationView::new(app, lang, row, Some(history));
-    Ok((ApplicationView { bills: bills.map(|b| b.iter().map(|b| BillView::new(lang, b)).collect()), ..view }, replayed))
+    Ok((ApplicationView { bills: bills.iter().map(|b| BillView::new(lang, b)).collect(), ..view }, replayed))
 }
 
 /// The signed-in citizen's applications, newest first.

@@ -234,7 +234,8 @@ mod tests {
         let receipt_ok =
             Receipt { agency_reference: "A-1".into(), status: Status::Submitted, message: t("ok"), bills: Vec::new() };
         assert_eq!(receipt(&receipt_ok), Ok(()));
-        let bill = Bill { bill_id: "7748317800142".into(), payment_id: "1770160".into(), amount_rial: 1, title: t("b") };
+        let bill =
+            Bill { bill_id: "7748317800142".into(), payment_id: "1770160".into(), amount_rial: 1, title: t("b") };
         let many = Receipt { bills: vec![bill.clone(); MAX_BILLS + 1], ..receipt_ok.clone() };
         assert_eq!(receipt(&many).unwrap_err().0, "bills: 21, at most 20");
         let long = Receipt { agency_reference: "R".repeat(129), ..receipt_ok };
@@ -246,7 +247,8 @@ mod tests {
             bills: Vec::new(),
         };
         assert!(status_update(&update).unwrap_err().0.contains("status message"));
-        let titled = StatusUpdate { message: t("ok"), bills: vec![Bill { title: t(&"x".repeat(2000)), ..bill }], ..update };
+        let titled =
+            StatusUpdate { message: t("ok"), bills: vec![Bill { title: t(&"x".repeat(2000)), ..bill }], ..update };
         assert!(status_update(&titled).unwrap_err().0.starts_with("bill 0's title"));
         let many = AdapterError::InvalidInput(
             (0..51).map(|_| crate::runtime::bindings::FieldError { field: "f".into(), message: t("m") }).collect(),

@@ -109,7 +109,9 @@ mod tests {
         };
         let payment = notice.to_wit();
         assert_eq!(payment.paid_at, "2025-12-01T10:15:30.042Z");
-        assert!(matches!(payment.item, WitPaidItem::Fee(FeeRef { ref agency_reference }) if agency_reference == "BP-1"));
+        assert!(
+            matches!(payment.item, WitPaidItem::Fee(FeeRef { ref agency_reference }) if agency_reference == "BP-1")
+        );
         assert_eq!(payment.amount_rial, 2_500_000);
     }
 }

@@ -54,10 +54,7 @@ pub enum ComponentError {
     ForbiddenImport(String),
     #[error("does not export `{WIT_PACKAGE}/adapter`")]
     MissingExport,
-    #[error(
-        "built for {WIT_PACKAGE}@{guest}, but this host serves {}: rebuild against one of those",
-        served()
-    )]
+    #[error("built for {WIT_PACKAGE}@{guest}, but this host serves {}: rebuild against one of those", served())]
     IncompatibleWit { guest: Version },
     #[error("the manifest says WIT {manifest} but the component was built for {component}")]
     ManifestWitMismatch { manifest: Version, component: Version },

@@ -13,8 +13,8 @@ use wasmtime::component::{HasSelf, InstancePre, Linker};
 
 use super::CallState;
 use super::bindings::{
-    AdapterError, Agency, AgencyAdapter, AgencyAdapterPre, CallContext, Document, Payment, Receipt, StatusUpdate, Value,
-    v0_1,
+    AdapterError, Agency, AgencyAdapter, AgencyAdapterPre, CallContext, Document, Payment, Receipt, StatusUpdate,
+    Value, v0_1,
 };
 
 /// A release of the `panjereh:adapter` contract this host has bindings for.
@@ -103,7 +103,12 @@ impl Guest {
     }
 
     /// `inquire`.
-    pub async fn call_inquire(&self, store: &mut Store<CallState>, ctx: &CallContext, input: &[Value]) -> Answer<Document> {
+    pub async fn call_inquire(
+        &self,
+        store: &mut Store<CallState>,
+        ctx: &CallContext,
+        input: &[Value],
+    ) -> Answer<Document> {
         match self {
             Guest::V0_1(g) => g.panjereh_adapter_adapter().call_inquire(store, ctx, input).await,
             Guest::V0_2(g) => g.panjereh_adapter_adapter().call_inquire(store, ctx, input).await,
@@ -111,7 +116,12 @@ impl Guest {
     }
 
     /// `submit`.
-    pub async fn call_submit(&self, store: &mut Store<CallState>, ctx: &CallContext, input: &[Value]) -> Answer<Receipt> {
+    pub async fn call_submit(
+        &self,
+        store: &mut Store<CallState>,
+        ctx: &CallContext,
+        input: &[Value],
+    ) -> Answer<Receipt> {
         match self {
             Guest::V0_1(g) => Ok(g.panjereh_adapter_adapter().call_submit(store, ctx, input).await?.map(Receipt::from)),
             Guest::V0_2(g) => g.panjereh_adapter_adapter().call_submit(store, ctx, input).await,
@@ -136,7 +146,9 @@ impl Guest {
     /// `on-callback`.
     pub async fn call_on_callback(&self, store: &mut Store<CallState>, body: &[u8]) -> Answer<StatusUpdate> {
         match self {
-            Guest::V0_1(g) => Ok(g.panjereh_adapter_adapter().call_on_callback(store, body).await?.map(StatusUpdate::from)),
+            Guest::V0_1(g) => {
+                Ok(g.panjereh_adapter_adapter().call_on_callback(store, body).await?.map(StatusUpdate::from))
+            }
             Guest::V0_2(g) => g.panjereh_adapter_adapter().call_on_callback(store, body).await,
         }
     }

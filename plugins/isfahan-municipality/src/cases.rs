@@ -159,8 +159,9 @@ fn fee_key(bill_id: &str, payment_id: &str) -> String {
 /// The fee bill of a new case: the file ID is drawn from the case number, so every case
 /// has its own bill; the check digits are the standard's (`formats::bill`).
 fn fee_for(reference: &str, amount_rial: u64, year: i32) -> Fee {
-    let file = reference.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-        % 10_000_000;
+    let file =
+        reference.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+            % 10_000_000;
     let made = bill::make(&format!("{file}{FEE_COMPANY}"), 6, amount_rial, (year % 10) as u8, 1);
     Fee { bill_id: made.bill_id, payment_id: made.payment_id, amount_rial: made.amount_rial, paid: false }
 }
@@ -343,7 +344,13 @@ pub fn on_payment(payment: &Payment) -> Result<Option<StatusUpdate>, AdapterErro
         ),
     });
     save(&case)?;
-    log::info(&format!("case {}: fee paid (order {}), {} to {}", case.reference, payment.order_id, from.as_str(), to.as_str()));
+    log::info(&format!(
+        "case {}: fee paid (order {}), {} to {}",
+        case.reference,
+        payment.order_id,
+        from.as_str(),
+        to.as_str()
+    ));
     Ok(Some(case.update()))
 }
 
@@ -563,7 +570,8 @@ mod tests {
         assert_eq!((decoded.amount_rial, decoded.company_code.as_str()), (2_500_000, FEE_COMPANY));
         assert_eq!(submit(&ctx, &permit()).unwrap(), receipt, "a retry bills the same fee");
 
-        let short = paid(PaidItem::Bill(BillRef { bill_id: fee.bill_id.clone(), payment_id: fee.payment_id.clone() }), 1000);
+        let short =
+            paid(PaidItem::Bill(BillRef { bill_id: fee.bill_id.clone(), payment_id: fee.payment_id.clone() }), 1000);
         assert!(matches!(on_payment(&short), Err(AdapterError::Other(_))));
         let payment = PaidItem::Bill(BillRef { bill_id: fee.bill_id.clone(), payment_id: fee.payment_id.clone() });
         let update = on_payment(&paid(payment, 2_500_000)).unwrap().expect("the case moves");

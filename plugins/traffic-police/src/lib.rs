@@ -96,8 +96,8 @@ impl Adapter for TrafficPolice {
 
     fn on_payment(ctx: CallContext, payment: Payment) -> Result<Option<StatusUpdate>, AdapterError> {
         let PaidItem::Bill(paid) = &payment.item else { return Ok(None) };
-        let is_fine = bill::decode(&paid.bill_id, &paid.payment_id)
-            .is_ok_and(|b| b.service_type == ServiceType::TrafficFines);
+        let is_fine =
+            bill::decode(&paid.bill_id, &paid.payment_id).is_ok_and(|b| b.service_type == ServiceType::TrafficFines);
         if !is_fine {
             log::warn(&format!("payment {} is for bill {}, which is no traffic fine", payment.order_id, paid.bill_id));
             return Ok(None);

@@ -87,8 +87,11 @@ impl Adapter for Guest {
         if reference == "refuse" {
             return Err(AdapterError::field("reference", Text::new("این پرونده پذیرفته نیست", "case refused")));
         }
-        let receipt =
-            Receipt::new(&reference, Status::Submitted, Text::new("درخواست شما دریافت شد", "Your application was received"));
+        let receipt = Receipt::new(
+            &reference,
+            Status::Submitted,
+            Text::new("درخواست شما دریافت شد", "Your application was received"),
+        );
         Ok(if reference == "with-fee" { receipt.bill(fee()) } else { receipt })
     }
 
@@ -116,7 +119,11 @@ impl Adapter for Guest {
             "cancelled" => Status::Cancelled,
             _ => return Err(bad("status")),
         };
-        Ok(StatusUpdate::new(reference, status, Text::new("وضعیت از سوی دستگاه به‌روز شد", "Status updated by the agency")))
+        Ok(StatusUpdate::new(
+            reference,
+            status,
+            Text::new("وضعیت از سوی دستگاه به‌روز شد", "Status updated by the agency"),
+        ))
     }
 }
 

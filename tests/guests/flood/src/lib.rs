@@ -42,7 +42,9 @@ impl Adapter for Guest {
     fn submit(ctx: CallContext, _input: Vec<Value>) -> Result<Receipt, AdapterError> {
         if ctx.service == "bills" {
             let bill = Bill::make("1234567", 6, 10_000, 4, 1, text("fee"));
-            return Ok((0..21).fold(Receipt::new("A-1", Status::Submitted, text("received")), |r, _| r.bill(bill.clone())));
+            return Ok(
+                (0..21).fold(Receipt::new("A-1", Status::Submitted, text("received")), |r, _| r.bill(bill.clone()))
+            );
         }
         Ok(Receipt::new("R".repeat(10_000), Status::Submitted, text("received")))
     }

@@ -74,7 +74,9 @@ impl Guest for Legacy {
     }
 
     fn status(_ctx: CallContext, agency_reference: String) -> Result<StatusUpdate, AdapterError> {
-        Ok(StatusUpdate { agency_reference, status: Status::InReview, message: text("در حال بررسی", "In review") })
+        Ok(StatusUpdate {
+            agency_reference, status: Status::InReview, message: text("در حال بررسی", "In review")
+        })
     }
 
     fn on_callback(_body: Vec<u8>) -> Result<StatusUpdate, AdapterError> {
