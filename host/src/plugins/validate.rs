@@ -162,6 +162,28 @@ mod tests {
         assert!(refused.contains("panjereh:adapter@0.1.0, panjereh:adapter@0.2.0"), "{refused}");
     }
 
+    /// Architecture Invariant: `wit/` is the newest frozen release, byte for byte, and that
+    /// release is the host's.
+    #[test]
+    fn the_contract_is_frozen_as_the_hosts_release() {
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let frozen = wit.join("snapshots").join(HOST_WIT_VERSION.to_string());
+        let mut files: Vec<_> = std::fs::read_dir(&wit)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wit"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        for file in files {
+            let name = file.file_name().unwrap();
+            let snapshot = std::fs::read(frozen.join(name)).unwrap_or_default();
+            assert!(std::fs::read(&file).unwrap() == snapshot, "wit/{name:?} differs from {}", frozen.display());
+        }
+        let world = std::fs::read_to_string(wit.join("world.wit")).unwrap();
+        assert!(world.contains(&format!("package {WIT_PACKAGE}@{HOST_WIT_VERSION};")));
+    }
+
     #[test]
     fn header_check_tells_modules_from_components() {
         assert_eq!(check_header(b"hello world"), Err(ComponentError::NotWasm));
