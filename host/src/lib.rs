@@ -7,9 +7,11 @@
 //! # Layout
 //!
 //! - [`config`]: file, flags and environment resolved into a validated [`config::Config`].
-//! - [`runtime`]: the wasmtime engine, linker, per-call store, limits and CPU budget.
+//! - [`runtime`]: the wasmtime engine, linker, per-call store, limits and CPU budget, and
+//!   the bindings of every contract release served (0.1.0, 0.2.0).
 //! - [`capabilities`]: host imports offered to adapters (log, config, kv, http, clock).
-//! - [`plugins`]: manifests, component checks, loading, and the hot-swappable registry.
+//! - [`plugins`]: manifests, component checks, loading, the hot-swappable registry, and
+//!   the calls of an adapter (`on_payment` for the payments code).
 //! - [`forms`]: host-side validation of service forms.
 //! - [`api`]: the HTTP router, problem details and JSON views.
 //! - [`store`]: sqlx on SQLite or PostgreSQL, migrations, one file per aggregate.

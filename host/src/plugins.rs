@@ -12,6 +12,7 @@ pub mod bounds;
 pub mod catalogue;
 pub mod lifecycle;
 pub mod manifest;
+pub mod payment;
 pub mod signature;
 pub mod validate;
 
@@ -29,6 +30,7 @@ use crate::runtime::bindings::{AdapterError, Agency, CallContext, Document, Rece
 use crate::runtime::call::{Instantiable, PrepareError};
 use crate::runtime::{CallError, CallLimits, Runtime};
 pub use manifest::{Manifest, ManifestError};
+pub use payment::{PaidItem, PaymentNotice};
 pub use validate::{ComponentError, HOST_WIT_VERSION};
 
 /// Components larger than this are refused before compiling.
@@ -62,7 +64,7 @@ pub struct Adapter {
     pub manifest: Manifest,
     /// Hex SHA-256 of the component.
     pub digest: String,
-    /// The WIT version the component was built against.
+    /// The WIT version the component was built against (its release is checked at load).
     pub wit: semver::Version,
     /// What `describe` returned at load time.
     pub agency: Agency,
@@ -80,7 +82,9 @@ impl std::fmt::Debug for Adapter {
     }
 }
 
-type Outcome<T> = Result<Result<T, AdapterError>, CallError>;
+/// What a call of an adapter comes to: its answer or its error (a WIT `result`), or the
+/// reason it did not answer.
+pub type Outcome<T> = Result<Result<T, AdapterError>, CallError>;
 
 impl Adapter {
     /// The effective limits of this adapter's calls.
@@ -176,7 +180,7 @@ impl Adapter {
             "inquire",
             &service,
             self.exec.call(self.caps.clone(), &request_id, move |a, store| {
-                Box::pin(async move { a.panjereh_adapter_adapter().call_inquire(store, &ctx, &input).await })
+                Box::pin(async move { a.call_inquire(store, &ctx, &input).await })
             }),
             bounds::document,
         )
@@ -191,7 +195,7 @@ impl Adapter {
             "submit",
             &service,
             self.exec.call(self.caps.clone(), &request_id, move |a, store| {
-                Box::pin(async move { a.panjereh_adapter_adapter().call_submit(store, &ctx, &input).await })
+                Box::pin(async move { a.call_submit(store, &ctx, &input).await })
             }),
             bounds::receipt,
         )
@@ -206,7 +210,7 @@ impl Adapter {
             "status",
             &service,
             self.exec.call(self.caps.clone(), &request_id, move |a, store| {
-                Box::pin(async move { a.panjereh_adapter_adapter().call_status(store, &ctx, &reference).await })
+                Box::pin(async move { a.call_status(store, &ctx, &reference).await })
             }),
             bounds::status_update,
         )
@@ -219,7 +223,7 @@ impl Adapter {
             "on-callback",
             "",
             self.exec.call(self.caps.clone(), request_id, move |a, store| {
-                Box::pin(async move { a.panjereh_adapter_adapter().call_on_callback(store, &body).await })
+                Box::pin(async move { a.call_on_callback(store, &body).await })
             }),
             bounds::status_update,
         )
@@ -229,9 +233,7 @@ impl Adapter {
     /// Calls `describe` in a fresh instance.
     pub async fn describe(&self) -> Result<Agency, CallError> {
         self.exec
-            .call(self.caps.clone(), "describe", |a, store| {
-                Box::pin(async move { a.panjereh_adapter_adapter().call_describe(store).await })
-            })
+            .call(self.caps.clone(), "describe", |a, store| Box::pin(async move { a.call_describe(store).await }))
             .await
     }
 }
@@ -338,7 +340,7 @@ pub async fn load(
             .map_err(|e| ComponentError::Compile(e.to_string()))?
             .map_err(|e| ComponentError::Compile(format!("{e:#}")))?
     };
-    let wit = validate::check_component(runtime.engine(), &compiled)?;
+    let (wit, release) = validate::check_component(runtime.engine(), &compiled)?;
     if wit != manifest.wit {
         return Err(ComponentError::ManifestWitMismatch { manifest: manifest.wit.clone(), component: wit }.into());
     }
@@ -348,7 +350,7 @@ pub async fn load(
     let grant = Grant::intersect(&manifest.requested, &settings.grant);
     let caps =
         Arc::new(Capabilities::new(&manifest.id, &manifest.version.to_string(), grant, &settings.config, services));
-    let exec = Instantiable::new(runtime.clone(), pre, limits, caps.clone()).await?;
+    let exec = Instantiable::new(runtime.clone(), release, pre, limits, caps.clone()).await?;
 
     let mut adapter = Adapter { manifest, digest, wit, agency: placeholder_agency(), exec, caps };
     let agency = adapter.describe().await.map_err(|e| LoadError::Describe(e.to_string()))?;

@@ -7,19 +7,22 @@
 
 pub mod bindings;
 pub mod call;
+pub mod contract;
 pub mod limits;
 pub mod pools;
 pub mod state;
+pub mod v0_1;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 pub use call::{CallError, CallLimits};
+pub use contract::Release;
 pub use pools::{Pools, Slots};
 pub use state::CallState;
 
@@ -78,7 +81,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("failed to link WASI")?;
-        bindings::AgencyAdapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+        contract::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("failed to link host capabilities")?;
 
@@ -98,7 +101,8 @@ impl Runtime {
         &self.engine
     }
 
-    /// The linker with WASI (inert) and the host capabilities.
+    /// The linker with WASI (inert) and the host capabilities, under the names of every
+    /// contract release served.
     pub fn linker(&self) -> &Linker<CallState> {
         &self.linker
     }

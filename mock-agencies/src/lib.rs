@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! - [`police`]: `POST /v1/fines/inquiry`.
+//! - [`police`]: `POST /v1/fines/inquiry`, `POST /v1/fines/paid`.
 //! - [`tax`]: `GET /v1/taxpayers/{id}`, `POST /v1/registrations`,
 //!   `GET /v1/registrations/{reference}`, and `POST /v1/registrations/{reference}/decision`
 //!   for a test or a demo to play the tax office.

@@ -1,6 +1,8 @@
-//! The traffic police's fines service: unpaid fines of a vehicle, for its owner only.
+//! The traffic police's fines service: unpaid fines of a vehicle, for its owner only, and
+//! the notice that a fine was paid (after which the inquiry no longer lists it).
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -54,11 +56,48 @@ pub fn fixture() -> Fixture {
 struct Police {
     key: String,
     fixture: Fixture,
+    /// Serials of the fines reported paid since the mock started.
+    paid: Mutex<BTreeSet<String>>,
 }
 
-/// `POST /v1/fines/inquiry`, accepting `key`.
+/// `POST /v1/fines/inquiry` and `POST /v1/fines/paid`, accepting `key`.
 pub fn router(key: String) -> Router {
-    Router::new().route("/v1/fines/inquiry", post(inquiry)).with_state(Arc::new(Police { key, fixture: fixture() }))
+    Router::new()
+        .route("/v1/fines/inquiry", post(inquiry))
+        .route("/v1/fines/paid", post(paid))
+        .with_state(Arc::new(Police { key, fixture: fixture(), paid: Mutex::default() }))
+}
+
+#[derive(Deserialize)]
+struct Payment {
+    bill_id: String,
+    payment_id: String,
+    amount_rial: u64,
+    rrn: String,
+}
+
+/// `POST /v1/fines/paid` `{"bill_id", "payment_id", "amount_rial", "rrn"}`: marks the fine
+/// with that bill paid. 200 `{"serial", "already_paid"}` · 404 no such fine · 422 the amount
+/// is not the fine's.
+async fn paid(
+    State(police): State<Arc<Police>>,
+    headers: HeaderMap,
+    Json(payment): Json<Payment>,
+) -> Result<Json<serde_json::Value>, (StatusCode, Json<serde_json::Value>)> {
+    check_key(&headers, &police.key)?;
+    let fine = police
+        .fixture
+        .vehicles
+        .iter()
+        .flat_map(|v| &v.fines)
+        .find(|f| f.bill_id == payment.bill_id && f.payment_id == payment.payment_id)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no fine with this bill"))?;
+    if fine.amount_rial != payment.amount_rial {
+        return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "the amount is not the fine's"));
+    }
+    let fresh = police.paid.lock().expect("paid fines lock").insert(fine.serial.clone());
+    tracing::info!(serial = %fine.serial, rrn = %payment.rrn, fresh, "fine paid");
+    Ok(Json(json!({ "serial": fine.serial, "already_paid": !fresh })))
 }
 
 #[derive(Deserialize)]
@@ -82,13 +121,15 @@ async fn inquiry(
     if vehicle.owner_national_id != query.owner_national_id.trim() {
         return Err(error(StatusCode::FORBIDDEN, "the national ID does not own this vehicle"));
     }
-    let total: u64 = vehicle.fines.iter().map(|f| f.amount_rial).sum();
+    let paid = police.paid.lock().expect("paid fines lock").clone();
+    let unpaid: Vec<&Fine> = vehicle.fines.iter().filter(|f| !paid.contains(&f.serial)).collect();
+    let total: u64 = unpaid.iter().map(|f| f.amount_rial).sum();
     Ok(Json(json!({
         "plate": vehicle.plate,
         "vehicle_fa": vehicle.vehicle_fa,
         "vehicle_en": vehicle.vehicle_en,
         "total_rial": total,
-        "fines": vehicle.fines,
+        "fines": unpaid,
     })))
 }
 

@@ -1,4 +1,5 @@
 //! Write a Panjereh agency adapter in Rust: implement [`Adapter`], call [`export!`] once.
+//! Adapters built with this SDK target the contract `panjereh:adapter@0.2.0` ([`WIT_VERSION`]).
 //!
 //! An adapter is a WebAssembly component that the Panjereh host loads in a sandbox. It
 //! describes its agency's services and answers inquiries and applications, usually by
@@ -10,8 +11,8 @@
 //!
 //! # Layout
 //!
-//! - [`Adapter`]: the trait you implement; `submit`, `status` and `on_callback` have
-//!   defaults for inquiry-only agencies.
+//! - [`Adapter`]: the trait you implement; `submit`, `status`, `on_callback` and
+//!   `on_payment` have defaults for inquiry-only agencies.
 //! - [`types`]: services, fields, documents, receipts and errors, with small builders.
 //! - [`log`], [`config`], [`kv`], [`http`], [`clock`]: the host's capabilities, each
 //!   deny-by-default: ask for them in your manifest and have an operator grant them.
@@ -85,7 +86,10 @@ pub mod testing;
 
 pub use panjereh_formats as formats;
 
-use types::{AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Text, Value};
+use types::{AdapterError, Agency, CallContext, Document, Payment, Receipt, StatusUpdate, Text, Value};
+
+/// The contract version adapters built with this SDK speak: the `wit` of their manifest.
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// An agency adapter. Every call runs in a fresh instance: keep state in [`kv`].
 pub trait Adapter {
@@ -112,6 +116,15 @@ pub trait Adapter {
     fn on_callback(body: Vec<u8>) -> Result<StatusUpdate, AdapterError> {
         let _ = body;
         Err(not_offered())
+    }
+
+    /// Told that a citizen paid one of this adapter's bills (from a document, receipt or
+    /// status update) or an application's fee; the host calls it after the payment was
+    /// settled. Answers the status change the payment caused, if any. The default has
+    /// nothing to do.
+    fn on_payment(ctx: CallContext, payment: Payment) -> Result<Option<StatusUpdate>, AdapterError> {
+        let _ = (ctx, payment);
+        Ok(None)
     }
 }
 
@@ -152,6 +165,15 @@ macro_rules! export {
                     body: ::std::vec::Vec<u8>,
                 ) -> ::std::result::Result<$crate::types::StatusUpdate, $crate::types::AdapterError> {
                     <$adapter as $crate::Adapter>::on_callback(body)
+                }
+                fn on_payment(
+                    ctx: $crate::types::CallContext,
+                    payment: $crate::types::Payment,
+                ) -> ::std::result::Result<
+                    ::std::option::Option<$crate::types::StatusUpdate>,
+                    $crate::types::AdapterError,
+                > {
+                    <$adapter as $crate::Adapter>::on_payment(ctx, payment)
                 }
             }
     $crate::bindings::__export_generated!(PanjerehExport with_types_in $crate::bindings);

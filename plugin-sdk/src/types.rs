@@ -1,12 +1,12 @@
 //! The contract's types with small builders, so adapters read like their services.
 
 pub use crate::bindings::exports::panjereh::adapter::adapter::{
-    AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value,
+    AdapterError, Agency, CallContext, Document, Payment, Receipt, StatusUpdate, Value,
 };
 pub use crate::bindings::panjereh::adapter::types::Text;
 pub use crate::bindings::panjereh::adapter::types::{
-    Assurance, Bill, Category, Choice, Citizen, Field, FieldError, FieldType, IdentityAttribute, Item, Scope, Service,
-    ServiceKind, Status, Table,
+    Assurance, Bill, BillRef, Category, Choice, Citizen, FeeRef, Field, FieldError, FieldType, IdentityAttribute, Item,
+    PaidItem, Scope, Service, ServiceKind, Status, Table,
 };
 
 impl Text {
@@ -135,6 +135,54 @@ impl Document {
     }
 
     /// Appends a payable bill.
+    pub fn bill(mut self, bill: Bill) -> Self {
+        self.bills.push(bill);
+        self
+    }
+}
+
+impl Bill {
+    /// A bill for `amount_rial` of the agency's file `file_and_company` (file ID and
+    /// company code), with valid check digits: see [`panjereh_formats::bill::make`] for
+    /// how each argument is encoded (the amount in thousands of rials, so rounded down).
+    pub fn make(
+        file_and_company: &str,
+        service_type: u8,
+        amount_rial: u64,
+        year_digit: u8,
+        period: u8,
+        title: Text,
+    ) -> Self {
+        let made = panjereh_formats::bill::make(file_and_company, service_type, amount_rial, year_digit, period);
+        Bill { bill_id: made.bill_id, payment_id: made.payment_id, amount_rial: made.amount_rial, title }
+    }
+
+    /// Whether this is the bill a payment names.
+    pub fn is(&self, paid: &BillRef) -> bool {
+        self.bill_id == paid.bill_id && self.payment_id == paid.payment_id
+    }
+}
+
+impl Receipt {
+    /// A receipt without bills.
+    pub fn new(agency_reference: impl Into<String>, status: Status, message: Text) -> Self {
+        Receipt { agency_reference: agency_reference.into(), status, message, bills: Vec::new() }
+    }
+
+    /// Asks the citizen to pay a bill (a filing fee).
+    pub fn bill(mut self, bill: Bill) -> Self {
+        self.bills.push(bill);
+        self
+    }
+}
+
+impl StatusUpdate {
+    /// A status update without bills.
+    pub fn new(agency_reference: impl Into<String>, status: Status, message: Text) -> Self {
+        StatusUpdate { agency_reference: agency_reference.into(), status, message, bills: Vec::new() }
+    }
+
+    /// Asks the citizen to pay a bill that arose with this change.
     pub fn bill(mut self, bill: Bill) -> Self {
         self.bills.push(bill);
         self

@@ -310,6 +310,43 @@ async fn isfahan_applications_accept_valid_and_refuse_invalid_input() {
 }
 
 #[tokio::test]
+async fn the_building_permit_bills_its_fee_and_its_payment_sends_the_case_to_review() {
+    use panjereh_host::plugins::{PaidItem, PaymentNotice};
+    let host = Host::start(&[ISFAHAN_MUNICIPALITY], ISFAHAN_GRANTS).await;
+    let token = sign_in(&host, "1271408929", "09131234567").await;
+    let (_, permit, _, _) = isfahan_applications().into_iter().find(|a| a.0 == "building-permit").unwrap();
+    let (status, filed) =
+        post_as(&host, &token, &application(ISFAHAN, "building-permit"), json!({ "input": permit })).await;
+    assert_eq!(status, 201, "{filed}");
+    let fee = &filed["bills"][0];
+    assert_eq!(fee["amount_rial"], 2_500_000, "{filed}");
+    let (bill_id, payment_id) = (fee["bill_id"].as_str().unwrap(), fee["payment_id"].as_str().unwrap());
+    assert_eq!(panjereh_formats::bill::decode(bill_id, payment_id).unwrap().amount_rial, 2_500_000);
+
+    let notice = PaymentNotice {
+        order_id: "order-7".into(),
+        item: PaidItem::Bill { bill_id: bill_id.into(), payment_id: payment_id.into() },
+        amount_rial: 2_500_000,
+        rrn: "123456789012".into(),
+        trace: "654321".into(),
+        masked_card: "603799******1234".into(),
+        paid_at_ms: 1_796_120_130_042,
+    };
+    let ctx = panjereh_host::runtime::bindings::CallContext {
+        request_id: "pay-7".into(),
+        service: "building-permit".into(),
+        citizen: None,
+        locale: "en".into(),
+    };
+    let adapter = host.app.registry.get(ISFAHAN).unwrap().adapter;
+    let update = adapter.on_payment(ctx.clone(), &notice).await.unwrap().unwrap().expect("the case moves");
+    assert_eq!(update.agency_reference, filed["agency_reference"].as_str().unwrap());
+    assert_eq!(update.status, panjereh_host::runtime::bindings::Status::InReview);
+    assert!(update.message.en.contains("2,500,000") && update.message.en.contains("123456789012"), "{update:?}");
+    assert!(adapter.on_payment(ctx, &notice).await.unwrap().unwrap().is_none(), "a second report changes nothing");
+}
+
+#[tokio::test]
 async fn isfahan_tree_pruning_moves_from_submitted_to_approved_by_callbacks() {
     let host = Host::start(&[ISFAHAN_MUNICIPALITY], ISFAHAN_GRANTS).await;
     let token = sign_in(&host, "1271408929", "09131234567").await;
@@ -435,6 +472,41 @@ async fn with_back_ends_and(extra: &str) -> (mock_agencies::Running, Host) {
 }
 
 const FINES: &str = "/api/v1/services/traffic-police/vehicle-fines/inquiries";
+
+#[tokio::test]
+async fn a_paid_fine_is_reported_to_the_police_and_no_longer_listed() {
+    use panjereh_host::plugins::{PaidItem, PaymentNotice};
+    let (_mocks, host) = with_back_ends().await;
+    let input = json!({"input": {"plate": "12ب345-13", "owner-national-id": "0499370899"}});
+    let (status, before) = host.post(FINES, input.clone()).await;
+    assert_eq!(status, 200, "{before}");
+    let bills = before["document"]["bills"].as_array().unwrap().clone();
+    let notice = PaymentNotice {
+        order_id: "order-3".into(),
+        item: PaidItem::Bill {
+            bill_id: bills[0]["bill_id"].as_str().unwrap().into(),
+            payment_id: bills[0]["payment_id"].as_str().unwrap().into(),
+        },
+        amount_rial: bills[0]["amount_rial"].as_u64().unwrap(),
+        rrn: "123456789012".into(),
+        trace: "654321".into(),
+        masked_card: "603799******1234".into(),
+        paid_at_ms: 1_796_120_130_042,
+    };
+    let ctx = panjereh_host::runtime::bindings::CallContext {
+        request_id: "pay-3".into(),
+        service: "vehicle-fines".into(),
+        citizen: None,
+        locale: "en".into(),
+    };
+    let adapter = host.app.registry.get("traffic-police").unwrap().adapter;
+    assert!(adapter.on_payment(ctx, &notice).await.unwrap().unwrap().is_none(), "a fine has no status to report");
+
+    let (_, after) = host.post(FINES, input).await;
+    let left = after["document"]["bills"].as_array().unwrap();
+    assert_eq!(left.len(), bills.len() - 1, "{after}");
+    assert!(left.iter().all(|b| b["bill_id"] != bills[0]["bill_id"]), "{after}");
+}
 
 #[tokio::test]
 async fn traffic_fines_refuse_invalid_input_before_any_back_end_call() {
@@ -783,7 +855,7 @@ async fn a_python_adapter_is_served_by_the_host() {
     let wasm = work.path().join("civil-registry.wasm");
     let built = std::process::Command::new("componentize-py")
         .arg("-d")
-        .arg(root.join("wit"))
+        .arg(root.join("wit").join("snapshots").join("0.1.0"))
         .args(["-w", "agency-adapter", "componentize", "--stub-wasi", "app", "-o"])
         .arg(&wasm)
         .current_dir(&source)

@@ -130,7 +130,7 @@ fn list(items: &[String]) -> String {
 /// The fetcher's manifest, requesting `hosts` and the `api-key` setting.
 fn fetcher_manifest(hosts: &[String]) -> String {
     format!(
-        "id = \"fetcher\"\nversion = \"0.1.0\"\nagency = \"fetcher\"\nwit = \"0.1.0\"\n\
+        "id = \"fetcher\"\nversion = \"0.1.0\"\nagency = \"fetcher\"\nwit = \"0.2.0\"\n\
          [capabilities]\nhttp = {}\nconfig = [\"api-key\"]\n",
         list(hosts)
     )

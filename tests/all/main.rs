@@ -8,6 +8,7 @@ mod applications;
 mod capabilities;
 mod catalogue;
 mod clients;
+mod contract;
 mod crash;
 mod foundation;
 mod oidc;

@@ -112,7 +112,7 @@ async fn forbidden_imports_future_contracts_and_junk_are_refused_at_load() {
     assert!(fs.contains("wasi:filesystem"), "{fs}");
     assert!(fs.contains("kv"), "the refusal points to kv storage: {fs}");
     let future = reason("future-wit.wasm");
-    assert!(future.contains("panjereh:adapter@1.0.0") && future.contains("panjereh:adapter@0.1.0"), "{future}");
+    assert!(future.contains("panjereh:adapter@1.0.0") && future.contains("panjereh:adapter@0.2.0"), "{future}");
     assert_eq!(reason("notes.wasm"), "not a WebAssembly file");
     assert!(reason("orphan.wasm").contains("no manifest"));
 

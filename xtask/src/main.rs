@@ -392,7 +392,7 @@ fn bench_adapters(n: usize) -> anyhow::Result<()> {
         )?;
         std::fs::write(
             dir.join("manifest.toml"),
-            format!("id = \"{name}\"\nversion = \"0.1.0\"\nagency = \"{name}\"\nwit = \"0.1.0\"\n"),
+            format!("id = \"{name}\"\nversion = \"0.1.0\"\nagency = \"{name}\"\nwit = \"0.2.0\"\n"),
         )?;
         std::fs::write(
             dir.join("src/lib.rs"),

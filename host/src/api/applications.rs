@@ -30,7 +30,7 @@ use utoipa_axum::routes;
 
 use super::citizen::{ApiJson, ApiPath, CallRecord, ServicePath, Submission, find, input_hash, new_request_id, settle};
 use super::problem::{Bilingual, Lang, Problem};
-use super::views::status_name;
+use super::views::{BillView, status_name};
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::access::{self, Purpose};
@@ -38,7 +38,7 @@ use crate::auth::session::sign_in_required;
 use crate::forms;
 use crate::plugins::Adapter;
 use crate::runtime::CallError;
-use crate::runtime::bindings::{AdapterError, CallContext, Service, ServiceKind, StatusUpdate, Value};
+use crate::runtime::bindings::{AdapterError, Bill, CallContext, Service, ServiceKind, StatusUpdate, Value};
 use crate::store::applications::{self, ApplicationRow, EventRow, PENDING, Reservation};
 use crate::store::callback_receipts;
 use crate::store::{now_ms, random_id};
@@ -134,6 +134,11 @@ pub struct ApplicationView {
     /// Every status change, oldest first (absent from lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<EventView>>,
+    /// What the agency asks the citizen to pay for the application (a filing fee), as its
+    /// receipt said. Only in the answer that filed it, and absent when nothing is due: the
+    /// host does not store bills, so a replay or a later read does not show them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bills: Vec<BillView>,
 }
 
 /// `GET /api/v1/applications`.
@@ -188,6 +193,7 @@ impl ApplicationView {
                     })
                     .collect()
             }),
+            bills: Vec::new(),
         }
     }
 }
@@ -306,7 +312,8 @@ async fn reserve(
 }
 
 /// Calls the adapter's `submit` for a reserved application and stores the receipt with
-/// the first event; on any failure the reservation is removed.
+/// the first event; on any failure the reservation is removed. Answers the stored row and
+/// the receipt's bills.
 async fn file(
     app: &App,
     lang: Lang,
@@ -315,7 +322,7 @@ async fn file(
     service: &Service,
     input: Vec<Value>,
     mut row: ApplicationRow,
-) -> Result<ApplicationRow, Problem> {
+) -> Result<(ApplicationRow, Vec<Bill>), Problem> {
     let request_id = new_request_id();
     let request_hash = input_hash(&input);
     let submitted = async {
@@ -369,7 +376,7 @@ async fn file(
     row.agency_reference = Some(receipt.agency_reference);
     row.status = event.status;
     row.updated_ms = event.at_ms;
-    Ok(row)
+    Ok((row, receipt.bills))
 }
 
 /// Files an application: the host validates the form, the agency's adapter accepts it, and
@@ -442,12 +449,16 @@ pub async fn file_application(
     })?;
     let input = forms::validate(&descriptor.fields, input).map_err(Problem::invalid_input)?;
     let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
-    let (row, replayed) = match reserve(app, citizen, &adapter, descriptor, key, hash).await? {
-        Filing::Replay(row) => (row, true),
-        Filing::Fresh(row) => (file(app, lang, citizen, &adapter, descriptor, input, row).await?, false),
+    let (row, bills, replayed) = match reserve(app, citizen, &adapter, descriptor, key, hash).await? {
+        Filing::Replay(row) => (row, Vec::new(), true),
+        Filing::Fresh(row) => {
+            let (row, bills) = file(app, lang, citizen, &adapter, descriptor, input, row).await?;
+            (row, bills, false)
+        }
     };
     let history = applications::events(&app.db, &row.id).await?;
-    Ok((ApplicationView::new(app, lang, row, Some(history)), replayed))
+    let view = ApplicationView::new(app, lang, row, Some(history));
+    Ok((ApplicationView { bills: bills.iter().map(|b| BillView::new(lang, b)).collect(), ..view }, replayed))
 }
 
 /// The signed-in citizen's applications, newest first.

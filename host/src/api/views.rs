@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::problem::Lang;
 use crate::runtime::bindings::{
-    Agency, Assurance, Document, FieldType, IdentityAttribute, Scope, Service, ServiceKind, Status, Text,
+    Agency, Assurance, Bill, Document, FieldType, IdentityAttribute, Scope, Service, ServiceKind, Status, Text,
 };
 
 fn t(lang: Lang, text: &Text) -> String {
@@ -229,12 +229,24 @@ pub struct TableView {
     pub rows: Vec<Vec<String>>,
 }
 
+/// A payable bill: of an inquiry's document, or of an application's receipt.
 #[derive(Serialize, ToSchema)]
 pub struct BillView {
     pub bill_id: String,
     pub payment_id: String,
     pub amount_rial: u64,
     pub title: String,
+}
+
+impl BillView {
+    pub fn new(lang: Lang, bill: &Bill) -> Self {
+        BillView {
+            bill_id: bill.bill_id.clone(),
+            payment_id: bill.payment_id.clone(),
+            amount_rial: bill.amount_rial,
+            title: t(lang, &bill.title),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -259,16 +271,7 @@ impl DocumentView {
                     rows: tb.rows.clone(),
                 })
                 .collect(),
-            bills: doc
-                .bills
-                .iter()
-                .map(|b| BillView {
-                    bill_id: b.bill_id.clone(),
-                    payment_id: b.payment_id.clone(),
-                    amount_rial: b.amount_rial,
-                    title: t(lang, &b.title),
-                })
-                .collect(),
+            bills: doc.bills.iter().map(|b| BillView::new(lang, b)).collect(),
         }
     }
 }

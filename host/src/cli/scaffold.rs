@@ -191,7 +191,7 @@ fn manifest_toml(name: &str) -> String {
 id = "{name}"
 version = "0.1.0"
 agency = "{name}"
-wit = "0.1.0"
+wit = "{wit}"
 
 [capabilities]
 # Settings the operator provides, e.g. your back-end's address and API key:
@@ -206,7 +206,8 @@ wit = "0.1.0"
 [limits]
 cpu-ms = 50
 memory-mib = 16
-"#
+"#,
+        wit = crate::plugins::HOST_WIT_VERSION,
     )
 }
 

@@ -11,7 +11,7 @@
 use std::fmt::Display;
 
 use crate::runtime::bindings::{
-    AdapterError, Agency, Document, FieldType, Receipt, Service, StatusUpdate, Table, Text,
+    AdapterError, Agency, Bill, Document, FieldType, Receipt, Service, StatusUpdate, Table, Text,
 };
 
 /// All the strings of one document together (both languages).
@@ -24,7 +24,7 @@ pub const MAX_TABLES: usize = 20;
 pub const MAX_ROWS: usize = 2000;
 /// Columns of a table, and cells of each of its rows.
 pub const MAX_COLUMNS: usize = 30;
-/// Bills in one document.
+/// Bills in one document, receipt or status update.
 pub const MAX_BILLS: usize = 20;
 /// A title, label, name or column heading (each language).
 pub const MAX_LABEL_BYTES: usize = 1024;
@@ -81,7 +81,6 @@ pub fn document(doc: &Document) -> Checked {
     count("items", doc.items.len(), MAX_ITEMS)?;
     count("tables", doc.tables.len(), MAX_TABLES)?;
     count("rows of all tables", doc.tables.iter().map(|t| t.rows.len()).sum(), MAX_ROWS)?;
-    count("bills", doc.bills.len(), MAX_BILLS)?;
     text("the document's title", &doc.title, MAX_LABEL_BYTES)?;
     let mut bytes = text_bytes(&doc.title);
     for (i, item) in doc.items.iter().enumerate() {
@@ -92,13 +91,21 @@ pub fn document(doc: &Document) -> Checked {
     for (i, table) in doc.tables.iter().enumerate() {
         bytes += self::table(i, table)?;
     }
-    for (i, bill) in doc.bills.iter().enumerate() {
+    bytes += self::bills(&doc.bills)?;
+    count("bytes of text in the document", bytes, MAX_DOCUMENT_BYTES)
+}
+
+/// Checks the bills of a document, receipt or status update; returns their bytes of text.
+fn bills(bills: &[Bill]) -> Result<usize, Exceeded> {
+    count("bills", bills.len(), MAX_BILLS)?;
+    let mut bytes = 0;
+    for (i, bill) in bills.iter().enumerate() {
         length(format_args!("bill {i}'s bill ID"), &bill.bill_id, MAX_REFERENCE_BYTES)?;
         length(format_args!("bill {i}'s payment ID"), &bill.payment_id, MAX_REFERENCE_BYTES)?;
         text(format_args!("bill {i}'s title"), &bill.title, MAX_LABEL_BYTES)?;
         bytes += bill.bill_id.len() + bill.payment_id.len() + text_bytes(&bill.title);
     }
-    count("bytes of text in the document", bytes, MAX_DOCUMENT_BYTES)
+    Ok(bytes)
 }
 
 /// Checks one table; returns its bytes of text.
@@ -125,13 +132,15 @@ fn table(i: usize, table: &Table) -> Result<usize, Exceeded> {
 /// Checks the answer to `submit`.
 pub fn receipt(receipt: &Receipt) -> Checked {
     length("the agency reference", &receipt.agency_reference, MAX_REFERENCE_BYTES)?;
-    text("the receipt's message", &receipt.message, MAX_MESSAGE_BYTES)
+    text("the receipt's message", &receipt.message, MAX_MESSAGE_BYTES)?;
+    bills(&receipt.bills).map(drop)
 }
 
-/// Checks the answer to `status` or `on-callback`.
+/// Checks the answer to `status`, `on-callback` or `on-payment`.
 pub fn status_update(update: &StatusUpdate) -> Checked {
     length("the agency reference", &update.agency_reference, MAX_REFERENCE_BYTES)?;
-    text("the status message", &update.message, MAX_MESSAGE_BYTES)
+    text("the status message", &update.message, MAX_MESSAGE_BYTES)?;
+    bills(&update.bills).map(drop)
 }
 
 /// Checks an error an adapter answered with.
@@ -222,13 +231,25 @@ mod tests {
 
     #[test]
     fn receipts_updates_and_errors_are_capped() {
-        let receipt_ok = Receipt { agency_reference: "A-1".into(), status: Status::Submitted, message: t("ok") };
+        let receipt_ok =
+            Receipt { agency_reference: "A-1".into(), status: Status::Submitted, message: t("ok"), bills: Vec::new() };
         assert_eq!(receipt(&receipt_ok), Ok(()));
+        let bill =
+            Bill { bill_id: "7748317800142".into(), payment_id: "1770160".into(), amount_rial: 1, title: t("b") };
+        let many = Receipt { bills: vec![bill.clone(); MAX_BILLS + 1], ..receipt_ok.clone() };
+        assert_eq!(receipt(&many).unwrap_err().0, "bills: 21, at most 20");
         let long = Receipt { agency_reference: "R".repeat(129), ..receipt_ok };
         assert!(receipt(&long).is_err());
-        let update =
-            StatusUpdate { agency_reference: "A-1".into(), status: Status::Approved, message: t(&"m".repeat(5000)) };
+        let update = StatusUpdate {
+            agency_reference: "A-1".into(),
+            status: Status::Approved,
+            message: t(&"m".repeat(5000)),
+            bills: Vec::new(),
+        };
         assert!(status_update(&update).unwrap_err().0.contains("status message"));
+        let titled =
+            StatusUpdate { message: t("ok"), bills: vec![Bill { title: t(&"x".repeat(2000)), ..bill }], ..update };
+        assert!(status_update(&titled).unwrap_err().0.starts_with("bill 0's title"));
         let many = AdapterError::InvalidInput(
             (0..51).map(|_| crate::runtime::bindings::FieldError { field: "f".into(), message: t("m") }).collect(),
         );

@@ -1,12 +1,15 @@
 //! Checks on a component before it may serve: it is a component, imports only the host
-//! world, exports the adapter interface at a WIT version this host understands.
+//! world, exports the adapter interface of a contract release this host serves.
 
 use semver::{Version, VersionReq};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The WIT package version this host implements.
-pub const HOST_WIT_VERSION: Version = Version::new(0, 1, 0);
+pub use crate::runtime::Release;
+
+/// The WIT package version this host implements: the newest release it serves. Adapters
+/// built for an older release it has bindings for ([`Release::ALL`]) are served too.
+pub const HOST_WIT_VERSION: Version = Version::new(0, 2, 0);
 /// The contract's package name.
 pub const WIT_PACKAGE: &str = "panjereh:adapter";
 
@@ -51,10 +54,8 @@ pub enum ComponentError {
     ForbiddenImport(String),
     #[error("does not export `{WIT_PACKAGE}/adapter`")]
     MissingExport,
-    #[error(
-        "built for {WIT_PACKAGE}@{guest}, but this host implements {WIT_PACKAGE}@{host}: rebuild against a version with the same major and a minor not newer than the host's"
-    )]
-    IncompatibleWit { guest: Version, host: Version },
+    #[error("built for {WIT_PACKAGE}@{guest}, but this host serves {}: rebuild against one of those", served())]
+    IncompatibleWit { guest: Version },
     #[error("the manifest says WIT {manifest} but the component was built for {component}")]
     ManifestWitMismatch { manifest: Version, component: Version },
     #[error("cannot be linked against the host: {0}")]
@@ -89,8 +90,20 @@ pub fn wit_compatible(guest: &Version, host: &Version) -> bool {
     VersionReq::parse(&format!("^{guest}")).is_ok_and(|req| req.matches(host))
 }
 
-/// Checks imports and exports; returns the WIT version the component was built for.
-pub fn check_component(engine: &Engine, component: &Component) -> Result<Version, ComponentError> {
+/// The releases served, as an error names them: `panjereh:adapter@0.1.0, panjereh:adapter@0.2.0`.
+fn served() -> String {
+    Release::ALL.map(|r| format!("{WIT_PACKAGE}@{}", r.version())).join(", ")
+}
+
+/// The release an adapter built for `guest` runs under: the served release it is
+/// compatible with ([`wit_compatible`]), if any.
+pub fn release_for(guest: &Version) -> Option<Release> {
+    Release::ALL.into_iter().rev().find(|release| wit_compatible(guest, &release.version()))
+}
+
+/// Checks imports and exports; returns the WIT version the component was built for and
+/// the release it runs under. Its contract imports must be of that release.
+pub fn check_component(engine: &Engine, component: &Component) -> Result<(Version, Release), ComponentError> {
     let ty = component.component_type();
 
     let adapter_export = ty
@@ -99,9 +112,7 @@ pub fn check_component(engine: &Engine, component: &Component) -> Result<Version
         .find(|(interface, _)| *interface == format!("{WIT_PACKAGE}/adapter"))
         .ok_or(ComponentError::MissingExport)?;
     let guest = adapter_export.1.and_then(|v| Version::parse(v).ok()).ok_or(ComponentError::MissingExport)?;
-    if !wit_compatible(&guest, &HOST_WIT_VERSION) {
-        return Err(ComponentError::IncompatibleWit { guest, host: HOST_WIT_VERSION });
-    }
+    let release = release_for(&guest).ok_or_else(|| ComponentError::IncompatibleWit { guest: guest.clone() })?;
 
     for (name, _) in ty.imports(engine) {
         let (interface, version) = split_name(name);
@@ -110,7 +121,7 @@ pub fn check_component(engine: &Engine, component: &Component) -> Result<Version
                 CONTRACT_IMPORTS.contains(&contract)
                     && version
                         .and_then(|v| Version::parse(v).ok())
-                        .is_some_and(|v| wit_compatible(&v, &HOST_WIT_VERSION))
+                        .is_some_and(|v| wit_compatible(&v, &release.version()))
             }
             None => ALLOWED_WASI.contains(&interface),
         };
@@ -118,7 +129,7 @@ pub fn check_component(engine: &Engine, component: &Component) -> Result<Version
             return Err(ComponentError::ForbiddenImport(name.to_owned()));
         }
     }
-    Ok(guest)
+    Ok((guest, release))
 }
 
 #[cfg(test)]
@@ -136,6 +147,41 @@ mod tests {
         assert!(wit_compatible(&v("1.1.0"), &v("1.4.0")));
         assert!(!wit_compatible(&v("1.5.0"), &v("1.4.0")));
         assert!(!wit_compatible(&v("2.0.0"), &v("1.4.0")));
+    }
+
+    #[test]
+    fn every_served_release_is_found_and_the_newest_is_the_hosts() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        assert_eq!(Release::ALL.last().map(|r| r.version()), Some(HOST_WIT_VERSION));
+        assert_eq!(release_for(&v("0.1.0")), Some(Release::V0_1));
+        assert_eq!(release_for(&v("0.2.0")), Some(Release::V0_2));
+        assert_eq!(release_for(&v("0.2.1")), None, "a newer patch than the host's");
+        assert_eq!(release_for(&v("0.3.0")), None);
+        assert_eq!(release_for(&v("1.0.0")), None);
+        let refused = ComponentError::IncompatibleWit { guest: v("1.0.0") }.to_string();
+        assert!(refused.contains("panjereh:adapter@0.1.0, panjereh:adapter@0.2.0"), "{refused}");
+    }
+
+    /// Architecture Invariant: `wit/` is the newest frozen release, byte for byte, and that
+    /// release is the host's.
+    #[test]
+    fn the_contract_is_frozen_as_the_hosts_release() {
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let frozen = wit.join("snapshots").join(HOST_WIT_VERSION.to_string());
+        let mut files: Vec<_> = std::fs::read_dir(&wit)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wit"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        for file in files {
+            let name = file.file_name().unwrap();
+            let snapshot = std::fs::read(frozen.join(name)).unwrap_or_default();
+            assert!(std::fs::read(&file).unwrap() == snapshot, "wit/{name:?} differs from {}", frozen.display());
+        }
+        let world = std::fs::read_to_string(wit.join("world.wit")).unwrap();
+        assert!(world.contains(&format!("package {WIT_PACKAGE}@{HOST_WIT_VERSION};")));
     }
 
     #[test]

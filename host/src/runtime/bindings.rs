@@ -1,4 +1,6 @@
-//! The host's only `bindgen!`: Rust types for the `agency-adapter` world.
+//! The host's `bindgen!`s, one per contract release it serves: the current release
+//! (`wit/`), whose types are the host's own, and [`v0_1`] from its frozen snapshot. Only
+//! [`super::contract`] touches the older release's generated code.
 
 wasmtime::component::bindgen!({
     world: "agency-adapter",
@@ -12,10 +14,63 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::panjereh::adapter::adapter::{
-    AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value,
+    AdapterError, Agency, CallContext, Document, Payment, Receipt, StatusUpdate, Value,
 };
 pub use panjereh::adapter::types::{
-    Assurance, Bill, Category, Choice, Citizen, Field, FieldError, FieldType, IdentityAttribute, Item, Scope, Service,
-    ServiceKind, Status, Table, Text,
+    Assurance, Bill, BillRef, Category, Choice, Citizen, FeeRef, Field, FieldError, FieldType, IdentityAttribute, Item,
+    PaidItem, Scope, Service, ServiceKind, Status, Table, Text,
 };
 pub use panjereh::adapter::{clock, config, http, kv, log};
+
+/// `panjereh:adapter@0.1.0`, generated from `wit/snapshots/0.1.0`.
+///
+/// Only its `adapter` export is generated here. 0.2.0 changed none of the capability
+/// interfaces and, in `types`, only `receipt` and `status-update` (which gained `bills`),
+/// so everything else is mapped to the current release's Rust types: component types
+/// are checked by structure, not by name, and a change that broke this would refuse every
+/// 0.1.0 adapter at load (the tests load some). The capability imports are linked under
+/// their 0.1.0 names with the current implementations (see [`super::contract`]).
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        world: "agency-adapter",
+        path: "../wit/snapshots/0.1.0",
+        // Every import is mapped below, so no import flags apply.
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "panjereh:adapter/types@0.1.0": crate::runtime::bindings::v0_1::types,
+            "panjereh:adapter/log@0.1.0": crate::runtime::bindings::log,
+            "panjereh:adapter/config@0.1.0": crate::runtime::bindings::config,
+            "panjereh:adapter/kv@0.1.0": crate::runtime::bindings::kv,
+            "panjereh:adapter/http@0.1.0": crate::runtime::bindings::http,
+            "panjereh:adapter/clock@0.1.0": crate::runtime::bindings::clock,
+        },
+    });
+
+    /// `panjereh:adapter/types@0.1.0`: the current types, except the two records 0.2.0
+    /// changed.
+    pub mod types {
+        pub use crate::runtime::bindings::panjereh::adapter::types::*;
+        use wasmtime::component::{ComponentType, Lift, Lower};
+
+        /// `receipt` of 0.1.0: no bills.
+        #[derive(ComponentType, Lift, Lower, Clone, Debug)]
+        #[component(record)]
+        pub struct Receipt {
+            #[component(name = "agency-reference")]
+            pub agency_reference: String,
+            pub status: Status,
+            pub message: Text,
+        }
+
+        /// `status-update` of 0.1.0: no bills.
+        #[derive(ComponentType, Lift, Lower, Clone, Debug)]
+        #[component(record)]
+        pub struct StatusUpdate {
+            #[component(name = "agency-reference")]
+            pub agency_reference: String,
+            pub status: Status,
+            pub message: Text,
+        }
+    }
+}

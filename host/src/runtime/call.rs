@@ -16,7 +16,7 @@ use std::time::Duration;
 use wasmtime::component::InstancePre;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::{AgencyAdapter, AgencyAdapterPre};
+use super::contract::{Guest, GuestPre, Release};
 use super::pools::{Membership, NoRoom, Slots};
 use super::{CallState, EPOCH_TICK, Runtime};
 use crate::capabilities::Capabilities;
@@ -82,7 +82,7 @@ pub enum CallError {
 /// A compiled, linked adapter ready to be instantiated for each call.
 pub struct Instantiable {
     runtime: Arc<Runtime>,
-    pre: AgencyAdapterPre<CallState>,
+    pre: GuestPre,
     limits: CallLimits,
     permits: Arc<tokio::sync::Semaphore>,
     /// The pool slots one call needs, measured at load and enforced on every store.
@@ -124,17 +124,18 @@ pub enum PrepareError {
 }
 
 impl Instantiable {
-    /// Wraps a linked component with its limits: measures the pool slots one call needs
+    /// Wraps a linked component built for `release` with its limits: measures the pool slots one call needs
     /// (instantiating it in throwaway stores) and joins the pools with them.
     pub async fn new(
         runtime: Arc<Runtime>,
+        release: Release,
         pre: InstancePre<CallState>,
         limits: CallLimits,
         caps: Arc<Capabilities>,
     ) -> Result<Self, PrepareError> {
         let started = std::time::Instant::now();
         let resources = pre.component().resources_required().ok_or(PrepareError::UnknownResources)?;
-        let pre = AgencyAdapterPre::new(pre).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
+        let pre = GuestPre::new(release, pre).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
         // The most one call could take: the per-component limits, or the whole pools if
         // they are smaller.
         let ceiling = Slots::PER_COMPONENT_MAX.min(runtime.pools().capacity());
@@ -191,6 +192,11 @@ impl Instantiable {
         self.demand
     }
 
+    /// The contract release the adapter was built for.
+    pub fn release(&self) -> Release {
+        self.pre.release()
+    }
+
     /// The limits calls run under.
     pub fn limits(&self) -> CallLimits {
         self.limits
@@ -200,7 +206,7 @@ impl Instantiable {
     pub async fn call<R, F>(&self, caps: Arc<Capabilities>, request_id: &str, f: F) -> Result<R, CallError>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a AgencyAdapter, &'a mut Store<CallState>) -> CallFuture<'a, R> + Send,
+        F: for<'a> FnOnce(&'a Guest, &'a mut Store<CallState>) -> CallFuture<'a, R> + Send,
     {
         self.kills.calls.fetch_add(1, Ordering::Relaxed);
         let permits = async {

@@ -5,6 +5,11 @@
 //! the municipality's own case number (`ISF-BP-1404-3FA2C1`); the host maps it to the
 //! citizen's tracking code.
 //!
+//! A service with a fee (the building permit: 2,500,000 rials) puts it on the receipt as a
+//! bill (municipal dues, company [`FEE_COMPANY`]), and `fee/<bill ID>-<payment ID>` names
+//! the case it belongs to. Once the host reports the fee paid ([`on_payment`], by the bill or
+//! by the case's reference), the case goes to review with a message saying so.
+//!
 //! The callback body the municipality sends (the host verified its signature already):
 //!
 //! ```json
@@ -15,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use panjereh_plugin_sdk::clock;
-use panjereh_plugin_sdk::formats::jalali;
+use panjereh_plugin_sdk::formats::{bill, group_thousands, jalali};
 use panjereh_plugin_sdk::kv::{self, KvError};
 use panjereh_plugin_sdk::log;
 use panjereh_plugin_sdk::types::*;
@@ -39,7 +44,23 @@ pub struct Case {
     pub fields: BTreeMap<String, String>,
     /// Oldest first; the last event is the current status.
     pub history: Vec<Event>,
+    /// The service's fee, when it has one (cases filed before fees were billed have none).
+    #[serde(default)]
+    pub fee: Option<Fee>,
 }
+
+/// An application's fee, billed on its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fee {
+    pub bill_id: String,
+    pub payment_id: String,
+    pub amount_rial: u64,
+    /// Whether the host reported it paid.
+    pub paid: bool,
+}
+
+/// Company code of application fees in the municipality's bill IDs.
+pub const FEE_COMPANY: &str = "064";
 
 /// One status change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,11 +80,22 @@ impl Case {
 
     fn update(&self) -> StatusUpdate {
         let last = self.history.last();
-        StatusUpdate {
-            agency_reference: self.reference.clone(),
-            status: self.status(),
-            message: last.map_or_else(|| t("", ""), |e| t(&e.message_fa, &e.message_en)),
-        }
+        StatusUpdate::new(
+            self.reference.clone(),
+            self.status(),
+            last.map_or_else(|| t("", ""), |e| t(&e.message_fa, &e.message_en)),
+        )
+    }
+
+    /// The fee as a bill, while it is unpaid.
+    fn unpaid_fee(&self) -> Option<Bill> {
+        let fee = self.fee.as_ref().filter(|fee| !fee.paid)?;
+        Some(Bill {
+            bill_id: fee.bill_id.clone(),
+            payment_id: fee.payment_id.clone(),
+            amount_rial: fee.amount_rial,
+            title: t(format!("هزینه پرونده {}", self.reference), format!("Fee of application {}", self.reference)),
+        })
     }
 }
 
@@ -118,6 +150,20 @@ fn storage_failed(e: KvError) -> AdapterError {
 
 fn key(reference: &str) -> String {
     format!("case/{reference}")
+}
+
+fn fee_key(bill_id: &str, payment_id: &str) -> String {
+    format!("fee/{bill_id}-{payment_id}")
+}
+
+/// The fee bill of a new case: the file ID is drawn from the case number, so every case
+/// has its own bill; the check digits are the standard's (`formats::bill`).
+fn fee_for(reference: &str, amount_rial: u64, year: i32) -> Fee {
+    let file =
+        reference.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+            % 10_000_000;
+    let made = bill::make(&format!("{file}{FEE_COMPANY}"), 6, amount_rial, (year % 10) as u8, 1);
+    Fee { bill_id: made.bill_id, payment_id: made.payment_id, amount_rial: made.amount_rial, paid: false }
 }
 
 /// Reads a case.
@@ -241,7 +287,11 @@ pub fn submit(ctx: &CallContext, input: &[Value]) -> Result<Receipt, AdapterErro
             message_fa: format!("درخواست شما با شماره {reference} ثبت شد و برای بررسی به {} ارسال شد.", department.fa),
             message_en: format!("your application {reference} was filed and sent to {} for review.", department.en),
         }],
+        fee: service.fee_rial.map(|amount| fee_for(&reference, amount, year)),
     };
+    if let Some(fee) = &case.fee {
+        kv::set(&fee_key(&fee.bill_id, &fee.payment_id), reference.as_bytes()).map_err(storage_failed)?;
+    }
     save(&case)?;
     log::info(&format!("case {reference} filed for {} (request {})", service.id, ctx.request_id));
     Ok(receipt(&case))
@@ -249,7 +299,59 @@ pub fn submit(ctx: &CallContext, input: &[Value]) -> Result<Receipt, AdapterErro
 
 fn receipt(case: &Case) -> Receipt {
     let update = case.update();
-    Receipt { agency_reference: update.agency_reference, status: update.status, message: update.message }
+    let receipt = Receipt::new(update.agency_reference, update.status, update.message);
+    match case.unpaid_fee() {
+        Some(fee) => receipt.bill(fee),
+        None => receipt,
+    }
+}
+
+/// A settled payment of a case's fee, named by its bill or by the case's reference: marks
+/// the fee paid and sends the case to review. Anything else is not the municipality's
+/// (`None`); a fee reported twice changes nothing the second time.
+pub fn on_payment(payment: &Payment) -> Result<Option<StatusUpdate>, AdapterError> {
+    let reference = match &payment.item {
+        PaidItem::Fee(fee) => Some(fee.agency_reference.clone()),
+        PaidItem::Bill(paid) => kv::get(&fee_key(&paid.bill_id, &paid.payment_id))
+            .map_err(storage_failed)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+    };
+    let Some(mut case) = reference.map(|r| load(&r)).transpose()?.flatten() else {
+        log::warn(&format!("payment {} is for no case of the municipality", payment.order_id));
+        return Ok(None);
+    };
+    let Some(fee) = case.fee.as_mut().filter(|fee| !fee.paid) else { return Ok(None) };
+    if payment.amount_rial < fee.amount_rial {
+        return Err(AdapterError::Other(format!(
+            "payment {} of {} rials is less than the fee of case {} ({} rials)",
+            payment.order_id, payment.amount_rial, case.reference, fee.amount_rial
+        )));
+    }
+    fee.paid = true;
+    let amount = group_thousands(fee.amount_rial);
+    let from = case.status();
+    let to = if can_move(from, Status::InReview) { Status::InReview } else { from };
+    case.history.push(Event {
+        status: to.as_str().into(),
+        at_ms: clock::now_ms(),
+        message_fa: format!(
+            "هزینه پرونده به مبلغ {amount} ریال پرداخت شد (شماره مرجع {}) و درخواست شما در حال بررسی است.",
+            payment.rrn
+        ),
+        message_en: format!(
+            "the fee of {amount} rials was paid (reference {}); your application is being reviewed.",
+            payment.rrn
+        ),
+    });
+    save(&case)?;
+    log::info(&format!(
+        "case {}: fee paid (order {}), {} to {}",
+        case.reference,
+        payment.order_id,
+        from.as_str(),
+        to.as_str()
+    ));
+    Ok(Some(case.update()))
 }
 
 fn not_found() -> AdapterError {
@@ -424,6 +526,7 @@ mod tests {
         let receipt = submit(&signed_in("building-permit", "0499370899"), &input(&ok)).unwrap();
         let case = load(&receipt.agency_reference).unwrap().unwrap();
         assert_eq!(case.national_id.as_deref(), Some("0499370899"));
+        assert_eq!(receipt.bills.len(), 1, "the permit's fee is billed");
 
         let removal = [("address", "میدان انقلاب"), ("action", "remove"), ("tree-count", "1"), ("reason", "خشک")];
         assert_eq!(field("tree-pruning", &removal), "reason");
@@ -433,6 +536,56 @@ mod tests {
         let crowd =
             [("venue", "honar-hall"), ("event-title", "شب شعر"), ("event-date", "1404/10/01"), ("attendees", "900")];
         assert_eq!(field("venue-booking", &crowd), "attendees");
+    }
+
+    fn paid(item: PaidItem, amount_rial: u64) -> Payment {
+        Payment {
+            order_id: "order-1".into(),
+            item,
+            amount_rial,
+            rrn: "123456789012".into(),
+            trace: "654321".into(),
+            masked_card: "603799******1234".into(),
+            paid_at: "2026-12-01T10:15:30.042Z".into(),
+        }
+    }
+
+    fn permit() -> Vec<Value> {
+        input(&[
+            ("postal-code", "8134783111"),
+            ("registration-plate", "123/45"),
+            ("plot-area", "100"),
+            ("floors", "3"),
+            ("usage", "residential"),
+        ])
+    }
+
+    #[test]
+    fn the_permit_fee_is_billed_and_its_payment_sends_the_case_to_review() {
+        let ctx = signed_in("building-permit", "0499370899");
+        let receipt = submit(&ctx, &permit()).unwrap();
+        let [fee] = receipt.bills.as_slice() else { panic!("{:?}", receipt.bills) };
+        assert_eq!(fee.amount_rial, 2_500_000);
+        let decoded = bill::decode(&fee.bill_id, &fee.payment_id).expect("valid check digits");
+        assert_eq!((decoded.amount_rial, decoded.company_code.as_str()), (2_500_000, FEE_COMPANY));
+        assert_eq!(submit(&ctx, &permit()).unwrap(), receipt, "a retry bills the same fee");
+
+        let short =
+            paid(PaidItem::Bill(BillRef { bill_id: fee.bill_id.clone(), payment_id: fee.payment_id.clone() }), 1000);
+        assert!(matches!(on_payment(&short), Err(AdapterError::Other(_))));
+        let payment = PaidItem::Bill(BillRef { bill_id: fee.bill_id.clone(), payment_id: fee.payment_id.clone() });
+        let update = on_payment(&paid(payment, 2_500_000)).unwrap().expect("the case moves");
+        assert_eq!(update.status, Status::InReview);
+        assert!(update.message.en.contains("2,500,000") && update.message.en.contains("123456789012"), "{update:?}");
+        assert_eq!(status(&ctx, &receipt.agency_reference).unwrap().status, Status::InReview);
+        assert!(load(&receipt.agency_reference).unwrap().unwrap().fee.unwrap().paid);
+
+        let again = paid(PaidItem::Fee(FeeRef { agency_reference: receipt.agency_reference.clone() }), 2_500_000);
+        assert_eq!(on_payment(&again).unwrap(), None, "reported twice");
+        let stranger = paid(PaidItem::Fee(FeeRef { agency_reference: "ISF-XX-1-000000".into() }), 1);
+        assert_eq!(on_payment(&stranger).unwrap(), None);
+        let tree = submit(&signed_in("tree-pruning", "0499370899"), &tree_request()).unwrap();
+        assert!(tree.bills.is_empty(), "no fee, no bill");
     }
 
     #[test]

@@ -55,6 +55,10 @@ impl Adapter for IsfahanMunicipality {
     fn on_callback(body: Vec<u8>) -> Result<StatusUpdate, AdapterError> {
         cases::on_callback(&body)
     }
+
+    fn on_payment(_ctx: CallContext, payment: Payment) -> Result<Option<StatusUpdate>, AdapterError> {
+        cases::on_payment(&payment)
+    }
 }
 
 export!(IsfahanMunicipality);

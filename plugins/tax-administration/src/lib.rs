@@ -124,11 +124,7 @@ impl Adapter for TaxAdministration {
             200 | 201 => {
                 let state: CaseState = decode(&response)?;
                 let update = state.into_update()?;
-                Ok(Receipt {
-                    agency_reference: update.agency_reference,
-                    status: update.status,
-                    message: update.message,
-                })
+                Ok(Receipt::new(update.agency_reference, update.status, update.message))
             }
             409 => Err(AdapterError::field(
                 "national-id",
@@ -214,7 +210,7 @@ impl CaseState {
                 t(format!("وضعیت «{}» شناخته نیست", self.status), format!("unknown status `{}`", self.status)),
             )
         })?;
-        Ok(StatusUpdate { agency_reference: self.reference, status, message: t(self.message_fa, self.message_en) })
+        Ok(StatusUpdate::new(self.reference, status, t(self.message_fa, self.message_en)))
     }
 }
 

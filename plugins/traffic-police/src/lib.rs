@@ -17,7 +17,17 @@
 //!      "code", "violation_fa", "violation_en", "location_fa", "location_en", "amount_rial",
 //!      "bill_id", "payment_id"}]}
 //! 401 wrong key · 403 the national ID does not own the vehicle · 404 unknown plate
+//!
+//! POST {base-url}/v1/fines/paid
+//! x-api-key: {api-key}
+//! {"bill_id": "700001291191", "payment_id": "150041260", "amount_rial": 1500000, "rrn": "..."}
+//!
+//! 200 {"serial", "already_paid"} · 404 no fine with this bill · 422 the amount is not the fine's
 //! ```
+//!
+//! When the host reports one of its fines' bills paid (`on-payment`), the adapter tells the
+//! back-end, which stops listing the fine. A fine is no application, so there is no status
+//! to report: the answer is `None`.
 
 use panjereh_plugin_sdk::formats::bill::{self, ServiceType};
 use panjereh_plugin_sdk::formats::group_thousands;
@@ -82,6 +92,62 @@ impl Adapter for TrafficPolice {
         };
         let answer = fetch_fines(&ctx, &plate, &owner)?;
         document(&answer)
+    }
+
+    fn on_payment(ctx: CallContext, payment: Payment) -> Result<Option<StatusUpdate>, AdapterError> {
+        let PaidItem::Bill(paid) = &payment.item else { return Ok(None) };
+        let is_fine =
+            bill::decode(&paid.bill_id, &paid.payment_id).is_ok_and(|b| b.service_type == ServiceType::TrafficFines);
+        if !is_fine {
+            log::warn(&format!("payment {} is for bill {}, which is no traffic fine", payment.order_id, paid.bill_id));
+            return Ok(None);
+        }
+        report_paid(&ctx, paid, &payment)?;
+        Ok(None)
+    }
+}
+
+/// What the back-end is told about a paid fine.
+#[derive(Debug, Serialize)]
+struct PaidFine<'a> {
+    bill_id: &'a str,
+    payment_id: &'a str,
+    amount_rial: u64,
+    rrn: &'a str,
+}
+
+/// Tells the back-end that the fine with this bill was paid.
+fn report_paid(ctx: &CallContext, paid: &BillRef, payment: &Payment) -> Result<(), AdapterError> {
+    let base = setting("base-url")?;
+    let key = setting("api-key")?;
+    let body = serde_json::to_vec(&PaidFine {
+        bill_id: &paid.bill_id,
+        payment_id: &paid.payment_id,
+        amount_rial: payment.amount_rial,
+        rrn: &payment.rrn,
+    })
+    .map_err(|e| AdapterError::Other(e.to_string()))?;
+    let request = Request::post_json(format!("{}/v1/fines/paid", base.trim_end_matches('/')), body)
+        .header("x-api-key", key)
+        .header("x-request-id", ctx.request_id.clone())
+        .timeout_ms(5_000);
+    let response = http::send(&request).map_err(|e| match e {
+        HttpError::Timeout | HttpError::ConnectionFailed(_) => unavailable(),
+        other => AdapterError::Other(format!("police back-end: {other:?}")),
+    })?;
+    match response.status {
+        200 => {
+            log::info(&format!("fine with bill {} reported paid (order {})", paid.bill_id, payment.order_id));
+            Ok(())
+        }
+        404 => Err(AdapterError::NotFound(t("جریمه‌ای با این قبض یافت نشد", "no fine has this bill"))),
+        422 => Err(AdapterError::Other(format!(
+            "police back-end: {} rials is not the amount of the fine with bill {}",
+            payment.amount_rial, paid.bill_id
+        ))),
+        401 => Err(AdapterError::Other("police back-end refused the API key (401)".into())),
+        500..=599 => Err(unavailable()),
+        status => Err(AdapterError::Other(format!("police back-end answered {status}"))),
     }
 }
 
@@ -242,6 +308,36 @@ mod tests {
     fn configured() {
         testing::set_config("base-url", BASE);
         testing::set_config("api-key", "dev-police-key");
+    }
+
+    fn payment_of(bill_id: &str, payment_id: &str) -> Payment {
+        Payment {
+            order_id: "order-1".into(),
+            item: PaidItem::Bill(BillRef { bill_id: bill_id.into(), payment_id: payment_id.into() }),
+            amount_rial: 1_500_000,
+            rrn: "123456789012".into(),
+            trace: "654321".into(),
+            masked_card: "603799******1234".into(),
+            paid_at: "2026-12-01T10:15:30.042Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_paid_fine_is_reported_to_the_back_end() {
+        configured();
+        testing::respond(Method::Post, &format!("{BASE}/v1/fines/paid"), 200, r#"{"serial":"1","already_paid":false}"#);
+        let answer = TrafficPolice::on_payment(context(FINES), payment_of("700001291191", "150041260"));
+        assert_eq!(answer, Ok(None));
+        let sent = &testing::requests()[0];
+        assert_eq!(sent.url, format!("{BASE}/v1/fines/paid"));
+        let body: serde_json::Value = serde_json::from_slice(sent.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["bill_id"], "700001291191");
+        assert_eq!(body["amount_rial"], 1_500_000);
+
+        // A bill that is no traffic fine (a utility bill) is not the police's business.
+        testing::reset();
+        assert_eq!(TrafficPolice::on_payment(context(FINES), payment_of("7748317800142", "1770160")), Ok(None));
+        assert!(testing::requests().is_empty());
     }
 
     #[test]

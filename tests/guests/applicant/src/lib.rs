@@ -1,6 +1,9 @@
 //! Files applications and reads signed agency callbacks, keeping no state: `submit`
 //! returns the reference it is given (field `reference`) or one made from the request id;
-//! `on-callback` parses `{"reference": "...", "status": "in-review"}`. Its catalogue also
+//! `on-callback` parses `{"reference": "...", "status": "in-review"}`. With the reference
+//! `with-fee` the receipt asks for a fee of 2,500,000 rials ([`fee`]), and `on-payment` of
+//! a fee answers the application in review, naming the amount and RRN (a paid bill: nothing
+//! to do). Its catalogue also
 //! serves the search, province and assurance tests, and `echo` shows which identity
 //! attributes the host handed over.
 
@@ -84,19 +87,22 @@ impl Adapter for Guest {
         if reference == "refuse" {
             return Err(AdapterError::field("reference", Text::new("این پرونده پذیرفته نیست", "case refused")));
         }
-        Ok(Receipt {
-            agency_reference: reference,
-            status: Status::Submitted,
-            message: Text::new("درخواست شما دریافت شد", "Your application was received"),
-        })
+        let receipt = Receipt::new(
+            &reference,
+            Status::Submitted,
+            Text::new("درخواست شما دریافت شد", "Your application was received"),
+        );
+        Ok(if reference == "with-fee" { receipt.bill(fee()) } else { receipt })
     }
 
     fn status(_ctx: CallContext, agency_reference: String) -> Result<StatusUpdate, AdapterError> {
-        Ok(StatusUpdate {
-            agency_reference,
-            status: Status::InReview,
-            message: Text::new("در حال بررسی", "In review"),
-        })
+        Ok(StatusUpdate::new(agency_reference, Status::InReview, Text::new("در حال بررسی", "In review")))
+    }
+
+    fn on_payment(_ctx: CallContext, payment: Payment) -> Result<Option<StatusUpdate>, AdapterError> {
+        let PaidItem::Fee(fee) = payment.item else { return Ok(None) };
+        let message = format!("fee of {} rials paid, RRN {}, at {}", payment.amount_rial, payment.rrn, payment.paid_at);
+        Ok(Some(StatusUpdate::new(fee.agency_reference, Status::InReview, Text::new("هزینه پرداخت شد", message))))
     }
 
     fn on_callback(body: Vec<u8>) -> Result<StatusUpdate, AdapterError> {
@@ -113,12 +119,17 @@ impl Adapter for Guest {
             "cancelled" => Status::Cancelled,
             _ => return Err(bad("status")),
         };
-        Ok(StatusUpdate {
-            agency_reference: reference,
+        Ok(StatusUpdate::new(
+            reference,
             status,
-            message: Text::new("وضعیت از سوی دستگاه به‌روز شد", "Status updated by the agency"),
-        })
+            Text::new("وضعیت از سوی دستگاه به‌روز شد", "Status updated by the agency"),
+        ))
     }
+}
+
+/// The filing fee of a `with-fee` application: 2,500,000 rials, municipal dues.
+fn fee() -> Bill {
+    Bill::make("1234567", 6, 2_500_000, 4, 1, Text::new("هزینه پرونده", "Filing fee"))
 }
 
 /// The string value of `"key": "value"` in a flat JSON object without escapes.

@@ -1,7 +1,7 @@
 //! Answers past the host's caps, one cap per service: `items` (5000 items), `huge` (one
 //! value of 20 MB, more than the host lifts in one transfer), `errors` (1000 field
-//! errors), the application `receipt` (a 10 kB agency reference); every callback it reads
-//! carries a 10 kB status message.
+//! errors), the applications `receipt` (a 10 kB agency reference) and `bills` (a receipt
+//! with 21 bills); every callback it reads carries a 10 kB status message.
 
 use panjereh_plugin_sdk::types::*;
 use panjereh_plugin_sdk::{Adapter, export};
@@ -23,6 +23,7 @@ impl Adapter for Guest {
                 Service::inquiry("huge", text("Huge"), text("Answers with a 20 MB value."), tests()),
                 Service::inquiry("errors", text("Errors"), text("Refuses with 1000 field errors."), tests()),
                 Service::application("receipt", text("Receipt"), text("Files with a 10 kB reference."), tests()),
+                Service::application("bills", text("Bills"), text("Files with 21 bills to pay."), tests()),
             ],
         }
     }
@@ -38,12 +39,18 @@ impl Adapter for Guest {
         }
     }
 
-    fn submit(_ctx: CallContext, _input: Vec<Value>) -> Result<Receipt, AdapterError> {
-        Ok(Receipt { agency_reference: "R".repeat(10_000), status: Status::Submitted, message: text("received") })
+    fn submit(ctx: CallContext, _input: Vec<Value>) -> Result<Receipt, AdapterError> {
+        if ctx.service == "bills" {
+            let bill = Bill::make("1234567", 6, 10_000, 4, 1, text("fee"));
+            return Ok(
+                (0..21).fold(Receipt::new("A-1", Status::Submitted, text("received")), |r, _| r.bill(bill.clone()))
+            );
+        }
+        Ok(Receipt::new("R".repeat(10_000), Status::Submitted, text("received")))
     }
 
     fn on_callback(_body: Vec<u8>) -> Result<StatusUpdate, AdapterError> {
-        Ok(StatusUpdate { agency_reference: "A-1".into(), status: Status::Approved, message: text(&"m".repeat(10_000)) })
+        Ok(StatusUpdate::new("A-1", Status::Approved, text(&"m".repeat(10_000))))
     }
 }
 
