@@ -34,6 +34,9 @@ pub const SMS: &str = "message.sms";
 pub const SMS_STATUS: &str = "message.sms-status";
 /// Puts a settled payment's receipt in the citizen's inbox (`{"payment": id}`).
 pub const RECEIPT: &str = "payment.receipt";
+/// Tells the citizen of an application's newest status (`{"application": id}`), for changes
+/// made where no `App` is at hand (an adapter's answer to a payment).
+pub const CHANGED: &str = "application.changed";
 
 /// Attempts after which a job is a dead letter.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -113,6 +116,7 @@ async fn run(app: &App, job: &Job) -> Next {
         SMS => send_sms(app, id).await,
         SMS_STATUS => sms_status(app, id).await,
         RECEIPT => receipt(app, id).await,
+        CHANGED => changed(app, id).await,
         other => Err(format!("unknown job kind {other}")),
     };
     result.unwrap_or_else(Next::Retry)
@@ -253,6 +257,20 @@ pub async fn tell(
         jobs::enqueue(&app.db, SMS, &json!({"message": message.id}), now_ms(), None, now_ms()).await?;
     }
     Ok(())
+}
+
+/// The inbox message of an application's newest event.
+async fn changed(app: &App, id: &str) -> Result<Next, String> {
+    let Some(row) = applications::by_id(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    let events = applications::events(&app.db, &row.id).await.map_err(|e| e.to_string())?;
+    if let Some(last) = events.last() {
+        status_changed(app, &row.citizen_id, &row.tracking_code, &last.status, &last.message_fa, &last.message_en)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Next::Done)
 }
 
 /// The inbox message of a settled payment.

@@ -29,7 +29,8 @@ use serde_json::json;
 use self::psp::{Psp, PspAnswer, PspError};
 use crate::audit::{Audit, Entry};
 use crate::config::PaymentSettings;
-use crate::plugins::Registry;
+use crate::plugins::{PaidItem, PaymentNotice, Registry};
+use crate::runtime::bindings::CallContext;
 use crate::store::payments::{self as orders, Change, Order, State};
 use crate::store::{Db, applications, is_unique_violation, now_ms, random_id};
 
@@ -59,6 +60,8 @@ pub enum PaymentError {
     AlreadyPaid { order_id: String },
     #[error("no such application of this citizen")]
     NoApplication,
+    #[error("the application has no such bill")]
+    NotBilled,
     #[error("a fee is paid by the applicant, signed in")]
     SignInRequired,
     #[error("the payment gateway refused: {0}")]
@@ -122,10 +125,21 @@ impl Payments {
             Payable::Bill { bill_id, payment_id, agency } => (bill_id, payment_id, None, agency, "bill"),
             Payable::Fee { tracking_code, bill_id, payment_id } => {
                 let citizen = citizen.ok_or(PaymentError::SignInRequired)?;
-                let application = applications::by_tracking_code(&self.db, citizen, &tracking_code)
+                let code = crate::tracking::parse(&tracking_code).map_err(|_| PaymentError::NoApplication)?;
+                let application = applications::by_tracking_code(&self.db, citizen, &code)
                     .await?
                     .ok_or(PaymentError::NoApplication)?;
-                (bill_id, payment_id, Some(tracking_code), Some(application.agency), "fee")
+                // A fee is one of the bills the agency attached to the application.
+                let billed = application.bills.iter().any(|b| {
+                    panjereh_formats::bill::decode(&b.bill_id, &b.payment_id).is_ok_and(|known| {
+                        panjereh_formats::bill::decode(&bill_id, &payment_id)
+                            .is_ok_and(|asked| asked.bill_id == known.bill_id && asked.payment_id == known.payment_id)
+                    })
+                });
+                if !billed {
+                    return Err(PaymentError::NotBilled);
+                }
+                (bill_id, payment_id, Some(code), Some(application.agency), "fee")
             }
         };
         let bill = panjereh_formats::bill::decode(&bill_id, &payment_id).map_err(PaymentError::InvalidBill)?;
@@ -331,16 +345,76 @@ impl Payments {
         }
     }
 
-    /// Tells the agency's adapter that the order was settled.
+    /// Tells the agency's adapter that the order was settled (`on-payment`, contract
+    /// 0.2.0). A failure is tried again later, durably (the order stays due until the
+    /// adapter heard); it never reverses a settled payment. A status update the adapter
+    /// answers goes into the application's history and the citizen's inbox.
     async fn notify(&self, order: &Order) -> Result<bool, PaymentError> {
         let Some(agency) = order.agency.as_deref() else {
             return Ok(false);
         };
-        if self.registry.get(agency).is_none() {
+        let Some(slot) = self.registry.get(agency).filter(|s| s.enabled) else {
             orders::notified(&self.db, &order.id, None, Some("the agency's adapter is not serving")).await?;
             return Ok(false);
+        };
+        let application = match &order.tracking_code {
+            Some(code) => match &order.citizen_id {
+                Some(citizen) => applications::by_tracking_code(&self.db, citizen, code).await?,
+                None => None,
+            },
+            None => None,
+        };
+        let item = match (&order.kind[..], application.as_ref().and_then(|a| a.agency_reference.clone())) {
+            ("fee", Some(agency_reference)) => PaidItem::Fee { agency_reference },
+            _ => PaidItem::Bill { bill_id: order.bill_id.clone(), payment_id: order.payment_id.clone() },
+        };
+        let notice = PaymentNotice {
+            order_id: order.id.clone(),
+            item,
+            amount_rial: order.amount_rial as u64,
+            rrn: order.rrn.clone().unwrap_or_default(),
+            trace: order.trace.clone().unwrap_or_default(),
+            masked_card: order.masked_card.clone().unwrap_or_default(),
+            paid_at_ms: order.settled_ms.unwrap_or_else(now_ms),
+        };
+        let ctx = CallContext {
+            request_id: format!("{:016x}", rand::random::<u64>()),
+            service: application.as_ref().map(|a| a.service.clone()).unwrap_or_default(),
+            citizen: None,
+            locale: "fa".into(),
+        };
+        let update = match slot.adapter.on_payment(ctx, &notice).await {
+            Ok(Ok(update)) => update,
+            Ok(Err(error)) => {
+                orders::notified(&self.db, &order.id, None, Some(&format!("the adapter refused: {error:?}"))).await?;
+                return Ok(false);
+            }
+            Err(error) => {
+                orders::notified(&self.db, &order.id, None, Some(&error.to_string())).await?;
+                return Ok(false);
+            }
+        };
+        if let Some(update) = update {
+            let target = match &application {
+                Some(a) if a.agency_reference.as_deref() == Some(update.agency_reference.as_str()) => Some(a.clone()),
+                _ => applications::by_agency_reference(&self.db, agency, &update.agency_reference).await?,
+            };
+            if let Some(target) = target {
+                let event = applications::EventRow {
+                    status: crate::api::views::status_name(update.status).to_owned(),
+                    message_fa: update.message.fa.clone(),
+                    message_en: update.message.en.clone(),
+                    actor: "agency".to_owned(),
+                    at_ms: now_ms(),
+                };
+                applications::append_event(&self.db, &target.id, &event).await?;
+                applications::add_bills(&self.db, &target.id, &crate::api::applications::stored_bills(&update.bills))
+                    .await?;
+                let payload = json!({"application": target.id});
+                crate::store::jobs::enqueue(&self.db, crate::background::CHANGED, &payload, now_ms(), None, now_ms())
+                    .await?;
+            }
         }
-        // Adapters built for contract 0.1.0 have no payment export: nothing to tell them.
         orders::notified(&self.db, &order.id, Some(now_ms()), None).await?;
         Ok(true)
     }

@@ -880,3 +880,60 @@ async fn a_python_adapter_is_served_by_the_host() {
     let (status, body) = host.post(&path, json!({"input": {"national-id": "0499370898"}})).await;
     assert_eq!(refused_field(status, &body), "national-id");
 }
+
+/// The whole round trip of a fee: the building permit's receipt bills 2,500,000 rials, the
+/// applicant pays it through the gateway, the host settles it and tells the municipality's
+/// adapter (`on-payment`), whose answer moves the case to review in the history and the
+/// inbox. The fee can be paid only by the applicant, only once, and only if it was billed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fee_paid_through_the_gateway_moves_the_case_and_reaches_the_inbox() {
+    let gateway = crate::payments::gateway().await;
+    let config = format!("{ISFAHAN_GRANTS}\n{}", crate::payments::payments_config(gateway.addr, ""));
+    let host = Host::start(&[ISFAHAN_MUNICIPALITY], &config).await;
+    let token = sign_in(&host, "1271408929", "09131234567").await;
+    let other = sign_in(&host, "0499370899", "09121234567").await;
+    let (_, permit, _, _) = isfahan_applications().into_iter().find(|a| a.0 == "building-permit").unwrap();
+    let (status, filed) =
+        post_as(&host, &token, &application(ISFAHAN, "building-permit"), json!({ "input": permit })).await;
+    assert_eq!(status, 201, "{filed}");
+    let code = filed["tracking_code"].as_str().unwrap().to_owned();
+    let (_, case) = get_as(&host, &token, &format!("/api/v1/applications/{code}")).await;
+    let fee = case["bills"][0].clone();
+    assert_eq!(fee["amount_rial"], 2_500_000, "the bill is kept with the application: {case}");
+    let body = json!({"tracking_code": code, "bill_id": fee["bill_id"], "payment_id": fee["payment_id"]});
+
+    // Not someone else's application, not a bill the agency did not issue for it.
+    let (status, _) = post_as(&host, &other, "/api/v1/payments", body.clone()).await;
+    assert_eq!(status, 404);
+    let foreign = json!({"tracking_code": code, "bill_id": "7748317800142", "payment_id": "1770160"});
+    let (status, refused) = post_as(&host, &token, "/api/v1/payments", foreign).await;
+    assert_eq!((status, refused["type"].as_str()), (422, Some("/problems/payment-not-billed")));
+
+    let (status, order) = post_as(&host, &token, "/api/v1/payments", body.clone()).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!((order["kind"].as_str(), order["amount_rial"].as_i64()), (Some("fee"), Some(2_500_000)));
+    let token_of = order["pay_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let fields = gateway.psp.pay(&token_of, "6037991234567893").unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let back = client.post(host.url("/payments/callback")).form(&fields).send().await.unwrap();
+    assert_eq!(back.status(), 303);
+
+    let id = order["id"].as_str().unwrap();
+    let (_, paid) = get_as(&host, &token, &format!("/api/v1/payments/{id}")).await;
+    assert_eq!(paid["state"], "settled", "{paid}");
+    let case = eventually(async || {
+        let (_, case) = get_as(&host, &token, &format!("/api/v1/applications/{code}")).await;
+        (case["status"] == "in-review", case)
+    })
+    .await;
+    assert_eq!(case["status"], "in-review", "the adapter heard of the payment: {case}");
+    let inbox = eventually(async || {
+        let (_, inbox) = get_as(&host, &token, "/api/v1/me/messages").await;
+        (inbox["count"].as_u64() >= Some(2), inbox)
+    })
+    .await;
+    let kinds: Vec<&str> = inbox["messages"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"payment-receipt") && kinds.contains(&"application-status"), "{inbox}");
+    let (status, again) = post_as(&host, &token, "/api/v1/payments", body).await;
+    assert_eq!((status, again["type"].as_str()), (409, Some("/problems/payment-already-paid")));
+}

@@ -134,9 +134,8 @@ pub struct ApplicationView {
     /// Every status change, oldest first (absent from lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<EventView>>,
-    /// What the agency asks the citizen to pay for the application (a filing fee), as its
-    /// receipt said. Only in the answer that filed it, and absent when nothing is due: the
-    /// host does not store bills, so a replay or a later read does not show them.
+    /// What the agency asks the citizen to pay for the application (a filing fee on its
+    /// receipt, a later charge); absent when nothing was billed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bills: Vec<BillView>,
 }
@@ -193,7 +192,16 @@ impl ApplicationView {
                     })
                     .collect()
             }),
-            bills: Vec::new(),
+            bills: row
+                .bills
+                .iter()
+                .map(|b| BillView {
+                    bill_id: b.bill_id.clone(),
+                    payment_id: b.payment_id.clone(),
+                    amount_rial: b.amount_rial,
+                    title: lang.pick(&b.title_fa, &b.title_en).to_owned(),
+                })
+                .collect(),
         }
     }
 }
@@ -303,6 +311,7 @@ async fn reserve(
             created_ms: now,
             updated_ms: now,
             actor_id: citizen.actor_id(),
+            bills: Vec::new(),
         };
         if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
             return Ok(Filing::Fresh(row));
@@ -312,8 +321,7 @@ async fn reserve(
 }
 
 /// Calls the adapter's `submit` for a reserved application and stores the receipt with
-/// the first event; on any failure the reservation is removed. Answers the stored row and
-/// the receipt's bills.
+/// the first event and its bills; on any failure the reservation is removed.
 async fn file(
     app: &App,
     lang: Lang,
@@ -322,7 +330,7 @@ async fn file(
     service: &Service,
     input: Vec<Value>,
     mut row: ApplicationRow,
-) -> Result<(ApplicationRow, Vec<Bill>), Problem> {
+) -> Result<ApplicationRow, Problem> {
     let request_id = new_request_id();
     let request_hash = input_hash(&input);
     let submitted = async {
@@ -363,6 +371,7 @@ async fn file(
         at_ms: now_ms(),
     };
     applications::complete(&app.db, &row.id, &receipt.agency_reference, &event).await?;
+    applications::add_bills(&app.db, &row.id, &stored_bills(&receipt.bills)).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id, "application filed");
     if !matches!(
         receipt.status,
@@ -376,7 +385,22 @@ async fn file(
     row.agency_reference = Some(receipt.agency_reference);
     row.status = event.status;
     row.updated_ms = event.at_ms;
-    Ok((row, receipt.bills))
+    row.bills = stored_bills(&receipt.bills);
+    Ok(row)
+}
+
+/// Bills as an application keeps them.
+pub fn stored_bills(bills: &[Bill]) -> Vec<applications::StoredBill> {
+    bills
+        .iter()
+        .map(|b| applications::StoredBill {
+            bill_id: b.bill_id.clone(),
+            payment_id: b.payment_id.clone(),
+            amount_rial: b.amount_rial,
+            title_fa: b.title.fa.clone(),
+            title_en: b.title.en.clone(),
+        })
+        .collect()
 }
 
 /// Files an application: the host validates the form, the agency's adapter accepts it, and
@@ -449,16 +473,13 @@ pub async fn file_application(
     })?;
     let input = forms::validate(&descriptor.fields, input).map_err(Problem::invalid_input)?;
     let hash = request_hash(&adapter.agency.id, &descriptor.id, &input);
-    let (row, bills, replayed) = match reserve(app, citizen, &adapter, descriptor, key, hash).await? {
-        Filing::Replay(row) => (row, Vec::new(), true),
-        Filing::Fresh(row) => {
-            let (row, bills) = file(app, lang, citizen, &adapter, descriptor, input, row).await?;
-            (row, bills, false)
-        }
+    let (row, replayed) = match reserve(app, citizen, &adapter, descriptor, key, hash).await? {
+        Filing::Replay(row) => (row, true),
+        Filing::Fresh(row) => (file(app, lang, citizen, &adapter, descriptor, input, row).await?, false),
     };
     let history = applications::events(&app.db, &row.id).await?;
     let view = ApplicationView::new(app, lang, row, Some(history));
-    Ok((ApplicationView { bills: bills.iter().map(|b| BillView::new(lang, b)).collect(), ..view }, replayed))
+    Ok((view, replayed))
 }
 
 /// The signed-in citizen's applications, newest first.

@@ -172,6 +172,11 @@ pub fn payment_problem(error: PaymentError) -> Problem {
             "درخواستی با این کد رهگیری برای شما پیدا نشد",
             "you have no application with this tracking code",
         )),
+        PaymentError::NotBilled => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payment-not-billed",
+            Bilingual::new("این قبض برای این درخواست صادر نشده است", "This bill was not issued for this application"),
+        ),
         PaymentError::SignInRequired => Problem::new(
             StatusCode::UNAUTHORIZED,
             "sign-in-required",

@@ -161,7 +161,18 @@ async fn show(
     };
     let page = Page::new(&visit, Some(&citizen), "my_applications");
     match application(&app, visit.lang, &citizen, &code).await {
-        Ok(a) => page.render("application.html", context! { a, filed => filed.filed.is_some() }),
+        Ok(a) => {
+            let payable = app.payments.is_some() && !a.bills.is_empty();
+            let mut response =
+                page.render("application.html", context! { a, filed => filed.filed.is_some(), payments => payable });
+            if payable
+                && let Some(csp) =
+                    app.config.payments.as_ref().and_then(|p| super::csp_allowing_form_target(&p.psp_url))
+            {
+                response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, csp);
+            }
+            response
+        }
         Err(problem) => page.problem(&problem),
     }
 }

@@ -34,6 +34,18 @@ pub struct ApplicationRow {
     pub updated_ms: i64,
     /// Who filed it, when someone filed it for the citizen (a signatory, a parent).
     pub actor_id: Option<String>,
+    /// Bills the agency attached (a fee, a later charge).
+    pub bills: Vec<StoredBill>,
+}
+
+/// A bill attached to an application.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredBill {
+    pub bill_id: String,
+    pub payment_id: String,
+    pub amount_rial: u64,
+    pub title_fa: String,
+    pub title_en: String,
 }
 
 /// One entry of the status history.
@@ -48,7 +60,7 @@ pub struct EventRow {
 }
 
 const COLUMNS: &str = "id, tracking_code, citizen_id, agency, service, adapter_id, adapter_version, \
-                       agency_reference, status, idempotency_key, request_hash, created_ms, updated_ms, actor_id";
+                       agency_reference, status, idempotency_key, request_hash, created_ms, updated_ms, actor_id, bills";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<ApplicationRow> {
     Ok(ApplicationRow {
@@ -66,6 +78,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<ApplicationRow> {
         created_ms: row.try_get("created_ms")?,
         updated_ms: row.try_get("updated_ms")?,
         actor_id: row.try_get("actor_id")?,
+        bills: serde_json::from_str(&row.try_get::<String, _>("bills")?).unwrap_or_default(),
     })
 }
 
@@ -82,7 +95,7 @@ pub enum Reservation {
 pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Reservation> {
     let a = application;
     let outcome = sqlx::query(&format!(
-        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&a.id)
     .bind(&a.tracking_code)
@@ -98,6 +111,7 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
     .bind(a.created_ms)
     .bind(a.updated_ms)
     .bind(&a.actor_id)
+    .bind(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into()))
     .execute(db.writer())
     .await;
     match outcome {
@@ -182,6 +196,33 @@ pub async fn by_tracking_code(db: &Db, citizen_id: &str, code: &str) -> sqlx::Re
     .fetch_optional(db.pool())
     .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Adds bills to an application (those it has already are kept once).
+pub async fn add_bills(db: &Db, id: &str, bills: &[StoredBill]) -> sqlx::Result<()> {
+    if bills.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT bills FROM applications WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+    let mut all: Vec<StoredBill> = current.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
+    for bill in bills {
+        if !all.iter().any(|b| b.bill_id == bill.bill_id && b.payment_id == bill.payment_id) {
+            all.push(bill.clone());
+        }
+    }
+    sqlx::query("UPDATE applications SET bills = $2 WHERE id = $1")
+        .bind(id)
+        .bind(serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// The filed application with an agency reference, whoever's it is (payments of fees).
+pub async fn by_reference(db: &Db, agency: &str, reference: &str) -> sqlx::Result<Option<ApplicationRow>> {
+    by_agency_reference(db, agency, reference).await
 }
 
 /// Applications someone filed for others, newest first.
