@@ -250,6 +250,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("usage.html", include_str!("../templates/usage.html")),
         ("payment.html", include_str!("../templates/payment.html")),
         ("inbox.html", include_str!("../templates/inbox.html")),
+        ("representation.html", include_str!("../templates/representation.html")),
         ("error.html", include_str!("../templates/error.html")),
     ] {
         if let Err(error) = env.add_template(name, source) {
@@ -297,6 +298,7 @@ impl<'a> Page<'a> {
             switch_lang => format!("{}{sep}lang={other}", self.visit.here),
             signed_in => self.citizen.is_some(),
             mobile => self.citizen.map(|c| mask(&c.mobile)),
+            acting_for => self.citizen.and_then(|c| c.actor.as_ref().map(|_| c.national_id.clone())),
             here => self.visit.here,
         };
         let html = TEMPLATES.get_template(template).and_then(|t| t.render(context! { ..data, ..common }));

@@ -160,3 +160,22 @@ async fn without_the_registries_everyone_acts_for_themselves() {
     let refused = act(&host, &token, "guardian", CHILD).await;
     assert_eq!((refused.status, refused.body["type"].as_str()), (404, Some("/problems/representation-off")));
 }
+
+/// The portal's page lists whom the person may act for, and every page says for whom the
+/// session acts.
+#[tokio::test]
+async fn the_portal_shows_whom_one_may_act_for_and_for_whom_one_acts() {
+    let registries = registries(60).await;
+    let host = Host::start(&[APPLICANT], &registries.config).await;
+    let token = host.sign_in(PARENT.0, PARENT.1).await;
+    let page = |path: &'static str| {
+        let request = host.client.get(host.url(path)).bearer_auth(&token);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("/representation").await;
+    assert!(html.contains("شرکت ساختمانی زاینده‌رود") && html.contains("سارا رضایی"), "{html}");
+    assert!(html.contains("امضاکننده‌ی شخص حقوقی") && html.contains("ولی فرزند زیر ۱۸ سال"));
+    assert_eq!(act(&host, &token, "guardian", CHILD).await.status, 200);
+    let html = page("/applications").await;
+    assert!(html.contains("از طرف") && html.contains("۰۰۸۴۵۷۵۹۴۸"), "the header names the subject: {html}");
+}

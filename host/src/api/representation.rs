@@ -85,7 +85,8 @@ pub async fn recheck(app: &App, citizen: &Citizen) -> Result<(), Problem> {
         .map_err(problem)
 }
 
-async fn view(app: &App, citizen: &Citizen) -> Result<RepresentationView, Problem> {
+/// Who acts for whom (shared by the API and the portal).
+pub async fn view(app: &App, citizen: &Citizen) -> Result<RepresentationView, Problem> {
     let (actor, actor_nid) = match &citizen.actor {
         Some(a) => (a.subject.clone(), a.national_id.clone()),
         None => (citizen.subject.clone(), citizen.national_id.clone()),
@@ -146,17 +147,23 @@ async fn start(
     citizen: Citizen,
     ApiJson(body): ApiJson<ActRequest>,
 ) -> Result<Json<RepresentationView>, Problem> {
+    Ok(Json(act_for(&app, citizen, &body.basis, &body.id).await?))
+}
+
+/// Switches the session to act for `id` on `basis` once the registries confirm it (shared
+/// by the API and the portal).
+pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Result<RepresentationView, Problem> {
     let invalid = |field: &str, fa: &str, en: &str| {
         Problem::invalid_input(vec![super::problem::FieldProblem {
             field: field.to_owned(),
             message: Bilingual::new(fa.to_owned(), en.to_owned()),
         }])
     };
-    let basis = Basis::from_name(&body.basis)
+    let basis = Basis::from_name(basis)
         .ok_or_else(|| invalid("basis", "«signatory» یا «guardian»", "basis must be signatory or guardian"))?;
     let id = match basis {
-        Basis::Signatory => panjereh_formats::legal_id::parse(&body.id),
-        Basis::Guardian => panjereh_formats::national_id::parse(&body.id),
+        Basis::Signatory => panjereh_formats::legal_id::parse(id),
+        Basis::Guardian => panjereh_formats::national_id::parse(id),
     }
     .map_err(|e| invalid("id", &e.fa, &e.en))?;
     let (actor, actor_nid) = match &citizen.actor {
@@ -180,7 +187,7 @@ async fn start(
         actor: Some(crate::auth::session::Actor { subject: actor, national_id: actor_nid, basis }),
         ..citizen
     };
-    Ok(Json(view(&app, &acting).await?))
+    view(app, &acting).await
 }
 
 /// Acts for the signed-in person again.
@@ -193,6 +200,12 @@ async fn start(
     ),
 )]
 async fn stop(State(app): State<Arc<App>>, citizen: Citizen) -> Result<StatusCode, Problem> {
+    stop_acting(&app, &citizen).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Acts for the signed-in person again (shared by the API and the portal).
+pub async fn stop_acting(app: &App, citizen: &Citizen) -> Result<(), Problem> {
     sessions::set_acting(&app.db, &citizen.session_id, None).await?;
     if let Some(actor) = &citizen.actor {
         let entry = crate::audit::Entry {
@@ -203,7 +216,7 @@ async fn stop(State(app): State<Arc<App>>, citizen: Citizen) -> Result<StatusCod
         };
         app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Something one person did for another.

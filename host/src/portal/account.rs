@@ -34,6 +34,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/track", get(track))
         .route("/data-usage", get(data_usage))
         .route("/inbox", get(inbox))
+        .route("/representation", get(representation).post(act_for))
+        .route("/representation/stop", post(stop_acting))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,6 +195,42 @@ async fn track(Query(track): Query<Track>) -> Response {
     let code = crate::tracking::parse(&code).unwrap_or(code);
     let encoded: String = form_urlencoded::byte_serialize(code.as_bytes()).collect();
     Redirect::to(&format!("/applications/{encoded}")).into_response()
+}
+
+/// Whom the person may act for, and a button for each.
+async fn representation(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first("/representation");
+    };
+    let page = Page::new(&visit, Some(&citizen), "representation");
+    match crate::api::representation::view(&app, &citizen).await {
+        Ok(view) => page.render("representation.html", context! { view }),
+        Err(problem) => page.problem(&problem),
+    }
+}
+
+/// Acts for a legal entity or a minor, then shows their applications.
+async fn act_for(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>, posted: Posted) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first("/representation");
+    };
+    let page = Page::new(&visit, Some(&citizen), "representation");
+    let (basis, id) = (posted.get("basis").unwrap_or(""), posted.get("id").unwrap_or(""));
+    match crate::api::representation::act_for(&app, citizen.clone(), basis, id).await {
+        Ok(_) => Redirect::to("/applications").into_response(),
+        Err(problem) => page.problem(&problem),
+    }
+}
+
+/// Acts for oneself again.
+async fn stop_acting(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>, _posted: Posted) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first("/representation");
+    };
+    match crate::api::representation::stop_acting(&app, &citizen).await {
+        Ok(()) => Redirect::to("/representation").into_response(),
+        Err(problem) => Page::new(&visit, Some(&citizen), "representation").problem(&problem),
+    }
 }
 
 /// The citizen's messages: status changes and receipts.
