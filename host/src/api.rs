@@ -54,7 +54,13 @@ fn described() -> OpenApiRouter<Arc<App>> {
                 .merge(inbox::routes())
                 .merge(representation::routes()),
         )
-        .nest("/admin/v1", admin::routes().merge(payments::admin_routes()).merge(inbox::admin_routes()))
+        .nest(
+            "/admin/v1",
+            admin::routes()
+                .merge(payments::admin_routes())
+                .merge(inbox::admin_routes())
+                .merge(representation::admin_routes()),
+        )
         .nest("/auth", auth::routes())
 }
 

@@ -150,6 +150,7 @@ pub fn now_ms() -> i64 {
 pub mod applications;
 pub mod callback_receipts;
 pub mod citizens;
+pub mod counter;
 pub mod data_usage;
 pub mod jobs;
 pub mod messages;

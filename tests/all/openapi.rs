@@ -56,6 +56,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/me/representation"),
     ("delete", "/api/v1/me/representation"),
     ("get", "/api/v1/me/acted"),
+    ("post", "/api/v1/counter/consent"),
+    ("post", "/api/v1/counter/consent/verify"),
+    ("post", "/admin/v1/counter-clerks"),
+    ("delete", "/admin/v1/counter-clerks/{national_id}"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];

@@ -148,7 +148,8 @@ async fn a_signatory_acts_for_a_company_while_the_registry_says_so(db: Database)
 
 on_both_databases!(
     a_parent_acts_for_a_minor_and_both_see_it,
-    a_signatory_acts_for_a_company_while_the_registry_says_so
+    a_signatory_acts_for_a_company_while_the_registry_says_so,
+    a_counter_clerk_acts_for_a_citizen_present_only_with_their_code,
 );
 
 #[tokio::test]
@@ -178,4 +179,67 @@ async fn the_portal_shows_whom_one_may_act_for_and_for_whom_one_acts() {
     assert_eq!(act(&host, &token, "guardian", CHILD).await.status, 200);
     let html = page("/applications").await;
     assert!(html.contains("از طرف") && html.contains("۰۰۸۴۵۷۵۹۴۸"), "the header names the subject: {html}");
+}
+
+/// A counter-office clerk acts for the citizen present only after the citizen reads back
+/// the code sent to their own mobile, and only while the clerk stays registered. The
+/// citizen sees what the clerk did for them.
+async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Database) {
+    let host = Host::start_db(db, &[APPLICANT], APPLICANT_WITH_NATIONAL_ID).await;
+    let clerk = host.sign_in(SIGNATORY.0, SIGNATORY.1).await;
+    let consent = |body: Value| host.call(Method::POST, "/api/v1/counter/consent", Some(&clerk), Some(body), &[]);
+    let present = json!({"national_id": PARENT.0, "mobile": PARENT.1});
+    let refused = consent(present.clone()).await;
+    assert_eq!((refused.status, refused.body["type"].as_str()), (403, Some("/problems/not-a-counter-clerk")));
+
+    let admin = host.operator("leila", panjereh_host::store::operators::Role::Admin).await;
+    let office = json!({"national_id": SIGNATORY.0, "office_id": "ISF-114", "office_name": "دفتر پیشخوان ۱۱۴ اصفهان"});
+    assert_eq!(host.admin(Method::POST, "/admin/v1/counter-clerks", &admin, Some(office)).await.0, 204);
+
+    // The clerk cannot name a mobile that is not the citizen's.
+    let stranger = consent(json!({"national_id": PARENT.0, "mobile": "09359876543"})).await;
+    assert_eq!(stranger.body["type"], "/problems/otp-refused");
+    assert_eq!(consent(present).await.status, 202);
+    let code = host.notifier.last_code(PARENT.1).expect("the code went to the citizen's own mobile");
+    let verify = |code: String| {
+        host.call(
+            Method::POST,
+            "/api/v1/counter/consent/verify",
+            Some(&clerk),
+            Some(json!({"national_id": PARENT.0, "code": code})),
+            &[],
+        )
+    };
+    let wrong = format!("{:05}", (code.parse::<u32>().unwrap() + 1) % 100_000);
+    assert_eq!(verify(wrong).await.body["type"], "/problems/otp-invalid");
+    let acting = verify(code).await;
+    assert_eq!(acting.status, 200, "{}", acting.body);
+    assert_eq!(
+        (acting.body["acting_for"]["basis"].as_str(), acting.body["acting_for"]["id"].as_str()),
+        (Some("counter"), Some(PARENT.0))
+    );
+
+    let filed = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/permit/applications",
+            Some(&clerk),
+            Some(json!({"input": {"postal-code": "1193653471"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let clerk_subject = acting.body["actor"].as_str().unwrap().to_owned();
+    assert_eq!(filed.body["filed_by"], clerk_subject.as_str());
+
+    // The citizen, signed in on their own, sees it and who filed it.
+    let citizen = host.sign_in(PARENT.0, PARENT.1).await;
+    assert_eq!(host.get_as(&citizen, "/api/v1/applications").await.body["count"], 1);
+    let acted = host.get_as(&citizen, "/api/v1/me/acted").await.body;
+    assert_eq!(acted["for_me"][0]["actor"], clerk_subject.as_str(), "{acted}");
+
+    // Removed from the register: the clerk acts for themselves again on the next request.
+    let removed = host.admin(Method::DELETE, &format!("/admin/v1/counter-clerks/{}", SIGNATORY.0), &admin, None).await;
+    assert_eq!(removed.0, 204);
+    assert_eq!(host.get_as(&clerk, "/api/v1/me").await.body["national_id"], SIGNATORY.0);
 }

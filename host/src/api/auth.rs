@@ -235,6 +235,18 @@ pub async fn check_code(
     national_id: Option<&str>,
     code: Option<&str>,
 ) -> Result<Issued, Problem> {
+    let citizen = verify_code(app, client, national_id, code).await?;
+    Ok(session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?)
+}
+
+/// Checks a one-time code and answers whose it is, without opening a session (a citizen
+/// at a counter office consenting to a clerk).
+pub async fn verify_code(
+    app: &App,
+    client: std::net::IpAddr,
+    national_id: Option<&str>,
+    code: Option<&str>,
+) -> Result<crate::store::citizens::CitizenRow, Problem> {
     app.otp.admit(&app.db, client).await.map_err(|e| otp_problem(e, client))?;
     let mut errors = Vec::new();
     let national_id =
@@ -243,8 +255,7 @@ pub async fn check_code(
     let (Some(national_id), Some(code)) = (national_id, code) else {
         return Err(Problem::invalid_input(errors));
     };
-    let citizen = app.otp.verify(&app.db, &national_id, &code).await.map_err(|e| otp_problem(e, client))?;
-    Ok(session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?)
+    app.otp.verify(&app.db, &national_id, &code).await.map_err(|e| otp_problem(e, client))
 }
 
 /// Revokes the session: its token and cookie stop working at once.

@@ -21,7 +21,15 @@ use crate::auth::representation::{Basis, Representable, RepresentationError};
 use crate::store::{applications, citizens, payments, sessions};
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(show, start, stop)).routes(routes!(acted))
+    OpenApiRouter::new()
+        .routes(routes!(show, start, stop))
+        .routes(routes!(acted))
+        .routes(routes!(counter_start))
+        .routes(routes!(counter_verify))
+}
+
+pub fn admin_routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(clerk_register)).routes(routes!(clerk_remove))
 }
 
 /// Who the session acts for, and whom its person may act for.
@@ -44,7 +52,7 @@ pub struct ActingFor {
     pub subject: String,
 }
 
-fn problem(error: RepresentationError) -> Problem {
+pub fn problem(error: RepresentationError) -> Problem {
     match error {
         RepresentationError::NotAllowed => Problem::new(
             StatusCode::FORBIDDEN,
@@ -78,10 +86,8 @@ pub async fn recheck(app: &App, citizen: &Citizen) -> Result<(), Problem> {
     let Some(actor) = &citizen.actor else {
         return Ok(());
     };
-    app.representation
-        .check(&actor.national_id, actor.basis, &citizen.national_id, true)
+    crate::auth::session::right_holds(app, &actor.national_id, actor.basis, &citizen.national_id, true)
         .await
-        .map(drop)
         .map_err(problem)
 }
 
@@ -160,10 +166,11 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
         }])
     };
     let basis = Basis::from_name(basis)
+        .filter(|b| *b != Basis::Counter)
         .ok_or_else(|| invalid("basis", "«signatory» یا «guardian»", "basis must be signatory or guardian"))?;
     let id = match basis {
         Basis::Signatory => panjereh_formats::legal_id::parse(id),
-        Basis::Guardian => panjereh_formats::national_id::parse(id),
+        Basis::Guardian | Basis::Counter => panjereh_formats::national_id::parse(id),
     }
     .map_err(|e| invalid("id", &e.fa, &e.en))?;
     let (actor, actor_nid) = match &citizen.actor {
@@ -286,4 +293,192 @@ async fn acted(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<Act
     for_me.sort_by(|a, b| b.at.cmp(&a.at));
     for_others.sort_by(|a, b| b.at.cmp(&a.at));
     Ok(Json(ActedView { for_me, for_others }))
+}
+
+/// The clerk of the signed-in person, or a 403: only registered counter-office clerks act
+/// for citizens present.
+async fn clerk_of(app: &App, citizen: &Citizen) -> Result<crate::store::counter::Clerk, Problem> {
+    if citizen.actor.is_some() {
+        return Err(problem(RepresentationError::NotAllowed));
+    }
+    crate::store::counter::clerk(&app.db, &citizen.national_id).await?.ok_or_else(|| {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "not-a-counter-clerk",
+            Bilingual::new("شما کارمند ثبت‌شده‌ی دفتر پیشخوان نیستید", "You are not a registered counter-office clerk"),
+        )
+    })
+}
+
+/// Body of `POST /api/v1/counter/consent`: the citizen at the counter.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    pub national_id: Option<String>,
+    pub mobile: Option<String>,
+}
+
+/// A clerk asks the citizen present for consent: a one-time code goes to the citizen's own
+/// mobile (once the ownership registry confirms it), and the citizen reads it back.
+#[utoipa::path(
+    post, path = "/counter/consent", tag = "citizen", request_body = ConsentRequest,
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 202, description = "A code is on its way to the citizen's mobile"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Not a registered clerk, or the registry does not confirm the citizen's mobile"),
+        (status = 422, description = "The national ID or the mobile is not valid"),
+        (status = 429, description = "Too many requests"),
+    ),
+)]
+async fn counter_start(
+    State(app): State<Arc<App>>,
+    crate::auth::throttle::ClientAddr(client): crate::auth::throttle::ClientAddr,
+    citizen: Citizen,
+    ApiJson(body): ApiJson<ConsentRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), Problem> {
+    clerk_of(&app, &citizen).await?;
+    let sent = super::auth::send_code(&app, client, body.national_id.as_deref(), body.mobile.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"sent_to": sent.sent_to, "expires_in": sent.expires_in}))))
+}
+
+/// Body of `POST /api/v1/counter/consent/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentVerify {
+    pub national_id: Option<String>,
+    pub code: Option<String>,
+}
+
+/// The citizen read the code back: the clerk's session acts for them until it ends (or the
+/// clerk is removed from the register).
+#[utoipa::path(
+    post, path = "/counter/consent/verify", tag = "citizen", request_body = ConsentVerify,
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "Acting for the citizen present", body = RepresentationView),
+        (status = 401, description = "Not signed in, or the code is not valid"),
+        (status = 403, description = "Not a registered clerk"),
+        (status = 422, description = "The national ID or the code is malformed"),
+    ),
+)]
+async fn counter_verify(
+    State(app): State<Arc<App>>,
+    crate::auth::throttle::ClientAddr(client): crate::auth::throttle::ClientAddr,
+    citizen: Citizen,
+    ApiJson(body): ApiJson<ConsentVerify>,
+) -> Result<Json<RepresentationView>, Problem> {
+    let clerk = clerk_of(&app, &citizen).await?;
+    let present = super::auth::verify_code(&app, client, body.national_id.as_deref(), body.code.as_deref()).await?;
+    if present.id == citizen.subject {
+        return Err(problem(RepresentationError::NotAllowed));
+    }
+    sessions::set_acting(&app.db, &citizen.session_id, Some((&present.id, Basis::Counter.name()))).await?;
+    let entry = crate::audit::Entry {
+        kind: "representation.start".into(),
+        actor: citizen.subject.clone(),
+        subject: present.id.clone(),
+        data: serde_json::json!({"basis": "counter", "office": clerk.office_id}),
+    };
+    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    let acting = Citizen {
+        subject: present.id,
+        national_id: present.national_id,
+        mobile: present.mobile,
+        actor: Some(crate::auth::session::Actor {
+            subject: citizen.subject.clone(),
+            national_id: citizen.national_id.clone(),
+            basis: Basis::Counter,
+        }),
+        ..citizen
+    };
+    Ok(Json(view(&app, &acting).await?))
+}
+
+/// Body of `POST /admin/v1/counter-clerks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClerkRequest {
+    pub national_id: String,
+    pub office_id: String,
+    pub office_name: String,
+}
+
+/// Registers a counter-office clerk (admins).
+#[utoipa::path(
+    post, path = "/counter-clerks", tag = "operators", request_body = ClerkRequest, security(("operator" = [])),
+    responses(
+        (status = 204, description = "Registered"),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "Auditors only read"),
+        (status = 422, description = "The national ID is not valid, or the office is empty"),
+    ),
+)]
+async fn clerk_register(
+    State(app): State<Arc<App>>,
+    auth: super::admin::OperatorAuth,
+    ApiJson(body): ApiJson<ClerkRequest>,
+) -> Result<StatusCode, Problem> {
+    let operator = auth.admin()?;
+    let national_id = panjereh_formats::national_id::parse(&body.national_id).map_err(|e| {
+        Problem::invalid_input(vec![super::problem::FieldProblem {
+            field: "national_id".into(),
+            message: Bilingual::new(e.fa.clone(), e.en.clone()),
+        }])
+    })?;
+    if body.office_id.trim().is_empty() || body.office_name.trim().is_empty() {
+        return Err(Problem::invalid_input(vec![super::problem::FieldProblem {
+            field: "office_id".into(),
+            message: Bilingual::new("شناسه و نام دفتر را وارد کنید", "office_id and office_name are required"),
+        }]));
+    }
+    let clerk = crate::store::counter::Clerk {
+        national_id,
+        office_id: body.office_id.trim().to_owned(),
+        office_name: body.office_name.trim().to_owned(),
+    };
+    crate::store::counter::register(&app.db, &clerk, &operator.name, crate::store::now_ms()).await?;
+    let entry = crate::audit::Entry {
+        kind: "admin.counter-clerk".into(),
+        actor: operator.name.clone(),
+        subject: clerk.office_id.clone(),
+        data: serde_json::json!({"office_name": clerk.office_name}),
+    };
+    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ClerkPath {
+    pub national_id: String,
+}
+
+/// Removes a clerk from the register: their acting ends on their next request (admins).
+#[utoipa::path(
+    delete, path = "/counter-clerks/{national_id}", tag = "operators", params(ClerkPath), security(("operator" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "Auditors only read"),
+        (status = 404, description = "No such clerk"),
+    ),
+)]
+async fn clerk_remove(
+    State(app): State<Arc<App>>,
+    auth: super::admin::OperatorAuth,
+    super::citizen::ApiPath(path): super::citizen::ApiPath<ClerkPath>,
+) -> Result<StatusCode, Problem> {
+    let operator = auth.admin()?;
+    let national_id = panjereh_formats::national_id::parse(&path.national_id).unwrap_or(path.national_id.clone());
+    if !crate::store::counter::remove(&app.db, &national_id).await? {
+        return Err(Problem::not_found(Bilingual::new("کارمندی با این کد ملی نیست", "no such clerk")));
+    }
+    let entry = crate::audit::Entry {
+        kind: "admin.counter-clerk-removed".into(),
+        actor: operator.name.clone(),
+        subject: String::new(),
+        data: serde_json::json!({}),
+    };
+    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    Ok(StatusCode::NO_CONTENT)
 }

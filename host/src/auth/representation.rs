@@ -24,6 +24,9 @@ pub enum Basis {
     Signatory,
     /// A parent of a minor.
     Guardian,
+    /// A counter-office clerk, for a citizen present who read back the code sent to their
+    /// mobile; for the rest of the clerk's session.
+    Counter,
 }
 
 impl Basis {
@@ -31,6 +34,7 @@ impl Basis {
         match self {
             Basis::Signatory => "signatory",
             Basis::Guardian => "guardian",
+            Basis::Counter => "counter",
         }
     }
 
@@ -38,6 +42,7 @@ impl Basis {
         match name {
             "signatory" => Some(Basis::Signatory),
             "guardian" => Some(Basis::Guardian),
+            "counter" => Some(Basis::Counter),
             _ => None,
         }
     }
@@ -46,7 +51,7 @@ impl Basis {
     pub fn subject_kind(self) -> &'static str {
         match self {
             Basis::Signatory => "legal-entity",
-            Basis::Guardian => "person",
+            Basis::Guardian | Basis::Counter => "person",
         }
     }
 }

@@ -262,7 +262,7 @@ async fn lookup(app: &App, token: &str) -> Result<Option<Citizen>, Problem> {
     let subject = crate::store::citizens::get(&app.db, &subject_id).await?;
     let allowed = match (basis, &subject) {
         (Some(basis), Some(subject)) => {
-            app.representation.check(&citizen.national_id, basis, &subject.national_id, false).await.ok().map(|_| basis)
+            right_holds(app, &citizen.national_id, basis, &subject.national_id, false).await.ok().map(|_| basis)
         }
         _ => None,
     };
@@ -279,6 +279,27 @@ async fn lookup(app: &App, token: &str) -> Result<Option<Citizen>, Problem> {
             sessions::set_acting(&app.db, &session.id, None).await?;
             Ok(Some(own))
         }
+    }
+}
+
+/// Whether `actor` (a national ID) may still act for `subject` on `basis`: the registries for
+/// signatories and parents (cached unless `fresh`), the clerks' register for counter
+/// offices (whose consent lasts the clerk's session).
+pub async fn right_holds(
+    app: &App,
+    actor: &str,
+    basis: crate::auth::representation::Basis,
+    subject: &str,
+    fresh: bool,
+) -> Result<(), crate::auth::representation::RepresentationError> {
+    use crate::auth::representation::{Basis, RepresentationError};
+    match basis {
+        Basis::Counter => match crate::store::counter::clerk(&app.db, actor).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(RepresentationError::NotAllowed),
+            Err(error) => Err(RepresentationError::Unavailable(error.to_string())),
+        },
+        _ => app.representation.check(actor, basis, subject, fresh).await.map(drop),
     }
 }
 
