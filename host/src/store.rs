@@ -153,6 +153,7 @@ pub mod citizens;
 pub mod counter;
 pub mod data_usage;
 pub mod jobs;
+pub mod mandates;
 pub mod messages;
 pub mod oidc_logins;
 pub mod otp;

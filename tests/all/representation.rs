@@ -150,6 +150,7 @@ on_both_databases!(
     a_parent_acts_for_a_minor_and_both_see_it,
     a_signatory_acts_for_a_company_while_the_registry_says_so,
     a_counter_clerk_acts_for_a_citizen_present_only_with_their_code,
+    a_mandate_lets_a_delegate_act_until_it_ends,
 );
 
 #[tokio::test]
@@ -242,4 +243,59 @@ async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Dat
     let removed = host.admin(Method::DELETE, &format!("/admin/v1/counter-clerks/{}", SIGNATORY.0), &admin, None).await;
     assert_eq!(removed.0, 204);
     assert_eq!(host.get_as(&clerk, "/api/v1/me").await.body["national_id"], SIGNATORY.0);
+}
+
+/// A mandate: the grantor lets a delegate act for them until a date; the delegate cannot pass
+/// it on; revoking it, or its running out, ends the delegate's acting at once.
+async fn a_mandate_lets_a_delegate_act_until_it_ends(db: Database) {
+    let host = Host::start_db(db, &[APPLICANT], APPLICANT_WITH_NATIONAL_ID).await;
+    let grantor = host.sign_in(PARENT.0, PARENT.1).await;
+    let delegate = host.sign_in(SIGNATORY.0, SIGNATORY.1).await;
+    async fn give(host: &Host, token: &str, body: Value) -> crate::harness::Answer {
+        host.call(Method::POST, "/api/v1/me/mandates", Some(token), Some(body), &[]).await
+    }
+    let until = {
+        let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    };
+    assert_eq!(give(&host, &grantor, json!({"delegate_national_id": "123", "until": until})).await.status, 422);
+    assert_eq!(
+        give(&host, &grantor, json!({"delegate_national_id": SIGNATORY.0, "until": "2020-01-01"})).await.status,
+        422
+    );
+    let given = give(&host, &grantor, json!({"delegate_national_id": SIGNATORY.0, "until": until})).await;
+    assert_eq!(given.status, 201, "{}", given.body);
+    let mandate = given.body["id"].as_str().unwrap().to_owned();
+
+    let view = host.get_as(&delegate, "/api/v1/me/representation").await.body;
+    assert!(
+        view["may_act_for"].as_array().unwrap().iter().any(|r| r["basis"] == "mandate" && r["id"] == PARENT.0),
+        "{view}"
+    );
+    assert_eq!(act(&host, &delegate, "mandate", PARENT.0).await.status, 200);
+    assert_eq!(host.get_as(&delegate, "/api/v1/me").await.body["national_id"], PARENT.0);
+    // No sub-delegation.
+    let passed = give(&host, &delegate, json!({"delegate_national_id": "0790419904", "until": until})).await;
+    assert_eq!((passed.status, passed.body["type"].as_str()), (403, Some("/problems/mandate-not-transferable")));
+    // Only the grantor's own mandate can be acted on.
+    assert_eq!(act(&host, &delegate, "mandate", "0790419904").await.status, 403);
+
+    // Revoked: the delegate acts for themselves on the next request.
+    let revoked =
+        host.call(Method::POST, &format!("/api/v1/me/mandates/{mandate}/revoke"), Some(&grantor), None, &[]).await;
+    assert_eq!(revoked.status, 204);
+    assert_eq!(host.get_as(&delegate, "/api/v1/me").await.body["national_id"], SIGNATORY.0);
+    assert_eq!(act(&host, &delegate, "mandate", PARENT.0).await.status, 403);
+
+    // A mandate that ran out ends the same way.
+    let again = give(&host, &grantor, json!({"delegate_national_id": SIGNATORY.0, "until": until})).await;
+    assert_eq!(act(&host, &delegate, "mandate", PARENT.0).await.status, 200);
+    sqlx::query("UPDATE mandates SET valid_until_ms = 1 WHERE id = $1")
+        .bind(again.body["id"].as_str().unwrap())
+        .execute(host.app.db.writer())
+        .await
+        .unwrap();
+    assert_eq!(host.get_as(&delegate, "/api/v1/me").await.body["national_id"], SIGNATORY.0, "expired");
+    let list = host.get_as(&grantor, "/api/v1/me/mandates").await.body;
+    assert_eq!(list["given"].as_array().unwrap().len(), 2, "{list}");
 }

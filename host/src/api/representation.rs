@@ -18,12 +18,14 @@ use super::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::representation::{Basis, Representable, RepresentationError};
-use crate::store::{applications, citizens, payments, sessions};
+use crate::store::{applications, citizens, mandates, now_ms, payments, random_id, sessions};
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(show, start, stop))
         .routes(routes!(acted))
+        .routes(routes!(mandates_list, mandate_give))
+        .routes(routes!(mandate_revoke))
         .routes(routes!(counter_start))
         .routes(routes!(counter_verify))
 }
@@ -97,11 +99,22 @@ pub async fn view(app: &App, citizen: &Citizen) -> Result<RepresentationView, Pr
         Some(a) => (a.subject.clone(), a.national_id.clone()),
         None => (citizen.subject.clone(), citizen.national_id.clone()),
     };
-    let may_act_for = match app.representation.of(&actor_nid, false).await {
+    let mut may_act_for = match app.representation.of(&actor_nid, false).await {
         Ok(list) => list,
         Err(RepresentationError::Off) => Vec::new(),
         Err(error) => return Err(problem(error)),
     };
+    for mandate in mandates::in_force_for(&app.db, &actor_nid, now_ms()).await? {
+        may_act_for.push(Representable {
+            basis: Basis::Mandate,
+            id: mandate.grantor_nid,
+            name_fa: "وکالت‌دهنده".into(),
+            name_en: "Grantor of a mandate".into(),
+            role_fa: None,
+            role_en: None,
+            until: Some(rfc3339(mandate.valid_until_ms)),
+        });
+    }
     let acting_for = citizen.actor.as_ref().map(|a| ActingFor {
         basis: a.basis,
         id: citizen.national_id.clone(),
@@ -165,19 +178,19 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
             message: Bilingual::new(fa.to_owned(), en.to_owned()),
         }])
     };
-    let basis = Basis::from_name(basis)
-        .filter(|b| *b != Basis::Counter)
-        .ok_or_else(|| invalid("basis", "«signatory» یا «guardian»", "basis must be signatory or guardian"))?;
+    let basis = Basis::from_name(basis).filter(|b| *b != Basis::Counter).ok_or_else(|| {
+        invalid("basis", "«signatory»، «guardian» یا «mandate»", "basis must be signatory, guardian or mandate")
+    })?;
     let id = match basis {
         Basis::Signatory => panjereh_formats::legal_id::parse(id),
-        Basis::Guardian | Basis::Counter => panjereh_formats::national_id::parse(id),
+        Basis::Guardian | Basis::Counter | Basis::Mandate => panjereh_formats::national_id::parse(id),
     }
     .map_err(|e| invalid("id", &e.fa, &e.en))?;
     let (actor, actor_nid) = match &citizen.actor {
         Some(a) => (a.subject.clone(), a.national_id.clone()),
         None => (citizen.subject.clone(), citizen.national_id.clone()),
     };
-    app.representation.check(&actor_nid, basis, &id, true).await.map_err(problem)?;
+    crate::auth::session::right_holds(app, &actor_nid, basis, &id, true).await.map_err(problem)?;
     let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
     sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name()))).await?;
     let entry = crate::audit::Entry {
@@ -481,4 +494,169 @@ async fn clerk_remove(
     };
     app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A mandate, as its grantor sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MandateView {
+    pub id: String,
+    pub delegate_national_id: String,
+    pub valid_until: String,
+    pub revoked: bool,
+    pub created_at: String,
+}
+
+/// `GET /api/v1/me/mandates`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MandateList {
+    /// Mandates the citizen gave, newest first.
+    pub given: Vec<MandateView>,
+}
+
+/// Body of `POST /api/v1/me/mandates`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MandateRequest {
+    /// Who may act for the citizen.
+    pub delegate_national_id: String,
+    /// Until when (`YYYY-MM-DD`, Gregorian, at most a year ahead).
+    pub until: String,
+}
+
+/// The mandates the citizen gave.
+#[utoipa::path(
+    get, path = "/me/mandates", tag = "citizen",
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses((status = 200, description = "Mandates", body = MandateList), (status = 401, description = "Not signed in")),
+)]
+async fn mandates_list(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<MandateList>, Problem> {
+    let given = mandates::given_by(&app.db, &citizen.subject)
+        .await?
+        .into_iter()
+        .map(|m| MandateView {
+            id: m.id,
+            delegate_national_id: m.delegate_nid,
+            valid_until: rfc3339(m.valid_until_ms),
+            revoked: m.revoked_ms.is_some(),
+            created_at: rfc3339(m.created_ms),
+        })
+        .collect();
+    Ok(Json(MandateList { given }))
+}
+
+/// Gives a mandate: the delegate may act for the citizen until the date. A delegate acting
+/// under someone else's right cannot give one (no sub-delegation).
+#[utoipa::path(
+    post, path = "/me/mandates", tag = "citizen", request_body = MandateRequest,
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 201, description = "Given", body = MandateView),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Acting for someone else: a mandate is given by its grantor only"),
+        (status = 422, description = "A national ID or date that is not valid"),
+    ),
+)]
+async fn mandate_give(
+    State(app): State<Arc<App>>,
+    citizen: Citizen,
+    ApiJson(body): ApiJson<MandateRequest>,
+) -> Result<(StatusCode, Json<MandateView>), Problem> {
+    if citizen.actor.is_some() {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "mandate-not-transferable",
+            Bilingual::new("وکالت را فقط خود شخص می‌دهد", "Only the person themselves gives a mandate"),
+        )
+        .detail(Bilingual::new(
+            "شما از طرف شخص دیگری اقدام می‌کنید و نمی‌توانید این حق را به دیگری بدهید.",
+            "you are acting for someone else and may not pass that right on",
+        )));
+    }
+    let field = |name: &str, fa: &str, en: &str| {
+        Problem::invalid_input(vec![super::problem::FieldProblem {
+            field: name.to_owned(),
+            message: Bilingual::new(fa.to_owned(), en.to_owned()),
+        }])
+    };
+    let delegate = panjereh_formats::national_id::parse(&body.delegate_national_id)
+        .map_err(|e| field("delegate_national_id", &e.fa, &e.en))?;
+    if delegate == citizen.national_id {
+        return Err(field("delegate_national_id", "به خودتان وکالت نمی‌دهید", "a mandate is for someone else"));
+    }
+    let until =
+        parse_date(&body.until).ok_or_else(|| field("until", "تاریخ به شکل YYYY-MM-DD", "until must be YYYY-MM-DD"))?;
+    let until_ms = until.midnight().assume_utc().unix_timestamp() * 1000;
+    let now = now_ms();
+    if until_ms <= now || until_ms > now + 366 * 86_400_000 {
+        return Err(field("until", "تاریخی در یک سال آینده", "a date within the next year"));
+    }
+    let mandate = mandates::Mandate {
+        id: random_id(),
+        grantor_id: citizen.subject.clone(),
+        grantor_nid: citizen.national_id.clone(),
+        delegate_nid: delegate,
+        created_ms: now,
+        valid_until_ms: until_ms,
+        revoked_ms: None,
+    };
+    mandates::create(&app.db, &mandate).await?;
+    let entry = crate::audit::Entry {
+        kind: "mandate.give".into(),
+        actor: citizen.subject.clone(),
+        subject: mandate.id.clone(),
+        data: serde_json::json!({"valid_until": rfc3339(until_ms)}),
+    };
+    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MandateView {
+            id: mandate.id,
+            delegate_national_id: mandate.delegate_nid,
+            valid_until: rfc3339(until_ms),
+            revoked: false,
+            created_at: rfc3339(now),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct MandatePath {
+    pub id: String,
+}
+
+/// Revokes a mandate the citizen gave: the delegate's acting ends on their next request.
+#[utoipa::path(
+    post, path = "/me/mandates/{id}/revoke", tag = "citizen", params(MandatePath),
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not signed in"),
+        (status = 404, description = "No such mandate of this citizen"),
+    ),
+)]
+async fn mandate_revoke(
+    State(app): State<Arc<App>>,
+    citizen: Citizen,
+    super::citizen::ApiPath(path): super::citizen::ApiPath<MandatePath>,
+) -> Result<StatusCode, Problem> {
+    if citizen.actor.is_some() || !mandates::revoke(&app.db, &citizen.subject, &path.id, now_ms()).await? {
+        return Err(Problem::not_found(Bilingual::new("وکالتی با این شناسه نیست", "no such mandate")));
+    }
+    let entry = crate::audit::Entry {
+        kind: "mandate.revoke".into(),
+        actor: citizen.subject.clone(),
+        subject: path.id.clone(),
+        data: serde_json::json!({}),
+    };
+    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A Gregorian `YYYY-MM-DD`.
+fn parse_date(text: &str) -> Option<time::Date> {
+    let mut parts = text.splitn(3, '-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next()?.parse().ok()?;
+    let day: u8 = parts.next()?.parse().ok()?;
+    time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()
 }

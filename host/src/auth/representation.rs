@@ -27,6 +27,8 @@ pub enum Basis {
     /// A counter-office clerk, for a citizen present who read back the code sent to their
     /// mobile; for the rest of the clerk's session.
     Counter,
+    /// A delegate, under a mandate the citizen gave them.
+    Mandate,
 }
 
 impl Basis {
@@ -35,6 +37,7 @@ impl Basis {
             Basis::Signatory => "signatory",
             Basis::Guardian => "guardian",
             Basis::Counter => "counter",
+            Basis::Mandate => "mandate",
         }
     }
 
@@ -43,6 +46,7 @@ impl Basis {
             "signatory" => Some(Basis::Signatory),
             "guardian" => Some(Basis::Guardian),
             "counter" => Some(Basis::Counter),
+            "mandate" => Some(Basis::Mandate),
             _ => None,
         }
     }
@@ -51,7 +55,7 @@ impl Basis {
     pub fn subject_kind(self) -> &'static str {
         match self {
             Basis::Signatory => "legal-entity",
-            Basis::Guardian | Basis::Counter => "person",
+            Basis::Guardian | Basis::Counter | Basis::Mandate => "person",
         }
     }
 }

@@ -299,6 +299,11 @@ pub async fn right_holds(
             Ok(None) => Err(RepresentationError::NotAllowed),
             Err(error) => Err(RepresentationError::Unavailable(error.to_string())),
         },
+        Basis::Mandate => match crate::store::mandates::in_force_for(&app.db, actor, now_ms()).await {
+            Ok(list) if list.iter().any(|m| m.grantor_nid == subject) => Ok(()),
+            Ok(_) => Err(RepresentationError::NotAllowed),
+            Err(error) => Err(RepresentationError::Unavailable(error.to_string())),
+        },
         _ => app.representation.check(actor, basis, subject, fresh).await.map(drop),
     }
 }
