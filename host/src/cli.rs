@@ -74,11 +74,24 @@ pub enum Command {
     /// Check the evidence log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Create an Ed25519 key pair for signing an agency's adapters.
     Keygen {
         /// Writes PREFIX.key (secret, keep it safe) and PREFIX.pub (give it to operators).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file without starting the host: what it would run with, or
+    /// why it would not start.
+    Check {
+        /// The TOML configuration file.
+        file: PathBuf,
     },
 }
 
@@ -322,7 +335,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Operator(command) => operator(command).await?,
         Command::Audit(AuditCommand::Verify { checkpoints, db }) => {
             let config = db.config()?;
-            let db = Db::connect(&config.database_url).await?;
+            let db = existing_database(&config.database_url).await?;
             let mut anchor = config.audit.anchor();
             anchor.dirs.extend(checkpoints);
             let report = crate::audit::verify(&db, &anchor).await?;
@@ -351,11 +364,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let config = db.config()?;
             let settings = &config.audit;
             let key = settings.key.as_deref().context("no checkpoint key is configured ([audit] checkpoint-key)")?;
-            let db = Db::connect(&config.database_url).await?;
+            let db = existing_database(&config.database_url).await?;
             let made = crate::audit::checkpoint::make(&db, key, &settings.keyring(), &settings.checkpoint_dir).await?;
             eprintln!("checkpoint of entry {} in {}", made.seq, settings.checkpoint_dir.display());
             println!("{}", serde_json::to_string_pretty(&made)?);
         }
+        Command::Config(ConfigCommand::Check { file }) => return check_config(file),
         Command::Keygen { out } => {
             let (secret, public) = signature::generate();
             let key = out.with_extension("key");
@@ -374,7 +388,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Create { name, role, ttl, db } => {
-            let db = Db::connect(&db.config()?.database_url).await?;
+            let db = existing_database(&db.config()?.database_url).await?;
             let role = Role::parse(&role).context("role must be admin or auditor")?;
             let (operator, token) = db.create_operator(&name, role, ttl).await?;
             let expires = crate::api::applications::rfc3339(crate::store::now_ms() + ttl.as_millis() as i64);
@@ -387,7 +401,7 @@ async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
         }
         OperatorCommand::Revoke { name, db } => {
             let config = db.config()?;
-            let db = Db::connect(&config.database_url).await?;
+            let db = existing_database(&config.database_url).await?;
             db.revoke_operator(&name).await?.with_context(|| format!("no operator named `{name}`"))?;
             crate::audit::Audit::start(db.clone(), config.audit.key.clone())
                 .record(crate::audit::Entry {
@@ -400,7 +414,7 @@ async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
             eprintln!("revoked the token of operator `{name}`");
         }
         OperatorCommand::List { db } => {
-            let db = Db::connect(&db.config()?.database_url).await?;
+            let db = existing_database(&db.config()?.database_url).await?;
             let now = crate::store::now_ms();
             println!("{:<24} {:<8} {:<8} {:<25} {:<25}", "NAME", "ROLE", "TOKEN", "ISSUED", "EXPIRES");
             for operator in db.operators().await? {
@@ -439,6 +453,40 @@ async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
         }
         command => admin_client::run(command).await,
     }
+}
+
+/// The host's database for an operator command: never created by the command (a typo in
+/// `--database-url` or the wrong folder would otherwise make a new, empty database and
+/// answer about it).
+async fn existing_database(url: &str) -> anyhow::Result<Db> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or(path);
+        if file != ":memory:" && !Path::new(file).exists() {
+            anyhow::bail!(
+                "there is no database at {file}: start the host once (`panjereh serve`), or point --database-url (or the configuration's database-url) at the host's database"
+            );
+        }
+    }
+    Db::connect(url).await
+}
+
+/// `panjereh config check FILE`: what the host would run with, or why it would not start.
+fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
+    let config = Config::load(Overrides { config_file: Some(file.clone()), ..Default::default() })
+        .with_context(|| format!("{} is not a configuration the host would start with", file.display()))?;
+    println!("{}: valid", file.display());
+    println!("  listen            {}", config.listen);
+    println!("  database          {}", config.database_url.split('@').next_back().unwrap_or(&config.database_url));
+    println!("  plugins           {}", config.plugins_dir.display());
+    println!("  one-time codes    {}", config.auth.otp.name());
+    println!("  signatures        {}", if config.trust.required { "required" } else { "optional" });
+    println!("  payments          {}", if config.payments.is_some() { "configured" } else { "off" });
+    println!("  acting for others {}", if config.representation.is_some() { "configured" } else { "off" });
+    println!("  audit anchor      {}", if config.audit.key.is_some() { "checkpoint key" } else { "none (unanchored)" });
+    for (id, adapter) in &config.adapters {
+        println!("  adapter {id}: {:?}", adapter.grant);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {

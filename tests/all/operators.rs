@@ -760,3 +760,31 @@ async fn unsigned_stored_versions_are_not_served_once_signatures_are_required() 
     let (_, ready) = strict.admin(Method::GET, "/readyz", &token, None).await;
     assert!(!ready["refused"].to_string().contains("echo"), "{ready}");
 }
+
+/// `panjereh config check` validates a configuration without starting the host, and the
+/// operator commands never create a database: a wrong path is an error that says so.
+#[tokio::test]
+async fn config_check_and_operator_commands_on_a_missing_database() {
+    use panjereh_host::cli::run_args;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[auth]\notp = \"development\"\n").unwrap();
+    assert_eq!(
+        run_args(["panjereh", "config", "check", good.to_str().unwrap()]).await.unwrap(),
+        std::process::ExitCode::SUCCESS
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[auth]\notp = \"sometimes\"\n").unwrap();
+    let error = run_args(["panjereh", "config", "check", bad.to_str().unwrap()]).await.unwrap_err();
+    assert!(format!("{error:#}").contains("off, registry-checked or development"), "{error:#}");
+
+    let missing = format!("sqlite://{}", dir.path().join("nowhere.db").display());
+    for args in [
+        vec!["panjereh", "audit", "verify", "--database-url", &missing],
+        vec!["panjereh", "operator", "create", "--name", "x", "--role", "admin", "--database-url", &missing],
+    ] {
+        let error = run_args(args.clone()).await.unwrap_err().to_string();
+        assert!(error.contains("there is no database at"), "{args:?}: {error}");
+    }
+    assert!(!dir.path().join("nowhere.db").exists(), "nothing was created");
+}
