@@ -81,7 +81,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(axum::middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(server.hsts_max_age, strict_transport_security))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().on_failure(log_failure))
         .with_state(app)
 }
 
@@ -90,6 +90,25 @@ pub fn router(app: Arc<App>) -> Router {
 /// request came over HTTPS is what the TLS-terminating proxy says, as for `Secure`
 /// cookies ([`crate::auth::session::over_https`]); browsers ignore the header on a plain
 /// HTTP answer, so a client that forges the proxy's header gains nothing.
+/// How a failed request is logged: a 503 is planned (maintenance, a busy or down agency,
+/// which the answer explains) and logged at info; other server errors at warn (the
+/// internal ones are logged at error where they happen, with their cause).
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    let ms = latency.as_millis() as u64;
+    match class {
+        ServerErrorsFailureClass::StatusCode(code) if code == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+            tracing::info!(status = code.as_u16(), ms, "answered 503 (unavailable for now)")
+        }
+        ServerErrorsFailureClass::StatusCode(code) => tracing::warn!(status = code.as_u16(), ms, "server error"),
+        ServerErrorsFailureClass::Error(error) => tracing::warn!(%error, ms, "request failed"),
+    }
+}
+
 async fn strict_transport_security(
     axum::extract::State(max_age): axum::extract::State<Option<std::time::Duration>>,
     request: axum::extract::Request,

@@ -73,10 +73,19 @@ async fn upload_call_disable_and_reenable() {
     assert_eq!(body["type"], "/problems/maintenance");
     let (_, fa) = host.post(ECHO, json!({})).await;
     assert!(fa["title"].as_str().unwrap().contains("تعمیر"), "{fa}");
+    // The catalogue and the portal say so before anyone tries.
+    let (_, listed) = host.get("/api/v1/services?agency=echo").await;
+    assert_eq!(listed["services"][0]["available"], false, "{listed}");
+    let page = reqwest::get(host.url("/services/echo/version")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("در دست تعمیر"), "the service page is marked");
+    let page = reqwest::get(host.url("/services/echo/version?lang=en")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Under maintenance"));
 
     let (status, _) = host.admin(Method::POST, "/admin/v1/plugins/echo/enable", &token, None).await;
     assert_eq!(status, 200);
     assert_eq!(echo_version(&host).await, (200, "1".into()));
+    let (_, listed) = host.get("/api/v1/services?agency=echo").await;
+    assert_eq!(listed["services"][0]["available"], true);
 
     let (status, shown) = host.admin(Method::GET, "/admin/v1/plugins/echo", &token, None).await;
     assert_eq!(status, 200);

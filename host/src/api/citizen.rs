@@ -144,7 +144,7 @@ pub fn catalogue(app: &App, lang: Lang, query: &CatalogueQuery) -> Result<Vec<Se
         .entries
         .iter()
         .filter(|entry| matches(query, entry, needle.as_deref()))
-        .map(|entry| ServiceSummary::new(lang, &entry.adapter.agency, entry.service()))
+        .map(|entry| ServiceSummary::new(lang, &entry.adapter.agency, entry.service(), entry.enabled))
         .collect())
 }
 
@@ -201,7 +201,7 @@ async fn service(
 /// One service's description and form, whether or not its adapter is enabled.
 pub fn service_detail(app: &App, lang: Lang, agency: &str, service: &str) -> Result<ServiceDetail, Problem> {
     let (slot, index) = find_any(app, agency, service)?;
-    Ok(ServiceDetail::new(lang, &slot.adapter.agency, &slot.adapter.agency.services[index]))
+    Ok(ServiceDetail::new(lang, &slot.adapter.agency, &slot.adapter.agency.services[index], slot.enabled))
 }
 
 /// The body of an inquiry or application: the form's values by field name.

@@ -105,11 +105,15 @@ pub struct ServiceSummary {
     pub expected_days: Option<u32>,
     /// Where the service's details and form are.
     pub href: String,
+    /// `false` while an operator has the agency's adapter disabled for maintenance: the
+    /// service is listed, and answers 503 until it is back.
+    pub available: bool,
 }
 
 impl ServiceSummary {
-    pub fn new(lang: Lang, agency: &Agency, service: &Service) -> Self {
+    pub fn new(lang: Lang, agency: &Agency, service: &Service, available: bool) -> Self {
         ServiceSummary {
+            available,
             agency: agency.id.clone(),
             agency_name: t(lang, &agency.name),
             id: service.id.clone(),
@@ -184,9 +188,9 @@ pub struct ServiceDetail {
 }
 
 impl ServiceDetail {
-    pub fn new(lang: Lang, agency: &Agency, service: &Service) -> Self {
+    pub fn new(lang: Lang, agency: &Agency, service: &Service, available: bool) -> Self {
         ServiceDetail {
-            summary: ServiceSummary::new(lang, agency, service),
+            summary: ServiceSummary::new(lang, agency, service, available),
             fields: service
                 .fields
                 .iter()

@@ -27,6 +27,8 @@ pub struct Entry {
     pub adapter: Arc<Adapter>,
     /// Index of the service in the adapter's description.
     pub index: usize,
+    /// Whether the adapter serves now (an operator may have it disabled for maintenance).
+    pub enabled: bool,
     /// [`search_key`] of the title, description and category, in both languages.
     keys: [String; 6],
 }
@@ -54,6 +56,7 @@ impl Catalogue {
                     Entry {
                         adapter: slot.adapter.clone(),
                         index,
+                        enabled: slot.enabled,
                         keys: [title, description, category]
                             .map(|t| [search_key(&t.fa), search_key(&t.en)])
                             .concat()

@@ -68,6 +68,12 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("payment_id", "شناسه پرداخت", "Payment ID"),
     ("request_id", "شناسه درخواست:", "Request reference:"),
     ("pay", "پرداخت", "Pay"),
+    ("maintenance", "در دست تعمیر", "Under maintenance"),
+    (
+        "maintenance.detail",
+        "این خدمت موقتاً در دسترس نیست؛ کمی بعد دوباره سر بزنید.",
+        "This service is temporarily unavailable; please come back later.",
+    ),
     ("inbox", "پیام‌ها", "Messages"),
     ("representation", "اقدام از طرف دیگران", "Act for others"),
     ("representation.as", "از طرف", "Acting for"),
