@@ -735,7 +735,7 @@ async fn a_decision_at_the_agency_is_followed_into_the_inbox_and_by_sms() {
     gateway.set_failing(true);
     panjereh_host::background::tell(
         &host.app,
-        &host.get_as(&token, "/api/v1/me").await.body["subject"].as_str().unwrap().to_owned(),
+        host.get_as(&token, "/api/v1/me").await.body["subject"].as_str().unwrap(),
         "application-status",
         ("آزمون".into(), "test".into()),
         (String::new(), String::new()),
