@@ -354,6 +354,33 @@ await step("submit an application and see it in my applications", async () => {
   await page.screenshot({ path: join(shots, "data-usage-fa.png"), fullPage: true });
 });
 
+await step("pay an application's fee; the agency moves it on and the inbox says so", async () => {
+  await page.goto(`${base}/services/test-office/permit`);
+  await page.fill("#f-postal-code", "1193653471");
+  await page.fill("#f-reference", "with-fee");
+  await page.click("form.service-form button[type=submit]");
+  await page.waitForURL(/\/applications\/PJ-/);
+  const code = (await page.textContent("#tracking-code")).trim();
+  const fee = await page.textContent(".bill .amount");
+  assert(fee.includes("۲٬۵۰۰٬۰۰۰"), `the fee on the application: ${fee}`);
+  await page.click(".bill form.pay button");
+  await page.waitForURL((url) => url.toString().startsWith(`${psp}/pay/`));
+  await page.fill("#pan", "6037991234567893");
+  await page.click("#pay");
+  await page.waitForSelector("#rrn", { timeout: 10_000 });
+  await page.goto(`${base}/applications/${code}`);
+  assert(await page.isVisible(".status-in-review"), "the agency moved the application to review on payment");
+  await page.screenshot({ path: join(shots, "application-paid-fa.png"), fullPage: true });
+  let inbox = "";
+  for (let i = 0; i < 20 && !inbox.includes("رسید پرداخت"); i++) {
+    await page.goto(`${base}/inbox`);
+    inbox = await page.textContent("main");
+    if (!inbox.includes("رسید پرداخت")) await new Promise((r) => setTimeout(r, 250));
+  }
+  assert(inbox.includes("رسید پرداخت") && inbox.includes(code), `the receipt and the status change in the inbox: ${inbox}`);
+  await page.screenshot({ path: join(shots, "inbox-fa.png"), fullPage: true });
+});
+
 await step("switch to English", async () => {
   await page.goto(`${base}/`);
   await page.click("nav >> text=English");
