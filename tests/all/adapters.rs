@@ -721,6 +721,11 @@ async fn a_decision_at_the_agency_is_followed_into_the_inbox_and_by_sms() {
         texts[0].message
     );
     let id = message["id"].as_str().unwrap();
+    // Another citizen neither sees nor marks it.
+    let other = sign_in(&host, "0499370899", "09121234567").await;
+    assert_eq!(get_as(&host, &other, "/api/v1/me/messages").await.1["count"], 0);
+    let foreign = host.call(Method::POST, &format!("/api/v1/me/messages/{id}/read"), Some(&other), None, &[]).await;
+    assert_eq!(foreign.status, 404);
     assert_eq!(
         host.call(Method::POST, &format!("/api/v1/me/messages/{id}/read"), Some(&token), None, &[]).await.status,
         204
