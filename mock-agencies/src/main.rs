@@ -60,7 +60,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    use std::io::IsTerminal as _;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi).init();
     let args = Args::parse();
     let keys = Keys { police: args.police_key, tax: args.tax_key };
     let bind = "failed to bind the mock back-ends (is another copy running?)";
