@@ -106,6 +106,11 @@ terminal-id = "dev-terminal"
 password = { secret = "dev-psp-password" }
 public-url = "${base}"
 
+[representation]
+companies-url = "http://127.0.0.1:${mockPorts.companies}"
+civil-url = "http://127.0.0.1:${mockPorts.civil}"
+token = { secret = "dev-registries-token" }
+
 # Codes go to the host's log, where this script reads them: development mode, on loopback.
 [auth]
 otp = "development"
@@ -429,6 +434,21 @@ await step("without JavaScript: catalogue and tracking", async () => {
   await p.waitForURL(/\/applications\/PJ-/);
   assert(await p.isVisible(`text=${trackingCode}`), "tracking works without scripts");
   await nojs.close();
+});
+
+await step("act for a company, then for oneself again", async () => {
+  await page.goto(`${base}/representation`);
+  assert(await page.isVisible("text=شرکت ساختمانی زاینده‌رود"), "the companies registry lists the company");
+  assert(await page.isVisible("text=سارا رضایی"), "the civil registry lists the child under 18");
+  await page.screenshot({ path: join(shots, "representation-fa.png"), fullPage: true });
+  await page.click("li.card:has-text('زاینده‌رود') button");
+  await page.waitForURL(/\/applications$/);
+  assert(await page.isVisible("nav >> text=از طرف"), "every page says for whom the session acts");
+  assert(!(await page.isVisible(`text=${trackingCode}`)), "the person's applications are not the company's");
+  await page.goto(`${base}/representation`);
+  await page.click("text=بازگشت به اقدام از طرف خودم");
+  await page.goto(`${base}/applications`);
+  assert(await page.isVisible(`text=${trackingCode}`), "back to the person's own applications");
 });
 
 await step("sign out", async () => {
