@@ -42,6 +42,8 @@ pub struct App {
     pub sms: Option<Arc<SmsGateway>>,
     /// Who may act for whom (`[representation]`).
     pub representation: Representation,
+    /// The SMTP relay of `[notifications.email]`.
+    pub mailer: Option<Arc<crate::auth::email::Mailer>>,
 }
 
 impl App {
@@ -125,6 +127,7 @@ impl App {
         };
         let sms = config.sms.clone().map(SmsGateway::new).transpose()?.map(Arc::new);
         let representation = Representation::new(config.representation.clone())?;
+        let mailer = config.email.as_ref().map(crate::auth::email::Mailer::new).transpose()?.map(Arc::new);
         let app = Arc::new(App {
             config,
             runtime,
@@ -139,6 +142,7 @@ impl App {
             payments,
             sms,
             representation,
+            mailer,
         });
         crate::background::spawn(app.clone());
         Ok(app)

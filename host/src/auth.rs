@@ -23,6 +23,7 @@
 //! - [`return_to`]: the one check of where a browser may be sent back to.
 
 pub mod access;
+pub mod email;
 pub mod notifier;
 pub mod oidc;
 pub mod otp;

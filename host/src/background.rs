@@ -32,6 +32,8 @@ pub const POLL: &str = "application.poll";
 pub const SMS: &str = "message.sms";
 /// Asks the SMS gateway whether it was delivered (`{"message": id}`).
 pub const SMS_STATUS: &str = "message.sms-status";
+/// Sends a message by e-mail (`{"message": id}`).
+pub const EMAIL: &str = "message.email";
 /// Puts a settled payment's receipt in the citizen's inbox (`{"payment": id}`).
 pub const RECEIPT: &str = "payment.receipt";
 /// Tells the citizen of an application's newest status (`{"application": id}`), for changes
@@ -116,6 +118,7 @@ async fn run(app: &App, job: &Job) -> Next {
         SMS => send_sms(app, id).await,
         SMS_STATUS => sms_status(app, id).await,
         RECEIPT => receipt(app, id).await,
+        EMAIL => send_email(app, id).await,
         CHANGED => changed(app, id).await,
         other => Err(format!("unknown job kind {other}")),
     };
@@ -235,7 +238,10 @@ pub async fn tell(
     body: (String, String),
     link: Option<String>,
 ) -> sqlx::Result<()> {
-    let sms = app.sms.is_some();
+    let preferences = citizens::preferences(&app.db, citizen_id).await?;
+    let sms = app.sms.is_some() && preferences.channels.iter().any(|c| c == "sms");
+    let email =
+        app.mailer.is_some() && preferences.email.is_some() && preferences.channels.iter().any(|c| c == "email");
     let text = sms_text(&title.0, &body.0);
     let message = Message {
         id: random_id(),
@@ -251,10 +257,14 @@ pub async fn tell(
         sms_state: if sms { "queued" } else { "none" }.to_owned(),
         sms_id: None,
         sms_segments: if sms { sms_segments(&text) as i64 } else { 0 },
+        email_state: if email { "queued" } else { "none" }.to_owned(),
     };
     messages::insert(&app.db, &message).await?;
     if sms {
         jobs::enqueue(&app.db, SMS, &json!({"message": message.id}), now_ms(), None, now_ms()).await?;
+    }
+    if email {
+        jobs::enqueue(&app.db, EMAIL, &json!({"message": message.id}), now_ms(), None, now_ms()).await?;
     }
     Ok(())
 }
@@ -298,6 +308,42 @@ async fn receipt(app: &App, id: &str) -> Result<Next, String> {
     .await
     .map_err(|e| e.to_string())?;
     Ok(Next::Done)
+}
+
+/// Sends a message to the citizen's e-mail address, in their language.
+async fn send_email(app: &App, id: &str) -> Result<Next, String> {
+    let mailer = app.mailer.as_ref().ok_or_else(|| "no mail relay is configured".to_owned())?;
+    let Some(message) = messages::get(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    let preferences = citizens::preferences(&app.db, &message.citizen_id).await.map_err(|e| e.to_string())?;
+    let Some(address) = preferences.email else {
+        messages::set_email(&app.db, id, "failed-permanently").await.map_err(|e| e.to_string())?;
+        return Ok(Next::Done);
+    };
+    let en = preferences.language == "en";
+    let (subject, body) =
+        if en { (&message.title_en, &message.body_en) } else { (&message.title_fa, &message.body_fa) };
+    let footer = match (&message.link, en) {
+        (Some(link), true) => format!("\n\nSee it in the window: {link}"),
+        (Some(link), false) => format!("\n\nدر پنجره ببینید: {link}"),
+        (None, _) => String::new(),
+    };
+    match mailer.send(&address, subject, &format!("{body}{footer}")).await {
+        Ok(()) => {
+            messages::set_email(&app.db, id, "sent").await.map_err(|e| e.to_string())?;
+            Ok(Next::Done)
+        }
+        Err(crate::auth::email::EmailError::Permanent(error)) => {
+            tracing::warn!(message = id, %error, "e-mail refused for good");
+            messages::set_email(&app.db, id, "failed-permanently").await.map_err(|e| e.to_string())?;
+            Ok(Next::Done)
+        }
+        Err(error) => {
+            messages::set_email(&app.db, id, "failed-temporarily").await.map_err(|e| e.to_string())?;
+            Err(error.to_string())
+        }
+    }
 }
 
 fn sms_text(title: &str, body: &str) -> String {

@@ -62,6 +62,8 @@ pub struct Config {
     pub notifications: NotificationSettings,
     /// Who may act for whom (`[representation]`); without it, everyone acts for themselves.
     pub representation: Option<RepresentationSettings>,
+    /// The SMTP relay of citizens' e-mail (`[notifications.email]`), if any.
+    pub email: Option<EmailSettings>,
 }
 
 /// The evidence log's anchor outside the database (`[audit]` in the file). Without a key
@@ -308,6 +310,29 @@ impl std::fmt::Debug for RepresentationSettings {
             .field("civil_url", &self.civil_url)
             .field("token", &"[redacted]")
             .field("cache_for", &self.cache_for)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[notifications.email]`: the SMTP relay citizens' e-mail goes through.
+#[derive(Clone)]
+pub struct EmailSettings {
+    pub host: String,
+    pub port: u16,
+    /// The sender address (`پنجره <no-reply@panjereh.ir>`).
+    pub from: String,
+    /// SMTP AUTH, when the relay wants it.
+    pub credentials: Option<(String, String)>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("credentials", &self.credentials.as_ref().map(|(user, _)| (user, "[redacted]")))
             .finish_non_exhaustive()
     }
 }
@@ -607,6 +632,20 @@ struct RawRepresentation {
 struct RawNotifications {
     poll_every_secs: Option<u64>,
     delivery_check_secs: Option<u64>,
+    email: Option<RawEmail>,
+}
+
+/// `[notifications.email]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEmail {
+    host: String,
+    port: Option<u16>,
+    from: String,
+    username: Option<String>,
+    /// `{ secret = "..." }` or `{ env = "VAR" }`.
+    password: Option<RawSecret>,
+    timeout_ms: Option<u64>,
 }
 
 /// `[payments]`.
@@ -853,6 +892,28 @@ impl Config {
         let server = raw.server.resolve()?;
         let oidc = raw.oidc.map(|oidc| oidc.resolve(env)).transpose()?;
         let payments = raw.payments.take().map(|p| p.resolve(env)).transpose()?;
+        let email = match raw.notifications.email.take() {
+            Some(e) => {
+                if e.from.parse::<lettre::message::Mailbox>().is_err() {
+                    bail!("notifications.email.from is not an e-mail address: {}", e.from);
+                }
+                let credentials = match (e.username, e.password) {
+                    (Some(user), Some(password)) => {
+                        Some((user, password.resolve("notifications.email.password", env)?))
+                    }
+                    (None, None) => None,
+                    _ => bail!("notifications.email: give both username and password, or neither"),
+                };
+                Some(EmailSettings {
+                    host: e.host,
+                    port: e.port.unwrap_or(25),
+                    from: e.from,
+                    credentials,
+                    timeout: Duration::from_millis(e.timeout_ms.unwrap_or(10_000).max(1)),
+                })
+            }
+            None => None,
+        };
         let representation = match raw.representation.take() {
             Some(r) => Some(RepresentationSettings {
                 companies_url: base_url("representation.companies-url", &r.companies_url)?,
@@ -922,6 +983,7 @@ impl Config {
             sms,
             payments,
             representation,
+            email,
             notifications: NotificationSettings {
                 poll_every: raw
                     .notifications

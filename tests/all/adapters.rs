@@ -942,3 +942,92 @@ async fn a_fee_paid_through_the_gateway_moves_the_case_and_reaches_the_inbox() {
     let (status, again) = post_as(&host, &token, "/api/v1/payments", body).await;
     assert_eq!((status, again["type"].as_str()), (409, Some("/problems/payment-already-paid")));
 }
+
+/// A status change reaches a citizen who chose e-mail, in their language, through a real
+/// SMTP server on loopback (aiosmtpd, which `.ci/run` installs; skipped with a message when
+/// it is missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_reaches_the_citizen_by_email_in_their_language() {
+    use std::io::BufRead as _;
+    let found = std::process::Command::new("python3").args(["-c", "import aiosmtpd"]).status();
+    if !found.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPING: aiosmtpd is not installed (python3 -m pip install aiosmtpd)");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut smtp = std::process::Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Debugging",
+            "stdout",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let out = smtp.stdout.take().unwrap();
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    // The server answers once it listens.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let config = format!(
+        "{}\n[notifications]\npoll-every-secs = 3600\n[notifications.email]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         from = \"Panjereh <no-reply@panjereh.test>\"\n",
+        crate::harness::APPLICANT_WITH_NATIONAL_ID
+    );
+    let host = Host::start(&[crate::harness::APPLICANT], &config).await;
+    let token = sign_in(&host, "0499370899", "09121234567").await;
+    let put = |body: Value| host.call(Method::PUT, "/api/v1/me/preferences", Some(&token), Some(body), &[]);
+    let refused = put(json!({"channels": ["email"], "email": null, "language": "en"})).await;
+    assert_eq!((refused.status, refused.body["errors"][0]["field"].as_str()), (422, Some("email")));
+    assert_eq!(put(json!({"channels": ["fax"], "email": null, "language": "en"})).await.status, 422);
+    assert_eq!(put(json!({"channels": ["email"], "email": "not an address", "language": "en"})).await.status, 422);
+    let stored = put(json!({"channels": ["email"], "email": "citizen@example.ir", "language": "en"})).await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+
+    let (status, filed) = post_as(
+        &host,
+        &token,
+        "/api/v1/services/test-office/permit/applications",
+        json!({"input": {"postal-code": "1193653471"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{filed}");
+    let code = filed["tracking_code"].as_str().unwrap().to_owned();
+    sqlx::query("UPDATE jobs SET due_ms = 0 WHERE kind = 'application.poll'")
+        .execute(host.app.db.writer())
+        .await
+        .unwrap();
+    let inbox = eventually(async || {
+        let (_, inbox) = get_as(&host, &token, "/api/v1/me/messages").await;
+        (inbox["messages"][0]["email"] == "sent", inbox)
+    })
+    .await;
+    assert_eq!(inbox["messages"][0]["email"], "sent", "{inbox}");
+    assert_eq!(inbox["messages"][0]["sms"], "none", "SMS was not chosen");
+    let mail = eventually(async || {
+        let mail = received.lock().unwrap().clone();
+        (mail.contains(&code), mail)
+    })
+    .await;
+    assert!(mail.contains(&format!("Subject: Application {code}: In review")), "{mail}");
+    assert!(mail.contains("To: citizen@example.ir") && mail.contains("no-reply@panjereh.test"), "{mail}");
+    let _ = smtp.kill();
+    let _ = smtp.wait();
+}

@@ -49,6 +49,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/payments"),
     ("post", "/admin/v1/payments/{id}/review"),
     ("get", "/api/v1/me/messages"),
+    ("get", "/api/v1/me/preferences"),
+    ("put", "/api/v1/me/preferences"),
     ("post", "/api/v1/me/messages/{id}/read"),
     ("get", "/admin/v1/jobs"),
     ("post", "/admin/v1/jobs/{id}/retry"),

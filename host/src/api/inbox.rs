@@ -24,7 +24,79 @@ use crate::store::{jobs, now_ms};
 const LIMIT: i64 = 200;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(read))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(read)).routes(routes!(preferences, set_preferences))
+}
+
+/// How the citizen wants to hear from the window.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesView {
+    /// Channels besides the inbox (always on): `sms`, `email`.
+    pub channels: Vec<String>,
+    /// The address e-mail goes to.
+    pub email: Option<String>,
+    /// `fa` or `en`: the language of SMS and e-mail.
+    pub language: String,
+}
+
+/// The citizen's channels, e-mail address and language.
+#[utoipa::path(
+    get, path = "/me/preferences", tag = "citizen",
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses((status = 200, description = "Preferences", body = PreferencesView), (status = 401, description = "Not signed in")),
+)]
+async fn preferences(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<PreferencesView>, Problem> {
+    let p = crate::store::citizens::preferences(&app.db, &citizen.subject).await?;
+    Ok(Json(PreferencesView { channels: p.channels, email: p.email, language: p.language }))
+}
+
+/// Chooses channels (`sms`, `email`; the inbox is always on), an e-mail address and a
+/// language.
+#[utoipa::path(
+    put, path = "/me/preferences", tag = "citizen", request_body = PreferencesView,
+    security(("citizen" = []), ("citizen_cookie" = [])),
+    responses(
+        (status = 200, description = "Stored", body = PreferencesView),
+        (status = 401, description = "Not signed in"),
+        (status = 422, description = "An unknown channel or language, a bad address, or e-mail chosen without one"),
+    ),
+)]
+async fn set_preferences(
+    State(app): State<Arc<App>>,
+    citizen: Citizen,
+    super::citizen::ApiJson(body): super::citizen::ApiJson<PreferencesView>,
+) -> Result<Json<PreferencesView>, Problem> {
+    let field = |name: &str, fa: &str, en: &str| super::problem::FieldProblem {
+        field: name.to_owned(),
+        message: Bilingual::new(fa.to_owned(), en.to_owned()),
+    };
+    let mut errors = Vec::new();
+    let mut channels: Vec<String> = Vec::new();
+    for c in &body.channels {
+        match c.as_str() {
+            "sms" | "email" if !channels.contains(c) => channels.push(c.clone()),
+            "sms" | "email" => {}
+            _ => errors.push(field("channels", "کانال‌ها: sms یا email", "channels are sms or email")),
+        }
+    }
+    let email = body.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+    if let Some(address) = &email
+        && address.parse::<lettre::Address>().is_err()
+    {
+        errors.push(field("email", "نشانی ایمیل درست نیست", "not an e-mail address"));
+    }
+    if channels.iter().any(|c| c == "email") && email.is_none() {
+        errors.push(field("email", "برای دریافت ایمیل، نشانی را وارد کنید", "email is required for the email channel"));
+    }
+    if !matches!(body.language.as_str(), "fa" | "en") {
+        errors.push(field("language", "زبان: fa یا en", "language is fa or en"));
+    }
+    if !errors.is_empty() {
+        return Err(Problem::invalid_input(errors));
+    }
+    let p = crate::store::citizens::Preferences { email, channels, language: body.language };
+    crate::store::citizens::set_preferences(&app.db, &citizen.subject, &p).await?;
+    Ok(Json(PreferencesView { channels: p.channels, email: p.email, language: p.language }))
 }
 
 pub fn admin_routes() -> OpenApiRouter<Arc<App>> {
@@ -49,6 +121,9 @@ pub struct MessageView {
     pub sms: String,
     /// SMS segments the text takes (Persian is UCS-2: 70 characters a segment).
     pub sms_segments: i64,
+    /// How its e-mail fared: `none`, `queued`, `sent`, `failed-temporarily`,
+    /// `failed-permanently`.
+    pub email: String,
 }
 
 impl MessageView {
@@ -63,6 +138,7 @@ impl MessageView {
             read: m.read_ms.is_some(),
             sms: m.sms_state.clone(),
             sms_segments: m.sms_segments,
+            email: m.email_state.clone(),
         }
     }
 }

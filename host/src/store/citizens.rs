@@ -101,3 +101,46 @@ pub async fn get(db: &Db, id: &str) -> sqlx::Result<Option<CitizenRow>> {
         .await?;
     row.as_ref().map(from_row).transpose()
 }
+
+/// How a citizen wants to hear from the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preferences {
+    pub email: Option<String>,
+    /// `sms`, `email`: channels besides the inbox, which is always on.
+    pub channels: Vec<String>,
+    /// `fa` or `en`.
+    pub language: String,
+}
+
+/// A citizen's preferences (defaults for one never set: SMS, Persian).
+pub async fn preferences(db: &Db, id: &str) -> sqlx::Result<Preferences> {
+    let row = sqlx::query("SELECT email, channels, language FROM citizens WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(match row {
+        Some(row) => Preferences {
+            email: row.try_get("email")?,
+            channels: row
+                .try_get::<String, _>("channels")?
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            language: row.try_get("language")?,
+        },
+        None => Preferences { email: None, channels: vec!["sms".into()], language: "fa".into() },
+    })
+}
+
+/// Stores a citizen's preferences.
+pub async fn set_preferences(db: &Db, id: &str, p: &Preferences) -> sqlx::Result<()> {
+    sqlx::query("UPDATE citizens SET email = $2, channels = $3, language = $4 WHERE id = $1")
+        .bind(id)
+        .bind(&p.email)
+        .bind(p.channels.join(","))
+        .bind(&p.language)
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}

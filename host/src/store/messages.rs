@@ -24,10 +24,12 @@ pub struct Message {
     pub sms_state: String,
     pub sms_id: Option<String>,
     pub sms_segments: i64,
+    /// `none`, `queued`, `sent`, `failed-temporarily`, `failed-permanently`.
+    pub email_state: String,
 }
 
 const COLUMNS: &str = "id, citizen_id, kind, title_fa, title_en, body_fa, body_en, link, created_ms, read_ms, \
-                       sms_state, sms_id, sms_segments";
+                       sms_state, sms_id, sms_segments, email_state";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Message> {
     Ok(Message {
@@ -44,12 +46,13 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Message> {
         sms_state: row.try_get("sms_state")?,
         sms_id: row.try_get("sms_id")?,
         sms_segments: row.try_get("sms_segments")?,
+        email_state: row.try_get("email_state")?,
     })
 }
 
 pub async fn insert(db: &Db, m: &Message) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(&m.id)
     .bind(&m.citizen_id)
@@ -64,6 +67,7 @@ pub async fn insert(db: &Db, m: &Message) -> sqlx::Result<()> {
     .bind(&m.sms_state)
     .bind(&m.sms_id)
     .bind(m.sms_segments)
+    .bind(&m.email_state)
     .execute(db.writer())
     .await?;
     Ok(())
@@ -98,6 +102,18 @@ pub async fn mark_read(db: &Db, citizen_id: &str, id: &str, now_ms: i64) -> sqlx
         .execute(db.writer())
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records how the message's e-mail fared.
+pub async fn set_email(db: &Db, id: &str, state: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE messages SET email_state = $2 WHERE id = $1").bind(id).bind(state).execute(db.writer()).await?;
+    Ok(())
+}
+
+/// How the message's e-mail fared (`none`, `queued`, `sent`, `failed-temporarily`,
+/// `failed-permanently`).
+pub async fn email_state(db: &Db, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT email_state FROM messages WHERE id = $1").bind(id).fetch_optional(db.pool()).await
 }
 
 /// Records how the message's SMS fared.
