@@ -15,7 +15,10 @@ const COMPANY: &str = "10380284790";
 
 struct Registries {
     handle: mock_agencies::registries::Handle,
-    _servers: (tokio::sync::watch::Sender<()>, tokio::sync::watch::Sender<()>),
+    /// The companies registry's server: dropping it takes the registry down.
+    companies: Option<tokio::sync::watch::Sender<()>>,
+    companies_addr: std::net::SocketAddr,
+    _civil: tokio::sync::watch::Sender<()>,
     config: String,
 }
 
@@ -28,7 +31,7 @@ async fn registries(cache_secs: u64) -> Registries {
         "{APPLICANT_WITH_NATIONAL_ID}\n[representation]\ncompanies-url = \"http://{companies}\"\n\
          civil-url = \"http://{civil}\"\ntoken = {{ secret = \"reg-token\" }}\ncache-secs = {cache_secs}\n"
     );
-    Registries { handle, _servers: (a, b), config }
+    Registries { handle, companies: Some(a), companies_addr: companies, _civil: b, config }
 }
 
 async fn act(host: &Host, token: &str, basis: &str, id: &str) -> crate::harness::Answer {
@@ -137,6 +140,22 @@ async fn a_signatory_acts_for_a_company_while_the_registry_says_so(db: Database)
         .await;
     assert_eq!(echo.status, 403);
     assert_eq!(echo.body["type"], "/problems/service-for-persons");
+
+    // The registry does not answer: a 503, and the acting neither ends nor is granted.
+    let mut registries = registries;
+    registries.companies.take();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let down = host.get_as(&token, "/api/v1/me").await;
+    assert_eq!(
+        (down.status, down.body["type"].as_str()),
+        (503, Some("/problems/registry-unavailable")),
+        "{}",
+        down.body
+    );
+    let (_, server) =
+        mock_agencies::serve(registries.companies_addr, registries.handle.companies_router()).await.unwrap();
+    registries.companies = Some(server);
+    assert_eq!(host.get_as(&token, "/api/v1/me").await.body["national_id"], COMPANY, "still acting once it is back");
 
     // The board changes at the registry: the right ends on the next request.
     registries.handle.remove_signatory(COMPANY, SIGNATORY.0);

@@ -262,7 +262,25 @@ async fn lookup(app: &App, token: &str) -> Result<Option<Citizen>, Problem> {
     let subject = crate::store::citizens::get(&app.db, &subject_id).await?;
     let allowed = match (basis, &subject) {
         (Some(basis), Some(subject)) => {
-            right_holds(app, &citizen.national_id, basis, &subject.national_id, false).await.ok().map(|_| basis)
+            match right_holds(app, &citizen.national_id, basis, &subject.national_id, false).await {
+                Ok(()) => Some(basis),
+                // A registry that does not answer neither grants the right nor ends it: the
+                // request fails, and the session still acts for the subject afterwards.
+                Err(crate::auth::representation::RepresentationError::Unavailable(reason)) => {
+                    tracing::warn!(%reason, "a representation registry did not answer");
+                    return Err(Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "registry-unavailable",
+                        Bilingual::new("سامانه‌ی ثبت در دسترس نیست", "The registry is unavailable"),
+                    )
+                    .detail(Bilingual::new(
+                        "حق اقدام شما از طرف این شخص بررسی نشد؛ چند لحظه دیگر دوباره تلاش کنید.",
+                        "your right to act for this subject could not be checked; try again in a moment",
+                    ))
+                    .retry_after(10));
+                }
+                Err(_) => None,
+            }
         }
         _ => None,
     };
