@@ -90,6 +90,12 @@ pub fn router(app: Arc<App>) -> Router {
 /// request came over HTTPS is what the TLS-terminating proxy says, as for `Secure`
 /// cookies ([`crate::auth::session::over_https`]); browsers ignore the header on a plain
 /// HTTP answer, so a client that forges the proxy's header gains nothing.
+/// Appends an evidence entry the answer depends on: a failure is a 500 problem, not a
+/// change without its evidence.
+pub(crate) async fn record(audit: &crate::audit::Audit, entry: crate::audit::Entry) -> Result<(), problem::Problem> {
+    audit.record(entry).await.map_err(|e| problem::Problem::internal(&format!("{e:#}")))
+}
+
 /// How a failed request is logged: a 503 is planned (maintenance, a busy or down agency,
 /// which the answer explains) and logged at info; other server errors at warn (the
 /// internal ones are logged at error where they happen, with their cause).

@@ -161,6 +161,16 @@ pub mod payments;
 pub mod sessions;
 pub mod sign_in_counters;
 
+/// What a claiming `SELECT` adds so that replicas claiming at once take different rows:
+/// `FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose single writer already
+/// runs one claim at a time.
+pub(crate) fn skip_locked(db: &Db) -> &'static str {
+    match db.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
 /// A random identifier: 128 bits from the OS CSPRNG, as 32 hex digits.
 pub fn random_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())

@@ -296,6 +296,6 @@ async fn admin_retry(
         subject: path.id.clone(),
         data: serde_json::json!({}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }

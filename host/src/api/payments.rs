@@ -429,6 +429,6 @@ async fn admin_review(
         subject: path.id.clone(),
         data: serde_json::json!({"note": note}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -95,10 +95,7 @@ pub async fn recheck(app: &App, citizen: &Citizen) -> Result<(), Problem> {
 
 /// Who acts for whom (shared by the API and the portal).
 pub async fn view(app: &App, citizen: &Citizen) -> Result<RepresentationView, Problem> {
-    let (actor, actor_nid) = match &citizen.actor {
-        Some(a) => (a.subject.clone(), a.national_id.clone()),
-        None => (citizen.subject.clone(), citizen.national_id.clone()),
-    };
+    let (actor, actor_nid) = citizen.person();
     let mut may_act_for = match app.representation.of(&actor_nid, false).await {
         Ok(list) => list,
         Err(RepresentationError::Off) => Vec::new(),
@@ -186,10 +183,7 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
         Basis::Guardian | Basis::Counter | Basis::Mandate => panjereh_formats::national_id::parse(id),
     }
     .map_err(|e| invalid("id", &e.fa, &e.en))?;
-    let (actor, actor_nid) = match &citizen.actor {
-        Some(a) => (a.subject.clone(), a.national_id.clone()),
-        None => (citizen.subject.clone(), citizen.national_id.clone()),
-    };
+    let (actor, actor_nid) = citizen.person();
     crate::auth::session::right_holds(app, &actor_nid, basis, &id, true).await.map_err(problem)?;
     let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
     sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name()))).await?;
@@ -199,7 +193,7 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
         subject: subject.id.clone(),
         data: serde_json::json!({"basis": basis.name()}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     let acting = Citizen {
         subject: subject.id,
         national_id: subject.national_id,
@@ -234,7 +228,7 @@ pub async fn stop_acting(app: &App, citizen: &Citizen) -> Result<(), Problem> {
             subject: citizen.subject.clone(),
             data: serde_json::json!({}),
         };
-        app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+        crate::api::record(&app.audit, entry).await?;
     }
     Ok(())
 }
@@ -393,7 +387,7 @@ async fn counter_verify(
         subject: present.id.clone(),
         data: serde_json::json!({"basis": "counter", "office": clerk.office_id}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     let acting = Citizen {
         subject: present.id,
         national_id: present.national_id,
@@ -457,7 +451,7 @@ async fn clerk_register(
         subject: clerk.office_id.clone(),
         data: serde_json::json!({"office_name": clerk.office_name}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -492,7 +486,7 @@ async fn clerk_remove(
         subject: String::new(),
         data: serde_json::json!({}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -606,7 +600,7 @@ async fn mandate_give(
         subject: mandate.id.clone(),
         data: serde_json::json!({"valid_until": rfc3339(until_ms)}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     Ok((
         StatusCode::CREATED,
         Json(MandateView {
@@ -648,7 +642,7 @@ async fn mandate_revoke(
         subject: path.id.clone(),
         data: serde_json::json!({}),
     };
-    app.audit.record(entry).await.map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    crate::api::record(&app.audit, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -202,6 +202,15 @@ impl Citizen {
         self.actor.as_ref().map_or(&self.subject, |a| &a.subject)
     }
 
+    /// The person who signed in: their pseudonym and national ID, whoever the session acts
+    /// for.
+    pub fn person(&self) -> (String, String) {
+        match &self.actor {
+            Some(a) => (a.subject.clone(), a.national_id.clone()),
+            None => (self.subject.clone(), self.national_id.clone()),
+        }
+    }
+
     /// The actor's pseudonym when someone acts for the subject.
     pub fn actor_id(&self) -> Option<String> {
         self.actor.as_ref().map(|a| a.subject.clone())

@@ -4,7 +4,7 @@
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Db, random_id};
+use super::{Db, random_id};
 
 /// A job as claimed.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,10 +65,7 @@ pub async fn enqueue(
 
 /// Claims up to `limit` due jobs for `owner` until `until_ms`.
 pub async fn claim(db: &Db, owner: &str, now_ms: i64, until_ms: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
-    let lock = match db.backend() {
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let lock = super::skip_locked(db);
     let rows = sqlx::query(&format!(
         "UPDATE jobs SET lease_owner = $1, lease_until_ms = $2
          WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND due_ms <= $3 AND lease_until_ms < $3

@@ -5,7 +5,7 @@
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Db};
+use super::Db;
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -305,10 +305,7 @@ pub async fn claim_due(db: &Db, owner: &str, now_ms: i64, until_ms: i64, limit: 
     let due = "(state IN ('created', 'redirected', 'returned', 'verified')
                 OR (state = 'settled' AND notified_ms IS NULL AND agency IS NOT NULL))
                AND next_check_ms <= $3 AND lease_until_ms < $3 AND review IS NULL";
-    let lock = match db.backend() {
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let lock = super::skip_locked(db);
     let rows = sqlx::query(&format!(
         "UPDATE payment_orders SET lease_owner = $1, lease_until_ms = $2
          WHERE id IN (SELECT id FROM payment_orders WHERE {due} ORDER BY next_check_ms LIMIT $4 {lock})
