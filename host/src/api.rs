@@ -7,7 +7,6 @@
 //! - `api/auth.rs`: sign-in (`/auth`).
 //! - `api/ops.rs`: health and readiness.
 //! - `api/problem.rs`: RFC 9457 errors in Persian and English.
-//! - `api/client_limit.rs`: per-client limits on anonymous inquiries and single sign-on.
 //! - `api/server.rs`: the HTTP server: connection cap, timeouts, graceful shutdown.
 //! - `api/views.rs`: the JSON shapes of answers.
 //! - `api/openapi.rs`: the OpenAPI 3.1 description, collected from the handlers.
@@ -16,7 +15,8 @@ pub mod admin;
 pub mod applications;
 pub mod auth;
 pub mod citizen;
-pub mod client_limit;
+pub mod errors;
+pub mod extract;
 pub mod inbox;
 pub mod me;
 pub mod openapi;
@@ -25,7 +25,6 @@ pub mod payments;
 pub mod problem;
 pub mod representation;
 pub mod server;
-pub mod views;
 
 use std::sync::Arc;
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::api::client_limit::ClientLimits;
 use crate::audit::Audit;
+use crate::auth::client_limit::ClientLimits;
 use crate::auth::notifier::{LogNotifier, NoNotifier, Notifier, SmsGateway};
 use crate::auth::oidc::RelyingParty;
 use crate::auth::otp::OtpProvider;

@@ -23,6 +23,7 @@
 //! - [`return_to`]: the one check of where a browser may be sent back to.
 
 pub mod access;
+pub mod client_limit;
 pub mod email;
 pub mod notifier;
 pub mod oidc;
@@ -34,31 +35,3 @@ pub mod session;
 pub mod throttle;
 
 pub use session::Citizen;
-
-use crate::runtime::bindings::Assurance;
-
-/// Wire name of an assurance level.
-pub fn assurance_name(a: Assurance) -> &'static str {
-    crate::api::views::assurance_name(a)
-}
-
-/// An assurance level from its wire name.
-pub fn assurance_from_name(name: &str) -> Option<Assurance> {
-    Some(match name {
-        "none" => Assurance::None,
-        "low" => Assurance::Low,
-        "substantial" => Assurance::Substantial,
-        "high" => Assurance::High,
-        _ => return None,
-    })
-}
-
-/// Order of assurance levels, weakest first.
-pub fn assurance_rank(a: Assurance) -> u8 {
-    match a {
-        Assurance::None => 0,
-        Assurance::Low => 1,
-        Assurance::Substantial => 2,
-        Assurance::High => 3,
-    }
-}

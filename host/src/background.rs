@@ -16,12 +16,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::api::citizen::{CallRecord, new_request_id, settle};
-use crate::api::views::status_name;
 use crate::app::App;
 use crate::auth::notifier::{Delivery, SmsGateway, sms_segments};
-use crate::runtime::bindings::CallContext;
-use crate::store::applications::{self, EventRow};
+use crate::store::applications::{self};
 use crate::store::jobs::{self, Job};
 use crate::store::messages::{self, Message};
 use crate::store::{citizens, now_ms, random_id};
@@ -125,11 +122,6 @@ async fn run(app: &App, job: &Job) -> Next {
     result.unwrap_or_else(Next::Retry)
 }
 
-/// Statuses after which an agency no longer changes an application.
-fn is_final(status: &str) -> bool {
-    matches!(status, "approved" | "rejected" | "completed" | "cancelled")
-}
-
 /// Queues the following of a newly filed application.
 pub async fn follow(app: &App, application_id: &str) -> sqlx::Result<()> {
     let due = now_ms() + app.config.notifications.poll_every.as_millis() as i64;
@@ -145,66 +137,24 @@ pub async fn follow(app: &App, application_id: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Asks the agency where an application stands; a change goes into its history and the
-/// citizen's inbox.
+/// Asks the agency where an application stands (see [`crate::window::follow`]). A poll
+/// the agency refused is tried again at the usual pace; one that failed on the far side
+/// backs off.
 async fn poll(app: &App, id: &str) -> Result<Next, String> {
-    let Some(row) = applications::by_id(&app.db, id).await.map_err(|e| e.to_string())? else {
-        return Ok(Next::Done);
-    };
-    let (Some(reference), false) = (row.agency_reference.clone(), is_final(&row.status)) else {
-        return Ok(Next::Done);
-    };
+    use crate::window::follow::{Followed, follow};
     let again = Next::At(now_ms() + app.config.notifications.poll_every.as_millis() as i64);
-    let Some(slot) = app.registry.get(&row.agency).filter(|s| s.enabled) else {
-        return Err(format!("the adapter of agency {} is not serving", row.agency));
-    };
-    let adapter = slot.adapter;
-    let request_id = new_request_id();
-    let ctx = CallContext {
-        request_id: request_id.clone(),
-        service: row.service.clone(),
-        citizen: None,
-        locale: "fa".into(),
-    };
-    let outcome = settle(&adapter, &request_id, adapter.status(ctx, reference).await);
-    let evidence = outcome.as_ref().map(|u| json!({"status": status_name(u.status)}));
-    CallRecord {
-        kind: "call.status",
-        service: &row.service,
-        request_id: &request_id,
-        citizen: None,
-        on_behalf_of: None,
-        request_hash: crate::audit::sha256_hex(row.tracking_code.as_bytes()),
-    }
-    .append(app, &adapter, &evidence.map_err(|p| p.clone()))
-    .await;
-    let update = match outcome {
-        Ok(update) => update,
-        Err(problem) if problem.status.is_server_error() => {
-            return Err(format!("the agency did not answer ({})", problem.status));
+    match follow(app, id).await {
+        Ok(Followed::Done) => Ok(Next::Done),
+        Ok(Followed::Moved(status)) if status.is_final() => Ok(Next::Done),
+        Ok(Followed::Moved(_) | Followed::Unchanged) => Ok(again),
+        Err(error) if error.is_transient() || matches!(error, crate::window::ServiceError::UnknownAgency(_)) => {
+            Err(error.to_string())
         }
-        Err(problem) => {
-            tracing::info!(tracking_code = %row.tracking_code, status = %problem.status, "status poll refused; trying again later");
-            return Ok(again);
+        Err(error) => {
+            tracing::info!(application = id, %error, "status poll refused; trying again later");
+            Ok(again)
         }
-    };
-    let status = status_name(update.status);
-    if status == row.status {
-        return Ok(again);
     }
-    let event = EventRow {
-        status: status.to_owned(),
-        message_fa: update.message.fa.clone(),
-        message_en: update.message.en.clone(),
-        actor: "agency".to_owned(),
-        at_ms: now_ms(),
-    };
-    applications::append_event(&app.db, &row.id, &event).await.map_err(|e| e.to_string())?;
-    tracing::info!(tracking_code = %row.tracking_code, status, "status followed at the agency");
-    status_changed(app, &row.citizen_id, &row.tracking_code, status, &update.message.fa, &update.message.en)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(if is_final(status) { Next::Done } else { again })
 }
 
 /// Tells the citizen that an application moved (polling and callbacks both call it).
@@ -216,7 +166,7 @@ pub async fn status_changed(
     message_fa: &str,
     message_en: &str,
 ) -> sqlx::Result<()> {
-    let (fa, en) = crate::portal::i18n::status_label(status);
+    let (fa, en) = crate::text::i18n::status_label(status);
     tell(
         app,
         citizen_id,
@@ -291,8 +241,8 @@ async fn receipt(app: &App, id: &str) -> Result<Next, String> {
     let Some(citizen) = order.citizen_id.as_deref() else {
         return Ok(Next::Done);
     };
-    let amount = crate::portal::display::money(true, order.amount_rial as u64);
-    let amount_en = crate::portal::display::money(false, order.amount_rial as u64);
+    let amount = crate::text::display::money(true, order.amount_rial as u64);
+    let amount_en = crate::text::display::money(false, order.amount_rial as u64);
     let rrn = order.rrn.clone().unwrap_or_default();
     tell(
         app,
@@ -300,7 +250,7 @@ async fn receipt(app: &App, id: &str) -> Result<Next, String> {
         "payment-receipt",
         ("رسید پرداخت".to_owned(), "Payment receipt".to_owned()),
         (
-            format!("{amount} ریال پرداخت شد؛ شماره مرجع {}", crate::portal::display::digits(true, &rrn)),
+            format!("{amount} ریال پرداخت شد؛ شماره مرجع {}", crate::text::display::digits(true, &rrn)),
             format!("{amount_en} rials paid; reference number {rrn}"),
         ),
         Some(format!("/payments/{}", order.id)),

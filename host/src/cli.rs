@@ -350,7 +350,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("sealed by this host up to entry {seq}");
             }
             if let Some(checkpoint) = &report.checkpoint {
-                let at = crate::api::applications::rfc3339(checkpoint.at);
+                let at = crate::text::rfc3339(checkpoint.at);
                 println!("latest checkpoint: entry {} made {at} ({})", checkpoint.seq, checkpoint.source);
             }
             if let Some(warning) = &report.warning {
@@ -391,7 +391,7 @@ async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
             let db = existing_database(&db.config()?.database_url).await?;
             let role = Role::parse(&role).context("role must be admin or auditor")?;
             let (operator, token) = db.create_operator(&name, role, ttl).await?;
-            let expires = crate::api::applications::rfc3339(crate::store::now_ms() + ttl.as_millis() as i64);
+            let expires = crate::text::rfc3339(crate::store::now_ms() + ttl.as_millis() as i64);
             eprintln!(
                 "created operator `{}` ({}), token valid until {expires}; the token, shown only now:",
                 operator.name,
@@ -423,8 +423,8 @@ async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
                     operator.name,
                     operator.role.as_str(),
                     operator.state(now).as_str(),
-                    crate::api::applications::rfc3339(operator.created_ms),
-                    crate::api::applications::rfc3339(operator.expires_ms),
+                    crate::text::rfc3339(operator.created_ms),
+                    crate::text::rfc3339(operator.expires_ms),
                 );
             }
         }

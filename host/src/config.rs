@@ -562,7 +562,9 @@ impl RawOidc {
         };
         let assurance = match self.assurance.as_deref() {
             None => crate::runtime::bindings::Assurance::Substantial,
-            Some(name) => crate::auth::assurance_from_name(name)
+            Some(name) => name
+                .parse::<crate::runtime::bindings::Assurance>()
+                .ok()
                 .with_context(|| format!("oidc.assurance must be none, low, substantial or high, not {name}"))?,
         };
         if self.client_id.is_empty() {

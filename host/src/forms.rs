@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use panjereh_formats::{Kind, normalize};
 
-use crate::api::problem::{Bilingual, FieldProblem};
 use crate::runtime::bindings::{Field, FieldType, Value};
+use crate::text::{Bilingual, FieldProblem};
 
 /// Most fields a submission may carry.
 const MAX_FIELDS: usize = 64;

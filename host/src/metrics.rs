@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::app::App;
-use crate::runtime::CallError;
+use crate::plugins::{Operation, Registry};
+use crate::runtime::{CallError, Runtime};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -28,37 +28,42 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// The outcome label of a call.
+/// The outcome label of a call: `ok`, `adapter_error`, or why it was stopped (one of
+/// [`CallError::REASONS`]).
 pub fn outcome<T, E>(result: &Result<Result<T, E>, CallError>) -> &'static str {
     match result {
         Ok(Ok(_)) => "ok",
         Ok(Err(_)) => "adapter_error",
-        Err(CallError::CpuBudget(_)) => "cpu_budget",
-        Err(CallError::Memory(_)) => "memory_limit",
-        Err(CallError::Trap(_)) => "trap",
-        Err(CallError::Timeout(_)) => "timeout",
-        Err(CallError::Busy) => "busy",
-        Err(CallError::Oversized(_)) => "oversized",
+        Err(stopped) => stopped.reason(),
     }
 }
 
 /// Records one adapter call.
-pub fn record_call(adapter: &str, service: &str, operation: &'static str, outcome: &'static str, elapsed: Duration) {
-    let labels =
-        [("adapter", adapter.to_owned()), ("service", service.to_owned()), ("operation", operation.to_owned())];
+pub fn record_call<T, E>(
+    adapter: &str,
+    service: &str,
+    operation: Operation,
+    result: &Result<Result<T, E>, CallError>,
+    elapsed: Duration,
+) {
+    let labels = [
+        ("adapter", adapter.to_owned()),
+        ("service", service.to_owned()),
+        ("operation", operation.as_str().to_owned()),
+    ];
     metrics::histogram!("panjereh_adapter_call_seconds", &labels).record(elapsed.as_secs_f64());
     let mut labels = labels.to_vec();
-    labels.push(("outcome", outcome.to_owned()));
+    labels.push(("outcome", outcome(result).to_owned()));
     metrics::counter!("panjereh_adapter_calls_total", &labels).increment(1);
 }
 
 /// Renders the exposition text, refreshing the gauges that describe this replica.
-pub fn render(app: &App) -> String {
+pub fn render(registry: &Registry, runtime: &Runtime) -> String {
     let handle = handle();
-    metrics::counter!("panjereh_catalogue_builds_total").absolute(app.registry.catalogue_builds());
-    let in_use = app.runtime.instances_in_use();
+    metrics::counter!("panjereh_catalogue_builds_total").absolute(registry.catalogue_builds());
+    let in_use = runtime.instances_in_use();
     metrics::gauge!("panjereh_instances_in_use").set(in_use as f64);
-    let pools = app.runtime.pools();
+    let pools = runtime.pools();
     let (used, capacity) = (pools.in_use(), pools.capacity());
     for (kind, used, capacity) in [
         ("component_instances", used.component_instances, capacity.component_instances),
@@ -70,7 +75,7 @@ pub fn render(app: &App) -> String {
         metrics::gauge!("panjereh_pool_slots_in_use", "kind" => kind).set(f64::from(used));
         metrics::gauge!("panjereh_pool_slots", "kind" => kind).set(f64::from(capacity));
     }
-    for slot in app.registry.snapshot().values() {
+    for slot in registry.snapshot().values() {
         let a = &slot.adapter;
         let labels = [
             ("adapter", a.manifest.id.clone()),
@@ -80,14 +85,8 @@ pub fn render(app: &App) -> String {
         ];
         metrics::gauge!("panjereh_adapter_loaded", &labels).set(1.0);
         let id = [("adapter", a.manifest.id.clone())];
-        let kills = a.kill_counters();
-        for (reason, value) in [
-            ("cpu_budget", kills.cpu.load(Relaxed)),
-            ("memory_limit", kills.memory.load(Relaxed)),
-            ("trap", kills.trap.load(Relaxed)),
-            ("timeout", kills.timeout.load(Relaxed)),
-            ("oversized", kills.oversized.load(Relaxed)),
-        ] {
+        // A busy refusal is back-pressure, not a kill: it is counted in the calls' outcomes.
+        for (reason, value) in a.kill_counters().stopped().filter(|(reason, _)| *reason != "busy") {
             let mut labels = id.to_vec();
             labels.push(("reason", reason.to_owned()));
             metrics::counter!("panjereh_adapter_kills_total", &labels).absolute(value);

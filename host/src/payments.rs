@@ -33,6 +33,7 @@ use crate::plugins::{PaidItem, PaymentNotice, Registry};
 use crate::runtime::bindings::CallContext;
 use crate::store::payments::{self as orders, Change, Order, State};
 use crate::store::{Db, applications, is_unique_violation, now_ms, random_id};
+use crate::window::ServiceError;
 
 /// A token the citizen never paid with is given up after this long (PSPs expire theirs).
 const TOKEN_LIFETIME: Duration = Duration::from_secs(20 * 60);
@@ -377,18 +378,33 @@ impl Payments {
             masked_card: order.masked_card.clone().unwrap_or_default(),
             paid_at_ms: order.settled_ms.unwrap_or_else(now_ms),
         };
+        let request_id = crate::window::call::new_request_id();
+        let service = application.as_ref().map(|a| a.service.clone()).unwrap_or_default();
         let ctx = CallContext {
-            request_id: format!("{:016x}", rand::random::<u64>()),
-            service: application.as_ref().map(|a| a.service.clone()).unwrap_or_default(),
+            request_id: request_id.clone(),
+            service: service.clone(),
             citizen: None,
             locale: "fa".into(),
         };
-        let update = match slot.adapter.on_payment(ctx, &notice).await {
-            Ok(Ok(update)) => update,
-            Ok(Err(error)) => {
-                orders::notified(&self.db, &order.id, None, Some(&format!("the adapter refused: {error:?}"))).await?;
-                return Ok(false);
-            }
+        let adapter = &slot.adapter;
+        let outcome = adapter.on_payment(ctx, &notice).await;
+        let settled = crate::window::call::settle(adapter, &request_id, outcome);
+        let evidence = crate::window::call::Call {
+            operation: crate::plugins::Operation::OnPayment,
+            adapter,
+            service: &service,
+            request_id: &request_id,
+            actor: None,
+            on_behalf_of: None,
+            request_hash: crate::audit::sha256_hex(order.id.as_bytes()),
+        };
+        let answered = settled.as_ref().map(|u| {
+            let status = u.as_ref().map(|u| u.status.as_str());
+            serde_json::to_vec(&json!({"status": status})).unwrap_or_default()
+        });
+        crate::window::call::record(&self.audit, evidence, answered.map_err(ServiceError::code)).await;
+        let update = match settled {
+            Ok(update) => update,
             Err(error) => {
                 orders::notified(&self.db, &order.id, None, Some(&error.to_string())).await?;
                 return Ok(false);
@@ -401,15 +417,19 @@ impl Payments {
             };
             if let Some(target) = target {
                 let event = applications::EventRow {
-                    status: crate::api::views::status_name(update.status).to_owned(),
+                    status: update.status.to_string(),
                     message_fa: update.message.fa.clone(),
                     message_en: update.message.en.clone(),
                     actor: "agency".to_owned(),
                     at_ms: now_ms(),
                 };
                 applications::append_event(&self.db, &target.id, &event).await?;
-                applications::add_bills(&self.db, &target.id, &crate::api::applications::stored_bills(&update.bills))
-                    .await?;
+                applications::add_bills(
+                    &self.db,
+                    &target.id,
+                    &update.bills.iter().map(applications::StoredBill::from).collect::<Vec<_>>(),
+                )
+                .await?;
                 let payload = json!({"application": target.id});
                 crate::store::jobs::enqueue(&self.db, crate::background::CHANGED, &payload, now_ms(), None, now_ms())
                     .await?;

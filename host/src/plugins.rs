@@ -26,12 +26,15 @@ use sha2::{Digest, Sha256};
 
 use crate::capabilities::{Capabilities, Grant, HostServices};
 use crate::config::AdapterSettings;
+use crate::runtime::CallState;
 use crate::runtime::bindings::{AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value};
-use crate::runtime::call::{Instantiable, PrepareError};
+use crate::runtime::call::{CallFuture, Instantiable, PrepareError};
+use crate::runtime::contract::Guest;
 use crate::runtime::{CallError, CallLimits, Runtime};
 pub use manifest::{Manifest, ManifestError};
 pub use payment::{PaidItem, PaymentNotice};
 pub use validate::{ComponentError, HOST_WIT_VERSION};
+use wasmtime::Store;
 
 /// Components larger than this are refused before compiling.
 pub const MAX_COMPONENT_BYTES: usize = 32 << 20;
@@ -82,6 +85,44 @@ impl std::fmt::Debug for Adapter {
     }
 }
 
+/// What the host asks of an adapter: the label of its metrics and the kind of its evidence
+/// entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Describe,
+    Inquire,
+    Submit,
+    Status,
+    OnCallback,
+    OnPayment,
+}
+
+impl Operation {
+    /// The WIT export's name (the metrics label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Describe => "describe",
+            Operation::Inquire => "inquire",
+            Operation::Submit => "submit",
+            Operation::Status => "status",
+            Operation::OnCallback => "on-callback",
+            Operation::OnPayment => "on-payment",
+        }
+    }
+
+    /// The kind of the call's evidence entry.
+    pub fn evidence_kind(self) -> &'static str {
+        match self {
+            Operation::Describe => "call.describe",
+            Operation::Inquire => "call.inquire",
+            Operation::Submit => "call.submit",
+            Operation::Status => "call.status",
+            Operation::OnCallback => "call.callback",
+            Operation::OnPayment => "call.payment",
+        }
+    }
+}
+
 /// What a call of an adapter comes to: its answer or its error (a WIT `result`), or the
 /// reason it did not answer.
 pub type Outcome<T> = Result<Result<T, AdapterError>, CallError>;
@@ -114,20 +155,20 @@ impl Adapter {
 
     /// Call statistics of this loaded version.
     pub fn stats(&self) -> CallStats {
-        use std::sync::atomic::Ordering::Relaxed;
         let k = &self.exec.kills;
+        let stopped: BTreeMap<_, _> = k.stopped().collect();
         CallStats {
-            calls: k.calls.load(Relaxed),
-            cpu_budget_kills: k.cpu.load(Relaxed),
-            memory_limit_kills: k.memory.load(Relaxed),
-            traps: k.trap.load(Relaxed),
-            timeouts: k.timeout.load(Relaxed),
-            busy: k.busy.load(Relaxed),
-            oversized: k.oversized.load(Relaxed),
+            calls: k.calls(),
+            cpu_budget_kills: stopped["cpu_budget"],
+            memory_limit_kills: stopped["memory_limit"],
+            traps: stopped["trap"],
+            timeouts: stopped["timeout"],
+            busy: stopped["busy"],
+            oversized: stopped["oversized"],
         }
     }
 
-    /// How many calls were stopped, by reason.
+    /// How many calls were made and stopped, by reason.
     pub fn kill_counters(&self) -> &crate::runtime::call::KillCounters {
         &self.exec.kills
     }
@@ -137,51 +178,48 @@ impl Adapter {
         self.caps.denials.snapshot()
     }
 
-    /// Runs a call, holds its answer to the caps of [`bounds`], and records it in the
-    /// metrics.
-    async fn observed<T>(
+    /// The one path of a call: runs `invoke` in a fresh instance of this version, holds its
+    /// answer to the caps of [`bounds`] (`check`), and records it in the metrics.
+    pub(crate) async fn call<T, F>(
         &self,
-        operation: &'static str,
+        operation: Operation,
+        request_id: &str,
         service: &str,
-        call: impl Future<Output = Outcome<T>>,
+        invoke: F,
         check: impl FnOnce(&T) -> Result<(), bounds::Exceeded>,
-    ) -> Outcome<T> {
+    ) -> Outcome<T>
+    where
+        T: Send,
+        F: for<'a> FnOnce(&'a Guest, &'a mut Store<CallState>) -> CallFuture<'a, Result<T, AdapterError>> + Send,
+    {
         let started = std::time::Instant::now();
-        let result = match call.await {
+        let result = match self.exec.call(self.caps.clone(), request_id, invoke).await {
             Ok(answer) => match answer.as_ref().map_or_else(bounds::error, check) {
                 Ok(()) => Ok(answer),
                 Err(exceeded) => Err(self.oversized(exceeded)),
             },
             Err(error) => Err(error),
         };
-        crate::metrics::record_call(
-            &self.manifest.id,
-            service,
-            operation,
-            crate::metrics::outcome(&result),
-            started.elapsed(),
-        );
+        crate::metrics::record_call(&self.manifest.id, service, operation, &result, started.elapsed());
         result
     }
 
     /// An answer past a cap: counted and logged like any other failed call.
     fn oversized(&self, exceeded: bounds::Exceeded) -> CallError {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.exec.kills.oversized.fetch_add(1, Relaxed);
-        tracing::warn!(adapter = %self.manifest.id, %exceeded, "adapter answer past the host's caps");
-        CallError::Oversized(exceeded.0)
+        let error = CallError::Oversized(exceeded.0);
+        self.exec.kills.count(&error);
+        tracing::warn!(adapter = %self.manifest.id, %error, "adapter answer past the host's caps");
+        error
     }
 
     /// Calls `inquire` in a fresh instance.
     pub async fn inquire(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Document> {
-        let request_id = ctx.request_id.clone();
-        let service = ctx.service.clone();
-        self.observed(
-            "inquire",
+        let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
+        self.call(
+            Operation::Inquire,
+            &request_id,
             &service,
-            self.exec.call(self.caps.clone(), &request_id, move |a, store| {
-                Box::pin(async move { a.call_inquire(store, &ctx, &input).await })
-            }),
+            move |a, store| Box::pin(async move { a.call_inquire(store, &ctx, &input).await }),
             bounds::document,
         )
         .await
@@ -189,14 +227,12 @@ impl Adapter {
 
     /// Calls `submit` in a fresh instance.
     pub async fn submit(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Receipt> {
-        let request_id = ctx.request_id.clone();
-        let service = ctx.service.clone();
-        self.observed(
-            "submit",
+        let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
+        self.call(
+            Operation::Submit,
+            &request_id,
             &service,
-            self.exec.call(self.caps.clone(), &request_id, move |a, store| {
-                Box::pin(async move { a.call_submit(store, &ctx, &input).await })
-            }),
+            move |a, store| Box::pin(async move { a.call_submit(store, &ctx, &input).await }),
             bounds::receipt,
         )
         .await
@@ -204,14 +240,12 @@ impl Adapter {
 
     /// Calls `status` in a fresh instance.
     pub async fn status(&self, ctx: CallContext, reference: String) -> Outcome<StatusUpdate> {
-        let request_id = ctx.request_id.clone();
-        let service = ctx.service.clone();
-        self.observed(
-            "status",
+        let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
+        self.call(
+            Operation::Status,
+            &request_id,
             &service,
-            self.exec.call(self.caps.clone(), &request_id, move |a, store| {
-                Box::pin(async move { a.call_status(store, &ctx, &reference).await })
-            }),
+            move |a, store| Box::pin(async move { a.call_status(store, &ctx, &reference).await }),
             bounds::status_update,
         )
         .await
@@ -219,12 +253,11 @@ impl Adapter {
 
     /// Calls `on-callback` in a fresh instance.
     pub async fn on_callback(&self, request_id: &str, body: Vec<u8>) -> Outcome<StatusUpdate> {
-        self.observed(
-            "on-callback",
+        self.call(
+            Operation::OnCallback,
+            request_id,
             "",
-            self.exec.call(self.caps.clone(), request_id, move |a, store| {
-                Box::pin(async move { a.call_on_callback(store, &body).await })
-            }),
+            move |a, store| Box::pin(async move { a.call_on_callback(store, &body).await }),
             bounds::status_update,
         )
         .await

@@ -9,8 +9,6 @@
 //!
 //! - this file: the router, the per-request [`Visit`] (language, CSRF token) with the
 //!   security headers every page carries, and rendering.
-//! - [`i18n`]: the interface's strings in Persian and English, and labels of wire names.
-//! - [`display`]: template filters: Persian digits, Jalali dates, amounts in rials.
 //! - [`csrf`]: tokens for every form that posts.
 //! - [`assets`]: the stylesheet and script, embedded, served under content-hashed names.
 //! - [`catalogue`]: home, catalogue, service pages and their forms, inquiry results.
@@ -23,10 +21,9 @@ pub mod account;
 pub mod assets;
 pub mod catalogue;
 pub mod csrf;
-pub mod display;
-pub mod i18n;
 pub mod payments;
 
+use crate::text::{display, i18n};
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
@@ -314,6 +311,11 @@ impl<'a> Page<'a> {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
             }
         }
+    }
+
+    /// The page for a use case's error.
+    pub fn error(&self, error: crate::window::ServiceError) -> Response {
+        self.problem(&error.into())
     }
 
     /// An error page for a problem that belongs to no field.

@@ -8,6 +8,7 @@
 //! - `cargo xtask plugins`: build the sample adapters into `plugins-dist/`.
 //! - `cargo xtask bench`: the criterion benchmarks.
 
+mod layers;
 mod supervise;
 mod wasm;
 
@@ -275,6 +276,13 @@ fn mock_identity(addr: &str) -> Option<String> {
 /// Runs every test in the workspace, then the end-to-end tests. The `panjereh` binary is
 /// built first: the crash test runs it as a real process and kills it.
 fn test(extra: &[String]) -> anyhow::Result<()> {
+    let violations = layers::check(&root().join("host/src"))?;
+    if !violations.is_empty() {
+        for violation in &violations {
+            eprintln!("xtask: {violation}");
+        }
+        anyhow::bail!("the host's layering rule is broken (see ARCHITECTURE.md, \"Layers\")");
+    }
     oidc_provider()?;
     cargo(&["build", "-p", "panjereh-host", "--bin", "panjereh"], &[])?;
     cargo(&["test", "--workspace"], extra)?;

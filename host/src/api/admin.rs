@@ -22,8 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::applications::rfc3339;
-use super::citizen::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::audit;
@@ -31,6 +30,7 @@ use crate::audit::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::plugins::CallStats;
 use crate::plugins::lifecycle::{ChangeError, InstallError, Installed, Package, Source};
 use crate::store::operators::{Operator, Role};
+use crate::text::rfc3339;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     let (schemas, paths, plugins) = routes!(list, upload);

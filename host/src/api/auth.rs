@@ -19,13 +19,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::citizen::ApiJson;
+use super::extract::ApiJson;
 use super::problem::{Bilingual, FieldProblem, Problem};
 use crate::app::App;
+use crate::auth::Citizen;
 use crate::auth::otp::{CODE_DIGITS, OtpError};
 use crate::auth::session::{self, Issued, Source};
 use crate::auth::throttle::ClientAddr;
-use crate::auth::{Citizen, assurance_name};
 use crate::runtime::bindings::Assurance;
 use crate::store::{now_ms, sessions};
 
@@ -135,7 +135,7 @@ async fn start(
     let sent = send_code(&app, client, body.national_id.as_deref(), body.mobile.as_deref()).await?;
     let body = CodeSentView {
         sent_to: sent.sent_to,
-        expires_at: super::applications::rfc3339(sent.expires_ms),
+        expires_at: crate::text::rfc3339(sent.expires_ms),
         expires_in: sent.expires_in,
         code_length: CODE_DIGITS,
     };
@@ -217,8 +217,8 @@ async fn verify(
     let body = TokenView {
         token: issued.token.clone(),
         token_type: "Bearer",
-        expires_at: super::applications::rfc3339(issued.session.expires_ms),
-        assurance: assurance_name(Assurance::Substantial),
+        expires_at: crate::text::rfc3339(issued.session.expires_ms),
+        assurance: Assurance::Substantial.as_str(),
         return_to: None,
     };
     let mut response = Json(body).into_response();

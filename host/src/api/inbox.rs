@@ -12,13 +12,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::admin::OperatorAuth;
-use super::applications::rfc3339;
-use super::citizen::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery};
 use super::problem::{Bilingual, Lang, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::store::messages::{self, Message};
 use crate::store::{jobs, now_ms};
+use crate::text::rfc3339;
 
 /// Messages listed at most.
 const LIMIT: i64 = 200;
@@ -64,7 +64,7 @@ async fn preferences(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Js
 async fn set_preferences(
     State(app): State<Arc<App>>,
     citizen: Citizen,
-    super::citizen::ApiJson(body): super::citizen::ApiJson<PreferencesView>,
+    super::extract::ApiJson(body): super::extract::ApiJson<PreferencesView>,
 ) -> Result<Json<PreferencesView>, Problem> {
     let field = |name: &str, fa: &str, en: &str| super::problem::FieldProblem {
         field: name.to_owned(),

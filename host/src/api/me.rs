@@ -9,11 +9,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::applications::rfc3339;
 use super::problem::{Lang, Problem};
 use crate::app::App;
-use crate::auth::{Citizen, assurance_name};
+use crate::auth::Citizen;
 use crate::store::data_usage;
+use crate::text::rfc3339;
 
 /// Most data-usage entries returned.
 const USAGE_LIMIT: i64 = 500;
@@ -33,7 +33,7 @@ pub struct MeView {
     #[schema(value_type = String, example = "substantial")]
     pub assurance: &'static str,
     /// How the citizen signed in: `otp` or `oidc`.
-    pub source: String,
+    pub source: &'static str,
     pub session_expires_at: String,
 }
 
@@ -48,12 +48,12 @@ pub struct MeView {
 )]
 async fn me(citizen: Citizen) -> Json<MeView> {
     Json(MeView {
-        assurance: assurance_name(citizen.assurance),
+        assurance: citizen.assurance.as_str(),
         session_expires_at: rfc3339(citizen.expires_ms),
         subject: citizen.subject,
         national_id: citizen.national_id,
         mobile: citizen.mobile,
-        source: citizen.source,
+        source: citizen.source.as_str(),
     })
 }
 
@@ -74,9 +74,9 @@ pub struct UsageView {
     pub service: String,
     pub adapter: String,
     /// `national-id` or `mobile`.
-    pub attribute: String,
+    pub attribute: &'static str,
     /// `inquiry` or `application`.
-    pub purpose: String,
+    pub purpose: &'static str,
     pub request_id: String,
     pub at: String,
 }
@@ -109,8 +109,8 @@ pub async fn usage(app: &App, lang: Lang, citizen: &Citizen) -> Result<Vec<Usage
             agency: u.agency,
             service: u.service,
             adapter: u.adapter_id,
-            attribute: u.attribute,
-            purpose: u.purpose,
+            attribute: u.attribute.as_str(),
+            purpose: u.purpose.as_str(),
             request_id: u.request_id,
             at: rfc3339(u.at_ms),
         })

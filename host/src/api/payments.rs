@@ -14,13 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::admin::OperatorAuth;
-use super::applications::rfc3339;
-use super::citizen::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::problem::{Bilingual, FieldProblem, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::payments::{Payable, PaymentError, Payments};
 use crate::store::payments::{self as orders, Order, State as OrderState};
+use crate::text::rfc3339;
 
 /// Orders listed at most.
 const LIST_LIMIT: i64 = 200;
@@ -254,7 +254,7 @@ async fn create(
     let payments = service(&app)?;
     let payable = payable(&body)?;
     if let Some(citizen) = &citizen {
-        super::representation::recheck(&app, citizen).await?;
+        crate::window::acting::recheck(&app, citizen).await.map_err(super::errors::representation_problem)?;
     }
     let actor = citizen.as_ref().and_then(Citizen::actor_id);
     let (order, pay_url) = payments

@@ -4,11 +4,9 @@
 //! renders the body in the language the request asked for (`Accept-Language`, Persian by
 //! default). Internal causes are logged where they happen, never sent.
 
-use std::borrow::Cow;
-
 use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -16,55 +14,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, Required, Type};
 
-/// The language of an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    Fa,
-    En,
-}
-
-impl Lang {
-    /// Picks `fa` or `en` from `Accept-Language` by quality; Persian when neither is asked.
-    pub fn from_headers(headers: &HeaderMap) -> Lang {
-        let Some(value) = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
-            return Lang::Fa;
-        };
-        let mut best: Option<(f32, Lang)> = None;
-        for part in value.split(',') {
-            let mut pieces = part.trim().split(';');
-            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
-            let lang = if tag == "fa" || tag.starts_with("fa-") {
-                Lang::Fa
-            } else if tag == "en" || tag.starts_with("en-") {
-                Lang::En
-            } else {
-                continue;
-            };
-            if best.is_none_or(|(bq, _)| q > bq) {
-                best = Some((q, lang));
-            }
-        }
-        best.map_or(Lang::Fa, |(_, lang)| lang)
-    }
-
-    /// `fa` or `en`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Fa => "fa",
-            Lang::En => "en",
-        }
-    }
-
-    /// Picks one of two strings.
-    pub fn pick<'a>(self, fa: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Fa => fa,
-            Lang::En => en,
-        }
-    }
-}
+pub use crate::text::{Bilingual, FieldProblem, Lang};
 
 /// The request's language, as a handler argument.
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
@@ -88,30 +38,6 @@ impl utoipa::IntoParams for Lang {
                 .build(),
         ]
     }
-}
-
-/// A string in both languages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bilingual {
-    pub fa: Cow<'static, str>,
-    pub en: Cow<'static, str>,
-}
-
-impl Bilingual {
-    pub fn new(fa: impl Into<Cow<'static, str>>, en: impl Into<Cow<'static, str>>) -> Self {
-        Bilingual { fa: fa.into(), en: en.into() }
-    }
-
-    fn get(&self, lang: Lang) -> &str {
-        lang.pick(&self.fa, &self.en)
-    }
-}
-
-/// Why one field was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldProblem {
-    pub field: String,
-    pub message: Bilingual,
 }
 
 /// A problem answer.
@@ -387,24 +313,4 @@ pub async fn method_not_allowed() -> Problem {
 /// Answers unknown paths.
 pub async fn not_found() -> Problem {
     Problem::not_found(Bilingual::new("چنین نشانی‌ای وجود ندارد", "no such path"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_language_prefers_the_highest_quality() {
-        let lang = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(v).unwrap());
-            Lang::from_headers(&h)
-        };
-        assert_eq!(lang("en"), Lang::En);
-        assert_eq!(lang("en-US,en;q=0.9"), Lang::En);
-        assert_eq!(lang("fa-IR,en;q=0.5"), Lang::Fa);
-        assert_eq!(lang("de, en;q=0.3"), Lang::En);
-        assert_eq!(lang("de"), Lang::Fa);
-        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Fa);
-    }
 }

@@ -12,13 +12,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::applications::rfc3339;
-use super::citizen::ApiJson;
+use super::errors::representation_problem;
+use super::extract::{ApiJson, ApiPath};
 use super::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::representation::{Basis, Representable, RepresentationError};
 use crate::store::{applications, citizens, mandates, now_ms, payments, random_id, sessions};
+use crate::text::rfc3339;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -54,52 +55,13 @@ pub struct ActingFor {
     pub subject: String,
 }
 
-pub fn problem(error: RepresentationError) -> Problem {
-    match error {
-        RepresentationError::NotAllowed => Problem::new(
-            StatusCode::FORBIDDEN,
-            "representation-refused",
-            Bilingual::new("اجازه‌ی اقدام از طرف این شخص را ندارید", "You may not act for this subject"),
-        )
-        .detail(Bilingual::new(
-            "ثبت شرکت‌ها شما را امضاکننده‌ی این شخص حقوقی نمی‌داند، یا ثبت احوال شما را ولی این فرزند زیر ۱۸ سال نمی‌شناسد.",
-            "the companies registry does not list you as a signatory of this legal entity, or the civil registry does not list you as a parent of this child under 18",
-        )),
-        RepresentationError::Off => Problem::new(
-            StatusCode::NOT_FOUND,
-            "representation-off",
-            Bilingual::new("اقدام از طرف دیگران در این میزبان فعال نیست", "Acting for others is not offered on this host"),
-        ),
-        RepresentationError::Unavailable(reason) => {
-            tracing::warn!(%reason, "a representation registry did not answer");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "registry-unavailable",
-                Bilingual::new("سامانه‌ی ثبت در دسترس نیست", "The registry is unavailable"),
-            )
-            .retry_after(10)
-        }
-    }
-}
-
-/// Before a filing or a payment: asks the registries again (no cache) whether the actor
-/// may still act for the subject.
-pub async fn recheck(app: &App, citizen: &Citizen) -> Result<(), Problem> {
-    let Some(actor) = &citizen.actor else {
-        return Ok(());
-    };
-    crate::auth::session::right_holds(app, &actor.national_id, actor.basis, &citizen.national_id, true)
-        .await
-        .map_err(problem)
-}
-
 /// Who acts for whom (shared by the API and the portal).
 pub async fn view(app: &App, citizen: &Citizen) -> Result<RepresentationView, Problem> {
     let (actor, actor_nid) = citizen.person();
     let mut may_act_for = match app.representation.of(&actor_nid, false).await {
         Ok(list) => list,
         Err(RepresentationError::Off) => Vec::new(),
-        Err(error) => return Err(problem(error)),
+        Err(error) => return Err(representation_problem(error)),
     };
     for mandate in mandates::in_force_for(&app.db, &actor_nid, now_ms()).await? {
         may_act_for.push(Representable {
@@ -184,7 +146,7 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
     }
     .map_err(|e| invalid("id", &e.fa, &e.en))?;
     let (actor, actor_nid) = citizen.person();
-    crate::auth::session::right_holds(app, &actor_nid, basis, &id, true).await.map_err(problem)?;
+    crate::window::acting::right_holds(app, &actor_nid, basis, &id, true).await.map_err(representation_problem)?;
     let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
     sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name()))).await?;
     let entry = crate::audit::Entry {
@@ -306,7 +268,7 @@ async fn acted(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<Act
 /// for citizens present.
 async fn clerk_of(app: &App, citizen: &Citizen) -> Result<crate::store::counter::Clerk, Problem> {
     if citizen.actor.is_some() {
-        return Err(problem(RepresentationError::NotAllowed));
+        return Err(representation_problem(RepresentationError::NotAllowed));
     }
     crate::store::counter::clerk(&app.db, &citizen.national_id).await?.ok_or_else(|| {
         Problem::new(
@@ -378,7 +340,7 @@ async fn counter_verify(
     let clerk = clerk_of(&app, &citizen).await?;
     let present = super::auth::verify_code(&app, client, body.national_id.as_deref(), body.code.as_deref()).await?;
     if present.id == citizen.subject {
-        return Err(problem(RepresentationError::NotAllowed));
+        return Err(representation_problem(RepresentationError::NotAllowed));
     }
     sessions::set_acting(&app.db, &citizen.session_id, Some((&present.id, Basis::Counter.name()))).await?;
     let entry = crate::audit::Entry {
@@ -473,7 +435,7 @@ pub struct ClerkPath {
 async fn clerk_remove(
     State(app): State<Arc<App>>,
     auth: super::admin::OperatorAuth,
-    super::citizen::ApiPath(path): super::citizen::ApiPath<ClerkPath>,
+    ApiPath(path): ApiPath<ClerkPath>,
 ) -> Result<StatusCode, Problem> {
     let operator = auth.admin()?;
     let national_id = panjereh_formats::national_id::parse(&path.national_id).unwrap_or(path.national_id.clone());
@@ -631,7 +593,7 @@ pub struct MandatePath {
 async fn mandate_revoke(
     State(app): State<Arc<App>>,
     citizen: Citizen,
-    super::citizen::ApiPath(path): super::citizen::ApiPath<MandatePath>,
+    ApiPath(path): ApiPath<MandatePath>,
 ) -> Result<StatusCode, Problem> {
     if citizen.actor.is_some() || !mandates::revoke(&app.db, &citizen.subject, &path.id, now_ms()).await? {
         return Err(Problem::not_found(Bilingual::new("وکالتی با این شناسه نیست", "no such mandate")));

@@ -1,4 +1,4 @@
-//! Sessions and the [`Citizen`] extractor.
+//! Sessions and the [`Citizen`] a request acts as (its extractor is in `api/extract.rs`).
 //!
 //! Apps send `Authorization: Bearer <token>`; the web portal gets the same token in an
 //! HttpOnly, SameSite=Lax cookie named [`COOKIE`]. A bad bearer token is refused (401);
@@ -8,17 +8,10 @@
 //! [`CookieName`]), and only the prefixed name is read: a cookie planted by a plain-HTTP
 //! page or a sibling domain cannot stand in for one the host set.
 
-use std::sync::Arc;
-
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::{assurance_from_name, assurance_name};
-use crate::api::problem::{Bilingual, Problem};
-use crate::app::App;
 use crate::config::AuthSettings;
 use crate::runtime::bindings::Assurance;
 use crate::store::citizens::CitizenRow;
@@ -28,26 +21,9 @@ use crate::store::{Db, now_ms};
 /// Name of the session cookie.
 pub const COOKIE: CookieName = CookieName::new("__Host-panjereh_session");
 /// Prefix of session tokens, so leaked tokens are easy to recognise in scanners.
-const TOKEN_PREFIX: &str = "pjs_";
+pub const TOKEN_PREFIX: &str = "pjs_";
 
-/// Which identity source vouched for a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// The built-in one-time-code provider.
-    Otp,
-    /// An OpenID Connect provider such as the national SSO.
-    Oidc,
-}
-
-impl Source {
-    /// Wire name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Otp => "otp",
-            Source::Oidc => "oidc",
-        }
-    }
-}
+pub use crate::names::Source;
 
 /// A session just created; `token` is shown once and never stored.
 #[derive(Debug, Clone)]
@@ -79,8 +55,8 @@ pub async fn issue(
         &NewSession {
             token_hash: &hash_token(&token),
             citizen_id: &citizen.id,
-            assurance: assurance_name(assurance),
-            source: source.name(),
+            assurance: assurance.as_str(),
+            source: source.as_str(),
             created_ms: now,
             expires_ms: now + settings.session_ttl.as_millis() as i64,
         },
@@ -180,8 +156,8 @@ pub struct Citizen {
     pub national_id: String,
     pub mobile: String,
     pub assurance: Assurance,
-    /// `otp` or `oidc`.
-    pub source: String,
+    /// Which identity source vouched for the session.
+    pub source: Source,
     pub expires_ms: i64,
     /// Who acts, when the session acts for someone else.
     pub actor: Option<Actor>,
@@ -219,149 +195,5 @@ impl Citizen {
     /// Whether the subject is a legal entity (its id is an 11-digit national legal ID).
     pub fn is_legal_entity(&self) -> bool {
         self.actor.as_ref().is_some_and(|a| a.basis == crate::auth::representation::Basis::Signatory)
-    }
-}
-
-/// A credential found on a request.
-enum Credential<'a> {
-    Bearer(&'a str),
-    Cookie(&'a str),
-}
-
-fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("").trim();
-        return Some(Credential::Bearer(token));
-    }
-    cookie_value(headers, COOKIE.get(over_https(headers))).map(Credential::Cookie)
-}
-
-/// A 401 problem: the request needs a signed-in citizen.
-pub fn sign_in_required(detail: Bilingual) -> Problem {
-    Problem::new(StatusCode::UNAUTHORIZED, "sign-in-required", Bilingual::new("ابتدا وارد شوید", "Sign-in required"))
-        .detail(detail)
-}
-
-async fn lookup(app: &App, token: &str) -> Result<Option<Citizen>, Problem> {
-    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
-        return Ok(None);
-    }
-    let Some((session, citizen)) = sessions::find_active(&app.db, &hash_token(token), now_ms()).await? else {
-        return Ok(None);
-    };
-    let Some(assurance) = assurance_from_name(&session.assurance) else {
-        return Ok(None);
-    };
-    let own = Citizen {
-        assurance,
-        session_id: session.id.clone(),
-        subject: citizen.id.clone(),
-        national_id: citizen.national_id.clone(),
-        mobile: citizen.mobile.clone(),
-        source: session.source.clone(),
-        expires_ms: session.expires_ms,
-        actor: None,
-    };
-    let Some((subject_id, basis)) = session.acting_for.clone() else {
-        return Ok(Some(own));
-    };
-    // Acting for someone: checked on every request (against a short cache of the
-    // registries' answers); a right that ended ends the acting, not the session.
-    let basis = crate::auth::representation::Basis::from_name(&basis);
-    let subject = crate::store::citizens::get(&app.db, &subject_id).await?;
-    let allowed = match (basis, &subject) {
-        (Some(basis), Some(subject)) => {
-            match right_holds(app, &citizen.national_id, basis, &subject.national_id, false).await {
-                Ok(()) => Some(basis),
-                // A registry that does not answer neither grants the right nor ends it: the
-                // request fails, and the session still acts for the subject afterwards.
-                Err(crate::auth::representation::RepresentationError::Unavailable(reason)) => {
-                    tracing::warn!(%reason, "a representation registry did not answer");
-                    return Err(Problem::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "registry-unavailable",
-                        Bilingual::new("سامانه‌ی ثبت در دسترس نیست", "The registry is unavailable"),
-                    )
-                    .detail(Bilingual::new(
-                        "حق اقدام شما از طرف این شخص بررسی نشد؛ چند لحظه دیگر دوباره تلاش کنید.",
-                        "your right to act for this subject could not be checked; try again in a moment",
-                    ))
-                    .retry_after(10));
-                }
-                Err(_) => None,
-            }
-        }
-        _ => None,
-    };
-    match (allowed, subject) {
-        (Some(basis), Some(subject)) => Ok(Some(Citizen {
-            subject: subject.id,
-            national_id: subject.national_id,
-            mobile: subject.mobile,
-            actor: Some(Actor { subject: citizen.id, national_id: citizen.national_id, basis }),
-            ..own
-        })),
-        _ => {
-            tracing::info!(session = %session.id, "the right to act for a subject ended; the session acts for its own citizen again");
-            sessions::set_acting(&app.db, &session.id, None).await?;
-            Ok(Some(own))
-        }
-    }
-}
-
-/// Whether `actor` (a national ID) may still act for `subject` on `basis`: the registries for
-/// signatories and parents (cached unless `fresh`), the clerks' register for counter
-/// offices (whose consent lasts the clerk's session).
-pub async fn right_holds(
-    app: &App,
-    actor: &str,
-    basis: crate::auth::representation::Basis,
-    subject: &str,
-    fresh: bool,
-) -> Result<(), crate::auth::representation::RepresentationError> {
-    use crate::auth::representation::{Basis, RepresentationError};
-    match basis {
-        Basis::Counter => match crate::store::counter::clerk(&app.db, actor).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(RepresentationError::NotAllowed),
-            Err(error) => Err(RepresentationError::Unavailable(error.to_string())),
-        },
-        Basis::Mandate => match crate::store::mandates::in_force_for(&app.db, actor, now_ms()).await {
-            Ok(list) if list.iter().any(|m| m.grantor_nid == subject) => Ok(()),
-            Ok(_) => Err(RepresentationError::NotAllowed),
-            Err(error) => Err(RepresentationError::Unavailable(error.to_string())),
-        },
-        _ => app.representation.check(actor, basis, subject, fresh).await.map(drop),
-    }
-}
-
-impl OptionalFromRequestParts<Arc<App>> for Citizen {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Option<Self>, Self::Rejection> {
-        match credential(&parts.headers) {
-            None => Ok(None),
-            Some(Credential::Cookie(token)) => lookup(app, token).await,
-            Some(Credential::Bearer(token)) => match lookup(app, token).await? {
-                Some(citizen) => Ok(Some(citizen)),
-                None => Err(sign_in_required(Bilingual::new(
-                    "نشست شما معتبر نیست یا پایان یافته است؛ دوباره وارد شوید.",
-                    "the bearer token is invalid, expired or revoked; sign in again",
-                ))),
-            },
-        }
-    }
-}
-
-impl FromRequestParts<Arc<App>> for Citizen {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
-        <Citizen as OptionalFromRequestParts<Arc<App>>>::from_request_parts(parts, app).await?.ok_or_else(|| {
-            sign_in_required(Bilingual::new(
-                "برای این کار باید وارد شوید.",
-                "sign in first: send `Authorization: Bearer <token>` or the session cookie",
-            ))
-        })
     }
 }

@@ -1,17 +1,12 @@
 //! Which client a request comes from: the TCP peer, or the client a trusted reverse proxy
 //! names; and the bucket a client is counted under by the per-client limits (sign-in in
-//! `auth::otp`, anonymous inquiries and single sign-on in `api::client_limit`).
+//! `auth::otp`, anonymous inquiries and single sign-on in `auth::client_limit`).
 //!
 //! IPv6 clients are counted by their /64, the block one subscriber gets.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv6Addr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
-
-use crate::app::App;
 
 /// The key a client is counted under.
 pub fn bucket(ip: IpAddr) -> IpAddr {
@@ -34,18 +29,8 @@ pub fn bucket(ip: IpAddr) -> IpAddr {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
-impl FromRequestParts<Arc<App>> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        let peer = peer.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-        Ok(ClientAddr(client_of(peer, &parts.headers, &app.config.trusted_proxies)))
-    }
-}
-
 /// The client behind `peer`, following `X-Forwarded-For` only through trusted proxies.
-fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }

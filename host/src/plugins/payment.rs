@@ -7,7 +7,7 @@
 //! under the operation `on-payment`. An adapter built for 0.1.0 has no `on-payment`: the
 //! answer is `Ok(Ok(None))`, nothing to do, without instantiating it.
 
-use super::{Adapter, Outcome, bounds};
+use super::{Adapter, Operation, Outcome, bounds};
 use crate::runtime::bindings::{BillRef, CallContext, FeeRef, PaidItem as WitPaidItem, Payment, StatusUpdate};
 
 /// A settled payment, as the host's payments code knows it.
@@ -56,18 +56,9 @@ impl PaymentNotice {
             rrn: self.rrn.clone(),
             trace: self.trace.clone(),
             masked_card: self.masked_card.clone(),
-            paid_at: rfc3339(self.paid_at_ms),
+            paid_at: crate::text::rfc3339(self.paid_at_ms),
         }
     }
-}
-
-fn rfc3339(ms: i64) -> String {
-    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(FORMAT).ok())
-        .unwrap_or_default()
 }
 
 impl Adapter {
@@ -77,16 +68,15 @@ impl Adapter {
         if !self.exec.release().has_on_payment() {
             return Ok(Ok(None));
         }
-        let request_id = ctx.request_id.clone();
-        let service = ctx.service.clone();
+        let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
         let payment = notice.to_wit();
-        self.observed(
-            "on-payment",
+        let check = |update: &Option<StatusUpdate>| update.as_ref().map_or(Ok(()), bounds::status_update);
+        self.call(
+            Operation::OnPayment,
+            &request_id,
             &service,
-            self.exec.call(self.caps.clone(), &request_id, move |a, store| {
-                Box::pin(async move { a.call_on_payment(store, &ctx, &payment).await })
-            }),
-            |update| update.as_ref().map_or(Ok(()), bounds::status_update),
+            move |a, store| Box::pin(async move { a.call_on_payment(store, &ctx, &payment).await }),
+            check,
         )
         .await
     }

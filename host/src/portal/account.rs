@@ -15,9 +15,7 @@ use serde::Deserialize;
 
 use super::catalogue::on_fields;
 use super::{Page, Posted, Visit, local_path, sign_in_first};
-use crate::api::applications::{application, list_applications};
 use crate::api::auth::{check_code, send_code, sign_out};
-use crate::api::citizen::service_detail;
 use crate::api::me::usage;
 use crate::app::App;
 use crate::auth::Citizen;
@@ -91,7 +89,7 @@ async fn start(State(app): State<Arc<App>>, ClientAddr(client): ClientAddr, visi
 
 /// The alert of a problem, unless all it says is already next to the fields.
 fn errors_or(alert: Value, problem: &crate::api::problem::Problem) -> Option<Value> {
-    (problem.errors.is_empty() || problem.slug != "invalid-input").then_some(alert)
+    problem.errors.is_empty().then_some(alert)
 }
 
 /// Step two: the code; on success the session cookie is set and the citizen sent on.
@@ -140,9 +138,9 @@ async fn applications(State(app): State<Arc<App>>, visit: Visit, citizen: Option
         return sign_in_first("/applications");
     };
     let page = Page::new(&visit, Some(&citizen), "my_applications");
-    match list_applications(&app, visit.lang, &citizen).await {
+    match crate::window::filing::list(&app, visit.lang, &citizen).await {
         Ok(applications) => page.render("applications.html", context! { applications }),
-        Err(problem) => page.problem(&problem),
+        Err(error) => page.error(error),
     }
 }
 
@@ -162,7 +160,7 @@ async fn show(
         return sign_in_first(&visit.here);
     };
     let page = Page::new(&visit, Some(&citizen), "my_applications");
-    match application(&app, visit.lang, &citizen, &code).await {
+    match crate::window::filing::application(&app, visit.lang, &citizen, &code).await {
         Ok(a) => {
             let payable = app.payments.is_some() && !a.bills.is_empty();
             let mut response =
@@ -175,7 +173,7 @@ async fn show(
             }
             response
         }
-        Err(problem) => page.problem(&problem),
+        Err(error) => page.error(error),
     }
 }
 
@@ -255,7 +253,9 @@ async fn data_usage(State(app): State<Arc<App>>, visit: Visit, citizen: Option<C
             let entries: Vec<Value> = entries
                 .iter()
                 .map(|u| {
-                    let title = service_detail(&app, visit.lang, &u.agency, &u.service).ok().map(|d| d.summary.title);
+                    let title = crate::window::catalogue::service(&app.registry, visit.lang, &u.agency, &u.service)
+                        .ok()
+                        .map(|d| d.summary.title);
                     context! { ..Value::from_serialize(u), ..context! { service_title => title } }
                 })
                 .collect();

@@ -14,13 +14,14 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{Page, Posted, Visit, sign_in_first};
-use crate::api::applications::file_application;
-use crate::api::citizen::{CatalogueQuery, catalogue, inquiry, service_detail};
-use crate::api::problem::{Lang, Problem};
-use crate::api::views::{ServiceDetail, ServiceSummary};
+use crate::api::citizen::CatalogueQuery;
+use crate::api::problem::{Bilingual, Lang, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::auth::throttle::ClientAddr;
+use crate::runtime::bindings::{Assurance, ServiceKind};
+use crate::window::views::{ServiceDetail, ServiceSummary};
+use crate::window::{ServiceError, catalogue, filing, inquiry::inquiry};
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -51,7 +52,7 @@ fn groups(services: &[ServiceSummary]) -> Vec<Group> {
 
 /// Everything offered, unfiltered.
 fn everything(app: &App, lang: Lang) -> Vec<ServiceSummary> {
-    catalogue(app, lang, &CatalogueQuery::default()).unwrap_or_default()
+    catalogue::search(&app.registry, lang, &catalogue::Filters::default())
 }
 
 async fn home(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>) -> Response {
@@ -89,8 +90,8 @@ async fn services(
     Query(filters): Query<Filters>,
 ) -> Response {
     let page = Page::new(&visit, citizen.as_ref(), "catalogue");
-    let found = match catalogue(&app, visit.lang, &filters.query()) {
-        Ok(found) => found,
+    let found = match filters.query().filters() {
+        Ok(filters) => catalogue::search(&app.registry, visit.lang, &filters),
         Err(problem) => return page.problem(&problem),
     };
     let all = everything(&app, visit.lang);
@@ -101,8 +102,8 @@ async fn services(
     let provinces: BTreeSet<String> = all
         .iter()
         .filter_map(|s| match &s.scope {
-            crate::api::views::ScopeView::Province { province } => Some(province.clone()),
-            crate::api::views::ScopeView::National => None,
+            crate::window::views::ScopeView::Province { province } => Some(province.clone()),
+            crate::window::views::ScopeView::National => None,
         })
         .collect();
     page.render(
@@ -129,9 +130,9 @@ async fn service(
     Path((agency, service)): Path<(String, String)>,
 ) -> Response {
     let page = Page::new(&visit, citizen.as_ref(), "catalogue");
-    match service_detail(&app, visit.lang, &agency, &service) {
+    match catalogue::service(&app.registry, visit.lang, &agency, &service) {
         Ok(detail) => form(&page, citizen.as_ref(), &detail, StatusCode::OK, Value::from(()), None, None),
-        Err(problem) => page.problem(&problem),
+        Err(error) => page.error(error),
     }
 }
 
@@ -145,8 +146,8 @@ fn form(
     errors: Option<BTreeMap<String, String>>,
     alert: Option<Value>,
 ) -> Response {
-    let needs_signin =
-        citizen.is_none() && (detail.summary.min_assurance != "none" || detail.summary.kind == "application");
+    let needs_signin = citizen.is_none()
+        && (detail.summary.min_assurance != Assurance::None || detail.summary.kind == ServiceKind::Application);
     page.render_status(
         status,
         "service.html",
@@ -171,17 +172,41 @@ async fn submit(
 ) -> Response {
     let lang = visit.lang;
     let page = Page::new(&visit, citizen.as_ref(), "catalogue");
-    let detail = match service_detail(&app, lang, &agency, &service) {
+    let detail = match catalogue::service(&app.registry, lang, &agency, &service) {
         Ok(detail) => detail,
-        Err(problem) => return page.problem(&problem),
+        Err(error) => return page.error(error),
     };
     let input: BTreeMap<String, serde_json::Value> = detail
         .fields
         .iter()
         .filter_map(|f| posted.get(&f.name).map(|v| (f.name.clone(), serde_json::Value::from(v))))
         .collect();
-    let outcome = if detail.summary.kind == "inquiry" {
-        inquiry(&app, lang, &agency, &service, client, citizen.as_ref(), &input).await.map(|answer| {
+    // The form again, filled in, with the problem beside its fields or above them.
+    let refused = |problem: Problem| {
+        let (errors, alert) = on_fields(lang, &problem, |name| detail.fields.iter().any(|f| f.name == name));
+        // When every message sits beside its field, no alert is added above the form, so
+        // nothing on the page moves.
+        let alert = (problem.errors.is_empty() || problem.errors.iter().any(|e| !errors.contains_key(&e.field)))
+            .then_some(alert);
+        let values = Value::from_serialize(&input);
+        let mut response = form(&page, citizen.as_ref(), &detail, problem.status, values, Some(errors), alert);
+        if let Some(seconds) = problem.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
+    };
+    if detail.summary.kind == ServiceKind::Inquiry
+        && citizen.is_none()
+        && let Err(problem) = crate::api::errors::admit_client(
+            &app.limits.anonymous_inquiries,
+            client,
+            Bilingual::new("استعلام بدون ورود", "inquiries without sign-in"),
+        )
+    {
+        return refused(problem);
+    }
+    let outcome = if detail.summary.kind == ServiceKind::Inquiry {
+        inquiry(&app, lang, (&agency, &service), citizen.as_ref(), &input).await.map(|answer| {
             let payable = app.payments.is_some() && !answer.document.bills.is_empty();
             let mut response = page.render(
                 "result.html",
@@ -202,29 +227,14 @@ async fn submit(
         })
     } else {
         let key = posted.get("_key").filter(|k| k.len() <= 64 && k.bytes().all(|b| b.is_ascii_graphic()));
-        file_application(&app, lang, &agency, &service, citizen.as_ref(), &input, key.map(str::to_owned))
+        filing::file(&app, lang, (&agency, &service), citizen.as_ref(), &input, key.map(str::to_owned))
             .await
-            .map(|(view, _)| Redirect::to(&format!("/applications/{}?filed=1", view.tracking_code)).into_response())
+            .map(|filed| Redirect::to(&format!("/applications/{}?filed=1", filed.view.tracking_code)).into_response())
     };
     match outcome {
         Ok(response) => response,
-        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => {
-            sign_in_first(&format!("/services/{agency}/{service}"))
-        }
-        Err(problem) => {
-            let (errors, alert) = on_fields(lang, &problem, |name| detail.fields.iter().any(|f| f.name == name));
-            // When every message sits beside its field, no alert is added above the form, so
-            // nothing on the page moves.
-            let alert = (problem.slug != "invalid-input"
-                || problem.errors.iter().any(|e| !errors.contains_key(&e.field)))
-            .then_some(alert);
-            let values = Value::from_serialize(&input);
-            let mut response = form(&page, citizen.as_ref(), &detail, problem.status, values, Some(errors), alert);
-            if let Some(seconds) = problem.retry_after {
-                response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
-            }
-            response
-        }
+        Err(ServiceError::SignInRequired { .. }) => sign_in_first(&format!("/services/{agency}/{service}")),
+        Err(error) => refused(Problem::from(error)),
     }
 }
 

@@ -42,9 +42,9 @@ async fn pay(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>
         return sign_in_first(&format!("/applications/{}", request.tracking_code.as_deref().unwrap_or_default()));
     }
     if let Some(citizen) = &citizen
-        && let Err(problem) = crate::api::representation::recheck(&app, citizen).await
+        && let Err(error) = crate::window::acting::recheck(&app, citizen).await
     {
-        return page.problem(&problem);
+        return page.problem(&crate::api::errors::representation_problem(error));
     }
     let actor = citizen.as_ref().and_then(Citizen::actor_id);
     let started = match payable(&request) {

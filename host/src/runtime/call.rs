@@ -92,19 +92,53 @@ pub struct Instantiable {
     pub(crate) kills: KillCounters,
 }
 
-/// How many calls were stopped, by reason.
-#[derive(Debug, Default)]
-pub struct KillCounters {
-    pub calls: AtomicU64,
-    pub busy: AtomicU64,
-    pub cpu: AtomicU64,
-    pub memory: AtomicU64,
-    pub trap: AtomicU64,
-    pub timeout: AtomicU64,
-    pub oversized: AtomicU64,
+impl CallError {
+    /// Every reason, by its label, in this order: the one list of them.
+    pub const REASONS: [&'static str; 6] = ["cpu_budget", "memory_limit", "trap", "timeout", "busy", "oversized"];
+
+    /// The metrics label of the reason (one of [`CallError::REASONS`]).
+    pub fn reason(&self) -> &'static str {
+        Self::REASONS[self.index()]
+    }
+
+    fn index(&self) -> usize {
+        match self {
+            CallError::CpuBudget(_) => 0,
+            CallError::Memory(_) => 1,
+            CallError::Trap(_) => 2,
+            CallError::Timeout(_) => 3,
+            CallError::Busy => 4,
+            CallError::Oversized(_) => 5,
+        }
+    }
 }
 
-type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+/// How many calls were made, and how many stopped, by reason.
+#[derive(Debug, Default)]
+pub struct KillCounters {
+    calls: AtomicU64,
+    stopped: [AtomicU64; CallError::REASONS.len()],
+}
+
+impl KillCounters {
+    /// Counts one call stopped for `error`.
+    pub fn count(&self, error: &CallError) {
+        self.stopped[error.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls started.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Calls stopped, by reason, in the order of [`CallError::REASONS`].
+    pub fn stopped(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        CallError::REASONS.into_iter().zip(self.stopped.iter().map(|c| c.load(Ordering::Relaxed)))
+    }
+}
+
+/// The future of one guest export call, borrowing the instance and its store.
+pub type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
 /// Why a linked component cannot be made instantiable.
 #[derive(Debug, thiserror::Error)]
@@ -217,7 +251,7 @@ impl Instantiable {
         let _permits = match permits.await {
             Ok(p) => p,
             Err(e) => {
-                self.kills.busy.fetch_add(1, Ordering::Relaxed);
+                self.kills.count(&e);
                 return Err(e);
             }
         };
@@ -236,15 +270,10 @@ impl Instantiable {
             Ok(Err(error)) => Err(self.classify(&store, error)),
         };
         if let Err(error) = &result {
-            let counter = match error {
-                CallError::CpuBudget(_) => &self.kills.cpu,
-                CallError::Memory(_) => &self.kills.memory,
-                CallError::Trap(_) => &self.kills.trap,
-                CallError::Timeout(_) => &self.kills.timeout,
-                CallError::Oversized(_) => &self.kills.oversized,
-                CallError::Busy => return result,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+            if matches!(error, CallError::Busy) {
+                return result;
+            }
+            self.kills.count(error);
             let (stdout, stderr) = store.data().captured_output();
             let (stdout, stderr) = (caps.redact(stdout.trim()), caps.redact(stderr.trim()));
             tracing::warn!(request_id, %error, %stdout, %stderr, "adapter call stopped");

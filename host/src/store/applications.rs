@@ -48,6 +48,18 @@ pub struct StoredBill {
     pub title_en: String,
 }
 
+impl From<&crate::runtime::bindings::Bill> for StoredBill {
+    fn from(bill: &crate::runtime::bindings::Bill) -> Self {
+        StoredBill {
+            bill_id: bill.bill_id.clone(),
+            payment_id: bill.payment_id.clone(),
+            amount_rial: bill.amount_rial,
+            title_fa: bill.title.fa.clone(),
+            title_en: bill.title.en.clone(),
+        }
+    }
+}
+
 /// One entry of the status history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {

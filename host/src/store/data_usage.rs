@@ -2,6 +2,8 @@
 //! to an adapter. Written before the adapter runs, so a hand-over is recorded even when
 //! the call then fails. Citizens read it through `GET /api/v1/me/data-usage`.
 
+use crate::names::Purpose;
+use crate::runtime::bindings::IdentityAttribute;
 use sqlx::Row as _;
 
 use super::Db;
@@ -13,10 +15,8 @@ pub struct Usage {
     pub adapter_id: String,
     pub agency: String,
     pub service: String,
-    /// `national-id` or `mobile`.
-    pub attribute: String,
-    /// `inquiry` or `application`.
-    pub purpose: String,
+    pub attribute: IdentityAttribute,
+    pub purpose: Purpose,
     pub request_id: String,
     pub at_ms: i64,
     /// Who acted, when someone acted for the citizen.
@@ -38,8 +38,8 @@ pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
         .bind(&e.adapter_id)
         .bind(&e.agency)
         .bind(&e.service)
-        .bind(&e.attribute)
-        .bind(&e.purpose)
+        .bind(e.attribute.as_str())
+        .bind(e.purpose.as_str())
         .bind(&e.request_id)
         .bind(e.at_ms)
         .bind(&e.actor_id)
@@ -47,6 +47,15 @@ pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
         .await?;
     }
     tx.commit().await
+}
+
+/// A column holding a wire name (`crate::names`).
+fn name<T>(row: &sqlx::any::AnyRow, column: &str) -> sqlx::Result<T>
+where
+    T: std::str::FromStr<Err = crate::names::UnknownName>,
+{
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|e| sqlx::Error::ColumnDecode { index: column.to_owned(), source: Box::new(e) })
 }
 
 /// A citizen's most recent hand-overs, newest first.
@@ -66,8 +75,8 @@ pub async fn list(db: &Db, citizen_id: &str, limit: i64) -> sqlx::Result<Vec<Usa
                 adapter_id: r.try_get("adapter_id")?,
                 agency: r.try_get("agency")?,
                 service: r.try_get("service")?,
-                attribute: r.try_get("attribute")?,
-                purpose: r.try_get("purpose")?,
+                attribute: name(r, "attribute")?,
+                purpose: name(r, "purpose")?,
                 request_id: r.try_get("request_id")?,
                 at_ms: r.try_get("at_ms")?,
                 actor_id: r.try_get("actor_id")?,

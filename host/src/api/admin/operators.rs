@@ -12,13 +12,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{OperatorAuth, storage_problem};
-use crate::api::applications::rfc3339;
-use crate::api::citizen::ApiPath;
+use crate::api::extract::ApiPath;
 use crate::api::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::audit::Entry;
 use crate::store::now_ms;
 use crate::store::operators::OperatorRecord;
+use crate::text::rfc3339;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(revoke))

@@ -21,7 +21,6 @@ use super::TokenView;
 
 use crate::api::problem::{Bilingual, Problem};
 use crate::app::App;
-use crate::auth::assurance_name;
 use crate::auth::oidc::{OidcError, RelyingParty};
 use crate::auth::return_to;
 use crate::auth::session::{self, CookieName, Source};
@@ -131,7 +130,11 @@ async fn login(
 ) -> Result<Response, Problem> {
     let rp = relying_party(&app)?;
     // Each start stores a row until its callback or its expiry.
-    app.limits.sso_logins.admit(client, Bilingual::new("درخواست ورود یکپارچه", "single sign-on starts"))?;
+    crate::api::errors::admit_client(
+        &app.limits.sso_logins,
+        client,
+        Bilingual::new("درخواست ورود یکپارچه", "single sign-on starts"),
+    )?;
     let Query(query) = query?;
     let return_to = query.return_to.unwrap_or_else(|| "/".to_owned());
     if !return_to::is_local(&return_to) {
@@ -213,8 +216,8 @@ async fn callback(
         Json(TokenView {
             token: issued.token.clone(),
             token_type: "Bearer",
-            expires_at: crate::api::applications::rfc3339(issued.session.expires_ms),
-            assurance: assurance_name(assurance),
+            expires_at: crate::text::rfc3339(issued.session.expires_ms),
+            assurance: assurance.as_str(),
             return_to: Some(identity.return_to),
         })
         .into_response()

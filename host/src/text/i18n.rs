@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use crate::api::problem::Lang;
+use crate::text::Lang;
 
 /// `(key, Persian, English)`.
 const STRINGS: &[(&str, &str, &str)] = &[

@@ -1,39 +1,22 @@
-//! The JSON shapes of the public API, built from the contract's types in one language.
+//! The JSON shapes of the public API (and what the portal renders), built from the
+//! contract's types in one language.
 //! Kept apart from the WIT types so the API stays stable when the contract grows.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::problem::Lang;
 use crate::runtime::bindings::{
-    Agency, Assurance, Bill, Document, FieldType, IdentityAttribute, Scope, Service, ServiceKind, Status, Text,
+    Agency, Assurance, Bill, Document, FieldType, IdentityAttribute, Scope, Service, ServiceKind, Text,
 };
+use crate::text::Lang;
+
+/// Serializes a contract enum by its wire name (`crate::names`).
+fn wire_name<S: serde::Serializer>(value: &impl std::fmt::Display, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
 
 fn t(lang: Lang, text: &Text) -> String {
     lang.pick(&text.fa, &text.en).to_owned()
-}
-
-/// Wire name of an assurance level.
-pub fn assurance_name(a: Assurance) -> &'static str {
-    match a {
-        Assurance::None => "none",
-        Assurance::Low => "low",
-        Assurance::Substantial => "substantial",
-        Assurance::High => "high",
-    }
-}
-
-/// Wire name of an application status.
-pub fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Submitted => "submitted",
-        Status::InReview => "in-review",
-        Status::ActionRequired => "action-required",
-        Status::Approved => "approved",
-        Status::Rejected => "rejected",
-        Status::Completed => "completed",
-        Status::Cancelled => "cancelled",
-    }
 }
 
 /// `GET /api/v1/agencies`.
@@ -94,11 +77,13 @@ pub struct ServiceSummary {
     pub category: CategoryView,
     /// `inquiry` or `application`.
     #[schema(value_type = String, example = "inquiry")]
-    pub kind: &'static str,
+    #[serde(serialize_with = "wire_name")]
+    pub kind: ServiceKind,
     pub scope: ScopeView,
     /// `none`, `low`, `substantial` or `high`: the session assurance the service needs.
     #[schema(value_type = String, example = "substantial")]
-    pub min_assurance: &'static str,
+    #[serde(serialize_with = "wire_name")]
+    pub min_assurance: Assurance,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fee_rial: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,15 +105,12 @@ impl ServiceSummary {
             title: t(lang, &service.title),
             description: t(lang, &service.description),
             category: CategoryView { id: service.category.id.clone(), label: t(lang, &service.category.label) },
-            kind: match service.kind {
-                ServiceKind::Inquiry => "inquiry",
-                ServiceKind::Application => "application",
-            },
+            kind: service.kind,
             scope: match &service.scope {
                 Scope::National => ScopeView::National,
                 Scope::Province(p) => ScopeView::Province { province: p.clone() },
             },
-            min_assurance: assurance_name(service.min_assurance),
+            min_assurance: service.min_assurance,
             fee_rial: service.fee_rial,
             expected_days: service.expected_days,
             href: format!("/api/v1/services/{}/{}", agency.id, service.id),

@@ -3,23 +3,21 @@
 //! evidence row each) and the start of single sign-on (a database row each).
 //!
 //! Clients are told apart as the sign-in limit tells them apart
-//! ([`crate::auth::throttle::ClientAddr`]: the TCP peer, or the client a trusted proxy
+//! ([`super::throttle::ClientAddr`]: the TCP peer, or the client a trusted proxy
 //! names; IPv6 by /64). The buckets live in this process: with N replicas behind a load
 //! balancer a client may get up to N times the budget. That is accepted here, because
 //! these limits shed load rather than guard a secret (unlike the sign-in limits, which
-//! must hold across replicas).
+//! must hold across replicas). The API refuses with a 429 (`api::errors::admit_client`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use super::problem::{Bilingual, Problem};
-use crate::auth::throttle::bucket;
+use super::throttle::bucket;
 
 /// Checks between two sweeps of buckets that have refilled.
 const SWEEP_EVERY: u32 = 4096;
@@ -52,24 +50,6 @@ impl ClientLimit {
             limiter.shrink_to_fit();
         }
         limiter.check_key(&bucket(client)).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
-    }
-
-    /// Like [`ClientLimit::check`], refusing with a 429 problem that says what was limited
-    /// (`what`) and when to try again (`Retry-After`).
-    pub fn admit(&self, client: IpAddr, what: Bilingual) -> Result<(), Problem> {
-        self.check(client).map_err(|wait| {
-            tracing::warn!(%client, what = %what.en, "client limited");
-            Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too-many-requests",
-                Bilingual::new("درخواست‌ها بیش از حد مجاز", "Too many requests"),
-            )
-            .detail(Bilingual::new(
-                format!("از این نشانی {} زیادی رسیده است؛ کمی صبر کنید و دوباره تلاش کنید.", what.fa),
-                format!("too many {} came from this address; wait a moment and try again", what.en),
-            ))
-            .retry_after(wait.as_secs().max(1))
-        })
     }
 }
 
@@ -104,9 +84,6 @@ mod tests {
         let wait = limit.check(client).unwrap_err();
         assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(30), "{wait:?}");
         assert!(limit.check("192.0.2.1".parse().unwrap()).is_ok());
-        let problem = limit.admit(client, Bilingual::new("استعلام", "inquiries")).unwrap_err();
-        assert_eq!(problem.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(problem.retry_after.is_some_and(|s| s >= 20));
     }
 
     #[test]
