@@ -117,6 +117,7 @@ async fn run(app: &App, job: &Job) -> Next {
         RECEIPT => receipt(app, id).await,
         EMAIL => send_email(app, id).await,
         CHANGED => changed(app, id).await,
+        jobs::AGENCY_MESSAGE => agency_message(app, id, &job.payload).await,
         other => Err(format!("unknown job kind {other}")),
     };
     result.unwrap_or_else(Next::Retry)
@@ -217,6 +218,28 @@ pub async fn tell(
         jobs::enqueue(&app.db, EMAIL, &json!({"message": message.id}), now_ms(), None, now_ms()).await?;
     }
     Ok(())
+}
+
+/// A message an agency's adapter sent the citizen of one of its applications (`notify`).
+async fn agency_message(app: &App, id: &str, payload: &serde_json::Value) -> Result<Next, String> {
+    let Some(row) = applications::by_id(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    let pair = |key: &str| {
+        let text = |i: usize| payload[key][i].as_str().map(str::to_owned);
+        text(0).zip(text(1)).ok_or_else(|| format!("an agency message without its {key}"))
+    };
+    tell(
+        app,
+        &row.citizen_id,
+        "agency-message",
+        pair("title")?,
+        pair("body")?,
+        Some(format!("/applications/{}", row.tracking_code)),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Next::Done)
 }
 
 /// The inbox message of an application's newest event.

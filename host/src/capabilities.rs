@@ -7,8 +7,8 @@
 //! # Layout
 //!
 //! - `grant.rs`: the one place where every grant is checked and every denial counted.
-//! - `config.rs`, `kv.rs`, `http.rs` (with `http/`), `log.rs`, `clock.rs`: one file per
-//!   host import.
+//! - `config.rs`, `kv.rs`, `http.rs` (with `http/`), `log.rs`, `clock.rs`, `notify.rs`: one
+//!   file per host import.
 //!
 //! [`CallState`]: crate::runtime::CallState
 
@@ -18,6 +18,7 @@ pub mod grant;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod notify;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +44,8 @@ pub struct Grant {
     pub http_hosts: BTreeSet<String>,
     /// Citizen attributes the adapter may receive.
     pub identity: BTreeSet<String>,
+    /// Whether the adapter may message the citizens of its agency's applications.
+    pub notify: bool,
 }
 
 impl Grant {
@@ -56,6 +59,7 @@ impl Grant {
             },
             http_hosts: requested.http_hosts.intersection(&approved.http_hosts).cloned().collect(),
             identity: requested.identity.intersection(&approved.identity).cloned().collect(),
+            notify: requested.notify && approved.notify,
         }
     }
 }
@@ -98,6 +102,9 @@ pub struct HostServices {
 pub struct Capabilities {
     /// The adapter's id, for log lines.
     pub adapter: String,
+    /// The agency the adapter serves (its manifest's), the only one whose citizens `notify`
+    /// reaches.
+    pub agency: String,
     /// The adapter's version, for log lines.
     pub version: String,
     /// The effective grant.
@@ -119,6 +126,7 @@ impl Capabilities {
     /// configuration limited to granted keys, outbound HTTP limited to granted destinations.
     pub fn new(
         adapter: &str,
+        agency: &str,
         version: &str,
         grant: Grant,
         config: &BTreeMap<String, ConfigValue>,
@@ -132,6 +140,7 @@ impl Capabilities {
         let egress = Egress::new(EgressPolicy::new(&grant.http_hosts), services.egress.clone());
         Capabilities {
             adapter: adapter.to_owned(),
+            agency: agency.to_owned(),
             version: version.to_owned(),
             grant,
             config,
@@ -166,15 +175,17 @@ pub struct Denials {
     pub config: AtomicU64,
     pub kv: AtomicU64,
     pub http: AtomicU64,
+    pub notify: AtomicU64,
 }
 
 impl Denials {
     /// The counts as `(capability, denials)` pairs, for metrics.
-    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+    pub fn snapshot(&self) -> [(&'static str, u64); 4] {
         [
             ("config", self.config.load(Ordering::Relaxed)),
             ("kv", self.kv.load(Ordering::Relaxed)),
             ("http", self.http.load(Ordering::Relaxed)),
+            ("notify", self.notify.load(Ordering::Relaxed)),
         ]
     }
 

@@ -6,22 +6,23 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: file, flags and environment resolved into a validated [`config::Config`].
-//! - [`runtime`]: the wasmtime engine, linker, per-call store, limits and CPU budget, and
-//!   the bindings of every contract release served (0.1.0, 0.2.0).
-//! - [`capabilities`]: host imports offered to adapters (log, config, kv, http, clock).
-//! - [`plugins`]: manifests, component checks, loading, the hot-swappable registry, and
-//!   the calls of an adapter (`on_payment` for the payments code).
-//! - [`forms`]: host-side validation of service forms.
-//! - [`api`]: the HTTP router, problem details and JSON views.
-//! - [`store`]: sqlx on SQLite or PostgreSQL, migrations, one file per aggregate.
-//! - [`audit`]: the hash-chained evidence log and its verifier.
-//! - [`metrics`]: Prometheus metrics.
-//! - [`auth`]: sign-in (built-in OTP provider), sessions, assurance checks, data-usage.
-//! - [`portal`]: the citizens' web portal at `/`, server-rendered, Persian first.
-//! - [`tracking`]: tracking codes of applications.
-//! - [`app`]: what is built once at start and shared by requests.
-//! - [`cli`]: the `panjereh` command.
+//! Layers, top first (`ARCHITECTURE.md` explains them; `cargo xtask test` checks them):
+//!
+//! - Edges: [`api`] (the HTTP router, extractors, problem documents, the OpenAPI
+//!   document), [`portal`] (the citizens' web portal at `/`, Persian first), [`cli`] (the
+//!   `panjereh` command), [`watch`] (installing packages dropped into the plugins folder).
+//! - Use cases: [`window`] (inquiries, applications, callbacks, status, the catalogue,
+//!   acting for others), [`payments`], [`background`] (the durable job queue), and [`app`]
+//!   (what they share, built once at start).
+//! - Services: [`auth`] (sign-in, sessions, identity hand-over, registries, per-client
+//!   limits), [`plugins`] (manifests, loading, the hot-swappable registry, the calls of an
+//!   adapter), [`audit`] (the hash-chained evidence log), [`config`], [`forms`] (host-side
+//!   validation of service forms), [`metrics`] (Prometheus).
+//! - Sandbox: [`runtime`] (the wasmtime engine, per-call store, limits, every contract
+//!   release served) and [`capabilities`] (the host imports, deny-by-default).
+//! - Storage: [`store`] (sqlx on SQLite or PostgreSQL, one file per aggregate).
+//! - Leaves: [`names`] (wire names), [`text`] (languages, times, Persian display),
+//!   [`tracking`] (tracking codes).
 
 pub mod api;
 pub mod app;

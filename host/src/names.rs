@@ -8,10 +8,12 @@
 //! | [`IdentityAttribute`] | `national-id`, `mobile` |
 //! | [`ServiceKind`] | `inquiry`, `application` |
 //! | [`Status`] | `submitted`, `in-review`, `action-required`, `approved`, `rejected`, `completed`, `cancelled` |
+//! | [`Audience`] | `persons`, `legal-entities`, `everyone` |
+//! | [`SubjectKind`] | `person`, `legal-entity` |
 //! | [`Purpose`] | `inquiry`, `application` |
 //! | [`Source`] | `otp`, `oidc` |
 
-use crate::runtime::bindings::{Assurance, IdentityAttribute, ServiceKind, Status};
+use crate::runtime::bindings::{Assurance, Audience, IdentityAttribute, ServiceKind, Status, SubjectKind};
 
 /// A name that is none of its type's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +83,17 @@ wire_names!(Status, "application status" {
     Cancelled => "cancelled",
 });
 
+wire_names!(Audience, "audience" {
+    Persons => "persons",
+    LegalEntities => "legal-entities",
+    Everyone => "everyone",
+});
+
+wire_names!(SubjectKind, "subject kind" {
+    Person => "person",
+    LegalEntity => "legal-entity",
+});
+
 wire_names!(Purpose, "purpose" {
     Inquiry => "inquiry",
     Application => "application",
@@ -99,6 +112,17 @@ impl Assurance {
             Assurance::Low => 1,
             Assurance::Substantial => 2,
             Assurance::High => 3,
+        }
+    }
+}
+
+impl Audience {
+    /// Whether a subject of `kind` may use a service for this audience.
+    pub fn admits(self, kind: SubjectKind) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::Persons => kind == SubjectKind::Person,
+            Audience::LegalEntities => kind == SubjectKind::LegalEntity,
         }
     }
 }
@@ -142,6 +166,8 @@ mod tests {
         round_trip(IdentityAttribute::ALL);
         round_trip(ServiceKind::ALL);
         round_trip(Status::ALL);
+        round_trip(Audience::ALL);
+        round_trip(SubjectKind::ALL);
         round_trip(Purpose::ALL);
         round_trip(Source::ALL);
         assert_eq!("in-review".parse::<Status>(), Ok(Status::InReview));

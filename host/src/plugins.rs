@@ -174,7 +174,7 @@ impl Adapter {
     }
 
     /// Refused capability uses, by capability.
-    pub fn denials(&self) -> [(&'static str, u64); 3] {
+    pub fn denials(&self) -> [(&'static str, u64); 4] {
         self.caps.denials.snapshot()
     }
 
@@ -381,8 +381,14 @@ pub async fn load(
 
     let limits = effective_limits(defaults, &manifest, settings, runtime.max_memory_bytes());
     let grant = Grant::intersect(&manifest.requested, &settings.grant);
-    let caps =
-        Arc::new(Capabilities::new(&manifest.id, &manifest.version.to_string(), grant, &settings.config, services));
+    let caps = Arc::new(Capabilities::new(
+        &manifest.id,
+        &manifest.agency,
+        &manifest.version.to_string(),
+        grant,
+        &settings.config,
+        services,
+    ));
     let exec = Instantiable::new(runtime.clone(), release, pre, limits, caps.clone()).await?;
 
     let mut adapter = Adapter { manifest, digest, wit, agency: placeholder_agency(), exec, caps };

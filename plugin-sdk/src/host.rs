@@ -73,6 +73,21 @@ pub mod kv {
     }
 }
 
+/// Messages to the citizens of this agency's applications (requested with `notify = true`).
+pub mod notify {
+    use super::imports;
+    pub use crate::bindings::panjereh::adapter::notify::NotifyError;
+    use crate::types::Text;
+
+    /// Tells the citizen who filed the application with `agency_reference` (from its
+    /// receipt) something: in their inbox, and by SMS or e-mail as they chose. `Ok` means
+    /// the host queued it durably. A title is one line of at most 120 characters in each
+    /// language, a body at most 1000; at most 5 messages per call.
+    pub fn send(agency_reference: &str, title: &Text, body: &Text) -> Result<(), NotifyError> {
+        imports::notify::send(agency_reference, title, body)
+    }
+}
+
 /// Outbound HTTP to granted hosts only.
 pub mod http {
     use super::imports;

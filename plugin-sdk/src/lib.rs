@@ -7,14 +7,14 @@
 //! (`cargo build --release --target wasm32-wasip2`, or `panjereh plugin build`).
 //!
 //! You never touch generated bindings: the types in [`types`] and the host imports in
-//! [`log`], [`config`], [`kv`], [`http`] and [`clock`] are all you need.
+//! [`log`], [`config`], [`kv`], [`http`], [`clock`] and [`notify`] are all you need.
 //!
 //! # Layout
 //!
 //! - [`Adapter`]: the trait you implement; `submit`, `status`, `on_callback` and
 //!   `on_payment` have defaults for inquiry-only agencies.
 //! - [`types`]: services, fields, documents, receipts and errors, with small builders.
-//! - [`log`], [`config`], [`kv`], [`http`], [`clock`]: the host's capabilities, each
+//! - [`log`], [`config`], [`kv`], [`http`], [`clock`], [`notify`]: the host's capabilities, each
 //!   deny-by-default: ask for them in your manifest and have an operator grant them.
 //! - `testing` (native builds only): in-memory fakes of those capabilities, so
 //!   `cargo test` on your machine runs the adapter's logic without a host. On
@@ -79,7 +79,7 @@ mod convert;
 pub mod types;
 
 mod host;
-pub use host::{clock, config, http, kv, log};
+pub use host::{clock, config, http, kv, log, notify};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

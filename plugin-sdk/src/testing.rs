@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use crate::http::{HttpError, Method, Request, Response};
 use crate::log::Level;
-use crate::types::{Assurance, CallContext, Citizen, Value};
+use crate::types::{Actor, Assurance, CallContext, Citizen, Representation, SubjectKind, Text, Value};
 
 /// The fixed time the fake clock starts at: 2025-11-28 09:00 UTC (1404/09/07, 12:30 in
 /// Tehran), so answers that depend on the date are reproducible.
@@ -47,6 +47,8 @@ struct Fakes {
     requests: Vec<Request>,
     logs: Vec<(Level, String)>,
     now_ms: Option<u64>,
+    notified: Vec<(String, Text, Text)>,
+    notify_denied: bool,
 }
 
 thread_local! {
@@ -138,9 +140,33 @@ pub fn signed_in(service: &str, national_id: &str) -> CallContext {
             national_id: Some(national_id.into()),
             mobile: None,
             assurance: Assurance::Substantial,
+            kind: SubjectKind::Person,
+            actor: None,
         }),
         ..context(service)
     }
+}
+
+/// A call context for `service` from a signatory acting for the legal entity `legal_id`,
+/// whose national legal ID was granted to the adapter.
+pub fn for_company(service: &str, legal_id: &str) -> CallContext {
+    let mut ctx = signed_in(service, legal_id);
+    if let Some(citizen) = ctx.citizen.as_mut() {
+        citizen.kind = SubjectKind::LegalEntity;
+        citizen.actor = Some(Actor { subject: "test-signatory".into(), basis: Representation::Signatory });
+    }
+    ctx
+}
+
+/// The messages sent through [`crate::notify`] on this thread: agency reference, title, body.
+pub fn notified() -> Vec<(String, Text, Text)> {
+    with(|f| f.notified.clone())
+}
+
+/// Makes [`crate::notify::send`] answer `not-granted`, like a host whose operator did not
+/// grant `notify`.
+pub fn deny_notify() {
+    with(|f| f.notify_denied = true);
 }
 
 /// Form values from `(name, value)` pairs, as the host would pass them.
@@ -158,6 +184,23 @@ pub(crate) mod fake {
 
         pub fn write(level: Level, message: &str) {
             with(|f| f.logs.push((level, message.to_owned())));
+        }
+    }
+
+    pub mod notify {
+        use super::*;
+        use crate::notify::NotifyError;
+
+        pub fn send(agency_reference: &str, title: &Text, body: &Text) -> Result<(), NotifyError> {
+            with(|f| {
+                if f.notify_denied {
+                    return Err(NotifyError::NotGranted(
+                        "messages to citizens (`notify`) are not granted to this adapter".into(),
+                    ));
+                }
+                f.notified.push((agency_reference.to_owned(), title.clone(), body.clone()));
+                Ok(())
+            })
         }
     }
 

@@ -5,8 +5,8 @@ pub use crate::bindings::exports::panjereh::adapter::adapter::{
 };
 pub use crate::bindings::panjereh::adapter::types::Text;
 pub use crate::bindings::panjereh::adapter::types::{
-    Assurance, Bill, BillRef, Category, Choice, Citizen, FeeRef, Field, FieldError, FieldType, IdentityAttribute, Item,
-    PaidItem, Scope, Service, ServiceKind, Status, Table,
+    Actor, Assurance, Audience, Bill, BillRef, Category, Choice, Citizen, FeeRef, Field, FieldError, FieldType,
+    IdentityAttribute, Item, PaidItem, Representation, Scope, Service, ServiceKind, Status, SubjectKind, Table,
 };
 
 impl Text {
@@ -63,6 +63,7 @@ impl Service {
             identity: Vec::new(),
             fee_rial: None,
             expected_days: None,
+            audience: Audience::Persons,
         }
     }
 
@@ -100,6 +101,19 @@ impl Service {
     /// Needs these attributes of the citizen.
     pub fn needs(mut self, attributes: &[IdentityAttribute]) -> Self {
         self.identity = attributes.to_vec();
+        self
+    }
+
+    /// Offers the service to legal entities only: a company's signatory uses it for the
+    /// company (the default is persons only).
+    pub fn for_legal_entities(mut self) -> Self {
+        self.audience = Audience::LegalEntities;
+        self
+    }
+
+    /// Offers the service to persons and legal entities alike.
+    pub fn for_everyone(mut self) -> Self {
+        self.audience = Audience::Everyone;
         self
     }
 
@@ -253,9 +267,21 @@ impl CallContext {
         if self.locale == "en" { &text.en } else { &text.fa }
     }
 
-    /// The signed-in citizen's national ID, when the operator granted it to the adapter.
+    /// The signed-in citizen's national ID (a legal entity's national legal ID), when the
+    /// operator granted it to the adapter.
     pub fn national_id(&self) -> Option<&str> {
         self.citizen.as_ref().and_then(|c| c.national_id.as_deref())
+    }
+
+    /// Whether the call is for a legal entity (through one of its signatories).
+    pub fn for_legal_entity(&self) -> bool {
+        self.citizen.as_ref().is_some_and(|c| c.kind == SubjectKind::LegalEntity)
+    }
+
+    /// Who acts, when someone acts for the subject (a signatory, a parent, a counter
+    /// clerk, a delegate).
+    pub fn actor(&self) -> Option<&Actor> {
+        self.citizen.as_ref().and_then(|c| c.actor.as_ref())
     }
 }
 

@@ -346,6 +346,47 @@ async fn the_building_permit_bills_its_fee_and_its_payment_sends_the_case_to_rev
     assert!(adapter.on_payment(ctx, &notice).await.unwrap().unwrap().is_none(), "a second report changes nothing");
 }
 
+/// An agency's note on a callback reaches the applicant's inbox through `notify`, only
+/// when the operator granted it.
+#[tokio::test]
+async fn an_agency_note_reaches_the_applicants_inbox_only_when_notify_is_granted() {
+    for granted in [true, false] {
+        let grants = if granted {
+            ISFAHAN_GRANTS.replace("identity = [\"national-id\"] }", "identity = [\"national-id\"], notify = true }")
+        } else {
+            ISFAHAN_GRANTS.to_owned()
+        };
+        let host = Host::start(&[ISFAHAN_MUNICIPALITY], &grants).await;
+        let token = sign_in(&host, "1271408929", "09131234567").await;
+        let (_, tree, _, _) = isfahan_applications().into_iter().find(|a| a.0 == "tree-pruning").unwrap();
+        let (_, filed) = post_as(&host, &token, &application(ISFAHAN, "tree-pruning"), json!({ "input": tree })).await;
+        let reference = filed["agency_reference"].as_str().unwrap().to_owned();
+        let body = json!({"reference": reference, "status": "in-review",
+            "notice_fa": "لطفاً شنبه با سند مالکیت به منطقه ۳ بیایید", "notice_en": "please come to district 3 on Saturday with the deed"});
+        let (status, answer) = agency_callback(&host, ISFAHAN, body).await;
+        assert_eq!(status, 200, "the status moves either way: {answer}");
+        let inbox = eventually(async || {
+            let (_, inbox) = get_as(&host, &token, "/api/v1/me/messages").await;
+            (inbox["count"].as_u64() >= Some(if granted { 2 } else { 1 }), inbox)
+        })
+        .await;
+        let kinds: Vec<&str> =
+            inbox["messages"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+        if granted {
+            assert!(kinds.contains(&"agency-message"), "{inbox}");
+            let note = inbox["messages"].as_array().unwrap().iter().find(|m| m["kind"] == "agency-message").unwrap();
+            assert!(note["body"].as_str().unwrap().contains("منطقه ۳"), "{note}");
+            assert!(note["title"].as_str().unwrap().contains(&reference), "{note}");
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let (_, inbox) = get_as(&host, &token, "/api/v1/me/messages").await;
+            assert_eq!(inbox["count"], 1, "only the status change, no note: {inbox}");
+            let denials = host.app.registry.get(ISFAHAN).unwrap().adapter.denials();
+            assert!(denials.contains(&("notify", 1)), "{denials:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn isfahan_tree_pruning_moves_from_submitted_to_approved_by_callbacks() {
     let host = Host::start(&[ISFAHAN_MUNICIPALITY], ISFAHAN_GRANTS).await;

@@ -175,7 +175,7 @@ async fn fetch(host: &Host, url: &str) -> BTreeMap<String, String> {
     inquire(host, "fetcher", "fetch", json!({ "url": url })).await
 }
 
-fn denials(host: &Host, agency: &str) -> [(&'static str, u64); 3] {
+fn denials(host: &Host, agency: &str) -> [(&'static str, u64); 4] {
     host.app.registry.get(agency).unwrap().adapter.denials()
 }
 
@@ -204,7 +204,7 @@ async fn a_granted_back_end_answers_by_address_and_by_name() {
     let answer = fetch(&host, &backend.url("/redirect/same")).await;
     assert_eq!((answer["status"].as_str(), answer["body"].as_str()), ("200", "hello from the agency"));
     assert_eq!(backend.hits(), ["/ok", "/ok", "/key", "/redirect/same", "/ok"]);
-    assert_eq!(denials(&host, "fetcher"), [("config", 0), ("kv", 0), ("http", 0)]);
+    assert_eq!(denials(&host, "fetcher"), [("config", 0), ("kv", 0), ("http", 0), ("notify", 0)]);
 
     // Outbound requests are counted for operators.
     let metrics = host.client.get(host.url("/metrics")).send().await.unwrap().text().await.unwrap();
@@ -258,7 +258,7 @@ async fn destinations_that_were_not_granted_are_refused_before_any_connection() 
 
     assert!(backend.hits().is_empty(), "{:?}", backend.hits());
     assert!(other.hits().is_empty(), "{:?}", other.hits());
-    let [_, _, ("http", refused)] = denials(&host, "fetcher") else { unreachable!() };
+    let [_, _, ("http", refused), _] = denials(&host, "fetcher") else { unreachable!() };
     assert_eq!(refused, 6);
 }
 
@@ -515,7 +515,7 @@ async fn adapters_keep_private_state_within_their_quota() {
     let db = host.app.db.clone();
     let stored = panjereh_host::store::kv::get(&db, "keeper-two", "note").await.unwrap();
     assert_eq!(stored.as_deref(), Some(&b"beta"[..]));
-    assert_eq!(denials(&host, "keeper"), [("config", 0), ("kv", 0), ("http", 0)]);
+    assert_eq!(denials(&host, "keeper"), [("config", 0), ("kv", 0), ("http", 0), ("notify", 0)]);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{APPLICANT, APPLICANT_WITH_NATIONAL_ID, Database, Host, on_both_databases};
+use crate::harness::{APPLICANT, APPLICANT_WITH_NATIONAL_ID, Database, Host, ISFAHAN_MUNICIPALITY, on_both_databases};
 
 const PARENT: (&str, &str) = ("0499370899", "09121234567");
 const CHILD: &str = "0084575948";
@@ -165,11 +165,68 @@ async fn a_signatory_acts_for_a_company_while_the_registry_says_so(db: Database)
     assert_eq!(act(&host, &token, "signatory", COMPANY).await.status, 403);
 }
 
+/// A company's contractor qualification is renewed by its signatory: a person on their
+/// own is refused, the agency is told it is a legal entity and who acts for it, and the
+/// application is the company's, recorded with its signatory as the actor.
+async fn a_signatory_files_for_the_company_and_a_person_alone_cannot(db: Database) {
+    let registries = registries(60).await;
+    let config = format!(
+        "{}\n[adapters.isfahan-municipality]\ngrant = {{ kv-quota-kib = 1024, identity = [\"national-id\"] }}\n",
+        registries.config
+    );
+    let host = Host::start_db(db, &[ISFAHAN_MUNICIPALITY], &config).await;
+    let token = host.sign_in(SIGNATORY.0, SIGNATORY.1).await;
+    let person = host.get_as(&token, "/api/v1/me").await.body["subject"].as_str().unwrap().to_owned();
+    let renewal = || Some(json!({"input": {"field": "civil", "grade": "3"}}));
+    let path = "/api/v1/services/isfahan-municipality/contractor-renewal/applications";
+
+    let alone = host.call(Method::POST, path, Some(&token), renewal(), &[]).await;
+    assert_eq!((alone.status, alone.body["type"].as_str()), (403, Some("/problems/service-for-legal-entities")));
+    let detail =
+        host.call(Method::GET, "/api/v1/services/isfahan-municipality/contractor-renewal", None, None, &[]).await;
+    assert_eq!(detail.body["audience"], "legal-entities", "{}", detail.body);
+
+    assert_eq!(act(&host, &token, "signatory", COMPANY).await.status, 200);
+    let company = host.get_as(&token, "/api/v1/me").await.body["subject"].as_str().unwrap().to_owned();
+    let filed = host.call(Method::POST, path, Some(&token), renewal(), &[("idempotency-key", "renew-1")]).await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    assert_eq!(filed.body["filed_by"], person.as_str(), "the signatory is recorded as the actor");
+    assert!(filed.body["agency_reference"].as_str().unwrap().starts_with("ISF-CR-"), "{}", filed.body);
+    let code = filed.body["tracking_code"].as_str().unwrap().to_owned();
+    let listed = host.get_as(&token, "/api/v1/applications").await.body;
+    assert_eq!(listed["applications"][0]["tracking_code"], code.as_str(), "the company's applications");
+
+    // The evidence names both: the signatory acted, for the company.
+    let auditor = host.operator("auditor", panjereh_host::store::operators::Role::Auditor).await;
+    let submit = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let (_, audit) = host.admin(Method::GET, "/admin/v1/audit", &auditor, None).await;
+            let found = audit["entries"].as_array().unwrap().iter().find(|e| e["kind"] == "call.submit").cloned();
+            if let Some(entry) = found {
+                break entry;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the submit reaches the evidence log");
+    assert_eq!(submit["actor"], person.as_str());
+    let data: Value = serde_json::from_str(submit["data"].as_str().unwrap()).unwrap();
+    assert_eq!((data["on_behalf_of"].as_str(), data["outcome"].as_str()), (Some(company.as_str()), Some("ok")));
+
+    // Back to acting for oneself: the company's application is not the person's.
+    let back = host.call(Method::DELETE, "/api/v1/me/representation", Some(&token), None, &[]).await;
+    assert!(back.status < 300, "{}", back.body);
+    let own = host.get_as(&token, "/api/v1/applications").await.body;
+    assert_eq!(own["count"], 0, "{own}");
+}
+
 on_both_databases!(
     a_parent_acts_for_a_minor_and_both_see_it,
     a_signatory_acts_for_a_company_while_the_registry_says_so,
     a_counter_clerk_acts_for_a_citizen_present_only_with_their_code,
     a_mandate_lets_a_delegate_act_until_it_ends,
+    a_signatory_files_for_the_company_and_a_person_alone_cannot,
 );
 
 #[tokio::test]

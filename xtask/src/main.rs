@@ -273,7 +273,8 @@ fn mock_identity(addr: &str) -> Option<String> {
     Some(body.trim().to_owned())
 }
 
-/// Runs every test in the workspace, then the end-to-end tests. The `panjereh` binary is
+/// Checks the host's layering, runs every test in the workspace and the sample adapters',
+/// then the end-to-end tests. The `panjereh` binary is
 /// built first: the crash test runs it as a real process and kills it.
 fn test(extra: &[String]) -> anyhow::Result<()> {
     let violations = layers::check(&root().join("host/src"))?;
@@ -286,6 +287,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     oidc_provider()?;
     cargo(&["build", "-p", "panjereh-host", "--bin", "panjereh"], &[])?;
     cargo(&["test", "--workspace"], extra)?;
+    // The sample adapters' own tests, natively against the SDK's fakes (their workspace is
+    // separate: it builds for wasm32-wasip2 too).
+    cargo(&["test", "--manifest-path", "plugins/Cargo.toml"], &[])?;
     polyglot()?;
     e2e()
 }

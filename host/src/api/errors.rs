@@ -22,7 +22,11 @@ pub fn status_of(slug: &str) -> StatusCode {
         }
         "wrong-service-kind" | "application-in-progress" | "callback-replayed" => StatusCode::CONFLICT,
         "sign-in-required" | "callback-signature" => StatusCode::UNAUTHORIZED,
-        "assurance-too-low" | "service-for-persons" | "forbidden" | "representation-refused" => StatusCode::FORBIDDEN,
+        "assurance-too-low"
+        | "service-for-persons"
+        | "service-for-legal-entities"
+        | "forbidden"
+        | "representation-refused" => StatusCode::FORBIDDEN,
         "invalid-input" | "idempotency-key-reused" => StatusCode::UNPROCESSABLE_ENTITY,
         "adapter-error" | "adapter-memory-limit" | "adapter-failed" | "adapter-answer-too-large" => {
             StatusCode::BAD_GATEWAY
@@ -130,6 +134,12 @@ impl From<ServiceError> for Problem {
                 titled("این خدمت برای اشخاص حقیقی است", "This service is for natural persons").detail(Bilingual::new(
                     "این خدمت کد ملی شخص را به دستگاه می‌فرستد؛ برای استفاده از آن از طرف خودتان اقدام کنید.",
                     "the service hands a person's national ID to the agency; act for yourself to use it",
+                ))
+            }
+            ServiceError::ForLegalEntities => {
+                titled("این خدمت برای اشخاص حقوقی است", "This service is for legal entities").detail(Bilingual::new(
+                    "این خدمت را امضاکننده‌ی یک شخص حقوقی از طرف آن انجام می‌دهد؛ نخست از بخش «اقدام از طرف دیگران» شرکت را برگزینید.",
+                    "a signatory uses this service for a legal entity: choose the company under acting for others first",
                 ))
             }
             ServiceError::InvalidInput(errors) => Problem::invalid_input(errors),
@@ -305,6 +315,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("sign-in-required", "The service needs a signed-in citizen, or the token is not valid"),
     ("assurance-too-low", "The session's assurance is below the service's"),
     ("service-for-persons", "A legal entity asked for a service for natural persons"),
+    ("service-for-legal-entities", "A person, not acting for a legal entity, asked for a service for legal entities"),
     ("invalid-input", "Fields the host or the agency refused, each with its reason"),
     ("forbidden", "The agency refused"),
     ("agency-unavailable", "The agency's system is down"),

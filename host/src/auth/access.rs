@@ -10,7 +10,7 @@ use sha2::Sha256;
 
 use super::Citizen;
 use crate::plugins::Adapter;
-use crate::runtime::bindings::{self, IdentityAttribute, Service};
+use crate::runtime::bindings::{self, IdentityAttribute, Service, SubjectKind};
 use crate::store::data_usage::{self, Usage};
 use crate::store::{Db, now_ms};
 
@@ -67,6 +67,11 @@ pub async fn disclose(
         national_id: handed.contains(&IdentityAttribute::NationalId).then(|| citizen.national_id.clone()),
         mobile: handed.contains(&IdentityAttribute::Mobile).then(|| citizen.mobile.clone()),
         assurance: citizen.assurance,
+        kind: if citizen.is_legal_entity() { SubjectKind::LegalEntity } else { SubjectKind::Person },
+        actor: citizen.actor.as_ref().map(|actor| bindings::Actor {
+            subject: pseudonym(&actor.subject, &adapter.agency.id),
+            basis: actor.basis.into(),
+        }),
     }))
 }
 

@@ -31,6 +31,18 @@ pub enum Basis {
     Mandate,
 }
 
+impl From<Basis> for crate::runtime::bindings::Representation {
+    fn from(basis: Basis) -> Self {
+        use crate::runtime::bindings::Representation;
+        match basis {
+            Basis::Signatory => Representation::Signatory,
+            Basis::Guardian => Representation::Guardian,
+            Basis::Counter => Representation::CounterClerk,
+            Basis::Mandate => Representation::Mandate,
+        }
+    }
+}
+
 impl Basis {
     pub fn name(self) -> &'static str {
         match self {

@@ -13,7 +13,7 @@ use super::{Capabilities, Denials};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Denied {
-    /// The capability refused: `config`, `kv` or `http`.
+    /// The capability refused: `config`, `kv`, `http` or `notify`.
     pub capability: &'static str,
     /// Names what was missing; never contains a configuration value.
     pub message: String,
@@ -39,6 +39,18 @@ impl Capabilities {
         }
         Denials::count(&self.denials.kv);
         Err(Denied { capability: "kv", message: "key-value storage is not granted to this adapter".into() })
+    }
+
+    /// `notify`: messages must be requested and granted.
+    pub(crate) fn check_notify(&self) -> Result<(), Denied> {
+        if self.grant.notify {
+            return Ok(());
+        }
+        Denials::count(&self.denials.notify);
+        Err(Denied {
+            capability: "notify",
+            message: "messages to citizens (`notify`) are not granted to this adapter".into(),
+        })
     }
 
     /// `http`, first layer: the URL's `host:port` must be granted.

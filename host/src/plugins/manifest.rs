@@ -62,6 +62,9 @@ pub struct RawCapabilities {
     /// Citizen attributes: `national-id`, `mobile`.
     #[serde(default)]
     pub identity: Vec<String>,
+    /// Messages to the citizens of the agency's applications (`notify`).
+    #[serde(default)]
+    pub notify: bool,
 }
 
 /// Limits as written in manifests and in the operator's configuration.
@@ -101,6 +104,7 @@ impl RawCapabilities {
             kv_quota: self.kv_quota_kib.map(|kib| kib * 1024),
             http_hosts: self.http.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
             identity: self.identity.into_iter().collect::<BTreeSet<_>>(),
+            notify: self.notify,
         })
     }
 }

@@ -36,8 +36,6 @@ const ALLOWED_WASI: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
-/// Host interfaces of the contract an adapter may import.
-const CONTRACT_IMPORTS: &[&str] = &["types", "log", "config", "kv", "http", "clock"];
 
 /// Why a component was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -118,7 +116,7 @@ pub fn check_component(engine: &Engine, component: &Component) -> Result<(Versio
         let (interface, version) = split_name(name);
         let allowed = match interface.strip_prefix(WIT_PACKAGE).and_then(|rest| rest.strip_prefix('/')) {
             Some(contract) => {
-                CONTRACT_IMPORTS.contains(&contract)
+                release.host_interfaces().contains(&contract)
                     && version
                         .and_then(|v| Version::parse(v).ok())
                         .is_some_and(|v| wit_compatible(&v, &release.version()))

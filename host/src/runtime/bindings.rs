@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
     imports: {
         "panjereh:adapter/kv": async,
         "panjereh:adapter/http": async,
+        "panjereh:adapter/notify": async,
         default: trappable,
     },
     exports: { default: async },
@@ -17,19 +18,21 @@ pub use exports::panjereh::adapter::adapter::{
     AdapterError, Agency, CallContext, Document, Payment, Receipt, StatusUpdate, Value,
 };
 pub use panjereh::adapter::types::{
-    Assurance, Bill, BillRef, Category, Choice, Citizen, FeeRef, Field, FieldError, FieldType, IdentityAttribute, Item,
-    PaidItem, Scope, Service, ServiceKind, Status, Table, Text,
+    Actor, Assurance, Audience, Bill, BillRef, Category, Choice, Citizen, FeeRef, Field, FieldError, FieldType,
+    IdentityAttribute, Item, PaidItem, Representation, Scope, Service, ServiceKind, Status, SubjectKind, Table, Text,
 };
-pub use panjereh::adapter::{clock, config, http, kv, log};
+pub use panjereh::adapter::{clock, config, http, kv, log, notify};
 
 /// `panjereh:adapter@0.1.0`, generated from `wit/snapshots/0.1.0`.
 ///
-/// Only its `adapter` export is generated here. 0.2.0 changed none of the capability
-/// interfaces and, in `types`, only `receipt` and `status-update` (which gained `bills`),
-/// so everything else is mapped to the current release's Rust types: component types
-/// are checked by structure, not by name, and a change that broke this would refuse every
-/// 0.1.0 adapter at load (the tests load some). The capability imports are linked under
-/// their 0.1.0 names with the current implementations (see [`super::contract`]).
+/// Only its `adapter` export is generated here. 0.2.0 changed none of the 0.1.0 capability
+/// interfaces (it added `notify`) and, in `types`, only the records below: `receipt` and
+/// `status-update` gained `bills`, `service` its `audience`, `citizen` its `kind` and
+/// `actor` (and so `agency` and `call-context`, which hold them). Everything else is mapped
+/// to the current release's Rust types: component types are checked by structure, not by
+/// name, and a change that broke this would refuse every 0.1.0 adapter at load (the tests
+/// load some). The capability imports are linked under their 0.1.0 names with the current
+/// implementations (see [`super::contract`]).
 pub mod v0_1 {
     wasmtime::component::bindgen!({
         world: "agency-adapter",
@@ -47,7 +50,7 @@ pub mod v0_1 {
         },
     });
 
-    /// `panjereh:adapter/types@0.1.0`: the current types, except the two records 0.2.0
+    /// `panjereh:adapter/types@0.1.0`: the current types, except the records 0.2.0
     /// changed.
     pub mod types {
         pub use crate::runtime::bindings::panjereh::adapter::types::*;
@@ -61,6 +64,57 @@ pub mod v0_1 {
             pub agency_reference: String,
             pub status: Status,
             pub message: Text,
+        }
+
+        /// `service` of 0.1.0: no audience.
+        #[derive(ComponentType, Lift, Lower, Clone, Debug)]
+        #[component(record)]
+        pub struct Service {
+            pub id: String,
+            pub title: Text,
+            pub description: Text,
+            pub category: Category,
+            pub kind: ServiceKind,
+            pub scope: Scope,
+            pub fields: Vec<Field>,
+            #[component(name = "min-assurance")]
+            pub min_assurance: Assurance,
+            pub identity: Vec<IdentityAttribute>,
+            #[component(name = "fee-rial")]
+            pub fee_rial: Option<u64>,
+            #[component(name = "expected-days")]
+            pub expected_days: Option<u32>,
+        }
+
+        /// `agency` of 0.1.0: its services have no audience.
+        #[derive(ComponentType, Lift, Lower, Clone, Debug)]
+        #[component(record)]
+        pub struct Agency {
+            pub id: String,
+            pub name: Text,
+            pub services: Vec<Service>,
+        }
+
+        /// `citizen` of 0.1.0: no kind, no actor.
+        #[derive(ComponentType, Lift, Lower, Clone, Debug)]
+        #[component(record)]
+        pub struct Citizen {
+            pub subject: String,
+            #[component(name = "national-id")]
+            pub national_id: Option<String>,
+            pub mobile: Option<String>,
+            pub assurance: Assurance,
+        }
+
+        /// `call-context` of 0.1.0: its citizen is the 0.1.0 record.
+        #[derive(ComponentType, Lift, Lower, Clone, Debug)]
+        #[component(record)]
+        pub struct CallContext {
+            #[component(name = "request-id")]
+            pub request_id: String,
+            pub service: String,
+            pub citizen: Option<Citizen>,
+            pub locale: String,
         }
 
         /// `status-update` of 0.1.0: no bills.

@@ -30,6 +30,14 @@ impl Release {
     /// Every release served, oldest first.
     pub const ALL: [Release; 2] = [Release::V0_1, Release::V0_2];
 
+    /// The contract's interfaces an adapter of this release may import.
+    pub fn host_interfaces(self) -> &'static [&'static str] {
+        match self {
+            Release::V0_1 => &["types", "log", "config", "kv", "http", "clock"],
+            Release::V0_2 => &["types", "log", "config", "kv", "http", "clock", "notify"],
+        }
+    }
+
     /// Whether adapters of this release export `on-payment`.
     pub fn has_on_payment(self) -> bool {
         self != Release::V0_1
@@ -97,7 +105,7 @@ impl Guest {
     /// `describe`.
     pub async fn call_describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Agency> {
         match self {
-            Guest::V0_1(g) => g.panjereh_adapter_adapter().call_describe(store).await,
+            Guest::V0_1(g) => Ok(g.panjereh_adapter_adapter().call_describe(store).await?.into()),
             Guest::V0_2(g) => g.panjereh_adapter_adapter().call_describe(store).await,
         }
     }
@@ -110,7 +118,7 @@ impl Guest {
         input: &[Value],
     ) -> Answer<Document> {
         match self {
-            Guest::V0_1(g) => g.panjereh_adapter_adapter().call_inquire(store, ctx, input).await,
+            Guest::V0_1(g) => g.panjereh_adapter_adapter().call_inquire(store, &ctx.into(), input).await,
             Guest::V0_2(g) => g.panjereh_adapter_adapter().call_inquire(store, ctx, input).await,
         }
     }
@@ -123,7 +131,9 @@ impl Guest {
         input: &[Value],
     ) -> Answer<Receipt> {
         match self {
-            Guest::V0_1(g) => Ok(g.panjereh_adapter_adapter().call_submit(store, ctx, input).await?.map(Receipt::from)),
+            Guest::V0_1(g) => {
+                Ok(g.panjereh_adapter_adapter().call_submit(store, &ctx.into(), input).await?.map(Receipt::from))
+            }
             Guest::V0_2(g) => g.panjereh_adapter_adapter().call_submit(store, ctx, input).await,
         }
     }
@@ -136,9 +146,11 @@ impl Guest {
         reference: &str,
     ) -> Answer<StatusUpdate> {
         match self {
-            Guest::V0_1(g) => {
-                Ok(g.panjereh_adapter_adapter().call_status(store, ctx, reference).await?.map(StatusUpdate::from))
-            }
+            Guest::V0_1(g) => Ok(g
+                .panjereh_adapter_adapter()
+                .call_status(store, &ctx.into(), reference)
+                .await?
+                .map(StatusUpdate::from)),
             Guest::V0_2(g) => g.panjereh_adapter_adapter().call_status(store, ctx, reference).await,
         }
     }

@@ -30,6 +30,8 @@ pub struct CallState {
     pub(crate) request_id: String,
     /// Log lines written so far in this call (rate limit).
     pub(crate) log_lines: u32,
+    /// Messages sent through `notify` so far in this call.
+    pub(crate) notices: u32,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -54,6 +56,7 @@ impl CallState {
             caps,
             request_id,
             log_lines: 0,
+            notices: 0,
             stdout,
             stderr,
         }

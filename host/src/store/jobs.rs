@@ -38,6 +38,10 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
     })
 }
 
+/// The kind of a job the `notify` capability queues (a message an agency's adapter sends
+/// the citizen of one of its applications); the background worker runs it.
+pub const AGENCY_MESSAGE: &str = "message.agency";
+
 /// Queues a job; with a `dedupe` key, nothing is queued while a job of that key is.
 /// Answers whether a job was queued.
 pub async fn enqueue(

@@ -15,7 +15,7 @@ use super::error::{AdapterFailure, ServiceError, purpose};
 use crate::app::App;
 use crate::auth::{Citizen, access};
 use crate::plugins::{Adapter, Operation, Outcome, Registry, Slot};
-use crate::runtime::bindings::{AdapterError, Assurance, CallContext, IdentityAttribute, Service, ServiceKind, Value};
+use crate::runtime::bindings::{AdapterError, Assurance, CallContext, Service, ServiceKind, SubjectKind, Value};
 use crate::text::{Bilingual, FieldProblem, Lang};
 
 /// The adapter serving `agency` and the index of its service `service`, enabled or not.
@@ -41,13 +41,19 @@ pub fn enabled_agency(registry: &Registry, agency: &str) -> Result<Arc<Adapter>,
 }
 
 /// Lets the caller use `service` as a `kind`: the right kind of service, a subject the
-/// service is for, and a sign-in at least as strong as the service requires.
+/// service is for (its audience: persons, legal entities, or both; an anonymous caller
+/// counts as a person), and a sign-in at least as strong as the service requires.
 pub fn admit(service: &Service, kind: ServiceKind, citizen: Option<&Citizen>) -> Result<(), ServiceError> {
     if service.kind != kind {
         return Err(ServiceError::WrongKind { expected: kind });
     }
-    if citizen.is_some_and(Citizen::is_legal_entity) && service.identity.contains(&IdentityAttribute::NationalId) {
-        return Err(ServiceError::ForPersons);
+    let subject =
+        if citizen.is_some_and(Citizen::is_legal_entity) { SubjectKind::LegalEntity } else { SubjectKind::Person };
+    if !service.audience.admits(subject) {
+        return Err(match subject {
+            SubjectKind::LegalEntity => ServiceError::ForPersons,
+            SubjectKind::Person => ServiceError::ForLegalEntities,
+        });
     }
     let needed = service.min_assurance;
     match citizen {

@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// A legal entity asked for a service that hands a person's national ID over.
     #[error("the service is for natural persons")]
     ForPersons,
+    /// A person (not acting for a legal entity) asked for a service for legal entities.
+    #[error("the service is for legal entities")]
+    ForLegalEntities,
     /// The host refused fields of the form.
     #[error("{} fields are not valid", .0.len())]
     InvalidInput(Vec<FieldProblem>),
@@ -89,6 +92,7 @@ impl ServiceError {
             ServiceError::SignInRequired { .. } => "sign-in-required",
             ServiceError::AssuranceTooLow { .. } => "assurance-too-low",
             ServiceError::ForPersons => "service-for-persons",
+            ServiceError::ForLegalEntities => "service-for-legal-entities",
             ServiceError::InvalidInput(_) => "invalid-input",
             ServiceError::Adapter { failure, .. } => match failure {
                 AdapterFailure::InvalidInput(_) => "invalid-input",

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::runtime::bindings::{
-    Agency, Assurance, Bill, Document, FieldType, IdentityAttribute, Scope, Service, ServiceKind, Text,
+    Agency, Assurance, Audience, Bill, Document, FieldType, IdentityAttribute, Scope, Service, ServiceKind, Text,
 };
 use crate::text::Lang;
 
@@ -84,6 +84,11 @@ pub struct ServiceSummary {
     #[schema(value_type = String, example = "substantial")]
     #[serde(serialize_with = "wire_name")]
     pub min_assurance: Assurance,
+    /// `persons`, `legal-entities` or `everyone`: whom the service is for. A legal entity
+    /// uses a service through a signatory acting for it.
+    #[schema(value_type = String, example = "persons")]
+    #[serde(serialize_with = "wire_name")]
+    pub audience: Audience,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fee_rial: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +116,7 @@ impl ServiceSummary {
                 Scope::Province(p) => ScopeView::Province { province: p.clone() },
             },
             min_assurance: service.min_assurance,
+            audience: service.audience,
             fee_rial: service.fee_rial,
             expected_days: service.expected_days,
             href: format!("/api/v1/services/{}/{}", agency.id, service.id),

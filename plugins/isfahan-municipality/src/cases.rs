@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use panjereh_plugin_sdk::clock;
 use panjereh_plugin_sdk::formats::{bill, group_thousands, jalali};
 use panjereh_plugin_sdk::kv::{self, KvError};
-use panjereh_plugin_sdk::log;
 use panjereh_plugin_sdk::types::*;
+use panjereh_plugin_sdk::{log, notify};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{self, VENUES};
@@ -39,8 +39,13 @@ pub struct Case {
     pub service: String,
     /// The applicant's pseudonym, so only they can read the case.
     pub subject: Option<String>,
-    /// The applicant's national ID, kept only for services that need it.
+    /// The applicant's national ID (a company's national legal ID), kept only for services
+    /// that need it.
     pub national_id: Option<String>,
+    /// Who filed it for the applicant, when someone did (a company's signatory, a parent):
+    /// their pseudonym and on what ground.
+    #[serde(default)]
+    pub filed_by: Option<String>,
     pub fields: BTreeMap<String, String>,
     /// Oldest first; the last event is the current status.
     pub history: Vec<Event>,
@@ -108,6 +113,12 @@ struct Callback {
     message_fa: Option<String>,
     #[serde(default)]
     message_en: Option<String>,
+    /// Something to tell the applicant besides the status (a date to come to the office),
+    /// sent to their inbox through the host's `notify`.
+    #[serde(default)]
+    notice_fa: Option<String>,
+    #[serde(default)]
+    notice_en: Option<String>,
 }
 
 /// Whether the municipality may move a case from `from` to `to`. Repeating the current
@@ -134,6 +145,7 @@ fn routing(service: &str) -> (&'static str, Text) {
         "venue-booking" => ("VB", t("سازمان فرهنگی، اجتماعی و ورزشی", "the cultural and social organisation")),
         "report-137" => ("137", t("مرکز ارتباط مردم و شهرداری (۱۳۷)", "the 137 citizen contact centre")),
         "suggestion-complaint" => ("SC", t("اداره ارتباطات مردمی", "the public relations office")),
+        "contractor-renewal" => ("CR", t("اداره امور پیمانکاران", "the contractors' affairs office")),
         _ => ("OR", t("دبیرخانه شهرداری", "the municipality's secretariat")),
     }
 }
@@ -252,6 +264,12 @@ fn check(service: &str, input: &[Value]) -> Result<(), AdapterError> {
                 ));
             }
         }
+        "contractor-renewal" => {
+            let grade = number(input, "grade")?;
+            if !(1..=5).contains(&grade) {
+                return Err(AdapterError::field("grade", t("پایه از ۱ تا ۵ است", "grades run from 1 to 5")));
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -262,6 +280,12 @@ pub fn submit(ctx: &CallContext, input: &[Value]) -> Result<Receipt, AdapterErro
     let service = catalogue::find(&ctx.service)
         .filter(|s| s.kind == ServiceKind::Application)
         .ok_or_else(|| AdapterError::NotFound(t("این خدمت درخواست ندارد", "this service takes no applications")))?;
+    if service.audience == Audience::LegalEntities && !(ctx.for_legal_entity() && ctx.national_id().is_some()) {
+        return Err(AdapterError::Forbidden(t(
+            "این درخواست را امضاکننده‌ی شرکت از طرف شرکت ثبت می‌کند",
+            "a company's signatory files this for the company",
+        )));
+    }
     check(&service.id, input)?;
 
     let (code, department) = routing(&service.id);
@@ -275,11 +299,13 @@ pub fn submit(ctx: &CallContext, input: &[Value]) -> Result<Receipt, AdapterErro
     }
 
     let needs_national_id = service.identity.contains(&IdentityAttribute::NationalId);
+    let filed_by = ctx.actor().map(|a| format!("{}:{}", basis_name(a.basis), a.subject));
     let case = Case {
         reference: reference.clone(),
         service: service.id.clone(),
         subject: ctx.citizen.as_ref().map(|c| c.subject.clone()),
         national_id: if needs_national_id { ctx.national_id().map(str::to_owned) } else { None },
+        filed_by,
         fields: input.iter().map(|v| (v.name.clone(), v.value.clone())).collect(),
         history: vec![Event {
             status: Status::Submitted.as_str().into(),
@@ -295,6 +321,15 @@ pub fn submit(ctx: &CallContext, input: &[Value]) -> Result<Receipt, AdapterErro
     save(&case)?;
     log::info(&format!("case {reference} filed for {} (request {})", service.id, ctx.request_id));
     Ok(receipt(&case))
+}
+
+fn basis_name(basis: Representation) -> &'static str {
+    match basis {
+        Representation::Signatory => "signatory",
+        Representation::Guardian => "guardian",
+        Representation::CounterClerk => "counter-clerk",
+        Representation::Mandate => "mandate",
+    }
 }
 
 fn receipt(case: &Case) -> Receipt {
@@ -358,11 +393,12 @@ fn not_found() -> AdapterError {
     AdapterError::NotFound(t("درخواستی با این شماره یافت نشد", "no application with this reference"))
 }
 
-/// The current state of a case; only its applicant may read it.
+/// The current state of a case: for the host following it (a call without a citizen), or
+/// for its applicant only.
 pub fn status(ctx: &CallContext, reference: &str) -> Result<StatusUpdate, AdapterError> {
     let case = load(reference)?.ok_or_else(not_found)?;
     let caller = ctx.citizen.as_ref().map(|c| c.subject.as_str());
-    if case.subject.is_some() && case.subject.as_deref() != caller {
+    if caller.is_some() && case.subject.is_some() && case.subject.as_deref() != caller {
         return Err(not_found());
     }
     Ok(case.update())
@@ -399,6 +435,14 @@ pub fn on_callback(body: &[u8]) -> Result<StatusUpdate, AdapterError> {
     });
     save(&case)?;
     log::info(&format!("case {} moved from {} to {}", case.reference, from.as_str(), to.as_str()));
+    if let (Some(fa), Some(en)) = (callback.notice_fa, callback.notice_en) {
+        let title =
+            t(format!("پیام شهرداری درباره پرونده {}", case.reference), format!("A note on case {}", case.reference));
+        // The status change stands even if the note cannot go out; the municipality sees why in the log.
+        if let Err(error) = notify::send(&case.reference, &title, &t(fa, en)) {
+            log::warn(&format!("case {}: the note was not sent: {error:?}", case.reference));
+        }
+    }
     Ok(case.update())
 }
 
@@ -586,6 +630,38 @@ mod tests {
         assert_eq!(on_payment(&stranger).unwrap(), None);
         let tree = submit(&signed_in("tree-pruning", "0499370899"), &tree_request()).unwrap();
         assert!(tree.bills.is_empty(), "no fee, no bill");
+    }
+
+    #[test]
+    fn a_signatory_renews_the_company_qualification_and_a_person_cannot() {
+        let renewal = input(&[("field", "civil"), ("grade", "3")]);
+        let ctx = testing::for_company("contractor-renewal", "10380284790");
+        let receipt = submit(&ctx, &renewal).unwrap();
+        let case = load(&receipt.agency_reference).unwrap().unwrap();
+        assert_eq!(case.national_id.as_deref(), Some("10380284790"), "the company's legal ID is on file");
+        assert_eq!(case.filed_by.as_deref(), Some("signatory:test-signatory"));
+        let person = signed_in("contractor-renewal", "0499370899");
+        assert!(matches!(submit(&person, &renewal), Err(AdapterError::Forbidden(_))));
+        let grade = input(&[("field", "civil"), ("grade", "9")]);
+        assert!(matches!(submit(&ctx, &grade), Err(AdapterError::InvalidInput(e)) if e[0].field == "grade"));
+    }
+
+    #[test]
+    fn a_callback_note_reaches_the_applicant_through_notify() {
+        let reference = submit(&signed_in("tree-pruning", "0499370899"), &tree_request()).unwrap().agency_reference;
+        let body = format!(
+            r#"{{"reference":"{reference}","status":"in-review","notice_fa":"شنبه به منطقه ۳ بیایید","notice_en":"come to district 3 on Saturday"}}"#
+        );
+        on_callback(body.as_bytes()).unwrap();
+        let sent = testing::notified();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, reference);
+        assert_eq!(sent[0].2.en, "come to district 3 on Saturday");
+        // Without the grant the status still moves; the note is only logged as not sent.
+        testing::deny_notify();
+        let body = format!(r#"{{"reference":"{reference}","status":"approved","notice_fa":"x","notice_en":"y"}}"#);
+        assert_eq!(on_callback(body.as_bytes()).unwrap().status, Status::Approved);
+        assert_eq!(testing::notified().len(), 1);
     }
 
     #[test]

@@ -148,7 +148,8 @@ pub fn services() -> Vec<Service> {
             ),
             building_and_property(),
         )
-        .field(postal_code()),
+        .field(postal_code())
+        .for_everyone(),
         Service::inquiry(
             "renewal-dues",
             t("استعلام و پرداخت عوارض نوسازی", "Renewal dues inquiry and payment"),
@@ -158,7 +159,8 @@ pub fn services() -> Vec<Service> {
             ),
             building_and_property(),
         )
-        .field(postal_code()),
+        .field(postal_code())
+        .for_everyone(),
         // حمل‌ونقل و ترافیک
         Service::inquiry(
             "traffic-zone-dues",
@@ -169,7 +171,8 @@ pub fn services() -> Vec<Service> {
             ),
             transport_and_traffic(),
         )
-        .field(Field::new("plate", t("شماره پلاک", "Plate number"), FieldType::Plate)),
+        .field(Field::new("plate", t("شماره پلاک", "Plate number"), FieldType::Plate))
+        .for_everyone(),
         // معابر و فضاهای شهری
         Service::application(
             "pavement-repair",
@@ -230,7 +233,8 @@ pub fn services() -> Vec<Service> {
             "site",
             t("بنای تاریخی", "Site"),
             FieldType::Choice(SITES.iter().map(|(id, fa, en)| Choice::new(*id, t(fa, en))).collect()),
-        )),
+        ))
+        .for_everyone(),
         // فرهنگی و اجتماعی
         Service::application(
             "venue-booking",
@@ -268,7 +272,31 @@ pub fn services() -> Vec<Service> {
             ),
             contractors(),
         )
-        .field(Field::new("legal-id", t("شناسه ملی شرکت", "Company national ID"), FieldType::LegalId)),
+        .field(Field::new("legal-id", t("شناسه ملی شرکت", "Company national ID"), FieldType::LegalId))
+        .for_everyone(),
+        Service::application(
+            "contractor-renewal",
+            t("تمدید صلاحیت پیمانکاری", "Renewal of a contractor's qualification"),
+            t(
+                "امضاکننده‌ی مجاز شرکت، صلاحیت پیمانکاری شرکت را برای یک سال دیگر تمدید می‌کند؛ شناسه ملی شرکت به شهرداری فرستاده می‌شود.",
+                "A company's authorised signatory renews its contractor qualification for another year; the company's national ID goes to the municipality.",
+            ),
+            contractors(),
+        )
+        .for_legal_entities()
+        .needs(&[IdentityAttribute::NationalId])
+        .field(Field::new(
+            "field",
+            t("رشته", "Field"),
+            choices(&[
+                ("civil", "ابنیه و عمران", "Civil works"),
+                ("roads", "راه و باند", "Roads"),
+                ("installations", "تأسیسات", "Installations"),
+                ("green-space", "فضای سبز", "Green space"),
+            ]),
+        ))
+        .field(Field::new("grade", t("پایه درخواستی (۱ تا ۵)", "Grade asked for (1 to 5)"), FieldType::Number))
+        .expected_days(10),
         // مشاغل و کسب و کار
         Service::inquiry(
             "business-dues",
@@ -289,7 +317,8 @@ pub fn services() -> Vec<Service> {
                 ("services", "خدمات", "Services"),
                 ("workshop", "کارگاه تولیدی", "Workshop"),
             ]),
-        )),
+        ))
+        .for_everyone(),
         // ارتباطات
         Service::application(
             "report-137",

@@ -74,7 +74,9 @@ pub fn services(category: Category) -> Vec<Service> {
                     format!("See the amount and due date of your latest {en} bill, and pay it."),
                 ),
                 category.clone(),
-            );
+            )
+            // Companies have utility bills too.
+            .for_everyone();
             if u.kind == ServiceType::Landline {
                 service.field(
                     Field::new(

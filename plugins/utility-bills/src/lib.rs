@@ -41,7 +41,9 @@ impl Adapter for UtilityBills {
                     Field::new("bill-id", Text::new("شناسه قبض", "Bill ID"), FieldType::BillId)
                         .help(Text::new("عدد ۶ تا ۱۳ رقمی روی قبض", "The 6 to 13 digit number on the bill")),
                 )
-                .field(Field::new("payment-id", Text::new("شناسه پرداخت", "Payment ID"), FieldType::PaymentId)),
+                .field(Field::new("payment-id", Text::new("شناسه پرداخت", "Payment ID"), FieldType::PaymentId))
+                // Anyone may look a bill up and pay it, a company too.
+                .for_everyone(),
             ]
             .into_iter()
             .chain(latest::services(category()))

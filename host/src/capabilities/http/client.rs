@@ -556,7 +556,7 @@ mod tests {
             db: None,
             egress: EgressOptions { resolver: Arc::new(resolver), ..EgressOptions::default() },
         };
-        Capabilities::new("probe", "1.0.0", grant, &Default::default(), &services)
+        Capabilities::new("probe", "probe", "1.0.0", grant, &Default::default(), &services)
     }
 
     async fn check(caps: &Capabilities, url: &str) -> Result<Vec<SocketAddr>, SendError> {
