@@ -374,4 +374,34 @@ async fn a_mandate_lets_a_delegate_act_until_it_ends(db: Database) {
     assert_eq!(host.get_as(&delegate, "/api/v1/me").await.body["national_id"], SIGNATORY.0, "expired");
     let list = host.get_as(&grantor, "/api/v1/me/mandates").await.body;
     assert_eq!(list["given"].as_array().unwrap().len(), 2, "{list}");
+
+    // A mandate for one service only: the delegate uses that one, and is refused the rest.
+    let unknown = json!({"delegate_national_id": SIGNATORY.0, "until": until, "services": ["test-office/nothing"]});
+    let unknown = give(&host, &grantor, unknown).await;
+    assert_eq!((unknown.status, unknown.body["errors"][0]["field"].as_str()), (422, Some("services")));
+    let scoped = json!({"delegate_national_id": SIGNATORY.0, "until": until, "services": ["test-office/echo"]});
+    let scoped = give(&host, &grantor, scoped).await;
+    assert_eq!(scoped.status, 201, "{}", scoped.body);
+    assert_eq!(scoped.body["services"], json!(["test-office/echo"]));
+    assert_eq!(act(&host, &delegate, "mandate", PARENT.0).await.status, 200);
+    let inquire = |service: &'static str| {
+        let path = format!("/api/v1/services/test-office/{service}/inquiries");
+        let token = delegate.clone();
+        let host = &host;
+        async move { host.call(Method::POST, &path, Some(&token), Some(json!({"input": {}})), &[]).await }
+    };
+    let echo = inquire("echo").await;
+    assert_eq!(echo.status, 200, "{}", echo.body);
+    let other = inquire("library-card").await;
+    assert_eq!((other.status, other.body["type"].as_str()), (403, Some("/problems/outside-mandate")), "{}", other.body);
+    let filing = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/permit/applications",
+            Some(&delegate),
+            Some(json!({"input": {}})),
+            &[],
+        )
+        .await;
+    assert_eq!(filing.body["type"], "/problems/outside-mandate", "{}", filing.body);
 }

@@ -75,7 +75,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     }
 }
 
-problems!(FilingProblems: ADAPTER_CALL, ["wrong-service-kind", "sign-in-required", "assurance-too-low", "service-for-persons", "service-for-legal-entities", "idempotency-key-reused", "application-in-progress", "representation-refused", "registry-unavailable"]);
+problems!(FilingProblems: ADAPTER_CALL, ["wrong-service-kind", "sign-in-required", "assurance-too-low", "service-for-persons", "service-for-legal-entities", "outside-mandate", "idempotency-key-reused", "application-in-progress", "representation-refused", "registry-unavailable"]);
 
 /// Files an application: the host validates the form, the agency's adapter accepts it, and
 /// the host answers with a tracking code and the first entry of its history.

@@ -133,7 +133,7 @@ pub struct Submission {
     pub input: BTreeMap<String, serde_json::Value>,
 }
 
-problems!(InquiryProblems: ADAPTER_CALL, ["wrong-service-kind", "sign-in-required", "assurance-too-low", "service-for-persons", "service-for-legal-entities", "registry-unavailable"]);
+problems!(InquiryProblems: ADAPTER_CALL, ["wrong-service-kind", "sign-in-required", "assurance-too-low", "service-for-persons", "service-for-legal-entities", "outside-mandate", "registry-unavailable"]);
 
 /// Asks an agency: the host validates the form, hands the adapter the normalized values
 /// (and, when granted, the citizen's identity) and answers with the agency's document.

@@ -25,6 +25,7 @@ pub fn status_of(slug: &str) -> StatusCode {
         "assurance-too-low"
         | "service-for-persons"
         | "service-for-legal-entities"
+        | "outside-mandate"
         | "forbidden"
         | "representation-refused" => StatusCode::FORBIDDEN,
         "invalid-input" | "idempotency-key-reused" => StatusCode::UNPROCESSABLE_ENTITY,
@@ -140,6 +141,12 @@ impl From<ServiceError> for Problem {
                 titled("این خدمت برای اشخاص حقوقی است", "This service is for legal entities").detail(Bilingual::new(
                     "این خدمت را امضاکننده‌ی یک شخص حقوقی از طرف آن انجام می‌دهد؛ نخست از بخش «اقدام از طرف دیگران» شرکت را برگزینید.",
                     "a signatory uses this service for a legal entity: choose the company under acting for others first",
+                ))
+            }
+            ServiceError::OutsideMandate => {
+                titled("این خدمت در وکالت شما نیست", "Your mandate does not cover this service").detail(Bilingual::new(
+                    "وکالت‌دهنده شما را فقط برای خدمت‌های دیگری وکیل کرده است.",
+                    "the grantor gave you a mandate for other agencies or services only",
                 ))
             }
             ServiceError::InvalidInput(errors) => Problem::invalid_input(errors),
@@ -316,6 +323,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("assurance-too-low", "The session's assurance is below the service's"),
     ("service-for-persons", "A legal entity asked for a service for natural persons"),
     ("service-for-legal-entities", "A person, not acting for a legal entity, asked for a service for legal entities"),
+    ("outside-mandate", "Acting under a mandate that does not cover this service"),
     ("invalid-input", "Fields the host or the agency refused, each with its reason"),
     ("forbidden", "The agency refused"),
     ("agency-unavailable", "The agency's system is down"),

@@ -146,7 +146,8 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
     }
     .map_err(|e| invalid("id", &e.fa, &e.en))?;
     let (actor, actor_nid) = citizen.person();
-    crate::window::acting::right_holds(app, &actor_nid, basis, &id, true).await.map_err(representation_problem)?;
+    let scope =
+        crate::window::acting::right_holds(app, &actor_nid, basis, &id, true).await.map_err(representation_problem)?;
     let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
     sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name()))).await?;
     let entry = crate::audit::Entry {
@@ -160,7 +161,7 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
         subject: subject.id,
         national_id: subject.national_id,
         mobile: subject.mobile,
-        actor: Some(crate::auth::session::Actor { subject: actor, national_id: actor_nid, basis }),
+        actor: Some(crate::auth::session::Actor { subject: actor, national_id: actor_nid, basis, scope }),
         ..citizen
     };
     view(app, &acting).await
@@ -358,6 +359,7 @@ async fn counter_verify(
             subject: citizen.subject.clone(),
             national_id: citizen.national_id.clone(),
             basis: Basis::Counter,
+            scope: None,
         }),
         ..citizen
     };
@@ -460,6 +462,23 @@ pub struct MandateView {
     pub valid_until: String,
     pub revoked: bool,
     pub created_at: String,
+    /// The agencies (`traffic-police`) and services (`isfahan-municipality/tree-pruning`) it
+    /// covers; absent when it covers every service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
+}
+
+impl From<mandates::Mandate> for MandateView {
+    fn from(m: mandates::Mandate) -> Self {
+        MandateView {
+            id: m.id,
+            delegate_national_id: m.delegate_nid,
+            valid_until: rfc3339(m.valid_until_ms),
+            revoked: m.revoked_ms.is_some(),
+            created_at: rfc3339(m.created_ms),
+            services: m.scope,
+        }
+    }
 }
 
 /// `GET /api/v1/me/mandates`.
@@ -477,6 +496,10 @@ pub struct MandateRequest {
     pub delegate_national_id: String,
     /// Until when (`YYYY-MM-DD`, Gregorian, at most a year ahead).
     pub until: String,
+    /// Only these agencies (`traffic-police`) or services (`isfahan-municipality/tree-pruning`);
+    /// absent for every service.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
 }
 
 /// The mandates the citizen gave.
@@ -486,17 +509,7 @@ pub struct MandateRequest {
     responses((status = 200, description = "Mandates", body = MandateList), (status = 401, description = "Not signed in")),
 )]
 async fn mandates_list(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<MandateList>, Problem> {
-    let given = mandates::given_by(&app.db, &citizen.subject)
-        .await?
-        .into_iter()
-        .map(|m| MandateView {
-            id: m.id,
-            delegate_national_id: m.delegate_nid,
-            valid_until: rfc3339(m.valid_until_ms),
-            revoked: m.revoked_ms.is_some(),
-            created_at: rfc3339(m.created_ms),
-        })
-        .collect();
+    let given = mandates::given_by(&app.db, &citizen.subject).await?.into_iter().map(MandateView::from).collect();
     Ok(Json(MandateList { given }))
 }
 
@@ -546,6 +559,29 @@ async fn mandate_give(
     if until_ms <= now || until_ms > now + 366 * 86_400_000 {
         return Err(field("until", "تاریخی در یک سال آینده", "a date within the next year"));
     }
+    let scope = match body.services {
+        None => None,
+        Some(names) if names.is_empty() || names.len() > 50 => {
+            return Err(field("services", "دست‌کم یک و حداکثر ۵۰ خدمت", "name 1 to 50 agencies or services"));
+        }
+        Some(names) => {
+            for name in &names {
+                let (agency, service) = name.split_once('/').map_or((name.as_str(), None), |(a, s)| (a, Some(s)));
+                let known = app
+                    .registry
+                    .get(agency)
+                    .is_some_and(|slot| service.is_none_or(|s| slot.adapter.agency.services.iter().any(|d| d.id == s)));
+                if !known {
+                    return Err(field(
+                        "services",
+                        &format!("«{name}» در فهرست خدمات نیست"),
+                        &format!("`{name}` is no agency or service of the catalogue"),
+                    ));
+                }
+            }
+            Some(names)
+        }
+    };
     let mandate = mandates::Mandate {
         id: random_id(),
         grantor_id: citizen.subject.clone(),
@@ -554,25 +590,17 @@ async fn mandate_give(
         created_ms: now,
         valid_until_ms: until_ms,
         revoked_ms: None,
+        scope,
     };
     mandates::create(&app.db, &mandate).await?;
     let entry = crate::audit::Entry {
         kind: "mandate.give".into(),
         actor: citizen.subject.clone(),
         subject: mandate.id.clone(),
-        data: serde_json::json!({"valid_until": rfc3339(until_ms)}),
+        data: serde_json::json!({"valid_until": rfc3339(until_ms), "services": mandate.scope}),
     };
     crate::api::record(&app.audit, entry).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(MandateView {
-            id: mandate.id,
-            delegate_national_id: mandate.delegate_nid,
-            valid_until: rfc3339(until_ms),
-            revoked: false,
-            created_at: rfc3339(now),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(MandateView::from(mandate))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

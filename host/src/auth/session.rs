@@ -170,6 +170,9 @@ pub struct Actor {
     pub subject: String,
     pub national_id: String,
     pub basis: crate::auth::representation::Basis,
+    /// The services the actor may use for the subject (`agency` or `agency/service`, as a
+    /// mandate names them); `None` is every service.
+    pub scope: Option<Vec<String>>,
 }
 
 impl Citizen {

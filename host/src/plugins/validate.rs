@@ -36,7 +36,6 @@ const ALLOWED_WASI: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
-
 /// Why a component was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ComponentError {

@@ -15,9 +15,28 @@ pub struct Mandate {
     pub created_ms: i64,
     pub valid_until_ms: i64,
     pub revoked_ms: Option<i64>,
+    /// What the mandate covers: `agency` or `agency/service` names; `None` is every service.
+    pub scope: Option<Vec<String>>,
 }
 
-const COLUMNS: &str = "id, grantor_id, grantor_nid, delegate_nid, created_ms, valid_until_ms, revoked_ms";
+impl Mandate {
+    /// Whether the mandate covers `agency`'s `service`.
+    pub fn covers(&self, agency: &str, service: &str) -> bool {
+        covers(self.scope.as_deref(), agency, service)
+    }
+}
+
+/// Whether a scope (`None`: everything) covers `agency`'s `service`.
+pub fn covers(scope: Option<&[String]>, agency: &str, service: &str) -> bool {
+    scope.is_none_or(|names| {
+        names.iter().any(|name| match name.split_once('/') {
+            Some((a, s)) => a == agency && s == service,
+            None => name == agency,
+        })
+    })
+}
+
+const COLUMNS: &str = "id, grantor_id, grantor_nid, delegate_nid, created_ms, valid_until_ms, revoked_ms, scope";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Mandate> {
     Ok(Mandate {
@@ -28,11 +47,16 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Mandate> {
         created_ms: r.try_get("created_ms")?,
         valid_until_ms: r.try_get("valid_until_ms")?,
         revoked_ms: r.try_get("revoked_ms")?,
+        scope: r
+            .try_get::<Option<String>, _>("scope")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| sqlx::Error::ColumnDecode { index: "scope".into(), source: Box::new(e) })?,
     })
 }
 
 pub async fn create(db: &Db, m: &Mandate) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO mandates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+    sqlx::query(&format!("INSERT INTO mandates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
         .bind(&m.id)
         .bind(&m.grantor_id)
         .bind(&m.grantor_nid)
@@ -40,6 +64,7 @@ pub async fn create(db: &Db, m: &Mandate) -> sqlx::Result<()> {
         .bind(m.created_ms)
         .bind(m.valid_until_ms)
         .bind(m.revoked_ms)
+        .bind(m.scope.as_ref().map(|s| serde_json::to_string(s).unwrap_or_default()))
         .execute(db.writer())
         .await?;
     Ok(())

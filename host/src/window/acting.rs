@@ -41,7 +41,7 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
     let allowed = match (basis, &subject) {
         (Some(basis), Some(subject)) => {
             match right_holds(app, &citizen.national_id, basis, &subject.national_id, false).await {
-                Ok(()) => Some(basis),
+                Ok(scope) => Some((basis, scope)),
                 // A registry that does not answer neither grants the right nor ends it: the
                 // request fails, and the session still acts for the subject afterwards.
                 Err(error @ RepresentationError::Unavailable(_)) => return Err(error.into()),
@@ -51,11 +51,11 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
         _ => None,
     };
     match (allowed, subject) {
-        (Some(basis), Some(subject)) => Ok(Some(Citizen {
+        (Some((basis, scope)), Some(subject)) => Ok(Some(Citizen {
             subject: subject.id,
             national_id: subject.national_id,
             mobile: subject.mobile,
-            actor: Some(Actor { subject: citizen.id, national_id: citizen.national_id, basis }),
+            actor: Some(Actor { subject: citizen.id, national_id: citizen.national_id, basis, scope }),
             ..own
         })),
         _ => {
@@ -66,28 +66,40 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
     }
 }
 
-/// Whether `actor` (a national ID) may still act for `subject` on `basis`: the registries for
-/// signatories and parents (cached unless `fresh`), the clerks' register for counter
-/// offices (whose consent lasts the clerk's session).
+/// Whether `actor` (a national ID) may still act for `subject` on `basis`, and for which
+/// services (`None`: every one): the registries for signatories and parents (cached unless
+/// `fresh`), the clerks' register for counter offices (whose consent lasts the clerk's
+/// session), the mandates in force (every service any of them covers).
 pub async fn right_holds(
     app: &App,
     actor: &str,
     basis: Basis,
     subject: &str,
     fresh: bool,
-) -> Result<(), RepresentationError> {
+) -> Result<Option<Vec<String>>, RepresentationError> {
     match basis {
         Basis::Counter => match counter::clerk(&app.db, actor).await {
-            Ok(Some(_)) => Ok(()),
+            Ok(Some(_)) => Ok(None),
             Ok(None) => Err(RepresentationError::NotAllowed),
             Err(error) => Err(RepresentationError::Unavailable(error.to_string())),
         },
         Basis::Mandate => match mandates::in_force_for(&app.db, actor, now_ms()).await {
-            Ok(list) if list.iter().any(|m| m.grantor_nid == subject) => Ok(()),
-            Ok(_) => Err(RepresentationError::NotAllowed),
+            Ok(list) => {
+                let given: Vec<_> = list.into_iter().filter(|m| m.grantor_nid == subject).collect();
+                if given.is_empty() {
+                    return Err(RepresentationError::NotAllowed);
+                }
+                if given.iter().any(|m| m.scope.is_none()) {
+                    return Ok(None);
+                }
+                let mut scope: Vec<String> = given.into_iter().flat_map(|m| m.scope.unwrap_or_default()).collect();
+                scope.sort();
+                scope.dedup();
+                Ok(Some(scope))
+            }
             Err(error) => Err(RepresentationError::Unavailable(error.to_string())),
         },
-        _ => app.representation.check(actor, basis, subject, fresh).await.map(drop),
+        _ => app.representation.check(actor, basis, subject, fresh).await.map(|_| None),
     }
 }
 
@@ -97,5 +109,5 @@ pub async fn recheck(app: &App, citizen: &Citizen) -> Result<(), RepresentationE
     let Some(actor) = &citizen.actor else {
         return Ok(());
     };
-    right_holds(app, &actor.national_id, actor.basis, &citizen.national_id, true).await
+    right_holds(app, &actor.national_id, actor.basis, &citizen.national_id, true).await.map(drop)
 }

@@ -40,12 +40,23 @@ pub fn enabled_agency(registry: &Registry, agency: &str) -> Result<Arc<Adapter>,
     Ok(slot.adapter)
 }
 
-/// Lets the caller use `service` as a `kind`: the right kind of service, a subject the
+/// Lets the caller use `agency`'s `service` as a `kind`: the right kind of service, within
+/// the mandate of whoever acts for the subject, a subject the
 /// service is for (its audience: persons, legal entities, or both; an anonymous caller
 /// counts as a person), and a sign-in at least as strong as the service requires.
-pub fn admit(service: &Service, kind: ServiceKind, citizen: Option<&Citizen>) -> Result<(), ServiceError> {
+pub fn admit(
+    agency: &str,
+    service: &Service,
+    kind: ServiceKind,
+    citizen: Option<&Citizen>,
+) -> Result<(), ServiceError> {
     if service.kind != kind {
         return Err(ServiceError::WrongKind { expected: kind });
+    }
+    if let Some(actor) = citizen.and_then(|c| c.actor.as_ref())
+        && !crate::store::mandates::covers(actor.scope.as_deref(), agency, &service.id)
+    {
+        return Err(ServiceError::OutsideMandate);
     }
     let subject =
         if citizen.is_some_and(Citizen::is_legal_entity) { SubjectKind::LegalEntity } else { SubjectKind::Person };
@@ -110,7 +121,7 @@ impl<'a> AdapterCall<'a> {
             return Err(ServiceError::Maintenance { adapter: slot.adapter.manifest.id.clone(), whole_agency: false });
         }
         let descriptor = &slot.adapter.agency.services[index];
-        admit(descriptor, kind, citizen)?;
+        admit(agency, descriptor, kind, citizen)?;
         let input = crate::forms::validate(&descriptor.fields, input).map_err(ServiceError::InvalidInput)?;
         let call = AdapterCall {
             app,

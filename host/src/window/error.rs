@@ -31,6 +31,9 @@ pub enum ServiceError {
     /// A person (not acting for a legal entity) asked for a service for legal entities.
     #[error("the service is for legal entities")]
     ForLegalEntities,
+    /// Someone acting under a mandate asked for a service the mandate does not cover.
+    #[error("the mandate does not cover this service")]
+    OutsideMandate,
     /// The host refused fields of the form.
     #[error("{} fields are not valid", .0.len())]
     InvalidInput(Vec<FieldProblem>),
@@ -93,6 +96,7 @@ impl ServiceError {
             ServiceError::AssuranceTooLow { .. } => "assurance-too-low",
             ServiceError::ForPersons => "service-for-persons",
             ServiceError::ForLegalEntities => "service-for-legal-entities",
+            ServiceError::OutsideMandate => "outside-mandate",
             ServiceError::InvalidInput(_) => "invalid-input",
             ServiceError::Adapter { failure, .. } => match failure {
                 AdapterFailure::InvalidInput(_) => "invalid-input",
