@@ -23,6 +23,7 @@ pub mod catalogue;
 pub mod csrf;
 pub mod payments;
 
+use crate::api::extract::{Credential, credential};
 use crate::text::{display, i18n};
 use std::sync::{Arc, LazyLock};
 
@@ -76,6 +77,9 @@ pub struct Visit {
     pub here: String,
     /// Whether the browser reached the site over HTTPS: its cookies are then `Secure`.
     pub https: bool,
+    /// Unread messages in the inbox of whom the session acts for (the header's badge);
+    /// `None` without a session.
+    pub unread: Option<i64>,
 }
 
 fn parse_lang(value: &str) -> Option<Lang> {
@@ -136,7 +140,7 @@ fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
     let here = if rest.is_empty() { path.to_owned() } else { format!("{path}?{rest}") };
     // The language switch links here, and sign-in comes back here: never to `//host`.
     let here = local_path(Some(&here));
-    (Visit { lang, csrf, here, https }, set_cookies)
+    (Visit { lang, csrf, here, https, unread: None }, set_cookies)
 }
 
 /// Adds the cookies and the security headers every page carries.
@@ -191,11 +195,19 @@ pub async fn fallback(request: Request) -> Response {
     response
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Visit {
+impl axum::extract::FromRequestParts<Arc<App>> for Visit {
     type Rejection = StatusCode;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, StatusCode> {
-        parts.extensions.get::<Visit>().cloned().ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+    /// The visit, with the count of unread messages when a session comes with it
+    /// (one query, for the header's badge; a failure only leaves the badge out).
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &Arc<App>) -> Result<Self, StatusCode> {
+        let mut visit = parts.extensions.get::<Visit>().cloned().ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
+        if let Some(Credential::Bearer(token) | Credential::Cookie(token)) = credential(&parts.headers) {
+            let hash = session::hash_token(token);
+            visit.unread =
+                crate::store::messages::unread_for_session(&app.db, &hash, crate::store::now_ms()).await.ok().flatten();
+        }
+        Ok(visit)
     }
 }
 
@@ -297,6 +309,7 @@ impl<'a> Page<'a> {
             mobile => self.citizen.map(|c| mask(&c.mobile)),
             acting_for => self.citizen.and_then(|c| c.actor.as_ref().map(|_| c.national_id.clone())),
             here => self.visit.here,
+            unread => self.visit.unread.filter(|n| *n > 0 && self.citizen.is_some()),
         };
         let html = TEMPLATES.get_template(template).and_then(|t| t.render(context! { ..data, ..common }));
         match html {

@@ -762,6 +762,10 @@ async fn a_decision_at_the_agency_is_followed_into_the_inbox_and_by_sms() {
         texts[0].message
     );
     let id = message["id"].as_str().unwrap();
+    // Every portal page's header shows the unread count.
+    let page = host.client.get(host.url("/applications")).bearer_auth(&token).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<span class="badge" aria-label="پیام خوانده‌نشده">۱</span>"#), "{html}");
     // Another citizen neither sees nor marks it.
     let other = sign_in(&host, "0499370899", "09121234567").await;
     assert_eq!(get_as(&host, &other, "/api/v1/me/messages").await.1["count"], 0);
@@ -775,7 +779,9 @@ async fn a_decision_at_the_agency_is_followed_into_the_inbox_and_by_sms() {
     assert_eq!(inbox["unread"], 0);
     // The portal's inbox page.
     let page = host.client.get(host.url("/inbox")).bearer_auth(&token).send().await.unwrap();
-    assert!(page.text().await.unwrap().contains("کد اقتصادی صادر شد"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("کد اقتصادی صادر شد"));
+    assert!(!html.contains(r#"class="badge""#), "no badge once read");
 
     // An SMS the gateway keeps refusing: retried with back-off, then a dead letter.
     gateway.set_failing(true);

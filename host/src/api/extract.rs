@@ -68,12 +68,12 @@ impl FromRequestParts<Arc<App>> for ClientAddr {
 }
 
 /// A credential found on a request.
-enum Credential<'a> {
+pub(crate) enum Credential<'a> {
     Bearer(&'a str),
     Cookie(&'a str),
 }
 
-fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
+pub(crate) fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
     if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("").trim();
         return Some(Credential::Bearer(token));

@@ -126,3 +126,18 @@ pub async fn set_sms(db: &Db, id: &str, state: &str, sms_id: Option<&str>) -> sq
         .await?;
     Ok(())
 }
+
+/// How many messages are unread in the inbox of whom the live session with this token hash
+/// acts for (its own citizen, or the subject it acts for); `None` without such a session.
+pub async fn unread_for_session(db: &Db, token_hash: &str, now_ms: i64) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM messages m
+                 WHERE m.citizen_id = COALESCE(s.acting_for, s.citizen_id) AND m.read_ms IS NULL) AS unread
+         FROM sessions s WHERE s.token_hash = $1 AND s.revoked_ms IS NULL AND s.expires_ms > $2",
+    )
+    .bind(token_hash)
+    .bind(now_ms)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| r.try_get::<i64, _>("unread")).transpose()
+}

@@ -90,6 +90,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("representation.basis.guardian", "ولی فرزند زیر ۱۸ سال", "Parent of a child under 18"),
     ("inbox.empty", "پیامی ندارید.", "You have no messages."),
     ("inbox.unread", "تازه", "New"),
+    ("inbox.unread_count", "پیام خوانده‌نشده", "unread messages"),
     ("sms.delivered", "پیامک رسید", "SMS delivered"),
     ("sms.sent", "پیامک فرستاده شد", "SMS sent"),
     ("sms.queued", "پیامک در صف", "SMS queued"),
