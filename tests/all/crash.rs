@@ -201,6 +201,74 @@ async fn an_acknowledged_application_survives_kill_9() {
     server.kill();
 }
 
+/// A job queued before `kill -9` runs after the restart: the host follows an application
+/// at its agency even though the process that filed it died before its first poll.
+#[tokio::test]
+async fn a_queued_job_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    APPLICANT.install(&dir.path().join("plugins"));
+    let client = reqwest::Client::new();
+    let config = format!("{DEVELOPMENT}\n[notifications]\npoll-every-secs = 3\n");
+
+    let mut server = Server::start_with(dir.path(), &config);
+    let started = client
+        .post(server.url("/auth/otp/start"))
+        .json(&json!({"national_id": "0499370899", "mobile": "09121234567"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let code = server.wait_for("code");
+    let verified: serde_json::Value = client
+        .post(server.url("/auth/otp/verify"))
+        .json(&json!({"national_id": "0499370899", "code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = verified["token"].as_str().expect("a token").to_owned();
+    let filed = client
+        .post(server.url("/api/v1/services/test-office/permit/applications"))
+        .bearer_auth(&token)
+        .json(&json!({"input": {"postal-code": "1193653471", "reference": "CASE-JOB"}}))
+        .send()
+        .await
+        .unwrap();
+    let status = filed.status().as_u16();
+    let body: serde_json::Value = filed.json().await.unwrap();
+    // Killed before the first poll is due: the job exists only in the database.
+    server.kill();
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "submitted");
+    let tracking = body["tracking_code"].as_str().unwrap().to_owned();
+
+    let server = Server::start_with(dir.path(), &config);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let found = loop {
+        let found: serde_json::Value = client
+            .get(server.url(&format!("/api/v1/applications/{tracking}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if found["status"] == "in-review" || std::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(found["status"], "in-review", "the restarted host ran the poll: {found}");
+    let inbox: serde_json::Value =
+        client.get(server.url("/api/v1/me/messages")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(inbox["messages"][0]["kind"], "application-status", "{inbox}");
+    server.kill();
+}
+
 /// In production mode the host asks the ownership registry, sends the code through the SMS
 /// gateway, and never writes the code to its log.
 #[tokio::test]
