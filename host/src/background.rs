@@ -22,6 +22,8 @@ use crate::store::applications::{self};
 use crate::store::jobs::{self, Job};
 use crate::store::messages::{self, Message};
 use crate::store::{citizens, now_ms, random_id};
+use crate::text::Lang;
+use crate::text::messages as messages_text;
 
 /// Follows one application at its agency (`{"application": id}`).
 pub const POLL: &str = "application.poll";
@@ -168,11 +170,15 @@ pub async fn status_changed(
     message_en: &str,
 ) -> sqlx::Result<()> {
     let (fa, en) = crate::text::i18n::status_label(status);
+    let (title_fa, _) =
+        messages_text::render("application-status.title", &[("tracking_code", tracking_code), ("status", fa)]);
+    let (_, title_en) =
+        messages_text::render("application-status.title", &[("tracking_code", tracking_code), ("status", en)]);
     tell(
         app,
         citizen_id,
         "application-status",
-        (format!("درخواست {tracking_code}: {fa}"), format!("Application {tracking_code}: {en}")),
+        (title_fa, title_en),
         (message_fa.to_owned(), message_en.to_owned()),
         Some(format!("/applications/{tracking_code}")),
     )
@@ -193,7 +199,8 @@ pub async fn tell(
     let sms = app.sms.is_some() && preferences.channels.iter().any(|c| c == "sms");
     let email =
         app.mailer.is_some() && preferences.email.is_some() && preferences.channels.iter().any(|c| c == "email");
-    let text = sms_text(&title.0, &body.0);
+    let text =
+        sms_text(Lang::from_code(&preferences.language).unwrap_or_default(), (&title.0, &title.1), (&body.0, &body.1));
     let message = Message {
         id: random_id(),
         citizen_id: citizen_id.to_owned(),
@@ -264,18 +271,14 @@ async fn receipt(app: &App, id: &str) -> Result<Next, String> {
     let Some(citizen) = order.citizen_id.as_deref() else {
         return Ok(Next::Done);
     };
-    let amount = crate::text::display::money(true, order.amount_rial as u64);
-    let amount_en = crate::text::display::money(false, order.amount_rial as u64);
+    let amount = panjereh_formats::group_thousands(order.amount_rial as u64);
     let rrn = order.rrn.clone().unwrap_or_default();
     tell(
         app,
         citizen,
         "payment-receipt",
-        ("رسید پرداخت".to_owned(), "Payment receipt".to_owned()),
-        (
-            format!("{amount} ریال پرداخت شد؛ شماره مرجع {}", crate::text::display::digits(true, &rrn)),
-            format!("{amount_en} rials paid; reference number {rrn}"),
-        ),
+        messages_text::render("payment-receipt.title", &[]),
+        messages_text::render("payment-receipt.body", &[("amount", &amount), ("rrn", &rrn)]),
         Some(format!("/payments/{}", order.id)),
     )
     .await
@@ -297,11 +300,10 @@ async fn send_email(app: &App, id: &str) -> Result<Next, String> {
     let en = preferences.language == "en";
     let (subject, body) =
         if en { (&message.title_en, &message.body_en) } else { (&message.title_fa, &message.body_fa) };
-    let footer = match (&message.link, en) {
-        (Some(link), true) => format!("\n\nSee it in the window: {link}"),
-        (Some(link), false) => format!("\n\nدر پنجره ببینید: {link}"),
-        (None, _) => String::new(),
-    };
+    let lang = if en { Lang::En } else { Lang::Fa };
+    let footer = message.link.as_deref().map_or_else(String::new, |link| {
+        format!("\n\n{}", messages_text::render_in("email.footer", lang, &[("link", link)]))
+    });
     match mailer.send(&address, subject, &format!("{body}{footer}")).await {
         Ok(()) => {
             messages::set_email(&app.db, id, "sent").await.map_err(|e| e.to_string())?;
@@ -319,8 +321,14 @@ async fn send_email(app: &App, id: &str) -> Result<Next, String> {
     }
 }
 
-fn sms_text(title: &str, body: &str) -> String {
-    if body.is_empty() { format!("پنجره: {title}") } else { format!("پنجره: {title}\n{body}") }
+/// One SMS of a message, in the citizen's language.
+fn sms_text(lang: Lang, title: (&str, &str), body: (&str, &str)) -> String {
+    let (title, body) = (lang.pick(title.0, title.1), lang.pick(body.0, body.1));
+    if body.is_empty() {
+        messages_text::render_in("sms.title-only", lang, &[("title", title)])
+    } else {
+        messages_text::render_in("sms.with-body", lang, &[("title", title), ("body", body)])
+    }
 }
 
 fn gateway(app: &App) -> Result<&Arc<SmsGateway>, String> {
@@ -340,7 +348,10 @@ async fn send_sms(app: &App, id: &str) -> Result<Next, String> {
         messages::set_sms(&app.db, id, "failed-permanently", None).await.map_err(|e| e.to_string())?;
         return Ok(Next::Done);
     };
-    match gateway.send_text(&mobile, &sms_text(&message.title_fa, &message.body_fa)).await {
+    let preferences = citizens::preferences(&app.db, &message.citizen_id).await.map_err(|e| e.to_string())?;
+    let lang = Lang::from_code(&preferences.language).unwrap_or_default();
+    let text = sms_text(lang, (&message.title_fa, &message.title_en), (&message.body_fa, &message.body_en));
+    match gateway.send_text(&mobile, &text).await {
         Ok(sms_id) => {
             messages::set_sms(&app.db, id, "sent", Some(&sms_id)).await.map_err(|e| e.to_string())?;
             let due = now_ms() + app.config.notifications.delivery_check.as_millis() as i64;
@@ -375,6 +386,15 @@ async fn sms_status(app: &App, id: &str) -> Result<Next, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_sms_is_in_the_citizens_language() {
+        use crate::text::Lang;
+        let (title, body) = (("رسید پرداخت", "Payment receipt"), ("۱۰۰ ریال", "100 rials"));
+        assert_eq!(super::sms_text(Lang::Fa, title, body), "پنجره: رسید پرداخت\n۱۰۰ ریال");
+        assert_eq!(super::sms_text(Lang::En, title, body), "Panjereh: Payment receipt\n100 rials");
+        assert_eq!(super::sms_text(Lang::En, title, ("", "")), "Panjereh: Payment receipt");
+    }
+
     #[test]
     fn the_back_off_doubles_with_jitter_and_a_cap() {
         for attempts in 0..30 {

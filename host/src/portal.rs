@@ -82,14 +82,6 @@ pub struct Visit {
     pub unread: Option<i64>,
 }
 
-fn parse_lang(value: &str) -> Option<Lang> {
-    match value {
-        "fa" => Some(Lang::Fa),
-        "en" => Some(Lang::En),
-        _ => None,
-    }
-}
-
 /// Splits `lang=` off a query string.
 fn query_lang(query: Option<&str>) -> (Option<Lang>, String) {
     let mut lang = None;
@@ -99,7 +91,7 @@ fn query_lang(query: Option<&str>) -> (Option<Lang>, String) {
         .filter(|pair| !pair.is_empty())
         .filter(|pair| match pair.strip_prefix("lang=") {
             Some(value) => {
-                lang = parse_lang(value).or(lang);
+                lang = Lang::from_code(value).or(lang);
                 false
             }
             None => true,
@@ -124,7 +116,7 @@ fn prepare(headers: &HeaderMap, uri: &axum::http::Uri) -> (Visit, Vec<String>) {
             ));
             lang
         }
-        None => cookie(headers, LANG_COOKIE.get(https)).and_then(parse_lang).unwrap_or(Lang::Fa),
+        None => cookie(headers, LANG_COOKIE.get(https)).and_then(Lang::from_code).unwrap_or(Lang::Fa),
     };
     let secret = match cookie(headers, csrf::COOKIE.get(https)).filter(|s| csrf::is_secret(s)) {
         Some(secret) => secret.to_owned(),
@@ -389,7 +381,7 @@ mod tests {
         for lang in ["fa", "en"] {
             let t = TEMPLATES.get_template("error.html").unwrap();
             let html = t
-                .render(context! { lang => lang, dir => "rtl", t => i18n::strings(parse_lang(lang).unwrap()),
+                .render(context! { lang => lang, dir => "rtl", t => i18n::strings(Lang::from_code(lang).unwrap()),
                 title_key => "error", message => "csrf" })
                 .unwrap();
             assert!(html.contains(&format!("lang=\"{lang}\"")));

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 pub mod display;
 pub mod i18n;
+pub mod messages;
 
 use axum::http::{HeaderMap, header};
 
@@ -41,6 +42,15 @@ impl Lang {
             }
         }
         best.map_or(Lang::Fa, |(_, lang)| lang)
+    }
+
+    /// The language of a code, `fa` or `en`.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "fa" => Some(Lang::Fa),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
     }
 
     /// `fa` or `en`.
