@@ -125,9 +125,20 @@ async fn run(app: &App, job: &Job) -> Next {
     result.unwrap_or_else(Next::Retry)
 }
 
-/// Queues the following of a newly filed application.
-pub async fn follow(app: &App, application_id: &str) -> sqlx::Result<()> {
-    let due = now_ms() + app.config.notifications.poll_every.as_millis() as i64;
+/// How often `agency`'s applications are asked about: its manifest's `[status]
+/// poll-every-mins`, never more often than the host's floor, or the host's default.
+pub fn poll_interval(app: &App, agency: &str) -> Duration {
+    let asked = app.registry.get(agency).and_then(|slot| slot.adapter.manifest.poll_every);
+    interval(asked, &app.config.notifications)
+}
+
+fn interval(asked: Option<Duration>, settings: &crate::config::NotificationSettings) -> Duration {
+    asked.map_or(settings.poll_every, |asked| asked.max(settings.poll_floor))
+}
+
+/// Queues the following of a newly filed application of `agency`.
+pub async fn follow(app: &App, application_id: &str, agency: &str) -> sqlx::Result<()> {
+    let due = now_ms() + poll_interval(app, agency).as_millis() as i64;
     jobs::enqueue(
         &app.db,
         POLL,
@@ -145,8 +156,11 @@ pub async fn follow(app: &App, application_id: &str) -> sqlx::Result<()> {
 /// backs off.
 async fn poll(app: &App, id: &str) -> Result<Next, String> {
     use crate::window::follow::{Followed, follow};
-    let again = Next::At(now_ms() + app.config.notifications.poll_every.as_millis() as i64);
-    match follow(app, id).await {
+    let Some(row) = applications::by_id(&app.db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(Next::Done);
+    };
+    let again = Next::At(now_ms() + poll_interval(app, &row.agency).as_millis() as i64);
+    match follow(app, &row).await {
         Ok(Followed::Done) => Ok(Next::Done),
         Ok(Followed::Moved(status)) if status.is_final() => Ok(Next::Done),
         Ok(Followed::Moved(_) | Followed::Unchanged) => Ok(again),
@@ -386,6 +400,19 @@ async fn sms_status(app: &App, id: &str) -> Result<Next, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_manifest_sets_the_pace_of_polls_within_the_floor() {
+        use std::time::Duration;
+        let settings = crate::config::NotificationSettings::default();
+        assert_eq!(super::interval(None, &settings), settings.poll_every);
+        assert_eq!(super::interval(Some(Duration::from_secs(1800)), &settings), Duration::from_secs(1800));
+        assert_eq!(
+            super::interval(Some(Duration::from_secs(60)), &settings),
+            settings.poll_floor,
+            "never under the floor"
+        );
+    }
+
     #[test]
     fn an_sms_is_in_the_citizens_language() {
         use crate::text::Lang;

@@ -340,15 +340,22 @@ impl std::fmt::Debug for EmailSettings {
 /// `[notifications]`: how the host follows applications and delivers messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotificationSettings {
-    /// How often an open application's status is asked of its agency (`poll-every-secs`).
+    /// How often an open application's status is asked of its agency (`poll-every-secs`),
+    /// unless its adapter's manifest asks otherwise (`[status] poll-every-mins`).
     pub poll_every: Duration,
+    /// The shortest interval a manifest may ask for (`poll-floor-secs`).
+    pub poll_floor: Duration,
     /// How long after sending an SMS its delivery is asked about (`delivery-check-secs`).
     pub delivery_check: Duration,
 }
 
 impl Default for NotificationSettings {
     fn default() -> Self {
-        NotificationSettings { poll_every: Duration::from_secs(300), delivery_check: Duration::from_secs(30) }
+        NotificationSettings {
+            poll_every: Duration::from_secs(300),
+            poll_floor: Duration::from_secs(300),
+            delivery_check: Duration::from_secs(30),
+        }
     }
 }
 
@@ -633,6 +640,7 @@ struct RawRepresentation {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawNotifications {
     poll_every_secs: Option<u64>,
+    poll_floor_secs: Option<u64>,
     delivery_check_secs: Option<u64>,
     email: Option<RawEmail>,
 }
@@ -991,6 +999,10 @@ impl Config {
                     .notifications
                     .poll_every_secs
                     .map_or(NotificationSettings::default().poll_every, |s| Duration::from_secs(s.max(1))),
+                poll_floor: raw
+                    .notifications
+                    .poll_floor_secs
+                    .map_or(NotificationSettings::default().poll_floor, |s| Duration::from_secs(s.max(1))),
                 delivery_check: raw
                     .notifications
                     .delivery_check_secs

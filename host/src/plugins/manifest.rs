@@ -23,6 +23,17 @@ pub struct Manifest {
     pub requested: Grant,
     /// Limits the adapter asks for (each may only lower the host's default).
     pub limits: RequestedLimits,
+    /// How often the host should ask the adapter's `status` about an open application
+    /// (`[status] poll-every-mins`); the host keeps it within its floor.
+    pub poll_every: Option<Duration>,
+}
+
+/// `[status]`: how the host follows the adapter's applications.
+#[derive(Deserialize, Default, Debug, Clone, Copy)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStatus {
+    /// Minutes between two polls of one open application.
+    poll_every_mins: Option<u64>,
 }
 
 /// Limits a manifest may set.
@@ -44,6 +55,8 @@ struct RawManifest {
     capabilities: RawCapabilities,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    status: RawStatus,
 }
 
 /// Capabilities as written in manifests and in the operator's grants.
@@ -161,6 +174,15 @@ impl Manifest {
             agency: raw.agency,
             requested: raw.capabilities.into_grant()?,
             limits: raw.limits.typed(),
+            poll_every: match raw.status.poll_every_mins {
+                Some(0) => {
+                    return Err(ManifestError::Field {
+                        field: "status.poll-every-mins",
+                        reason: "must be at least 1".into(),
+                    });
+                }
+                minutes => minutes.map(|m| Duration::from_secs(m.saturating_mul(60))),
+            },
         })
     }
 }
@@ -168,6 +190,16 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manifest_may_set_the_pace_of_status_polls() {
+        let base = "id = \"a\"\nversion = \"1.0.0\"\nagency = \"a\"\nwit = \"0.2.0\"\n";
+        let m = Manifest::parse(&format!("{base}[status]\npoll-every-mins = 30\n")).unwrap();
+        assert_eq!(m.poll_every, Some(Duration::from_secs(1800)));
+        assert_eq!(Manifest::parse(base).unwrap().poll_every, None);
+        let zero = Manifest::parse(&format!("{base}[status]\npoll-every-mins = 0\n")).unwrap_err();
+        assert!(zero.to_string().contains("status.poll-every-mins"), "{zero}");
+    }
 
     #[test]
     fn parses_a_complete_manifest() {

@@ -256,7 +256,7 @@ async fn submit(
     applications::add_bills(&app.db, &row.id, &bills).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id = %call.request_id, actor = ?citizen.actor_id(), "application filed");
     if !receipt.status.is_final() {
-        crate::background::follow(app, &row.id).await?;
+        crate::background::follow(app, &row.id, &row.agency).await?;
     }
     row.agency_reference = Some(receipt.agency_reference);
     row.status = event.status;

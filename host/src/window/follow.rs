@@ -30,11 +30,8 @@ struct StatusEvidence {
     status: &'static str,
 }
 
-/// Asks the agency about application `id` once.
-pub async fn follow(app: &App, id: &str) -> Result<Followed, ServiceError> {
-    let Some(row) = applications::by_id(&app.db, id).await? else {
-        return Ok(Followed::Done);
-    };
+/// Asks the agency about an application once.
+pub async fn follow(app: &App, row: &ApplicationRow) -> Result<Followed, ServiceError> {
     let decided = row.status.parse::<Status>().is_ok_and(Status::is_final);
     let (Some(reference), false) = (row.agency_reference.clone(), decided) else {
         return Ok(Followed::Done);
@@ -50,7 +47,7 @@ pub async fn follow(app: &App, id: &str) -> Result<Followed, ServiceError> {
     if update.status.as_str() == row.status {
         return Ok(Followed::Unchanged);
     }
-    moved(&call, &row, update.status, update.message, "status followed at the agency").await?;
+    moved(&call, row, update.status, update.message, "status followed at the agency").await?;
     Ok(Followed::Moved(update.status))
 }
 
