@@ -143,14 +143,8 @@ impl Drop for Server {
     }
 }
 
-#[tokio::test]
-async fn an_acknowledged_application_survives_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("plugins")).unwrap();
-    APPLICANT.install(&dir.path().join("plugins"));
-    let client = reqwest::Client::new();
-
-    let mut server = Server::start(dir.path());
+/// Signs in with the development notifier, which writes the code to the host's log.
+async fn sign_in(server: &mut Server, client: &reqwest::Client) -> String {
     let started = client
         .post(server.url("/auth/otp/start"))
         .json(&json!({"national_id": "0499370899", "mobile": "09121234567"}))
@@ -164,7 +158,6 @@ async fn an_acknowledged_application_survives_kill_9() {
         binary().display()
     );
     assert_eq!(started.status(), 202);
-    // The development notifier writes the code to the log.
     let code = server.wait_for("code");
     let verified: serde_json::Value = client
         .post(server.url("/auth/otp/verify"))
@@ -175,7 +168,18 @@ async fn an_acknowledged_application_survives_kill_9() {
         .json()
         .await
         .unwrap();
-    let token = verified["token"].as_str().expect("a token").to_owned();
+    verified["token"].as_str().expect("a token").to_owned()
+}
+
+#[tokio::test]
+async fn an_acknowledged_application_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    APPLICANT.install(&dir.path().join("plugins"));
+    let client = reqwest::Client::new();
+
+    let mut server = Server::start(dir.path());
+    let token = sign_in(&mut server, &client).await;
 
     let filed = client
         .post(server.url("/api/v1/services/test-office/permit/applications"))
@@ -212,24 +216,7 @@ async fn a_queued_job_survives_kill_9() {
     let config = format!("{DEVELOPMENT}\n[notifications]\npoll-every-secs = 3\n");
 
     let mut server = Server::start_with(dir.path(), &config);
-    let started = client
-        .post(server.url("/auth/otp/start"))
-        .json(&json!({"national_id": "0499370899", "mobile": "09121234567"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 202);
-    let code = server.wait_for("code");
-    let verified: serde_json::Value = client
-        .post(server.url("/auth/otp/verify"))
-        .json(&json!({"national_id": "0499370899", "code": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = verified["token"].as_str().expect("a token").to_owned();
+    let token = sign_in(&mut server, &client).await;
     let filed = client
         .post(server.url("/api/v1/services/test-office/permit/applications"))
         .bearer_auth(&token)
