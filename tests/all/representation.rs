@@ -315,6 +315,22 @@ async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Dat
     let acted = host.get_as(&citizen, "/api/v1/me/acted").await.body;
     assert_eq!(acted["for_me"][0]["actor"], clerk_subject.as_str(), "{acted}");
 
+    // The consent is short: half an hour after it, the clerk acts for themselves again.
+    let until: i64 = sqlx::query_scalar("SELECT acting_until_ms FROM sessions WHERE acting_basis = 'counter'")
+        .fetch_one(host.app.db.pool())
+        .await
+        .unwrap();
+    let now = panjereh_host::store::now_ms();
+    assert!((until - now - 30 * 60 * 1000).abs() < 60_000, "half an hour: {}", until - now);
+    sqlx::query("UPDATE sessions SET acting_until_ms = 1 WHERE acting_basis = 'counter'")
+        .execute(host.app.db.writer())
+        .await
+        .unwrap();
+    assert_eq!(host.get_as(&clerk, "/api/v1/me").await.body["national_id"], SIGNATORY.0, "the consent ran out");
+    assert_eq!(consent(json!({"national_id": PARENT.0, "mobile": PARENT.1})).await.status, 202);
+    let again = verify(host.notifier.last_code(PARENT.1).unwrap()).await;
+    assert_eq!(again.status, 200, "the citizen consents again: {}", again.body);
+
     // Removed from the register: the clerk acts for themselves again on the next request.
     let removed = host.admin(Method::DELETE, &format!("/admin/v1/counter-clerks/{}", SIGNATORY.0), &admin, None).await;
     assert_eq!(removed.0, 204);

@@ -149,7 +149,7 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
     let scope =
         crate::window::acting::right_holds(app, &actor_nid, basis, &id, true).await.map_err(representation_problem)?;
     let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
-    sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name()))).await?;
+    sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name())), None).await?;
     let entry = crate::audit::Entry {
         kind: "representation.start".into(),
         actor: actor.clone(),
@@ -183,7 +183,7 @@ async fn stop(State(app): State<Arc<App>>, citizen: Citizen) -> Result<StatusCod
 
 /// Acts for the signed-in person again (shared by the API and the portal).
 pub async fn stop_acting(app: &App, citizen: &Citizen) -> Result<(), Problem> {
-    sessions::set_acting(&app.db, &citizen.session_id, None).await?;
+    sessions::set_acting(&app.db, &citizen.session_id, None, None).await?;
     if let Some(actor) = &citizen.actor {
         let entry = crate::audit::Entry {
             kind: "representation.stop".into(),
@@ -320,8 +320,8 @@ pub struct ConsentVerify {
     pub code: Option<String>,
 }
 
-/// The citizen read the code back: the clerk's session acts for them until it ends (or the
-/// clerk is removed from the register).
+/// The citizen read the code back: the clerk's session acts for them for half an hour (or
+/// until the clerk is removed from the register, or the session ends).
 #[utoipa::path(
     post, path = "/counter/consent/verify", tag = "citizen", request_body = ConsentVerify,
     security(("citizen" = []), ("citizen_cookie" = [])),
@@ -343,7 +343,8 @@ async fn counter_verify(
     if present.id == citizen.subject {
         return Err(representation_problem(RepresentationError::NotAllowed));
     }
-    sessions::set_acting(&app.db, &citizen.session_id, Some((&present.id, Basis::Counter.name()))).await?;
+    let until = now_ms() + crate::window::acting::COUNTER_CONSENT.as_millis() as i64;
+    sessions::set_acting(&app.db, &citizen.session_id, Some((&present.id, Basis::Counter.name())), Some(until)).await?;
     let entry = crate::audit::Entry {
         kind: "representation.start".into(),
         actor: citizen.subject.clone(),

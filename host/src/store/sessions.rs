@@ -21,6 +21,8 @@ pub struct SessionRow {
     pub expires_ms: i64,
     /// The subject the session acts for (a citizens row), and on what basis.
     pub acting_for: Option<(String, String)>,
+    /// When acting for the subject ends by itself (a counter consent).
+    pub acting_until_ms: Option<i64>,
 }
 
 /// What a new session needs.
@@ -46,6 +48,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<SessionRow> {
             (Some(subject), Some(basis)) => Some((subject, basis)),
             _ => None,
         },
+        acting_until_ms: row.try_get("acting_until_ms")?,
     })
 }
 
@@ -73,6 +76,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
         created_ms: new.created_ms,
         expires_ms: new.expires_ms,
         acting_for: None,
+        acting_until_ms: None,
     })
 }
 
@@ -80,7 +84,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
 pub async fn find_active(db: &Db, token_hash: &str, now_ms: i64) -> sqlx::Result<Option<(SessionRow, CitizenRow)>> {
     let row = sqlx::query(
         "SELECT s.id AS session_id, s.citizen_id, s.assurance, s.source, s.created_ms AS session_created_ms,
-                s.expires_ms, s.acting_for, s.acting_basis, c.id, c.national_id, c.mobile, c.created_ms
+                s.expires_ms, s.acting_for, s.acting_basis, s.acting_until_ms, c.id, c.national_id, c.mobile, c.created_ms
          FROM sessions s JOIN citizens c ON c.id = s.citizen_id
          WHERE s.token_hash = $1 AND s.revoked_ms IS NULL AND s.expires_ms > $2",
     )
@@ -91,12 +95,14 @@ pub async fn find_active(db: &Db, token_hash: &str, now_ms: i64) -> sqlx::Result
     row.map(|row| Ok((from_row(&row)?, citizens::from_row(&row)?))).transpose()
 }
 
-/// Makes the session act for `subject` on `basis`, or for its own citizen again (`None`).
-pub async fn set_acting(db: &Db, id: &str, acting: Option<(&str, &str)>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET acting_for = $2, acting_basis = $3 WHERE id = $1")
+/// Makes the session act for `subject` on `basis` (until `until_ms`, if it ends by itself),
+/// or for its own citizen again (`None`).
+pub async fn set_acting(db: &Db, id: &str, acting: Option<(&str, &str)>, until_ms: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET acting_for = $2, acting_basis = $3, acting_until_ms = $4 WHERE id = $1")
         .bind(id)
         .bind(acting.map(|a| a.0))
         .bind(acting.map(|a| a.1))
+        .bind(acting.and(until_ms))
         .execute(db.writer())
         .await?;
     Ok(())

@@ -36,7 +36,7 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
     };
     // Acting for someone: checked on every request (against a short cache of the
     // registries' answers); a right that ended ends the acting, not the session.
-    let basis = Basis::from_name(&basis);
+    let basis = Basis::from_name(&basis).filter(|_| session.acting_until_ms.is_none_or(|until| until > now_ms()));
     let subject = citizens::get(&app.db, &subject_id).await?;
     let allowed = match (basis, &subject) {
         (Some(basis), Some(subject)) => {
@@ -60,11 +60,14 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
         })),
         _ => {
             tracing::info!(session = %session.id, "the right to act for a subject ended; the session acts for its own citizen again");
-            sessions::set_acting(&app.db, &session.id, None).await?;
+            sessions::set_acting(&app.db, &session.id, None, None).await?;
             Ok(Some(own))
         }
     }
 }
+
+/// How long a clerk acts for the citizen present after their consent.
+pub const COUNTER_CONSENT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// Whether `actor` (a national ID) may still act for `subject` on `basis`, and for which
 /// services (`None`: every one): the registries for signatories and parents (cached unless
