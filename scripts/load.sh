@@ -45,6 +45,8 @@ fi
 # The development grants (config/dev.toml).
 cat > "$WORK/config.toml" <<TOML
 [auth]
+# The development notifier writes the code to the log, on loopback only.
+otp = "development"
 otp-backoff-ms = 1
 
 [adapters.isfahan-municipality]

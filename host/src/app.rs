@@ -36,6 +36,8 @@ pub struct App {
     pub oidc: Option<Arc<RelyingParty>>,
     /// Per-client limits on anonymous inquiries and on starting single sign-on.
     pub limits: ClientLimits,
+    /// Sessions this replica looked up lately (`[auth] session-cache-ms`).
+    pub sessions: crate::auth::session_cache::SessionCache,
     /// Card payments of bills and fees, when `[payments]` is configured.
     pub payments: Option<Arc<Payments>>,
     /// The SMS gateway of `[auth.sms]`: one-time codes and the inbox's text messages.
@@ -117,6 +119,7 @@ impl App {
             );
         }
         let limits = ClientLimits::new(&config);
+        let sessions = crate::auth::session_cache::SessionCache::new(config.auth.session_cache);
         let payments = match &config.payments {
             Some(settings) => {
                 let payments = Arc::new(Payments::new(settings.clone(), db.clone(), audit.clone(), registry.clone())?);
@@ -139,6 +142,7 @@ impl App {
             otp,
             oidc,
             limits,
+            sessions,
             payments,
             sms,
             representation,

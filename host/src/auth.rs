@@ -32,6 +32,7 @@ pub mod ownership;
 pub mod representation;
 pub mod return_to;
 pub mod session;
+pub mod session_cache;
 pub mod throttle;
 
 pub use session::Citizen;

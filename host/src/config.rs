@@ -208,6 +208,10 @@ pub struct AuthSettings {
     pub otp_client_per_minute: u32,
     /// Whether, and how, citizens sign in with a one-time code (`otp`).
     pub otp: OtpMode,
+    /// How long a replica believes a session it looked up (`session-cache-ms`; 0 asks the
+    /// database on every request): the bound within which a revoked session stops working
+    /// on every replica.
+    pub session_cache: Duration,
 }
 
 /// `[auth] otp`: the built-in one-time-code sign-in.
@@ -389,6 +393,7 @@ impl Default for AuthSettings {
             session_ttl: Duration::from_secs(12 * 3600),
             otp_client_per_minute: 30,
             otp: OtpMode::Off,
+            session_cache: Duration::from_secs(2),
         }
     }
 }
@@ -618,6 +623,7 @@ struct RawAuth {
     otp_backoff_ms: Option<u64>,
     session_ttl_secs: Option<u64>,
     otp_client_per_minute: Option<u32>,
+    session_cache_ms: Option<u64>,
     /// `off` (default), `registry-checked` or `development`.
     otp: Option<String>,
     registry: Option<RawRegistry>,
@@ -968,7 +974,11 @@ impl Config {
             otp_backoff: raw.auth.otp_backoff_ms.map_or(auth_defaults.otp_backoff, Duration::from_millis),
             session_ttl: raw.auth.session_ttl_secs.map_or(auth_defaults.session_ttl, Duration::from_secs),
             otp_client_per_minute: raw.auth.otp_client_per_minute.unwrap_or(auth_defaults.otp_client_per_minute),
+            session_cache: raw.auth.session_cache_ms.map_or(auth_defaults.session_cache, Duration::from_millis),
         };
+        if auth.session_cache > Duration::from_secs(60) {
+            bail!("auth.session-cache-ms is at most 60000: it bounds how long a revoked session keeps working");
+        }
         if auth.otp_ttl.is_zero() || auth.session_ttl.is_zero() {
             bail!("auth.otp-ttl-secs and auth.session-ttl-secs must be positive");
         }

@@ -373,6 +373,26 @@ async fn two_replicas_share_the_sign_in_limits() {
     database.drop_now().await;
 }
 
+/// A signed-out session stops at once on its own replica and, on another one that looked
+/// it up a moment before, within `[auth] session-cache-ms` (here 300 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_session_stops_on_every_replica_within_the_cache_bound() {
+    let database = crate::harness::PgDatabase::create().await;
+    let config = "[auth]\nsession-cache-ms = 300\n";
+    let a = Host::start_on(Some(&database.url), &[], config, |_| {}).await;
+    let b = Host::start_on(Some(&database.url), &[], config, |_| {}).await;
+    let token = a.sign_in(NID, MOBILE).await;
+    assert_eq!(a.get_as(&token, "/api/v1/me").await.status, 200);
+    assert_eq!(b.get_as(&token, "/api/v1/me").await.status, 200, "the other replica knows it too");
+    assert_eq!(a.call(Method::POST, "/auth/logout", Some(&token), None, &[]).await.status, 204);
+    assert_eq!(a.get_as(&token, "/api/v1/me").await.status, 401, "at once where it was signed out");
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    let elsewhere = b.get_as(&token, "/api/v1/me").await;
+    assert_eq!(elsewhere.status, 401, "past the bound on the other replica: {}", elsewhere.body);
+    drop((a, b));
+    database.drop_now().await;
+}
+
 /// `development` mode writes codes to the log and checks nothing: it is refused unless the
 /// host listens on loopback.
 #[test]

@@ -277,6 +277,7 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, citizen: Citize
 /// Revokes the citizen's session.
 pub async fn sign_out(app: &App, citizen: &Citizen) -> Result<(), Problem> {
     sessions::revoke(&app.db, &citizen.session_id, now_ms()).await?;
+    app.sessions.forget(&citizen.session_id);
     Ok(())
 }
 

@@ -150,6 +150,7 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
         crate::window::acting::right_holds(app, &actor_nid, basis, &id, true).await.map_err(representation_problem)?;
     let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
     sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name())), None).await?;
+    app.sessions.forget(&citizen.session_id);
     let entry = crate::audit::Entry {
         kind: "representation.start".into(),
         actor: actor.clone(),
@@ -184,6 +185,7 @@ async fn stop(State(app): State<Arc<App>>, citizen: Citizen) -> Result<StatusCod
 /// Acts for the signed-in person again (shared by the API and the portal).
 pub async fn stop_acting(app: &App, citizen: &Citizen) -> Result<(), Problem> {
     sessions::set_acting(&app.db, &citizen.session_id, None, None).await?;
+    app.sessions.forget(&citizen.session_id);
     if let Some(actor) = &citizen.actor {
         let entry = crate::audit::Entry {
             kind: "representation.stop".into(),
@@ -345,6 +347,7 @@ async fn counter_verify(
     }
     let until = now_ms() + crate::window::acting::COUNTER_CONSENT.as_millis() as i64;
     sessions::set_acting(&app.db, &citizen.session_id, Some((&present.id, Basis::Counter.name())), Some(until)).await?;
+    app.sessions.forget(&citizen.session_id);
     let entry = crate::audit::Entry {
         kind: "representation.start".into(),
         actor: citizen.subject.clone(),

@@ -15,7 +15,18 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
         return Ok(None);
     }
-    let Some((session, citizen)) = sessions::find_active(&app.db, &hash_token(token), now_ms()).await? else {
+    let (hash, now) = (hash_token(token), now_ms());
+    let found = match app.sessions.get(&hash, now) {
+        Some(found) => Some(found),
+        None => {
+            let found = sessions::find_active(&app.db, &hash, now).await?;
+            if let Some((session, citizen)) = &found {
+                app.sessions.put(&hash, session, citizen);
+            }
+            found
+        }
+    };
+    let Some((session, citizen)) = found else {
         return Ok(None);
     };
     let (Ok(assurance), Ok(source)) = (session.assurance.parse::<Assurance>(), session.source.parse::<Source>()) else {
@@ -61,6 +72,7 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
         _ => {
             tracing::info!(session = %session.id, "the right to act for a subject ended; the session acts for its own citizen again");
             sessions::set_acting(&app.db, &session.id, None, None).await?;
+            app.sessions.forget(&session.id);
             Ok(Some(own))
         }
     }
