@@ -38,6 +38,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes((schemas, paths, plugins.layer(upload_limit)))
         .routes(routes!(show, remove))
+        .routes(routes!(remove_version))
         .routes(routes!(enable))
         .routes(routes!(disable))
         .routes(routes!(activate))
@@ -159,7 +160,9 @@ fn change_problem(error: ChangeError) -> Problem {
     let reason = error.to_string();
     let status = match &error {
         ChangeError::NotFound(_) | ChangeError::NoSuchVersion { .. } => StatusCode::NOT_FOUND,
-        ChangeError::NoPrevious(_) => StatusCode::CONFLICT,
+        ChangeError::NoPrevious(_) | ChangeError::ActiveVersion { .. } | ChangeError::Changed(_) => {
+            StatusCode::CONFLICT
+        }
         ChangeError::Unloadable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         ChangeError::Storage(_) => {
             tracing::error!(%reason, "lifecycle change failed in storage");
@@ -258,8 +261,11 @@ pub struct AdapterView {
     pub state: &'static str,
     /// The version operators chose.
     pub active_version: String,
-    /// What `rollback` returns to.
+    /// What `rollback` returns to: the version before the active one in `history`.
     pub previous_version: Option<String>,
+    /// The versions operators switched to, oldest first; the last is the active one.
+    /// Each rollback steps one back and forgets the step it undid.
+    pub history: Vec<String>,
     /// The version answering now on this replica (absent while it cannot load).
     pub serving_version: Option<String>,
     pub digest: Option<String>,
@@ -317,6 +323,7 @@ async fn describe_adapter(app: &App, id: &str) -> Result<Option<AdapterView>, Pr
         return Ok(None);
     };
     let versions = app.db.versions(id).await.map_err(|_| storage_problem())?;
+    let history = app.db.activation_history(id).await.map_err(|_| storage_problem())?;
     let serving = app.registry.get(&state.agency).filter(|s| s.adapter.manifest.id == id);
     let adapter = serving.as_ref().map(|slot| &slot.adapter);
     Ok(Some(AdapterView {
@@ -360,6 +367,7 @@ async fn describe_adapter(app: &App, id: &str) -> Result<Option<AdapterView>, Pr
         agency: state.agency,
         active_version: state.active_version,
         previous_version: state.previous_version,
+        history,
     }))
 }
 
@@ -491,7 +499,9 @@ async fn activate(
     describe(&app, &id).await
 }
 
-/// Returns to the previous version. Admins only.
+/// Steps back to the version before the active one in the adapter's activation history
+/// and forgets the step it undid, so repeated rollbacks go further back (3, 2, 1), never
+/// back and forth. `activate` switches to any stored version. Admins only.
 #[utoipa::path(
     post, path = "/plugins/{id}/rollback", tag = "operators", params(AdapterPath), security(("operator" = [])),
     responses(
@@ -499,7 +509,7 @@ async fn activate(
         (status = 401, description = "No valid operator token"),
         (status = 403, description = "An auditor may only read"),
         (status = 404, description = "No such adapter"),
-        (status = 409, description = "There is no previous version"),
+        (status = 409, description = "No earlier version in the history, or the adapter changed meanwhile"),
         (status = 422, description = "The previous version cannot be loaded here"),
         (status = 503, description = "The database is unavailable"),
     ),
@@ -544,6 +554,39 @@ async fn remove(
 ) -> Result<StatusCode, Problem> {
     let purge = query.purge.unwrap_or(false);
     app.plugins.remove(&id, purge, &auth.admin()?.name).await.map_err(change_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An adapter id and one of its versions in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct VersionPath {
+    /// The adapter's id, from its manifest.
+    id: String,
+    /// A stored version of the adapter.
+    version: String,
+}
+
+/// Removes one stored version of an adapter (and its steps in the activation history),
+/// never the active one. Admins only.
+#[utoipa::path(
+    delete, path = "/plugins/{id}/versions/{version}", tag = "operators", params(VersionPath),
+    security(("operator" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 404, description = "No such adapter or version"),
+        (status = 409, description = "It is the active version, or the adapter changed meanwhile"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
+async fn remove_version(
+    State(app): State<Arc<App>>,
+    auth: OperatorAuth,
+    ApiPath(VersionPath { id, version }): ApiPath<VersionPath>,
+) -> Result<StatusCode, Problem> {
+    app.plugins.remove_version(&id, &version, &auth.admin()?.name).await.map_err(change_problem)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
