@@ -600,15 +600,72 @@ struct AuditQuery {
     before: Option<i64>,
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct AuditListQuery {
+    /// Entries to return, newest first (1 to 1000, default 100).
+    limit: Option<i64>,
+    /// Only entries before this sequence number (the next page).
+    before: Option<i64>,
+    /// An adapter or agency id: entries about it or naming it as their agency.
+    agency: Option<String>,
+    /// An operator's name or a citizen's pseudonym: entries it made or that were made on
+    /// its behalf.
+    actor: Option<String>,
+    /// A kind (`admin.install`), or kinds by prefix (`admin.*`).
+    kind: Option<String>,
+    /// Entries at or after this time: RFC 3339, or a day (`2026-12-01`, UTC).
+    since: Option<String>,
+    /// Entries before this time.
+    until: Option<String>,
+}
+
+/// One entry of the evidence log as operators read it.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub seq: i64,
+    /// When it was appended (RFC 3339, milliseconds, UTC).
+    pub at: String,
+    pub kind: String,
+    pub actor: String,
+    pub subject: String,
+    /// Metadata: the JSON object whose canonical text the hash covers.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+    /// The host's seal, on the last entry of each batch it appended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
+}
+
+impl AuditEntryView {
+    pub fn new(record: audit::Record) -> AuditEntryView {
+        AuditEntryView {
+            seq: record.seq,
+            at: rfc3339(record.at),
+            data: serde_json::from_str(&record.data).unwrap_or(serde_json::Value::String(record.data)),
+            kind: record.kind,
+            actor: record.actor,
+            subject: record.subject,
+            prev_hash: record.prev_hash,
+            hash: record.hash,
+            seal: record.seal,
+        }
+    }
+}
+
 /// `GET /admin/v1/audit`.
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
-    pub entries: Vec<audit::Record>,
+    pub entries: Vec<AuditEntryView>,
 }
 
-/// The tamper-evident log of lifecycle changes and adapter calls, newest first.
+/// The tamper-evident log of lifecycle changes and adapter calls, newest first, filtered by
+/// agency, actor, kind and time.
 #[utoipa::path(
-    get, path = "/audit", tag = "operators", params(AuditQuery), security(("operator" = [])),
+    get, path = "/audit", tag = "operators", params(AuditListQuery), security(("operator" = [])),
     responses(
         (status = 200, description = "Audit entries", body = AuditPage),
         (status = 400, description = "An unknown or malformed parameter"),
@@ -619,11 +676,24 @@ pub struct AuditPage {
 async fn audit_log(
     State(app): State<Arc<App>>,
     _auth: OperatorAuth,
-    ApiQuery(query): ApiQuery<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditListQuery>,
 ) -> Result<Json<AuditPage>, Problem> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = audit::recent(&app.db, limit, query.before).await.map_err(|_| storage_problem())?;
-    Ok(Json(AuditPage { entries }))
+    let time = |text: Option<String>| {
+        text.map(|t| audit::parse_instant(&t))
+            .transpose()
+            .map_err(|reason| Problem::bad_request(Bilingual::new(format!("زمان نادرست است: {reason}"), reason)))
+    };
+    let filter = audit::Filter {
+        agency: query.agency,
+        actor: query.actor,
+        kind: query.kind,
+        since_ms: time(query.since)?,
+        until_ms: time(query.until)?,
+        before: query.before,
+    };
+    let entries = audit::list(&app.db, &filter, limit).await.map_err(|_| storage_problem())?;
+    Ok(Json(AuditPage { entries: entries.into_iter().map(AuditEntryView::new).collect() }))
 }
 
 /// Walks the whole hash chain of the audit log and names the first broken link; with the
