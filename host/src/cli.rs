@@ -1,8 +1,9 @@
 //! The `panjereh` command: parse flags, initialise logging, run the library.
 //!
-//! `serve` runs the host. `plugin ...` verbs talk to a running host's admin API with an
-//! operator token, except `plugin new` and `plugin build` (see `scaffold`) which help agency
-//! developers; `operator create` and `audit verify|checkpoint` work on the database directly.
+//! `serve` runs the host. The host verbs of `plugin` talk to a running host's admin API with
+//! an operator token (`admin_client`); its authoring verbs `new`, `build` (see `scaffold`)
+//! and `sign` work locally; `operator` and `audit` commands work on the database directly.
+//! Every command writes its answer to an [`Out`] (standard output, or a buffer in tests).
 
 mod admin_client;
 pub mod scaffold;
@@ -119,6 +120,11 @@ pub enum PluginCommand {
         /// it exists, else none (the published `panjereh-plugin-sdk`).
         #[arg(long)]
         sdk: Option<PathBuf>,
+        /// What the crate starts as: `inquiry` (answered by the adapter itself),
+        /// `application-kv` (cases in kv storage with a fee on the receipt), `http-backend`
+        /// (an inquiry answered by the agency's back-end, with a payable bill).
+        #[arg(long, value_enum, default_value_t)]
+        template: scaffold::Template,
     },
     /// [authoring] Build an adapter crate for wasm32-wasip2 into `ID.wasm` + `ID.toml`, checked
     /// the way a host loads it.
@@ -538,9 +544,9 @@ async fn operator(command: OperatorCommand, out: Out<'_>) -> anyhow::Result<()> 
 /// `plugin new` and `plugin build` work locally; every other verb talks to a host.
 async fn plugin(command: PluginCommand, out: Out<'_>) -> anyhow::Result<()> {
     match command {
-        PluginCommand::New { name, dir, sdk } => {
+        PluginCommand::New { name, dir, sdk, template } => {
             let sdk = sdk.or_else(scaffold::local_sdk);
-            let created = scaffold::new_adapter(&scaffold::NewAdapter { name, parent: dir, sdk })?;
+            let created = scaffold::new_adapter(&scaffold::NewAdapter { name, parent: dir, sdk, template })?;
             writeln!(out, "created {}", created.display())?;
             writeln!(out, "next:\n  cd {}\n  cargo test\n  panjereh plugin build", created.display())?;
             Ok(())

@@ -846,6 +846,7 @@ async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
         name: "civil-registry".into(),
         parent: work.path().to_owned(),
         sdk: Some(root.join("plugin-sdk")),
+        template: scaffold::Template::Inquiry,
     })
     .unwrap();
     // The published SDK by version, with this checkout's patched in.
@@ -982,6 +983,68 @@ async fn plugin_build_refuses_what_a_host_would_refuse() {
         edit(file, to, from);
     }
     build(&dist).await.unwrap();
+}
+
+/// `plugin new --template application-kv | http-backend` start crates whose own tests pass,
+/// that build into packages a host loads and serves, and whose manifests ask for what the
+/// code uses (kv storage; configuration and a back-end).
+#[tokio::test]
+async fn templates_pass_their_tests_and_build_into_packages_a_host_serves() {
+    use panjereh_host::cli::run_args_output;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target_dir = root.join("target").join("scaffold");
+    let work = tempfile::tempdir().unwrap();
+    let sdk = root.join("plugin-sdk");
+    let dist = work.path().join("dist");
+    for (name, template, asks) in [
+        ("water-permits", "application-kv", "kv-quota-kib = 256"),
+        ("water-bills", "http-backend", "config = [\"base-url\", \"api-key\"]"),
+    ] {
+        let args = ["panjereh", "plugin", "new", name, "--template", template, "--dir", work.path().to_str().unwrap()];
+        run_args_output(args.into_iter().chain(["--sdk", sdk.to_str().unwrap()])).await.unwrap();
+        let crate_dir = work.path().join(name);
+        let manifest = std::fs::read_to_string(crate_dir.join("manifest.toml")).unwrap();
+        assert!(manifest.lines().any(|l| l == asks), "{manifest}");
+        let tested = std::process::Command::new("cargo")
+            .arg("test")
+            .arg("--manifest-path")
+            .arg(crate_dir.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        let output = String::from_utf8_lossy(&tested.stdout);
+        assert!(tested.status.success(), "{template}: {output}\n{}", String::from_utf8_lossy(&tested.stderr));
+        assert!(output.contains("test result: ok. 2 passed"), "{template}: {output}");
+        let build = [
+            "panjereh",
+            "plugin",
+            "build",
+            crate_dir.to_str().unwrap(),
+            "--out",
+            dist.to_str().unwrap(),
+            "--target-dir",
+            target_dir.to_str().unwrap(),
+        ];
+        let (_, out) = run_args_output(build).await.unwrap();
+        assert!(out.contains("checked as a host loads it"), "{out}");
+    }
+    let host = Host::start_with(&[], "", |plugins| {
+        for file in std::fs::read_dir(&dist).unwrap() {
+            let path = file.unwrap().path();
+            std::fs::copy(&path, plugins.join(path.file_name().unwrap())).unwrap();
+        }
+    })
+    .await;
+    assert!(host.app.refused.is_empty(), "refused: {:?}", host.app.refused);
+    let (status, body) = host.get_lang("/api/v1/services/water-permits/permit-request", "en").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["title"], "Permit request");
+    let (status, body) = host.get_lang("/api/v1/services/water-bills/bill-inquiry", "en").await;
+    assert_eq!(status, 200, "{body}");
 }
 
 // ---------------------------------------------------------------------------------------

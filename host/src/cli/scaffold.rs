@@ -1,10 +1,12 @@
 //! `panjereh plugin new` and `panjereh plugin build`: the agency developer's first steps.
 //!
-//! `new` writes a complete adapter crate (a Cargo workspace of its own) with one inquiry
-//! and a native unit test, so `cargo test` passes and `panjereh plugin build` produces a
-//! loadable package before the developer has changed a line. `build` compiles a crate for
-//! `wasm32-wasip2`, checks its manifest with the host's own parser, and writes the package
-//! (`ID.wasm` + `ID.toml`) that `panjereh serve --plugins DIR` loads.
+//! `new` writes a complete adapter crate (a Cargo workspace of its own) from a template in
+//! `templates/` (one inquiry, an application kept in kv, or an inquiry answered by a
+//! back-end) with native unit tests, so `cargo test` passes and `panjereh plugin build`
+//! produces a loadable package before the developer has changed a line. `build` compiles a
+//! crate for `wasm32-wasip2`, loads the component as a host would (`plugins::load`), and
+//! only then writes the package (`ID.wasm` + `ID.toml`) that `panjereh serve --plugins DIR`
+//! loads.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,6 +40,8 @@ pub struct NewAdapter {
     /// A local `plugin-sdk/` to build against instead of the published crate, written as a
     /// `[patch.crates-io]` override; `None` depends on the published SDK only.
     pub sdk: Option<PathBuf>,
+    /// What the crate starts as.
+    pub template: Template,
 }
 
 /// Writes a new adapter crate into `parent/name` and returns its folder.
@@ -63,11 +67,11 @@ pub fn new_adapter(options: &NewAdapter) -> anyhow::Result<PathBuf> {
         bail!("{} already exists", dir.display());
     }
     let files = [
-        ("Cargo.toml", cargo_toml(name, sdk.as_deref())),
-        ("manifest.toml", manifest_toml(name)),
+        ("Cargo.toml", cargo_toml(name, sdk.as_deref(), options.template)),
+        ("manifest.toml", manifest_toml(name, options.template)),
         ("rust-toolchain.toml", TOOLCHAIN.to_owned()),
         (".gitignore", "/target\n/dist\n".to_owned()),
-        ("src/lib.rs", lib_rs(name)),
+        ("src/lib.rs", lib_rs(name, options.template)),
     ];
     for (file, text) in files {
         let path = dir.join(file);
@@ -283,7 +287,7 @@ fn is_kebab_id(s: &str) -> bool {
 /// The project's toolchain file, so a new crate builds with the same compiler and target.
 const TOOLCHAIN: &str = include_str!("../../../rust-toolchain.toml");
 
-fn cargo_toml(name: &str, sdk: Option<&Path>) -> String {
+fn cargo_toml(name: &str, sdk: Option<&Path>, template: Template) -> String {
     let patch = match sdk {
         None => String::new(),
         Some(sdk) => {
@@ -313,7 +317,7 @@ crate-type = ["cdylib"]
 
 [dependencies]
 panjereh-plugin-sdk = "{SDK_VERSION}"
-{patch}
+{dependencies}{patch}
 # Small, fast components: optimise for size, one codegen unit, no unwinding.
 [profile.release]
 opt-level = "s"
@@ -324,39 +328,95 @@ panic = "abort"
 
 # A crate of its own, even when created inside another Cargo workspace.
 [workspace]
-"#
+"#,
+        dependencies = template.dependencies(),
     )
 }
 
-fn manifest_toml(name: &str) -> String {
+fn manifest_toml(name: &str, template: Template) -> String {
     format!(
         r#"# What this adapter is and what it asks the host for. An operator approves each
 # capability; anything not approved is refused at run time with a `not-granted` error.
 id = "{name}"
-version = "0.1.0"
+version = "0.1.0"   # keep equal to `version` in Cargo.toml (`plugin build` checks)
 agency = "{name}"
 wit = "{wit}"
 
 [capabilities]
-# Settings the operator provides, e.g. your back-end's address and API key:
-# config = ["base-url", "api-key"]
-# Your back-end, host:port:
-# http = ["api.example.ir:443"]
-# Key-value storage for state between calls, in KiB:
-# kv-quota-kib = 256
-# The signed-in citizen's attributes (national-id, mobile):
-# identity = ["national-id"]
-
+{capabilities}
 [limits]
 cpu-ms = 50
 memory-mib = 16
 "#,
         wit = crate::plugins::HOST_WIT_VERSION,
+        capabilities = template.capabilities(),
     )
 }
 
-fn lib_rs(name: &str) -> String {
-    LIB_TEMPLATE.replace("{name}", name).replace("{Type}", &type_name(name))
+/// What a new crate starts as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// One inquiry answered by the adapter itself.
+    #[default]
+    Inquiry,
+    /// An application whose cases are kept in kv storage (serde JSON), with a fee billed
+    /// on the receipt, moved on by its payment, and its status.
+    ApplicationKv,
+    /// An inquiry answered by the agency's back-end over HTTP, with a payable bill.
+    HttpBackend,
+}
+
+impl Template {
+    fn source(self) -> &'static str {
+        match self {
+            Template::Inquiry => include_str!("templates/inquiry.rs.tmpl"),
+            Template::ApplicationKv => include_str!("templates/application-kv.rs.tmpl"),
+            Template::HttpBackend => include_str!("templates/http-backend.rs.tmpl"),
+        }
+    }
+
+    /// The `[capabilities]` of its manifest.
+    fn capabilities(self) -> &'static str {
+        match self {
+            Template::Inquiry => {
+                "# Settings the operator provides, e.g. your back-end's address and API key:
+# config = [\"base-url\", \"api-key\"]
+# Your back-end, host:port:
+# http = [\"api.example.ir:443\"]
+# Key-value storage for state between calls, in KiB:
+# kv-quota-kib = 256
+# The signed-in citizen's attributes (national-id, mobile):
+# identity = [\"national-id\"]
+"
+            }
+            Template::ApplicationKv => {
+                "# Key-value storage for the cases, in KiB (the operator grants it too):
+kv-quota-kib = 256
+"
+            }
+            Template::HttpBackend => {
+                "# Your back-end's address and API key, set by the operator:
+config = [\"base-url\", \"api-key\"]
+# Your back-end, host:port (the operator grants it too):
+http = [\"api.example.ir:443\"]
+"
+            }
+        }
+    }
+
+    /// Dependencies besides the SDK.
+    fn dependencies(self) -> &'static str {
+        match self {
+            Template::Inquiry => "",
+            Template::ApplicationKv | Template::HttpBackend => {
+                "serde = { version = \"1\", features = [\"derive\"] }\nserde_json = \"1\"\n"
+            }
+        }
+    }
+}
+
+fn lib_rs(name: &str, template: Template) -> String {
+    template.source().replace("{name}", name).replace("{Type}", &type_name(name))
 }
 
 /// `civil-registry` -> `CivilRegistryAdapter`.
@@ -372,83 +432,6 @@ fn type_name(name: &str) -> String {
     out
 }
 
-const LIB_TEMPLATE: &str = r#"//! The `{name}` agency adapter.
-//!
-//! Start here: `describe` lists the agency's services and their forms; `inquire` answers
-//! them. `cargo test` runs the tests below on your machine with the SDK's in-memory fakes;
-//! `panjereh plugin build` makes the component the host loads. The guide is
-//! `plugin-sdk/GUIDE.md` in the Panjereh repository.
-
-use panjereh_plugin_sdk::types::*;
-use panjereh_plugin_sdk::{export, Adapter};
-
-struct {Type};
-
-impl Adapter for {Type} {
-    fn describe() -> Agency {
-        Agency {
-            id: "{name}".into(),
-            name: Text::new("دستگاه نمونه", "Sample agency"),
-            services: vec![Service::inquiry(
-                "certificate-check",
-                Text::new("استعلام اصالت گواهی", "Certificate check"),
-                Text::new(
-                    "اصالت گواهی صادرشده را با شماره گواهی و کد ملی دارنده بررسی کنید.",
-                    "Check that a certificate is genuine, by its number and the holder's national ID.",
-                ),
-                Category::new("certificates", Text::new("گواهی‌ها", "Certificates")),
-            )
-            .field(Field::new("certificate", Text::new("شماره گواهی", "Certificate number"), FieldType::Number))
-            // The host checks the national ID's check digit before `inquire` is called.
-            .field(Field::new("holder", Text::new("کد ملی دارنده", "Holder's national ID"), FieldType::NationalId))],
-        }
-    }
-
-    fn inquire(ctx: CallContext, input: Vec<Value>) -> Result<Document, AdapterError> {
-        if ctx.service != "certificate-check" {
-            return Err(AdapterError::NotFound(Text::new("خدمت یافت نشد", "no such service")));
-        }
-        let certificate = input.get_value("certificate").unwrap_or_default();
-        let holder = input.get_value("holder").unwrap_or_default();
-        // Replace this with a call to your back-end (see `panjereh_plugin_sdk::http`).
-        if certificate.len() != 8 {
-            return Err(AdapterError::field(
-                "certificate",
-                Text::new("شماره گواهی ۸ رقم است", "a certificate number has 8 digits"),
-            ));
-        }
-        Ok(Document::new(Text::new("نتیجه استعلام گواهی", "Certificate check"))
-            .item(Text::new("شماره گواهی", "Certificate"), certificate)
-            .item(Text::new("کد ملی دارنده", "Holder"), holder)
-            .item(Text::new("وضعیت", "Status"), if ctx.locale == "en" { "genuine" } else { "معتبر" }))
-    }
-}
-
-export!({Type});
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use panjereh_plugin_sdk::testing::{context, input};
-
-    #[test]
-    fn a_genuine_certificate() {
-        let answer = {Type}::inquire(
-            context("certificate-check"),
-            input(&[("certificate", "14030001"), ("holder", "0499370899")]),
-        )
-        .unwrap();
-        assert_eq!(answer.items[2].value, "معتبر");
-    }
-
-    #[test]
-    fn a_malformed_number_points_at_its_field() {
-        let error = {Type}::inquire(context("certificate-check"), input(&[("certificate", "12")])).unwrap_err();
-        assert!(matches!(error, AdapterError::InvalidInput(fields) if fields[0].field == "certificate"));
-    }
-}
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,7 +440,12 @@ mod tests {
     fn new_writes_a_crate_and_refuses_bad_names_and_existing_folders() {
         let parent = std::env::temp_dir().join(format!("panjereh-scaffold-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&parent).unwrap();
-        let options = NewAdapter { name: "civil-registry".into(), parent: parent.clone(), sdk: local_sdk() };
+        let options = NewAdapter {
+            name: "civil-registry".into(),
+            parent: parent.clone(),
+            sdk: local_sdk(),
+            template: Template::Inquiry,
+        };
         let crate_dir = new_adapter(&options).unwrap();
         let manifest = Manifest::parse(&std::fs::read_to_string(crate_dir.join("manifest.toml")).unwrap()).unwrap();
         assert_eq!(manifest.id, "civil-registry");
