@@ -948,7 +948,13 @@ async fn plugin_build_refuses_what_a_host_would_refuse() {
         assert!(text.contains(from), "{file} has no `{from}`");
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     };
-    let cases: [(&str, &str, &str, &str); 4] = [
+    let cases: [(&str, &str, &str, &str); 5] = [
+        (
+            "manifest.toml",
+            "[limits]",
+            "[limits]\ncpu = 5",
+            "manifest has an unknown key: line 19: `cpu` (expected one of `cpu-ms`",
+        ),
         (
             "manifest.toml",
             "version = \"0.1.0\"",
