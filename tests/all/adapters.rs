@@ -834,6 +834,26 @@ async fn a_decision_at_the_agency_is_followed_into_the_inbox_and_by_sms() {
 // ---------------------------------------------------------------------------------------
 // `panjereh plugin new` + `plugin build`
 
+/// Runs `cargo test` in an adapter crate of its own, as its developer would, in
+/// `target_dir` (not this test binary's target folder, whose lock its build holds); answers
+/// what the tests printed, after asserting that they passed.
+fn cargo_test(crate_dir: &Path, target_dir: &Path) -> String {
+    let tested = std::process::Command::new("cargo")
+        .arg("test")
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&tested.stdout).into_owned();
+    assert!(tested.status.success(), "{}: {output}\n{}", crate_dir.display(), String::from_utf8_lossy(&tested.stderr));
+    output
+}
+
 #[tokio::test]
 async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
     use panjereh_host::cli::scaffold;
@@ -854,19 +874,7 @@ async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
     assert!(cargo.contains(&format!("panjereh-plugin-sdk = \"{}\"", scaffold::SDK_VERSION)), "{cargo}");
     assert!(cargo.contains("[patch.crates-io]"), "{cargo}");
 
-    let tested = std::process::Command::new("cargo")
-        .arg("test")
-        .arg("--manifest-path")
-        .arg(crate_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    let output = String::from_utf8_lossy(&tested.stdout);
-    assert!(tested.status.success(), "{output}\n{}", String::from_utf8_lossy(&tested.stderr));
+    let output = cargo_test(&crate_dir, &target_dir);
     assert!(output.contains("test result: ok. 2 passed"), "{output}");
 
     let dist = work.path().join("dist");
@@ -1011,19 +1019,7 @@ async fn templates_pass_their_tests_and_build_into_packages_a_host_serves() {
         let crate_dir = work.path().join(name);
         let manifest = std::fs::read_to_string(crate_dir.join("manifest.toml")).unwrap();
         assert!(manifest.lines().any(|l| l == asks), "{manifest}");
-        let tested = std::process::Command::new("cargo")
-            .arg("test")
-            .arg("--manifest-path")
-            .arg(crate_dir.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .unwrap();
-        let output = String::from_utf8_lossy(&tested.stdout);
-        assert!(tested.status.success(), "{template}: {output}\n{}", String::from_utf8_lossy(&tested.stderr));
+        let output = cargo_test(&crate_dir, &target_dir);
         assert!(output.contains("test result: ok. 2 passed"), "{template}: {output}");
         let build = [
             "panjereh",
