@@ -183,6 +183,9 @@ pub struct Verification {
     pub ok: bool,
     /// Entries checked.
     pub entries: i64,
+    /// The newest entry checked: the head of the chain as far as it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<Head>,
     /// The first entry whose link is broken, and why (for a log cut short: the first entry
     /// missing).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,6 +204,13 @@ pub struct Verification {
     pub warning: Option<String>,
 }
 
+/// An entry of the chain and its hash.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Broken {
     pub seq: i64,
@@ -211,6 +221,8 @@ pub struct Broken {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CheckpointUsed {
     pub seq: i64,
+    /// The hash of entry `seq` that the checkpoint vouches for.
+    pub hash: String,
     /// When it was made, milliseconds since the Unix epoch.
     pub at: i64,
     /// `database`, or the file's path.
@@ -226,6 +238,7 @@ pub async fn verify(db: &Db, anchor: &Anchor) -> anyhow::Result<Verification> {
     let mut report = Verification {
         ok: true,
         entries: 0,
+        head: None,
         first_broken: None,
         anchored,
         sealed_to: None,
@@ -294,6 +307,7 @@ pub async fn verify(db: &Db, anchor: &Anchor) -> anyhow::Result<Verification> {
             prev.clone_from(&r.hash);
             expected_seq += 1;
             report.entries += 1;
+            report.head = Some(Head { seq: r.seq, hash: r.hash.clone() });
             after = r.seq;
             if r.seal.is_some() {
                 last_sealed = Some(r);
@@ -310,7 +324,8 @@ pub async fn verify(db: &Db, anchor: &Anchor) -> anyhow::Result<Verification> {
     }
     let latest = checkpoints.into_iter().max_by_key(|(c, _)| c.seq);
     if let Some((c, source)) = &latest {
-        report.checkpoint = Some(CheckpointUsed { seq: c.seq, at: c.at, source: source.clone() });
+        report.checkpoint =
+            Some(CheckpointUsed { seq: c.seq, hash: c.head_hash.clone(), at: c.at, source: source.clone() });
         if c.seq > head {
             let reason = format!(
                 "the log ends at entry {head} but checkpoint {} ({source}) vouches for {} entries: {} were deleted from its end",
@@ -348,16 +363,113 @@ pub async fn verify(db: &Db, anchor: &Anchor) -> anyhow::Result<Verification> {
     Ok(report)
 }
 
-/// The most recent entries, newest first.
-pub async fn recent(db: &Db, limit: i64, before: Option<i64>) -> anyhow::Result<Vec<Record>> {
-    let rows = sqlx::query(
-        "SELECT seq, at, kind, actor, subject, data, prev_hash, hash, seal FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
-    )
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
+/// Which entries [`list`] answers. Every filter given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// An adapter or agency id: entries about it (their subject) or naming it as their
+    /// `agency`.
+    pub agency: Option<String>,
+    /// An operator's name, a citizen's pseudonym or `system`: entries it made, or that
+    /// someone made on its behalf (`on_behalf_of`).
+    pub actor: Option<String>,
+    /// A kind (`admin.install`), or kinds by prefix (`admin.*`).
+    pub kind: Option<String>,
+    /// Entries at or after this time (milliseconds since the Unix epoch).
+    pub since_ms: Option<i64>,
+    /// Entries before this time.
+    pub until_ms: Option<i64>,
+    /// Entries before this sequence number (the next page).
+    pub before: Option<i64>,
+}
+
+/// A time as operators write it for [`Filter`]: RFC 3339 (`2026-12-01T08:30:00Z`,
+/// `2026-12-01T12:00:00+03:30`) or a day (`2026-12-01`, midnight UTC), in milliseconds
+/// since the Unix epoch.
+pub fn parse_instant(text: &str) -> Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    let text = text.trim();
+    let parsed = time::OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
+        const DAY: &[time::format_description::BorrowedFormatItem<'_>] =
+            time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(text, DAY).map(|day| day.midnight().assume_utc())
+    });
+    match parsed {
+        Ok(at) => Ok((at.unix_timestamp_nanos() / 1_000_000) as i64),
+        Err(_) => Err(format!("`{text}` is not a time: write RFC 3339 (2026-12-01T08:30:00Z) or a day (2026-12-01)")),
+    }
+}
+
+/// A pattern for `LIKE ... ESCAPE '\'` that finds `text` literally.
+fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// A pattern that finds `"key":"value"` in an entry's canonical JSON data.
+fn like_data(key: &str, value: &str) -> String {
+    format!("%{}%", like_literal(&format!("\"{key}\":{}", serde_json::Value::from(value))))
+}
+
+/// The newest `limit` entries that pass `filter`, newest first.
+pub async fn list(db: &Db, filter: &Filter, limit: i64) -> anyhow::Result<Vec<Record>> {
+    let mut conditions = vec!["seq < $1".to_owned()];
+    let mut binds: Vec<Bind> = vec![Bind::Int(filter.before.unwrap_or(i64::MAX))];
+    if let Some(agency) = &filter.agency {
+        let (a, b) =
+            (next(&mut binds, Bind::Text(agency.clone())), next(&mut binds, Bind::Text(like_data("agency", agency))));
+        conditions.push(format!("(subject = {a} OR data LIKE {b} ESCAPE '\\')"));
+    }
+    if let Some(actor) = &filter.actor {
+        let (a, b) = (
+            next(&mut binds, Bind::Text(actor.clone())),
+            next(&mut binds, Bind::Text(like_data("on_behalf_of", actor))),
+        );
+        conditions.push(format!("(actor = {a} OR data LIKE {b} ESCAPE '\\')"));
+    }
+    if let Some(kind) = &filter.kind {
+        match kind.strip_suffix('*') {
+            Some(prefix) => {
+                let p = next(&mut binds, Bind::Text(format!("{}%", like_literal(prefix))));
+                conditions.push(format!("kind LIKE {p} ESCAPE '\\'"));
+            }
+            None => {
+                let p = next(&mut binds, Bind::Text(kind.clone()));
+                conditions.push(format!("kind = {p}"));
+            }
+        }
+    }
+    if let Some(since) = filter.since_ms {
+        let p = next(&mut binds, Bind::Int(since));
+        conditions.push(format!("at >= {p}"));
+    }
+    if let Some(until) = filter.until_ms {
+        let p = next(&mut binds, Bind::Int(until));
+        conditions.push(format!("at < {p}"));
+    }
+    let limit_param = next(&mut binds, Bind::Int(limit));
+    let sql = format!(
+        "SELECT seq, at, kind, actor, subject, data, prev_hash, hash, seal FROM audit_log WHERE {} ORDER BY seq DESC LIMIT {limit_param}",
+        conditions.join(" AND ")
+    );
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = match bind {
+            Bind::Int(n) => query.bind(n),
+            Bind::Text(t) => query.bind(t),
+        };
+    }
+    let rows = query.fetch_all(db.pool()).await?;
     Ok(rows.iter().map(record_from).collect::<Result<_, _>>()?)
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// Adds a parameter and answers its placeholder.
+fn next(binds: &mut Vec<Bind>, value: Bind) -> String {
+    binds.push(value);
+    format!("${}", binds.len())
 }
 
 fn record_from(row: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
@@ -372,4 +484,19 @@ fn record_from(row: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
         hash: row.try_get("hash")?,
         seal: row.try_get("seal")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_or_a_day_and_patterns_are_literal() {
+        assert_eq!(parse_instant("1970-01-01T00:00:01Z"), Ok(1000));
+        assert_eq!(parse_instant("1970-01-01T03:30:00+03:30"), Ok(0));
+        assert_eq!(parse_instant("1970-01-02"), Ok(86_400_000));
+        assert!(parse_instant("yesterday").unwrap_err().contains("RFC 3339"));
+        assert_eq!(like_literal("a_b%c\\"), "a\\_b\\%c\\\\");
+        assert_eq!(like_data("agency", "echo"), "%\"agency\":\"echo\"%");
+    }
 }

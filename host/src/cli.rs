@@ -1,8 +1,9 @@
 //! The `panjereh` command: parse flags, initialise logging, run the library.
 //!
-//! `serve` runs the host. `plugin ...` verbs talk to a running host's admin API with an
-//! operator token, except `plugin new` and `plugin build` (see `scaffold`) which help agency
-//! developers; `operator create` and `audit verify|checkpoint` work on the database directly.
+//! `serve` runs the host. The host verbs of `plugin` talk to a running host's admin API with
+//! an operator token (`admin_client`); its authoring verbs `new`, `build` (see `scaffold`)
+//! and `sign` work locally; `operator` and `audit` commands work on the database directly.
+//! Every command writes its answer to an [`Out`] (standard output, or a buffer in tests).
 
 mod admin_client;
 pub mod scaffold;
@@ -65,7 +66,17 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Manage adapters on a running host.
+    /// Write adapters (new, build, sign) and manage them on a running host (install,
+    /// list, show, enable, disable, activate, rollback, remove).
+    ///
+    /// Authoring verbs work on this machine and need no host: `new` creates an adapter
+    /// crate, `build` compiles it for wasm32-wasip2 and loads it the way a host would
+    /// (refusing what a host would refuse), `sign` signs a package with an agency key.
+    ///
+    /// Host verbs talk to a running host's admin API (`--host`, default
+    /// http://127.0.0.1:8080) with an operator token (`--token` or `PANJEREH_TOKEN`, from
+    /// `panjereh operator create`): `install`, `list`, `show`, `enable`, `disable`,
+    /// `activate`, `rollback`, `remove`.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Manage operators.
@@ -97,19 +108,26 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Create a new adapter crate that builds and passes its own tests.
+    /// [authoring] Create a new adapter crate that builds and passes its own tests.
     New {
         /// Adapter id and crate name, kebab-case (`civil-registry`).
         name: String,
         /// Folder to create the crate in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path to the Panjereh plugin SDK (`plugin-sdk/`); defaults to the one next to
-        /// this host's sources.
+        /// A local checkout of the SDK (`plugin-sdk/`) to build against, written as a
+        /// `[patch.crates-io]` override; default: the one next to this host's sources when
+        /// it exists, else none (the published `panjereh-plugin-sdk`).
         #[arg(long)]
         sdk: Option<PathBuf>,
+        /// What the crate starts as: `inquiry` (answered by the adapter itself),
+        /// `application-kv` (cases in kv storage with a fee on the receipt), `http-backend`
+        /// (an inquiry answered by the agency's back-end, with a payable bill).
+        #[arg(long, value_enum, default_value_t)]
+        template: scaffold::Template,
     },
-    /// Build an adapter crate for wasm32-wasip2 into `NAME.wasm` + `NAME.toml`.
+    /// [authoring] Build an adapter crate for wasm32-wasip2 into `ID.wasm` + `ID.toml`, checked
+    /// the way a host loads it.
     Build {
         /// The adapter crate.
         #[arg(default_value = ".")]
@@ -121,8 +139,22 @@ pub enum PluginCommand {
         /// `ID.wasm.sig`. Without it, a signature left from an earlier build is removed.
         #[arg(long, value_name = "KEY")]
         sign: Option<PathBuf>,
+        /// Cargo's target folder (default: DIR/target); several adapters may share one.
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
     },
-    /// Upload a package (component, manifest, signature) and switch to it.
+    /// [authoring] Sign a package with an agency key: writes `COMPONENT.sig`, covering the
+    /// component, the manifest, and the agency, id and version it names.
+    Sign {
+        component: PathBuf,
+        /// The manifest (default: `NAME.toml` next to the component).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// The secret key file from `panjereh keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// [host] Upload a package (component, manifest, signature) and switch to it.
     Install {
         /// The component, `NAME.wasm`; the manifest `NAME.toml` and signature
         /// `NAME.wasm.sig` next to it are used unless given.
@@ -137,57 +169,50 @@ pub enum PluginCommand {
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Sign a package with an agency key: writes `COMPONENT.sig`, covering the component,
-    /// the manifest, and the agency, id and version it names.
-    Sign {
-        component: PathBuf,
-        /// The manifest (default: `NAME.toml` next to the component).
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        /// The secret key file from `panjereh keygen`.
-        #[arg(long)]
-        key: PathBuf,
-    },
-    /// List installed adapters.
+    /// [host] List installed adapters.
     List {
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Show one adapter: versions, digest, grants, state, call statistics.
+    /// [host] Show one adapter: versions, history, digest, grants, state, call statistics.
     Show {
         id: String,
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Serve an adapter's services again.
+    /// [host] Serve an adapter's services again.
     Enable {
         id: String,
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Take an adapter's services down for maintenance (they answer 503).
+    /// [host] Take an adapter's services down for maintenance (they answer 503).
     Disable {
         id: String,
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Switch to a stored version (upgrade or downgrade).
+    /// [host] Switch to any stored version (upgrade or downgrade); `plugin show` lists them.
     Activate {
         id: String,
         version: String,
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Switch back to the previous version.
+    /// [host] Step back to the version before the active one in its activation history;
+    /// each rollback goes one further back (3, 2, 1), never back and forth.
     Rollback {
         id: String,
         #[command(flatten)]
         host: admin_client::HostArgs,
     },
-    /// Remove an adapter and all its versions (its kv data stays, and its id stays its
-    /// agency's).
+    /// [host] Remove an adapter and all its versions (its kv data stays, and its id stays
+    /// its agency's), or with `--version` one stored version that is not the active one.
     Remove {
         id: String,
+        /// Remove only this stored version.
+        #[arg(long, conflicts_with = "purge")]
+        version: Option<String>,
         /// Also erase the adapter's kv data.
         #[arg(long)]
         purge: bool,
@@ -247,6 +272,10 @@ fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+fn parse_instant(text: &str) -> Result<i64, String> {
+    crate::audit::parse_instant(text)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Walk the hash chain and report the first broken link (exit status 1 if any); with
@@ -257,6 +286,35 @@ pub enum AuditCommand {
         /// besides the database and `[audit] checkpoint-dir`.
         #[arg(long)]
         checkpoints: Vec<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List entries of the evidence log, oldest first among the newest `--limit` that pass
+    /// the filters: time (RFC 3339, UTC), kind, actor, subject and data (a JSON object).
+    List {
+        /// An adapter or agency id: entries about it or naming it as their agency.
+        #[arg(long)]
+        agency: Option<String>,
+        /// An operator's name or a citizen's pseudonym: entries it made, or that were made
+        /// on its behalf.
+        #[arg(long)]
+        actor: Option<String>,
+        /// A kind (`admin.install`), or kinds by prefix (`admin.*`, `call.*`).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Entries at or after this time: RFC 3339 (`2026-12-01T08:30:00Z`) or a day
+        /// (`2026-12-01`, UTC).
+        #[arg(long, value_parser = parse_instant)]
+        since: Option<i64>,
+        /// Entries before this time (same forms as `--since`).
+        #[arg(long, value_parser = parse_instant)]
+        until: Option<i64>,
+        /// How many entries, at most.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        limit: i64,
+        /// One JSON object per line instead of columns.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -278,7 +336,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, &mut std::io::stdout())) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -301,6 +359,10 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// Where a command writes what it answers (standard output; a buffer in tests). Notes for
+/// the person at the terminal go to standard error.
+pub type Out<'a> = &'a mut (dyn std::io::Write + Send);
+
 /// Runs a command line (`args[0]` is the program's name) as `main` would, without
 /// initialising logging: what tests drive the CLI with.
 pub async fn run_args<I, T>(args: I) -> anyhow::Result<ExitCode>
@@ -308,10 +370,21 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    run(Cli::try_parse_from(args)?.command).await
+    run(Cli::try_parse_from(args)?.command, &mut std::io::stdout()).await
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
+/// Like [`run_args`], answering what the command printed on standard output too.
+pub async fn run_args_output<I, T>(args: I) -> anyhow::Result<(ExitCode, String)>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut out = Vec::new();
+    let code = run(Cli::try_parse_from(args)?.command, &mut out).await?;
+    Ok((code, String::from_utf8_lossy(&out).into_owned()))
+}
+
+async fn run(command: Command, out: Out<'_>) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { listen, plugins, watch, db } => {
             let config = Config::load(Overrides {
@@ -331,8 +404,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             tracing::info!(address = %listener.local_addr()?, "serving");
             crate::api::serve(listener, app, shutdown_signal()).await?;
         }
-        Command::Plugin(command) => plugin(command).await?,
-        Command::Operator(command) => operator(command).await?,
+        Command::Plugin(command) => plugin(command, out).await?,
+        Command::Operator(command) => operator(command, out).await?,
         Command::Audit(AuditCommand::Verify { checkpoints, db }) => {
             let config = db.config()?;
             let db = existing_database(&config.database_url).await?;
@@ -340,24 +413,59 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             anchor.dirs.extend(checkpoints);
             let report = crate::audit::verify(&db, &anchor).await?;
             match &report.first_broken {
-                None => println!("audit log intact: {} entries verified", report.entries),
+                None => writeln!(out, "audit log intact: {} entries verified", report.entries)?,
                 Some(broken) => {
-                    println!("audit log BROKEN at entry {}: {}", broken.seq, broken.reason);
-                    println!("{} entries before it verified", report.entries);
+                    writeln!(out, "audit log BROKEN at entry {}: {}", broken.seq, broken.reason)?;
+                    writeln!(out, "{} entries before it verified", report.entries)?;
                 }
             }
-            if let Some(seq) = report.sealed_to {
-                println!("sealed by this host up to entry {seq}");
+            match &report.head {
+                Some(head) => writeln!(out, "head: entry {} hash {}", head.seq, head.hash)?,
+                None => writeln!(out, "head: none (the log is empty)")?,
             }
-            if let Some(checkpoint) = &report.checkpoint {
-                let at = crate::text::rfc3339(checkpoint.at);
-                println!("latest checkpoint: entry {} made {at} ({})", checkpoint.seq, checkpoint.source);
+            if let Some(seq) = report.sealed_to {
+                writeln!(out, "sealed by this host up to entry {seq}")?;
+            }
+            match &report.checkpoint {
+                Some(checkpoint) => {
+                    let at = crate::text::rfc3339(checkpoint.at);
+                    writeln!(
+                        out,
+                        "verified against checkpoint: entry {} hash {} made {at} ({})",
+                        checkpoint.seq, checkpoint.hash, checkpoint.source
+                    )?;
+                }
+                None => writeln!(out, "verified against checkpoint: none")?,
             }
             if let Some(warning) = &report.warning {
-                println!("warning: {warning}");
+                writeln!(out, "warning: {warning}")?;
             }
             if !report.ok {
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Audit(AuditCommand::List { agency, actor, kind, since, until, limit, json, db }) => {
+            let db = existing_database(&db.config()?.database_url).await?;
+            let filter = crate::audit::Filter { agency, actor, kind, since_ms: since, until_ms: until, before: None };
+            let mut entries = crate::audit::list(&db, &filter, limit).await?;
+            entries.reverse();
+            if entries.is_empty() {
+                eprintln!("no entries match");
+            }
+            if !json {
+                writeln!(out, "{:>8}  {:<24}  {:<24}  {:<20}  {:<20}  DATA", "SEQ", "AT", "KIND", "ACTOR", "SUBJECT")?;
+            }
+            for entry in entries {
+                let view = crate::api::admin::AuditEntryView::new(entry);
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(&view)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:>8}  {:<24}  {:<24}  {:<20}  {:<20}  {}",
+                        view.seq, view.at, view.kind, view.actor, view.subject, view.data
+                    )?;
+                }
             }
         }
         Command::Audit(AuditCommand::Checkpoint { db }) => {
@@ -367,25 +475,25 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let db = existing_database(&config.database_url).await?;
             let made = crate::audit::checkpoint::make(&db, key, &settings.keyring(), &settings.checkpoint_dir).await?;
             eprintln!("checkpoint of entry {} in {}", made.seq, settings.checkpoint_dir.display());
-            println!("{}", serde_json::to_string_pretty(&made)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&made)?)?;
         }
-        Command::Config(ConfigCommand::Check { file }) => return check_config(file),
-        Command::Keygen { out } => {
+        Command::Config(ConfigCommand::Check { file }) => return check_config(file, out),
+        Command::Keygen { out: prefix } => {
             let (secret, public) = signature::generate();
-            let key = out.with_extension("key");
-            let pub_path = out.with_extension("pub");
+            let key = prefix.with_extension("key");
+            let pub_path = prefix.with_extension("pub");
             write_secret(&key, &secret)?;
             std::fs::write(&pub_path, format!("{public}\n"))
                 .with_context(|| format!("failed to write {}", pub_path.display()))?;
             eprintln!("wrote {} (secret) and {} (public)", key.display(), pub_path.display());
-            println!("{public}");
+            writeln!(out, "{public}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Operators are managed on the database directly, like `audit verify`.
-async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
+async fn operator(command: OperatorCommand, out: Out<'_>) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Create { name, role, ttl, db } => {
             let db = existing_database(&db.config()?.database_url).await?;
@@ -397,7 +505,7 @@ async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
                 operator.name,
                 role.as_str()
             );
-            println!("{token}");
+            writeln!(out, "{token}")?;
         }
         OperatorCommand::Revoke { name, db } => {
             let config = db.config()?;
@@ -416,16 +524,17 @@ async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
         OperatorCommand::List { db } => {
             let db = existing_database(&db.config()?.database_url).await?;
             let now = crate::store::now_ms();
-            println!("{:<24} {:<8} {:<8} {:<25} {:<25}", "NAME", "ROLE", "TOKEN", "ISSUED", "EXPIRES");
+            writeln!(out, "{:<24} {:<8} {:<8} {:<25} {:<25}", "NAME", "ROLE", "TOKEN", "ISSUED", "EXPIRES")?;
             for operator in db.operators().await? {
-                println!(
+                writeln!(
+                    out,
                     "{:<24} {:<8} {:<8} {:<25} {:<25}",
                     operator.name,
                     operator.role.as_str(),
                     operator.state(now).as_str(),
                     crate::text::rfc3339(operator.created_ms),
                     crate::text::rfc3339(operator.expires_ms),
-                );
+                )?;
             }
         }
     }
@@ -433,25 +542,34 @@ async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
 }
 
 /// `plugin new` and `plugin build` work locally; every other verb talks to a host.
-async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
+async fn plugin(command: PluginCommand, out: Out<'_>) -> anyhow::Result<()> {
     match command {
-        PluginCommand::New { name, dir, sdk } => {
-            let sdk = sdk.unwrap_or_else(scaffold::default_sdk_path);
-            let created = scaffold::new_adapter(&scaffold::NewAdapter { name, parent: dir, sdk })?;
-            println!("created {}", created.display());
-            println!("next:\n  cd {}\n  cargo test\n  panjereh plugin build", created.display());
+        PluginCommand::New { name, dir, sdk, template } => {
+            let sdk = sdk.or_else(scaffold::local_sdk);
+            let created = scaffold::new_adapter(&scaffold::NewAdapter { name, parent: dir, sdk, template })?;
+            writeln!(out, "created {}", created.display())?;
+            writeln!(out, "next:\n  cd {}\n  cargo test\n  panjereh plugin build", created.display())?;
             Ok(())
         }
-        PluginCommand::Build { dir, out, sign } => {
-            let package = scaffold::build_adapter(&scaffold::BuildAdapter { dir, out, target_dir: None })?;
-            println!("built {} and {}", package.wasm.display(), package.manifest.display());
+        PluginCommand::Build { dir, out: dist, sign, target_dir } => {
+            let package = scaffold::build_adapter(&scaffold::BuildAdapter { dir, out: dist, target_dir }).await?;
+            writeln!(out, "built {} and {}", package.wasm.display(), package.manifest.display())?;
+            writeln!(
+                out,
+                "checked as a host loads it: {} {} for agency {}, contract {}, services: {}",
+                package.id,
+                package.version,
+                package.agency,
+                package.wit,
+                package.services.join(", ")
+            )?;
             if let Some(key) = sign {
                 let written = admin_client::sign_package(&package.wasm, &package.manifest, &key)?;
-                println!("signed: {}", written.display());
+                writeln!(out, "signed: {}", written.display())?;
             }
             Ok(())
         }
-        command => admin_client::run(command).await,
+        command => admin_client::run(command, out).await,
     }
 }
 
@@ -471,20 +589,28 @@ async fn existing_database(url: &str) -> anyhow::Result<Db> {
 }
 
 /// `panjereh config check FILE`: what the host would run with, or why it would not start.
-fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
+fn check_config(file: PathBuf, out: Out<'_>) -> anyhow::Result<ExitCode> {
     let config = Config::load(Overrides { config_file: Some(file.clone()), ..Default::default() })
         .with_context(|| format!("{} is not a configuration the host would start with", file.display()))?;
-    println!("{}: valid", file.display());
-    println!("  listen            {}", config.listen);
-    println!("  database          {}", config.database_url.split('@').next_back().unwrap_or(&config.database_url));
-    println!("  plugins           {}", config.plugins_dir.display());
-    println!("  one-time codes    {}", config.auth.otp.name());
-    println!("  signatures        {}", if config.trust.required { "required" } else { "optional" });
-    println!("  payments          {}", if config.payments.is_some() { "configured" } else { "off" });
-    println!("  acting for others {}", if config.representation.is_some() { "configured" } else { "off" });
-    println!("  audit anchor      {}", if config.audit.key.is_some() { "checkpoint key" } else { "none (unanchored)" });
+    writeln!(out, "{}: valid", file.display())?;
+    writeln!(out, "  listen            {}", config.listen)?;
+    writeln!(
+        out,
+        "  database          {}",
+        config.database_url.split('@').next_back().unwrap_or(&config.database_url)
+    )?;
+    writeln!(out, "  plugins           {}", config.plugins_dir.display())?;
+    writeln!(out, "  one-time codes    {}", config.auth.otp.name())?;
+    writeln!(out, "  signatures        {}", if config.trust.required { "required" } else { "optional" })?;
+    writeln!(out, "  payments          {}", if config.payments.is_some() { "configured" } else { "off" })?;
+    writeln!(out, "  acting for others {}", if config.representation.is_some() { "configured" } else { "off" })?;
+    writeln!(
+        out,
+        "  audit anchor      {}",
+        if config.audit.key.is_some() { "checkpoint key" } else { "none (unanchored)" }
+    )?;
     for (id, adapter) in &config.adapters {
-        println!("  adapter {id}: {:?}", adapter.grant);
+        writeln!(out, "  adapter {id}: {:?}", adapter.grant)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -65,7 +65,8 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "agency-adapter",
-        path: "../wit",
+        // `wit` links to the repository's `wit/`, so that the published crate carries it.
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_generated",
         default_bindings_module: "panjereh_plugin_sdk::bindings",

@@ -834,6 +834,26 @@ async fn a_decision_at_the_agency_is_followed_into_the_inbox_and_by_sms() {
 // ---------------------------------------------------------------------------------------
 // `panjereh plugin new` + `plugin build`
 
+/// Runs `cargo test` in an adapter crate of its own, as its developer would, in
+/// `target_dir` (not this test binary's target folder, whose lock its build holds); answers
+/// what the tests printed, after asserting that they passed.
+fn cargo_test(crate_dir: &Path, target_dir: &Path) -> String {
+    let tested = std::process::Command::new("cargo")
+        .arg("test")
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&tested.stdout).into_owned();
+    assert!(tested.status.success(), "{}: {output}\n{}", crate_dir.display(), String::from_utf8_lossy(&tested.stderr));
+    output
+}
+
 #[tokio::test]
 async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
     use panjereh_host::cli::scaffold;
@@ -845,40 +865,28 @@ async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
     let crate_dir = scaffold::new_adapter(&scaffold::NewAdapter {
         name: "civil-registry".into(),
         parent: work.path().to_owned(),
-        sdk: root.join("plugin-sdk"),
+        sdk: Some(root.join("plugin-sdk")),
+        template: scaffold::Template::Inquiry,
     })
     .unwrap();
+    // The published SDK by version, with this checkout's patched in.
+    let cargo = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(cargo.contains(&format!("panjereh-plugin-sdk = \"{}\"", scaffold::SDK_VERSION)), "{cargo}");
+    assert!(cargo.contains("[patch.crates-io]"), "{cargo}");
 
-    let tested = std::process::Command::new("cargo")
-        .arg("test")
-        .arg("--manifest-path")
-        .arg(crate_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    let output = String::from_utf8_lossy(&tested.stdout);
-    assert!(tested.status.success(), "{output}\n{}", String::from_utf8_lossy(&tested.stderr));
+    let output = cargo_test(&crate_dir, &target_dir);
     assert!(output.contains("test result: ok. 2 passed"), "{output}");
 
     let dist = work.path().join("dist");
-    let package = tokio::task::spawn_blocking({
-        let (crate_dir, dist) = (crate_dir.clone(), dist.clone());
-        move || {
-            scaffold::build_adapter(&scaffold::BuildAdapter {
-                dir: crate_dir,
-                out: Some(dist),
-                target_dir: Some(target_dir),
-            })
-        }
+    let package = scaffold::build_adapter(&scaffold::BuildAdapter {
+        dir: crate_dir,
+        out: Some(dist),
+        target_dir: Some(target_dir),
     })
     .await
-    .unwrap()
     .unwrap();
     assert_eq!(package.id, "civil-registry");
+    assert_eq!(package.services, ["certificate-check"]);
 
     let host = Host::start_with(&[], "", |plugins| {
         std::fs::copy(&package.wasm, plugins.join("civil-registry.wasm")).unwrap();
@@ -893,6 +901,152 @@ async fn a_scaffolded_adapter_passes_its_tests_builds_and_serves() {
     assert_eq!(item(&body, "Status"), "genuine");
     let (status, body) = host.post(&path, json!({"input": {"certificate": "12", "holder": "0499370899"}})).await;
     assert_eq!(refused_field(status, &body), "certificate");
+}
+
+/// `plugin build` loads what it built the way `serve` does and refuses, with the host's
+/// own reason and without writing a package, what a host would refuse: a wrong agency id,
+/// an invalid service id, a contract release the component was not built for, and a
+/// manifest whose version is not the crate's. Driven through the CLI.
+#[tokio::test]
+async fn plugin_build_refuses_what_a_host_would_refuse() {
+    use panjereh_host::cli::run_args_output;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    // Shares the scaffold test's target folder (its dependencies), under a crate name of its own.
+    let target_dir = root.join("target").join("scaffold");
+    let work = tempfile::tempdir().unwrap();
+    let (parent, sdk) = (work.path().to_str().unwrap(), root.join("plugin-sdk"));
+    let (_, out) = run_args_output([
+        "panjereh",
+        "plugin",
+        "new",
+        "isfahan-water",
+        "--dir",
+        parent,
+        "--sdk",
+        sdk.to_str().unwrap(),
+    ])
+    .await
+    .unwrap();
+    assert!(out.contains("created"), "{out}");
+    let crate_dir = work.path().join("isfahan-water");
+    let build = async |out: &Path| {
+        let args = [
+            "panjereh",
+            "plugin",
+            "build",
+            crate_dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--target-dir",
+            target_dir.to_str().unwrap(),
+        ];
+        run_args_output(args).await.map(|(_, out)| out).map_err(|e| format!("{e:#}"))
+    };
+    let dist = work.path().join("dist");
+    let out = build(&dist).await.unwrap();
+    assert!(
+        out.contains("checked as a host loads it: isfahan-water 0.1.0 for agency isfahan-water, contract 0.2.0, services: certificate-check"),
+        "{out}"
+    );
+    assert!(dist.join("isfahan-water.wasm").is_file());
+
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = crate_dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    let cases: [(&str, &str, &str, &str); 5] = [
+        (
+            "manifest.toml",
+            "[limits]",
+            "[limits]\ncpu = 5",
+            "manifest has an unknown key: line 19: `cpu` (expected one of `cpu-ms`",
+        ),
+        (
+            "manifest.toml",
+            "version = \"0.1.0\"",
+            "version = \"0.2.0\"",
+            "manifest.toml says version 0.2.0 but Cargo.toml says 0.1.0",
+        ),
+        (
+            "manifest.toml",
+            "wit = \"0.2.0\"",
+            "wit = \"0.3.0\"",
+            "the manifest says WIT 0.3.0 but the component was built for 0.2.0",
+        ),
+        (
+            "src/lib.rs",
+            "id: \"isfahan-water\".into()",
+            "id: \"isfahan-waterworks\".into()",
+            "agency id `isfahan-waterworks` differs from the manifest's `isfahan-water`",
+        ),
+        (
+            "src/lib.rs",
+            "\"certificate-check\",",
+            "\"Certificate Check\",",
+            "service id `Certificate Check` must be lowercase letters, digits and dashes",
+        ),
+    ];
+    for (file, from, to, reason) in cases {
+        edit(file, from, to);
+        let refused = work.path().join(format!("refused-{}", reason.len()));
+        let error = build(&refused).await.unwrap_err();
+        assert!(error.contains(reason), "{file}: {error}");
+        assert!(!refused.join("isfahan-water.wasm").exists(), "no package is written: {error}");
+        edit(file, to, from);
+    }
+    build(&dist).await.unwrap();
+}
+
+/// `plugin new --template application-kv | http-backend` start crates whose own tests pass,
+/// that build into packages a host loads and serves, and whose manifests ask for what the
+/// code uses (kv storage; configuration and a back-end).
+#[tokio::test]
+async fn templates_pass_their_tests_and_build_into_packages_a_host_serves() {
+    use panjereh_host::cli::run_args_output;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target_dir = root.join("target").join("scaffold");
+    let work = tempfile::tempdir().unwrap();
+    let sdk = root.join("plugin-sdk");
+    let dist = work.path().join("dist");
+    for (name, template, asks) in [
+        ("water-permits", "application-kv", "kv-quota-kib = 256"),
+        ("water-bills", "http-backend", "config = [\"base-url\", \"api-key\"]"),
+    ] {
+        let args = ["panjereh", "plugin", "new", name, "--template", template, "--dir", work.path().to_str().unwrap()];
+        run_args_output(args.into_iter().chain(["--sdk", sdk.to_str().unwrap()])).await.unwrap();
+        let crate_dir = work.path().join(name);
+        let manifest = std::fs::read_to_string(crate_dir.join("manifest.toml")).unwrap();
+        assert!(manifest.lines().any(|l| l == asks), "{manifest}");
+        let output = cargo_test(&crate_dir, &target_dir);
+        assert!(output.contains("test result: ok. 2 passed"), "{template}: {output}");
+        let build = [
+            "panjereh",
+            "plugin",
+            "build",
+            crate_dir.to_str().unwrap(),
+            "--out",
+            dist.to_str().unwrap(),
+            "--target-dir",
+            target_dir.to_str().unwrap(),
+        ];
+        let (_, out) = run_args_output(build).await.unwrap();
+        assert!(out.contains("checked as a host loads it"), "{out}");
+    }
+    let host = Host::start_with(&[], "", |plugins| {
+        for file in std::fs::read_dir(&dist).unwrap() {
+            let path = file.unwrap().path();
+            std::fs::copy(&path, plugins.join(path.file_name().unwrap())).unwrap();
+        }
+    })
+    .await;
+    assert!(host.app.refused.is_empty(), "refused: {:?}", host.app.refused);
+    let (status, body) = host.get_lang("/api/v1/services/water-permits/permit-request", "en").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["title"], "Permit request");
+    let (status, body) = host.get_lang("/api/v1/services/water-bills/bill-inquiry", "en").await;
+    assert_eq!(status, 200, "{body}");
 }
 
 // ---------------------------------------------------------------------------------------

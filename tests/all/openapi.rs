@@ -37,6 +37,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/plugins/{id}/disable"),
     ("post", "/admin/v1/plugins/{id}/activate"),
     ("post", "/admin/v1/plugins/{id}/rollback"),
+    ("delete", "/admin/v1/plugins/{id}/versions/{version}"),
     ("get", "/admin/v1/audit"),
     ("get", "/admin/v1/audit/verify"),
     ("get", "/admin/v1/operators"),

@@ -137,7 +137,9 @@ async fn swapping_and_rolling_back_under_load_fails_no_request() {
     let (status, shown) = host.admin(Method::POST, "/admin/v1/plugins/echo/rollback", &token, None).await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["active_version"], "1.0.0");
-    assert_eq!(shown["previous_version"], "2.0.0");
+    // 1.0.0 was first: there is nothing further back, and no way forth but `activate`.
+    assert_eq!(shown["previous_version"], Value::Null);
+    assert_eq!(shown["history"], json!(["1.0.0"]));
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
@@ -329,7 +331,8 @@ async fn metrics_and_the_audit_log_see_every_call() {
     let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=50", &token, None).await;
     let calls: Vec<_> = log["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "call.inquire").collect();
     assert_eq!(calls.len(), 4, "{log}");
-    let data: Value = serde_json::from_str(calls[0]["data"].as_str().unwrap()).unwrap();
+    // `data` is the JSON object itself.
+    let data = calls[0]["data"].clone();
     assert_eq!(data["request_hash"].as_str().unwrap().len(), 64);
     assert!(data["adapter_digest"].is_string() && data["service"].is_string());
     assert_eq!(host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await.1["ok"], true);
@@ -429,7 +432,7 @@ async fn an_adapter_id_belongs_to_its_agency(db: Database) {
     assert_eq!(refused["actor"], "leila");
     let entry = &log["entries"][1];
     assert_eq!(entry["kind"], "admin.remove");
-    let data: Value = serde_json::from_str(entry["data"].as_str().unwrap()).unwrap();
+    let data = entry["data"].clone();
     assert_eq!((data["purged"].clone(), data["kv_keys_erased"].clone()), (json!(true), json!(1)), "{data}");
     // Purging again finds the id (nothing left to erase); an id never installed is unknown.
     assert_eq!(host.admin(Method::DELETE, "/admin/v1/plugins/keeper?purge=true", &token, None).await.0, 204);
@@ -601,7 +604,9 @@ on_both_databases!(
     operator_tokens_expire_and_can_be_revoked,
     an_adapter_id_belongs_to_its_agency,
     a_log_cut_short_is_found,
-    entries_forged_outside_the_host_are_found
+    entries_forged_outside_the_host_are_found,
+    rollback_walks_back_through_history,
+    audit_list_filters_and_verify_names_its_anchor
 );
 /// Operator tokens expire, can be revoked over the admin API or with `panjereh operator
 /// revoke`, and a name whose token no longer works can be issued a new one.
@@ -733,8 +738,11 @@ async fn a_signature_covers_the_manifest_too() {
         log["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "admin.install-refused").collect();
     assert_eq!(refusals.len(), 3, "{log}");
     assert!(refusals.iter().all(|e| e["actor"] == "leila" && e["subject"] == "echo"));
-    let reasons: Vec<String> = refusals.iter().map(|e| e["data"].as_str().unwrap().to_owned()).collect();
-    assert!(reasons.iter().any(|r| r.contains("1.0.1") && r.contains("changed after it was signed")), "{reasons:?}");
+    assert!(
+        refusals.iter().any(|e| e["data"]["version"] == "1.0.1"
+            && e["data"]["reason"].as_str().unwrap().contains("changed after it was signed")),
+        "{refusals:?}"
+    );
 }
 
 /// Once an operator requires signatures, versions stored unsigned before are not served,
@@ -796,4 +804,195 @@ async fn config_check_and_operator_commands_on_a_missing_database() {
         assert!(error.contains("there is no database at"), "{args:?}: {error}");
     }
     assert!(!dir.path().join("nowhere.db").exists(), "nothing was created");
+}
+
+/// Runs `panjereh ARGS --host HOST --token TOKEN` as an operator would, answering what it
+/// printed or the message it failed with.
+async fn cli(host: &Host, token: &str, args: &[&str]) -> Result<String, String> {
+    let url = host.url("");
+    let mut line = vec!["panjereh"];
+    line.extend_from_slice(args);
+    line.extend_from_slice(&["--host", &url, "--token", token]);
+    match panjereh_host::cli::run_args_output(line).await {
+        Ok((_, out)) => Ok(out),
+        Err(error) => Err(format!("{error:#}")),
+    }
+}
+
+/// Rollback steps back through the activation history (3 -> 2 -> 1), never back and forth;
+/// `activate` reaches any stored version; a stored version other than the active one can be
+/// removed on its own. All through the CLI, on both databases.
+async fn rollback_walks_back_through_history(db: Database) {
+    let host = Host::start_db(db, &[], "").await;
+    let token = host.operator("leila", Role::Admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Three versions: echo 1 and 2, and echo 1's component again as 3.0.0.
+    let three = manifest(ECHO_V1).replace("version = \"1.0.0\"", "version = \"3.0.0\"");
+    for (name, manifest, wasm) in [
+        ("v1", manifest(ECHO_V1), wasm(ECHO_V1)),
+        ("v2", manifest(ECHO_V2), wasm(ECHO_V2)),
+        ("v3", three, wasm(ECHO_V1)),
+    ] {
+        std::fs::write(dir.path().join(format!("{name}.wasm")), wasm).unwrap();
+        std::fs::write(dir.path().join(format!("{name}.toml")), manifest).unwrap();
+        let component = dir.path().join(format!("{name}.wasm"));
+        let out = cli(&host, &token, &["plugin", "install", component.to_str().unwrap()]).await.unwrap();
+        assert!(out.contains("now serving"), "{out}");
+    }
+    let shown = async || host.admin(Method::GET, "/admin/v1/plugins/echo", &token, None).await.1;
+    let state = shown().await;
+    assert_eq!((state["active_version"].clone(), state["previous_version"].clone()), (json!("3.0.0"), json!("2.0.0")));
+    assert_eq!(state["history"], json!(["1.0.0", "2.0.0", "3.0.0"]));
+
+    let out = cli(&host, &token, &["plugin", "rollback", "echo"]).await.unwrap();
+    assert!(out.contains("echo 2.0.0: enabled (previous 1.0.0)"), "{out}");
+    assert_eq!(echo_version(&host).await, (200, "2".into()));
+    let out = cli(&host, &token, &["plugin", "rollback", "echo"]).await.unwrap();
+    assert!(out.contains("echo 1.0.0: enabled (previous -)"), "not back to 3.0.0: {out}");
+    assert_eq!(echo_version(&host).await, (200, "1".into()));
+    let error = cli(&host, &token, &["plugin", "rollback", "echo"]).await.unwrap_err();
+    assert!(error.contains("409") && error.contains("no earlier version in its history"), "{error}");
+    assert!(error.contains("activate VERSION"), "says what to do instead: {error}");
+
+    // Forward again by name, then a rollback undoes exactly that.
+    let out = cli(&host, &token, &["plugin", "activate", "echo", "3.0.0"]).await.unwrap();
+    assert!(out.contains("echo 3.0.0: enabled (previous 1.0.0)"), "{out}");
+    assert_eq!(shown().await["history"], json!(["1.0.0", "3.0.0"]));
+
+    // One stored version goes; the active one cannot.
+    let error = cli(&host, &token, &["plugin", "remove", "echo", "--version", "3.0.0"]).await.unwrap_err();
+    assert!(error.contains("is the active one"), "{error}");
+    let out = cli(&host, &token, &["plugin", "remove", "echo", "--version", "2.0.0"]).await.unwrap();
+    assert!(out.contains("removed version 2.0.0 of echo"), "{out}");
+    let state = shown().await;
+    let versions: Vec<&str> =
+        state["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["1.0.0", "3.0.0"]);
+    assert_eq!(state["active_version"], "3.0.0");
+    let error = cli(&host, &token, &["plugin", "activate", "echo", "2.0.0"]).await.unwrap_err();
+    assert!(error.contains("has no version 2.0.0"), "{error}");
+    let error = cli(&host, &token, &["plugin", "remove", "echo", "--version", "2.0.0"]).await.unwrap_err();
+    assert!(error.contains("404"), "{error}");
+    assert_eq!(echo_version(&host).await, (200, "1".into()), "3.0.0 (echo 1's component) still serves");
+
+    // Removing the version a rollback would return to leaves nothing to roll back to.
+    cli(&host, &token, &["plugin", "remove", "echo", "--version", "1.0.0"]).await.unwrap();
+    let state = shown().await;
+    assert_eq!((state["previous_version"].clone(), state["history"].clone()), (Value::Null, json!(["3.0.0"])));
+    assert!(cli(&host, &token, &["plugin", "rollback", "echo"]).await.is_err());
+    let (_, log) = host.admin(Method::GET, "/admin/v1/audit?kind=admin.remove-version", &token, None).await;
+    let removed: Vec<&Value> = log["entries"].as_array().unwrap().iter().map(|e| &e["data"]["version"]).collect();
+    assert_eq!(removed, [&json!("1.0.0"), &json!("2.0.0")], "{log}");
+    drop(host);
+}
+
+/// `panjereh audit list` filters by agency, actor, kind and time, and prints RFC 3339 times
+/// and `data` as a JSON object; `audit verify` prints the head it reached and the
+/// checkpoint it checked against. Both on the database directly, as an operator would.
+async fn audit_list_filters_and_verify_names_its_anchor(db: Database) {
+    use panjereh_host::cli::run_args_output;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = anchored(dir.path(), "checkpoint-every-secs = 0\n");
+    let config_file = dir.path().join("panjereh.toml");
+    std::fs::write(&config_file, &config).unwrap();
+    let host = Host::start_db(db, &[], &config).await;
+    let url = host.app.config.database_url.clone();
+    let leila = host.operator("leila", Role::Admin).await;
+    let reza = host.operator("reza", Role::Admin).await;
+    let started = panjereh_host::store::now_ms();
+    assert_eq!(host.upload_guest(&leila, ECHO_V1).await.0, 201);
+    assert_eq!(host.admin(Method::POST, "/admin/v1/plugins/echo/disable", &reza, None).await.0, 200);
+    assert_eq!(host.admin(Method::POST, "/admin/v1/plugins/echo/enable", &reza, None).await.0, 200);
+    assert_eq!(echo_version(&host).await.0, 200);
+    let list = async |filters: &[&str]| -> Vec<Value> {
+        let mut args = vec!["panjereh", "audit", "list", "--json", "--database-url", &url];
+        args.extend_from_slice(filters);
+        let (code, out) = run_args_output(args).await.unwrap();
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        out.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    };
+    // The call's entry is written in the background.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while list(&["--kind", "call.inquire"]).await.is_empty() {
+        assert!(Instant::now() < deadline, "the call was never audited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let admin = list(&["--kind", "admin.*"]).await;
+    let kinds: Vec<&str> = admin.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["admin.install", "admin.disable", "admin.enable"], "oldest first");
+    for entry in &admin {
+        let at = entry["at"].as_str().unwrap();
+        let parsed = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!(parsed.unix_timestamp() * 1000 >= started - 1000, "{at}");
+        assert!(entry["data"].is_object(), "{entry}");
+    }
+    assert_eq!(admin[0]["data"]["version"], "1.0.0");
+    let by_reza = list(&["--actor", "reza"]).await;
+    assert_eq!(by_reza.len(), 2, "{by_reza:?}");
+    assert!(by_reza.iter().all(|e| e["actor"] == "reza"));
+    let about_echo = list(&["--agency", "echo"]).await;
+    assert!(about_echo.iter().any(|e| e["kind"] == "call.inquire" && e["data"]["agency"] == "echo"), "{about_echo:?}");
+    assert!(about_echo.iter().any(|e| e["kind"] == "admin.install"));
+    assert!(list(&["--agency", "utility-bills"]).await.is_empty());
+    assert!(list(&["--since", "2999-01-01"]).await.is_empty());
+    assert_eq!(list(&["--until", "2000-01-01T00:00:00Z"]).await.len(), 0);
+    assert_eq!(list(&["--kind", "admin.*", "--limit", "1"]).await[0]["kind"], "admin.enable", "the newest");
+    let error = run_args_output(["panjereh", "audit", "list", "--since", "last tuesday", "--database-url", &url])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("RFC 3339"), "{error}");
+    // Columns for people: the same times and data.
+    let (_, table) = run_args_output(["panjereh", "audit", "list", "--kind", "admin.install", "--database-url", &url])
+        .await
+        .unwrap();
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.contains(admin[0]["at"].as_str().unwrap()) && row.contains("\"version\":\"1.0.0\""), "{table}");
+    // The admin API answers the same shape, with the same filters.
+    let (_, page) = host.admin(Method::GET, "/admin/v1/audit?actor=reza&kind=admin.disable", &leila, None).await;
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1, "{page}");
+    assert!(page["entries"][0]["data"].is_object());
+    let (status, _) = host.admin(Method::GET, "/admin/v1/audit?since=soon", &leila, None).await;
+    assert_eq!(status, 400);
+
+    // Verify names the head it reached and the checkpoint it checked against.
+    let (status, made) = host.admin(Method::POST, "/admin/v1/audit/checkpoints", &leila, None).await;
+    assert_eq!(status, 200, "{made}");
+    let (head, hash, _, _) = newest_entry(&host).await;
+    let config_path = config_file.to_str().unwrap();
+    let (code, out) = run_args_output(["panjereh", "audit", "verify", "--database-url", &url, "--config", config_path])
+        .await
+        .unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{out}");
+    assert!(out.contains(&format!("head: entry {head} hash {hash}")), "{out}");
+    let checkpoint =
+        format!("verified against checkpoint: entry {} hash {}", made["seq"], made["head_hash"].as_str().unwrap());
+    assert!(out.contains(&checkpoint), "{out}");
+}
+
+/// `panjereh plugin --help` tells the two kinds of verbs apart: the authoring ones, which
+/// need no host, and the ones that talk to a running host with an operator token.
+#[tokio::test]
+async fn plugin_help_names_both_kinds_of_verbs() {
+    let help = panjereh_host::cli::run_args(["panjereh", "plugin", "--help"]).await.unwrap_err().to_string();
+    assert!(help.contains("Authoring verbs work on this machine and need no host"), "{help}");
+    assert!(help.contains("Host verbs talk to a running host's admin API"), "{help}");
+    for (verb, kind) in [
+        ("new", "[authoring]"),
+        ("build", "[authoring]"),
+        ("sign", "[authoring]"),
+        ("install", "[host]"),
+        ("rollback", "[host]"),
+        ("remove", "[host]"),
+    ] {
+        let line =
+            help.lines().find(|l| l.trim_start().starts_with(verb)).unwrap_or_else(|| panic!("no `{verb}` in {help}"));
+        assert!(line.contains(kind), "{line}");
+    }
+    let short = panjereh_host::cli::run_args(["panjereh", "--help"]).await.unwrap_err().to_string();
+    assert!(
+        short.lines().any(|l| l.contains("plugin") && l.contains("new, build, sign") && l.contains("install")),
+        "{short}"
+    );
 }

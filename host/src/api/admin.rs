@@ -38,6 +38,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes((schemas, paths, plugins.layer(upload_limit)))
         .routes(routes!(show, remove))
+        .routes(routes!(remove_version))
         .routes(routes!(enable))
         .routes(routes!(disable))
         .routes(routes!(activate))
@@ -159,7 +160,9 @@ fn change_problem(error: ChangeError) -> Problem {
     let reason = error.to_string();
     let status = match &error {
         ChangeError::NotFound(_) | ChangeError::NoSuchVersion { .. } => StatusCode::NOT_FOUND,
-        ChangeError::NoPrevious(_) => StatusCode::CONFLICT,
+        ChangeError::NoPrevious(_) | ChangeError::ActiveVersion { .. } | ChangeError::Changed(_) => {
+            StatusCode::CONFLICT
+        }
         ChangeError::Unloadable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         ChangeError::Storage(_) => {
             tracing::error!(%reason, "lifecycle change failed in storage");
@@ -258,8 +261,11 @@ pub struct AdapterView {
     pub state: &'static str,
     /// The version operators chose.
     pub active_version: String,
-    /// What `rollback` returns to.
+    /// What `rollback` returns to: the version before the active one in `history`.
     pub previous_version: Option<String>,
+    /// The versions operators switched to, oldest first; the last is the active one.
+    /// Each rollback steps one back and forgets the step it undid.
+    pub history: Vec<String>,
     /// The version answering now on this replica (absent while it cannot load).
     pub serving_version: Option<String>,
     pub digest: Option<String>,
@@ -317,6 +323,7 @@ async fn describe_adapter(app: &App, id: &str) -> Result<Option<AdapterView>, Pr
         return Ok(None);
     };
     let versions = app.db.versions(id).await.map_err(|_| storage_problem())?;
+    let history = app.db.activation_history(id).await.map_err(|_| storage_problem())?;
     let serving = app.registry.get(&state.agency).filter(|s| s.adapter.manifest.id == id);
     let adapter = serving.as_ref().map(|slot| &slot.adapter);
     Ok(Some(AdapterView {
@@ -360,6 +367,7 @@ async fn describe_adapter(app: &App, id: &str) -> Result<Option<AdapterView>, Pr
         agency: state.agency,
         active_version: state.active_version,
         previous_version: state.previous_version,
+        history,
     }))
 }
 
@@ -491,7 +499,9 @@ async fn activate(
     describe(&app, &id).await
 }
 
-/// Returns to the previous version. Admins only.
+/// Steps back to the version before the active one in the adapter's activation history
+/// and forgets the step it undid, so repeated rollbacks go further back (3, 2, 1), never
+/// back and forth. `activate` switches to any stored version. Admins only.
 #[utoipa::path(
     post, path = "/plugins/{id}/rollback", tag = "operators", params(AdapterPath), security(("operator" = [])),
     responses(
@@ -499,7 +509,7 @@ async fn activate(
         (status = 401, description = "No valid operator token"),
         (status = 403, description = "An auditor may only read"),
         (status = 404, description = "No such adapter"),
-        (status = 409, description = "There is no previous version"),
+        (status = 409, description = "No earlier version in the history, or the adapter changed meanwhile"),
         (status = 422, description = "The previous version cannot be loaded here"),
         (status = 503, description = "The database is unavailable"),
     ),
@@ -547,6 +557,39 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An adapter id and one of its versions in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct VersionPath {
+    /// The adapter's id, from its manifest.
+    id: String,
+    /// A stored version of the adapter.
+    version: String,
+}
+
+/// Removes one stored version of an adapter (and its steps in the activation history),
+/// never the active one. Admins only.
+#[utoipa::path(
+    delete, path = "/plugins/{id}/versions/{version}", tag = "operators", params(VersionPath),
+    security(("operator" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid operator token"),
+        (status = 403, description = "An auditor may only read"),
+        (status = 404, description = "No such adapter or version"),
+        (status = 409, description = "It is the active version, or the adapter changed meanwhile"),
+        (status = 503, description = "The database is unavailable"),
+    ),
+)]
+async fn remove_version(
+    State(app): State<Arc<App>>,
+    auth: OperatorAuth,
+    ApiPath(VersionPath { id, version }): ApiPath<VersionPath>,
+) -> Result<StatusCode, Problem> {
+    app.plugins.remove_version(&id, &version, &auth.admin()?.name).await.map_err(change_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -557,15 +600,72 @@ struct AuditQuery {
     before: Option<i64>,
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct AuditListQuery {
+    /// Entries to return, newest first (1 to 1000, default 100).
+    limit: Option<i64>,
+    /// Only entries before this sequence number (the next page).
+    before: Option<i64>,
+    /// An adapter or agency id: entries about it or naming it as their agency.
+    agency: Option<String>,
+    /// An operator's name or a citizen's pseudonym: entries it made or that were made on
+    /// its behalf.
+    actor: Option<String>,
+    /// A kind (`admin.install`), or kinds by prefix (`admin.*`).
+    kind: Option<String>,
+    /// Entries at or after this time: RFC 3339, or a day (`2026-12-01`, UTC).
+    since: Option<String>,
+    /// Entries before this time.
+    until: Option<String>,
+}
+
+/// One entry of the evidence log as operators read it.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub seq: i64,
+    /// When it was appended (RFC 3339, milliseconds, UTC).
+    pub at: String,
+    pub kind: String,
+    pub actor: String,
+    pub subject: String,
+    /// Metadata: the JSON object whose canonical text the hash covers.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+    /// The host's seal, on the last entry of each batch it appended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
+}
+
+impl AuditEntryView {
+    pub fn new(record: audit::Record) -> AuditEntryView {
+        AuditEntryView {
+            seq: record.seq,
+            at: rfc3339(record.at),
+            data: serde_json::from_str(&record.data).unwrap_or(serde_json::Value::String(record.data)),
+            kind: record.kind,
+            actor: record.actor,
+            subject: record.subject,
+            prev_hash: record.prev_hash,
+            hash: record.hash,
+            seal: record.seal,
+        }
+    }
+}
+
 /// `GET /admin/v1/audit`.
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
-    pub entries: Vec<audit::Record>,
+    pub entries: Vec<AuditEntryView>,
 }
 
-/// The tamper-evident log of lifecycle changes and adapter calls, newest first.
+/// The tamper-evident log of lifecycle changes and adapter calls, newest first, filtered by
+/// agency, actor, kind and time.
 #[utoipa::path(
-    get, path = "/audit", tag = "operators", params(AuditQuery), security(("operator" = [])),
+    get, path = "/audit", tag = "operators", params(AuditListQuery), security(("operator" = [])),
     responses(
         (status = 200, description = "Audit entries", body = AuditPage),
         (status = 400, description = "An unknown or malformed parameter"),
@@ -576,11 +676,24 @@ pub struct AuditPage {
 async fn audit_log(
     State(app): State<Arc<App>>,
     _auth: OperatorAuth,
-    ApiQuery(query): ApiQuery<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditListQuery>,
 ) -> Result<Json<AuditPage>, Problem> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = audit::recent(&app.db, limit, query.before).await.map_err(|_| storage_problem())?;
-    Ok(Json(AuditPage { entries }))
+    let time = |text: Option<String>| {
+        text.map(|t| audit::parse_instant(&t))
+            .transpose()
+            .map_err(|reason| Problem::bad_request(Bilingual::new(format!("زمان نادرست است: {reason}"), reason)))
+    };
+    let filter = audit::Filter {
+        agency: query.agency,
+        actor: query.actor,
+        kind: query.kind,
+        since_ms: time(query.since)?,
+        until_ms: time(query.until)?,
+        before: query.before,
+    };
+    let entries = audit::list(&app.db, &filter, limit).await.map_err(|_| storage_problem())?;
+    Ok(Json(AuditPage { entries: entries.into_iter().map(AuditEntryView::new).collect() }))
 }
 
 /// Walks the whole hash chain of the audit log and names the first broken link; with the

@@ -86,15 +86,15 @@ pub fn sign_package(component: &Path, manifest: &Path, key: &Path) -> anyhow::Re
 }
 
 /// Runs one `plugin` verb.
-pub async fn run(command: PluginCommand) -> anyhow::Result<()> {
+pub async fn run(command: PluginCommand, out: super::Out<'_>) -> anyhow::Result<()> {
     match command {
         PluginCommand::New { .. } | PluginCommand::Build { .. } => {
             bail!("`plugin new` and `plugin build` need no host")
         }
         PluginCommand::Sign { component, manifest, key } => {
             let manifest = manifest.unwrap_or_else(|| component.with_extension("toml"));
-            let out = sign_package(&component, &manifest, &key)?;
-            eprintln!("wrote {}", out.display());
+            let written = sign_package(&component, &manifest, &key)?;
+            eprintln!("wrote {}", written.display());
         }
         PluginCommand::Install { component, manifest, signature, no_activate, host } => {
             let manifest = manifest.unwrap_or_else(|| component.with_extension("toml"));
@@ -111,62 +111,74 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<()> {
             let client = Client::new(host);
             let url = format!("{}/admin/v1/plugins?activate={}", client.base, !no_activate);
             let installed = client.send(client.http.post(url).multipart(form)).await?;
-            println!(
+            writeln!(
+                out,
                 "installed {} {} (digest {}){}",
                 installed["id"].as_str().unwrap_or("?"),
                 installed["version"].as_str().unwrap_or("?"),
                 installed["digest"].as_str().unwrap_or("?"),
                 if installed["activated"] == true { ", now serving" } else { ", staged" }
-            );
+            )?;
         }
         PluginCommand::List { host } => {
             let list = Client::new(host).get("/admin/v1/plugins").await?;
-            println!("{:<24} {:<22} {:<10} {:<10} {:<10}", "ADAPTER", "AGENCY", "VERSION", "PREVIOUS", "STATE");
+            writeln!(out, "{:<24} {:<22} {:<10} {:<10} {:<10}", "ADAPTER", "AGENCY", "VERSION", "PREVIOUS", "STATE")?;
             for p in list["plugins"].as_array().into_iter().flatten() {
-                println!(
+                writeln!(
+                    out,
                     "{:<24} {:<22} {:<10} {:<10} {:<10}",
                     p["id"].as_str().unwrap_or(""),
                     p["agency"].as_str().unwrap_or(""),
                     p["active_version"].as_str().unwrap_or(""),
                     p["previous_version"].as_str().unwrap_or("-"),
                     p["state"].as_str().unwrap_or(""),
-                );
+                )?;
             }
         }
-        PluginCommand::Show { id, host } => print(Client::new(host).get(&format!("/admin/v1/plugins/{id}")).await?),
+        PluginCommand::Show { id, host } => {
+            print(out, Client::new(host).get(&format!("/admin/v1/plugins/{id}")).await?)?
+        }
         PluginCommand::Enable { id, host } => {
-            summary(Client::new(host).post(&format!("/admin/v1/plugins/{id}/enable"), None).await?)
+            summary(out, Client::new(host).post(&format!("/admin/v1/plugins/{id}/enable"), None).await?)?
         }
         PluginCommand::Disable { id, host } => {
-            summary(Client::new(host).post(&format!("/admin/v1/plugins/{id}/disable"), None).await?)
+            summary(out, Client::new(host).post(&format!("/admin/v1/plugins/{id}/disable"), None).await?)?
         }
         PluginCommand::Activate { id, version, host } => summary(
+            out,
             Client::new(host)
                 .post(&format!("/admin/v1/plugins/{id}/activate"), Some(serde_json::json!({ "version": version })))
                 .await?,
-        ),
+        )?,
         PluginCommand::Rollback { id, host } => {
-            summary(Client::new(host).post(&format!("/admin/v1/plugins/{id}/rollback"), None).await?)
+            summary(out, Client::new(host).post(&format!("/admin/v1/plugins/{id}/rollback"), None).await?)?
         }
-        PluginCommand::Remove { id, purge, host } => {
+        PluginCommand::Remove { id, version: Some(version), purge: _, host } => {
+            let client = Client::new(host);
+            let url = format!("{}/admin/v1/plugins/{id}/versions/{version}", client.base);
+            client.send(client.http.delete(url)).await?;
+            writeln!(out, "removed version {version} of {id}")?;
+        }
+        PluginCommand::Remove { id, version: None, purge, host } => {
             let client = Client::new(host);
             client.send(client.http.delete(format!("{}/admin/v1/plugins/{id}?purge={purge}", client.base))).await?;
-            println!("removed {id}{}", if purge { ", its kv data erased" } else { "" });
+            writeln!(out, "removed {id}{}", if purge { ", its kv data erased" } else { "" })?;
         }
     }
     Ok(())
 }
 
-fn print(value: Value) {
-    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+fn print(out: super::Out<'_>, value: Value) -> std::io::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default())
 }
 
-fn summary(p: Value) {
-    println!(
+fn summary(out: super::Out<'_>, p: Value) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{} {}: {} (previous {})",
         p["id"].as_str().unwrap_or("?"),
         p["active_version"].as_str().unwrap_or("?"),
         p["state"].as_str().unwrap_or("?"),
         p["previous_version"].as_str().unwrap_or("-"),
-    );
+    )
 }

@@ -18,7 +18,7 @@ use crate::audit::{Audit, Entry};
 use crate::capabilities::{EgressOptions, HostServices};
 use crate::config::AdapterSettings;
 use crate::runtime::{CallLimits, Runtime};
-use crate::store::packages::{DesiredState, StoredVersion};
+use crate::store::packages::{DesiredState, StoredVersion, rollback_index};
 use crate::store::{Backend, Db, now_ms};
 
 /// The PostgreSQL channel on which replicas announce adapter changes.
@@ -78,8 +78,16 @@ pub enum ChangeError {
     NotFound(String),
     #[error("adapter `{id}` has no version {version}")]
     NoSuchVersion { id: String, version: String },
-    #[error("adapter `{0}` has no previous version to roll back to")]
+    #[error(
+        "adapter `{0}` has no earlier version in its history to roll back to (`activate VERSION` switches to any stored version)"
+    )]
     NoPrevious(String),
+    #[error(
+        "version {version} of `{id}` is the active one: activate another version first, or remove the whole adapter"
+    )]
+    ActiveVersion { id: String, version: String },
+    #[error("adapter `{0}` was changed by someone else meanwhile: look at it again (`plugin show`) and retry")]
+    Changed(String),
     #[error("version {version} of `{id}` cannot be loaded: {reason}")]
     Unloadable { id: String, version: String, reason: String },
     #[error("storage failed: {0:#}")]
@@ -310,12 +318,21 @@ impl Manager {
         Ok(Installed { id: manifest.id, version, agency: manifest.agency, digest, activated: activate, signed_by })
     }
 
-    /// Makes `version` active, or the previous version when `version` is `None` (rollback).
+    /// Makes `version` active, or, when `version` is `None` (rollback), the version before
+    /// the active one in the adapter's activation history. Rollbacks step further back each
+    /// time (3 -> 2 -> 1), never back and forth; `activate` reaches any stored version.
     pub async fn activate(&self, id: &str, version: Option<&str>, actor: &str) -> Result<DesiredState, ChangeError> {
         let state = self.db.desired_state(id).await?.ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
         let target = match version {
             Some(v) => v.to_owned(),
-            None => state.previous_version.clone().ok_or_else(|| ChangeError::NoPrevious(id.to_owned()))?,
+            None => {
+                let history = self.db.activation_history(id).await?;
+                let versions: Vec<&str> = history.iter().map(String::as_str).collect();
+                match rollback_index(&versions) {
+                    Some(i) if versions.last() == Some(&state.active_version.as_str()) => versions[i].to_owned(),
+                    _ => return Err(ChangeError::NoPrevious(id.to_owned())),
+                }
+            }
         };
         let stored = self
             .db
@@ -328,7 +345,11 @@ impl Manager {
             version: target.clone(),
             reason: format!("{e:#}"),
         })?;
-        self.db.activate_version(id, &stored.agency, &target).await?;
+        if version.is_some() {
+            self.db.activate_version(id, &stored.agency, &target).await?;
+        } else if !self.db.roll_back(id, &state.active_version, &target).await? {
+            return Err(ChangeError::Changed(id.to_owned()));
+        }
         self.audit
             .record(Entry {
                 kind: if version.is_none() { "admin.rollback" } else { "admin.activate" }.into(),
@@ -340,6 +361,33 @@ impl Manager {
             .map_err(ChangeError::Storage)?;
         self.changed().await;
         self.db.desired_state(id).await?.ok_or_else(|| ChangeError::NotFound(id.to_owned()))
+    }
+
+    /// Removes one stored version of an adapter, never the active one. Its component stays
+    /// in storage when another version shares it; the adapter's other versions, state and
+    /// kv data are untouched.
+    pub async fn remove_version(&self, id: &str, version: &str, actor: &str) -> Result<(), ChangeError> {
+        let state = self.db.desired_state(id).await?.ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
+        let no_such = || ChangeError::NoSuchVersion { id: id.to_owned(), version: version.to_owned() };
+        let stored = self.db.version(id, version).await?.ok_or_else(no_such)?;
+        if state.active_version == version {
+            return Err(ChangeError::ActiveVersion { id: id.to_owned(), version: version.to_owned() });
+        }
+        if !self.db.remove_version(id, version).await? {
+            // Activated (or removed) by someone else since the check above.
+            return Err(ChangeError::Changed(id.to_owned()));
+        }
+        self.audit
+            .record(Entry {
+                kind: "admin.remove-version".into(),
+                actor: actor.to_owned(),
+                subject: id.to_owned(),
+                data: json!({"version": version, "digest": stored.digest}),
+            })
+            .await
+            .map_err(ChangeError::Storage)?;
+        self.changed().await;
+        Ok(())
     }
 
     /// Enables or disables an adapter.

@@ -94,6 +94,9 @@ pub struct RawLimits {
 pub enum ManifestError {
     #[error("manifest is not valid TOML: {0}")]
     Syntax(String),
+    /// A key the manifest format does not have (a typo, or a key of another section).
+    #[error("manifest has an unknown key: {0}")]
+    UnknownKey(String),
     #[error("manifest field `{field}` is invalid: {reason}")]
     Field { field: &'static str, reason: String },
 }
@@ -151,10 +154,27 @@ fn is_kebab_id(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// A TOML error as the manifest's author reads it: an unknown key is named as one (serde
+/// calls it a field), and the line is given.
+fn syntax_error(text: &str, error: &toml::de::Error) -> ManifestError {
+    let line = error.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let at = |message: String| match line {
+        Some(line) => format!("line {line}: {message}"),
+        None => message,
+    };
+    match error.message().strip_prefix("unknown field ") {
+        Some(rest) => ManifestError::UnknownKey(at(match rest.split_once(", expected ") {
+            Some((key, expected)) => format!("{key} (expected {expected})"),
+            None => rest.to_owned(),
+        })),
+        None => ManifestError::Syntax(at(error.message().to_owned())),
+    }
+}
+
 impl Manifest {
     /// Parses and validates a manifest's TOML text.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_owned()))?;
+        let raw: RawManifest = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
         let version = |field: &'static str, value: &str| {
             semver::Version::parse(value)
                 .map_err(|e| ManifestError::Field { field, reason: format!("`{value}` is not a semver version ({e})") })
@@ -227,7 +247,10 @@ mod tests {
     #[test]
     fn refuses_unknown_keys_and_bad_values() {
         let base = "id = \"a\"\nversion = \"1.0.0\"\nagency = \"a\"\nwit = \"0.1.0\"\n";
-        assert!(matches!(Manifest::parse(&format!("{base}color = 1")), Err(ManifestError::Syntax(_))));
+        let unknown = Manifest::parse(&format!("{base}color = 1")).unwrap_err();
+        assert!(matches!(unknown, ManifestError::UnknownKey(_)), "{unknown}");
+        assert!(unknown.to_string().starts_with("manifest has an unknown key: line 5: `color` (expected"), "{unknown}");
+        assert!(matches!(Manifest::parse("id = "), Err(ManifestError::Syntax(_))));
         assert!(matches!(
             Manifest::parse(&base.replace("1.0.0", "one")),
             Err(ManifestError::Field { field: "version", .. })

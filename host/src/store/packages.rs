@@ -54,6 +54,9 @@ fn state_from(row: &sqlx::any::AnyRow) -> Result<DesiredState, sqlx::Error> {
     })
 }
 
+/// Entries of an adapter's activation history kept.
+const MAX_HISTORY: i64 = 100;
+
 const VERSION_COLUMNS: &str = "adapter_id, version, digest, agency, manifest, signed_by, uploaded_by, uploaded_at";
 const STATE_COLUMNS: &str = "id, agency, active_version, previous_version, enabled, updated_at";
 
@@ -164,22 +167,112 @@ impl Db {
         row.as_ref().map(state_from).transpose()
     }
 
-    /// Makes `version` the active one (remembering the one it replaces), enabled.
+    /// Makes `version` the active one, enabled, and adds it to the adapter's activation
+    /// history (unless it is active already); `previous_version` becomes what a rollback
+    /// would return to.
     pub async fn activate_version(&self, id: &str, agency: &str, version: &str) -> sqlx::Result<()> {
         let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        // The upsert also takes the adapter's row lock (PostgreSQL) for the history below.
         sqlx::query(
             "INSERT INTO adapters (id, agency, active_version, previous_version, enabled, updated_at) VALUES ($1, $2, $3, NULL, 1, $4) \
              ON CONFLICT (id) DO UPDATE SET \
-               previous_version = CASE WHEN adapters.active_version = excluded.active_version THEN adapters.previous_version ELSE adapters.active_version END, \
                active_version = excluded.active_version, agency = excluded.agency, updated_at = excluded.updated_at",
         )
         .bind(id)
         .bind(agency)
         .bind(version)
         .bind(now)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let history = history_in(&mut tx, id).await?;
+        if history.last().is_none_or(|(_, v)| v != version) {
+            let seq = history.last().map_or(1, |(seq, _)| seq + 1);
+            sqlx::query("INSERT INTO adapter_activations (adapter_id, seq, version, at) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(seq)
+                .bind(version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            // A bounded history: the oldest entries go.
+            sqlx::query("DELETE FROM adapter_activations WHERE adapter_id = $1 AND seq <= $2")
+                .bind(id)
+                .bind(seq - MAX_HISTORY)
+                .execute(&mut *tx)
+                .await?;
+        }
+        set_previous(&mut tx, id).await?;
+        tx.commit().await
+    }
+
+    /// The versions an adapter was switched to, oldest first; the last is the active one.
+    pub async fn activation_history(&self, id: &str) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query("SELECT version FROM adapter_activations WHERE adapter_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| r.try_get("version")).collect()
+    }
+
+    /// Steps back one version in the activation history: from `active` (which must still be
+    /// active) to `target` (which must still be the version before it). Answers false, and
+    /// changes nothing, when another change came first.
+    pub async fn roll_back(&self, id: &str, active: &str, target: &str) -> sqlx::Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let locked = sqlx::query("UPDATE adapters SET updated_at = $1 WHERE id = $2 AND active_version = $3")
+            .bind(now_ms())
+            .bind(id)
+            .bind(active)
+            .execute(&mut *tx)
+            .await?;
+        if locked.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let history = history_in(&mut tx, id).await?;
+        let versions: Vec<&str> = history.iter().map(|(_, v)| v.as_str()).collect();
+        let Some(index) = rollback_index(&versions).filter(|&i| versions[i] == target) else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM adapter_activations WHERE adapter_id = $1 AND seq > $2")
+            .bind(id)
+            .bind(history[index].0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE adapters SET active_version = $1 WHERE id = $2")
+            .bind(target)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        set_previous(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes one stored version that is not the active one (its component stays: it is
+    /// shared by digest), and its entries in the activation history. Answers whether there
+    /// was such a version; the caller checks that it is not active.
+    pub async fn remove_version(&self, id: &str, version: &str) -> sqlx::Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "DELETE FROM adapter_versions WHERE adapter_id = $1 AND version = $2 \
+             AND NOT EXISTS (SELECT 1 FROM adapters WHERE id = $1 AND active_version = $2)",
+        )
+        .bind(id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM adapter_activations WHERE adapter_id = $1 AND version = $2")
+            .bind(id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        set_previous(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Enables or disables an adapter; false when there is no such adapter.
@@ -226,6 +319,7 @@ impl Db {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM adapters WHERE id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM adapter_versions WHERE adapter_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM adapter_activations WHERE adapter_id = $1").bind(id).execute(&mut *tx).await?;
         let mut removed = Removed { found: done.rows_affected() > 0, kv_keys_erased: 0 };
         if purge {
             let keys = sqlx::query("DELETE FROM kv_entries WHERE adapter = $1").bind(id).execute(&mut *tx).await?;
@@ -242,6 +336,37 @@ impl Db {
     }
 }
 
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The activation history inside a transaction: (seq, version), oldest first.
+async fn history_in(tx: &mut Tx, id: &str) -> sqlx::Result<Vec<(i64, String)>> {
+    let rows = sqlx::query("SELECT seq, version FROM adapter_activations WHERE adapter_id = $1 ORDER BY seq")
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("version")?))).collect()
+}
+
+/// Keeps `adapters.previous_version` equal to the version a rollback would return to.
+async fn set_previous(tx: &mut Tx, id: &str) -> sqlx::Result<()> {
+    let history = history_in(tx, id).await?;
+    let versions: Vec<&str> = history.iter().map(|(_, v)| v.as_str()).collect();
+    let previous = rollback_index(&versions).map(|i| versions[i]);
+    sqlx::query("UPDATE adapters SET previous_version = $1 WHERE id = $2")
+        .bind(previous)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Where a rollback goes in an activation history whose last entry is the active version:
+/// the newest earlier entry of another version.
+pub fn rollback_index(history: &[&str]) -> Option<usize> {
+    let (active, earlier) = history.split_last()?;
+    earlier.iter().rposition(|v| v != active)
+}
+
 /// What [`Db::remove_adapter`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Removed {
@@ -249,4 +374,20 @@ pub struct Removed {
     pub found: bool,
     /// Keys of the adapter's kv storage erased by a purge.
     pub kv_keys_erased: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rollback_index;
+
+    #[test]
+    fn a_rollback_steps_back_through_history_not_back_and_forth() {
+        assert_eq!(rollback_index(&[]), None);
+        assert_eq!(rollback_index(&["1"]), None);
+        assert_eq!(rollback_index(&["1", "2"]), Some(0));
+        assert_eq!(rollback_index(&["1", "2", "3"]), Some(1));
+        // After a removal left the same version twice in a row, it is skipped.
+        assert_eq!(rollback_index(&["1", "2", "2"]), Some(0));
+        assert_eq!(rollback_index(&["2", "2"]), None);
+    }
 }
