@@ -106,7 +106,7 @@ impl App {
                 egress: config.egress.clone(),
             },
         ));
-        let refused = plugins.install_folder(&config.plugins_dir).await;
+        let refused = plugins.install_folder(&config.plugins_dir, crate::plugins::lifecycle::Source::Folder).await;
         plugins.reconcile().await?;
         plugins.follow(&config.database_url, config.reconcile_every);
         if let (Some(key), Some(every)) = (&config.audit.key, config.audit.checkpoint_every) {

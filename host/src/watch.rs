@@ -22,7 +22,7 @@ pub fn spawn(app: Arc<App>) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let now = snapshot(&dir);
                 tracing::info!(dir = %dir.display(), "plugins folder changed; reinstalling");
-                for refusal in app.plugins.install_folder(&dir).await {
+                for refusal in app.plugins.install_folder(&dir, crate::plugins::lifecycle::Source::Watch).await {
                     tracing::warn!(file = %refusal.file, reason = %refusal.reason, "watch: adapter refused");
                 }
                 seen = now;

@@ -349,6 +349,13 @@ async fn watch_installs_an_adapter_dropped_into_the_plugins_folder() {
         assert!(started.elapsed() < Duration::from_secs(10), "the watcher did not install the new adapter");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A developer builds a new version into the folder: the watcher serves it.
+    ECHO_V2.install(&host.app.config.plugins_dir);
+    let started = Instant::now();
+    while echo_version(&host).await != (200, "2".into()) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the watcher did not activate the new version");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Runs one kv operation in a keeper adapter serving `agency`; answers (status, outcome, value).

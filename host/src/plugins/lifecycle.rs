@@ -37,9 +37,13 @@ pub struct Package {
 pub enum Source {
     /// Uploaded by an operator: versions are immutable.
     Upload,
-    /// Found in the `--plugins` folder at start or by `--watch`: a rebuilt component may
-    /// replace the same version, which is what a developer expects.
+    /// Found in the `--plugins` folder at start: a rebuilt component may replace the same
+    /// version, which is what a developer expects; a newer version is stored, and an
+    /// operator activates it.
     Folder,
+    /// Found by `serve --watch` in the folder a developer builds into: like [`Source::Folder`],
+    /// and a version newer than the active one is activated (the swap is logged).
+    Watch,
 }
 
 impl Source {
@@ -48,6 +52,7 @@ impl Source {
         match self {
             Source::Upload => "upload",
             Source::Folder => "folder",
+            Source::Watch => "watch",
         }
     }
 }
@@ -298,9 +303,15 @@ impl Manager {
             .insert((manifest.id.clone(), manifest.version.to_string(), digest.clone()), adapter);
 
         let state = self.db.desired_state(&manifest.id).await.map_err(storage)?;
+        let from_folder = matches!(source, Source::Folder | Source::Watch);
+        let newer = |active: &str| semver::Version::parse(active).is_ok_and(|active| manifest.version > active);
         let activate = activate
             || state.is_none()
-            || (source == Source::Folder && state.as_ref().is_some_and(|s| s.active_version == version));
+            || (from_folder && state.as_ref().is_some_and(|s| s.active_version == version))
+            || (source == Source::Watch && state.as_ref().is_some_and(|s| newer(&s.active_version)));
+        if activate && let Some(state) = state.as_ref().filter(|s| s.active_version != version) {
+            tracing::info!(adapter = %manifest.id, from = %state.active_version, to = %version, source = source.name(), "adapter version activated");
+        }
         if activate {
             self.db.activate_version(&manifest.id, &manifest.agency, &version).await.map_err(storage)?;
         }
@@ -528,7 +539,7 @@ impl Manager {
     }
 
     /// Installs every package of the plugins folder (refusing bad ones with a reason).
-    pub async fn install_folder(&self, dir: &Path) -> Vec<Refusal> {
+    pub async fn install_folder(&self, dir: &Path, source: Source) -> Vec<Refusal> {
         let mut refused = Vec::new();
         for found in super::read_folder(dir) {
             let (path, package) = match found {
@@ -540,7 +551,7 @@ impl Manager {
                 }
             };
             let started = std::time::Instant::now();
-            match self.install(package, Source::Folder, "system", false).await {
+            match self.install(package, source, "system", false).await {
                 Ok(installed) => tracing::info!(
                     file = %path.display(),
                     adapter = %installed.id,
