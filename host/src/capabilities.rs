@@ -64,6 +64,27 @@ impl Grant {
     }
 }
 
+impl Grant {
+    /// What `requested` asks for beyond this grant, one line each (`config key `api-key``,
+    /// `kv storage`, `http to api.agency.ir:443`, `identity attribute `mobile``, `notify`).
+    pub fn missing(&self, requested: &Grant) -> Vec<String> {
+        let mut missing: Vec<String> = requested
+            .config_keys
+            .difference(&self.config_keys)
+            .map(|k| format!("config key `{k}`"))
+            .chain(requested.http_hosts.difference(&self.http_hosts).map(|h| format!("http to {h}")))
+            .chain(requested.identity.difference(&self.identity).map(|a| format!("identity attribute `{a}`")))
+            .collect();
+        if requested.kv_quota.is_some() && self.kv_quota.is_none() {
+            missing.push("kv storage".to_owned());
+        }
+        if requested.notify && !self.notify {
+            missing.push("notify".to_owned());
+        }
+        missing
+    }
+}
+
 /// One configuration value given by the operator.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConfigValue {
@@ -195,3 +216,32 @@ impl Denials {
 }
 
 impl types::Host for CallState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_manifest_asks_beyond_the_grant_is_named() {
+        let requested = Grant {
+            config_keys: ["base-url".to_owned(), "api-key".to_owned()].into(),
+            kv_quota: Some(1024),
+            http_hosts: ["api.agency.ir:443".to_owned()].into(),
+            identity: ["national-id".to_owned()].into(),
+            notify: true,
+        };
+        let approved = Grant { config_keys: ["base-url".to_owned()].into(), ..Grant::default() };
+        let effective = Grant::intersect(&requested, &approved);
+        assert_eq!(
+            effective.missing(&requested),
+            [
+                "config key `api-key`",
+                "http to api.agency.ir:443",
+                "identity attribute `national-id`",
+                "kv storage",
+                "notify"
+            ]
+        );
+        assert!(requested.missing(&requested).is_empty());
+    }
+}

@@ -381,6 +381,14 @@ pub async fn load(
 
     let limits = effective_limits(defaults, &manifest, settings, runtime.max_memory_bytes());
     let grant = Grant::intersect(&manifest.requested, &settings.grant);
+    for missing in grant.missing(&manifest.requested) {
+        tracing::warn!(
+            adapter = %manifest.id,
+            version = %manifest.version,
+            "the manifest requests {missing}, which the operator has not granted: calls that use it are refused (grant it under [adapters.{}])",
+            manifest.id
+        );
+    }
     let caps = Arc::new(Capabilities::new(
         &manifest.id,
         &manifest.agency,
