@@ -89,9 +89,11 @@ impl ServiceType {
     }
 }
 
-/// A bill decoded from a valid bill ID and payment ID pair.
+/// A bill decoded from a valid bill ID and payment ID pair: what the IDs say (amount,
+/// service, company, period). Not the payable bill an adapter hands the host, which is the
+/// contract's `bill` record (`panjereh_plugin_sdk::types::Bill`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bill {
+pub struct DecodedBill {
     /// The bill ID, without leading zeros.
     pub bill_id: String,
     /// The payment ID, without leading zeros.
@@ -189,7 +191,7 @@ pub fn parse_payment_id(input: &str) -> Result<String, Invalid> {
 
 /// Checks a bill ID and payment ID together, including the payment ID's second check digit
 /// that ties it to the bill, and reads what they encode.
-pub fn decode(bill_id: &str, payment_id: &str) -> Result<Bill, BillError> {
+pub fn decode(bill_id: &str, payment_id: &str) -> Result<DecodedBill, BillError> {
     let bill_id = parse_bill_id(bill_id).map_err(BillError::BillId)?;
     let payment_id = parse_payment_id(payment_id).map_err(BillError::PaymentId)?;
     let joined = format!("{bill_id}{}", &payment_id[..payment_id.len() - 1]);
@@ -205,7 +207,7 @@ pub fn decode(bill_id: &str, payment_id: &str) -> Result<Bill, BillError> {
 /// Decodes the 26-digit barcode printed on bills: the bill ID then the payment ID, each
 /// left-padded with zeros to 13 digits. A barcode of the wrong shape is a
 /// [`BillError::BillId`].
-pub fn from_barcode(barcode: &str) -> Result<Bill, BillError> {
+pub fn from_barcode(barcode: &str) -> Result<DecodedBill, BillError> {
     let code = compact_digits(barcode);
     if code.len() != BARCODE_LEN || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(BillError::BillId(Invalid::new("بارکد قبض باید ۲۶ رقم باشد", "bill barcode must have 26 digits")));
@@ -222,9 +224,9 @@ pub fn from_barcode(barcode: &str) -> Result<Bill, BillError> {
 /// - `service_type`: the last decimal digit is used.
 /// - `amount_rial`: encoded in thousands of rials, so it must be a multiple of 1000; the
 ///   remainder is dropped, amounts under 1000 rials become 1000 and amounts above
-///   99,999,999,000 rials are capped there. [`Bill::amount_rial`] is what was encoded.
+///   99,999,999,000 rials are capped there. [`DecodedBill::amount_rial`] is what was encoded.
 /// - `year_digit`: the last decimal digit is used; `period`: the last two.
-pub fn make(file_and_company: &str, service_type: u8, amount_rial: u64, year_digit: u8, period: u8) -> Bill {
+pub fn make(file_and_company: &str, service_type: u8, amount_rial: u64, year_digit: u8, period: u8) -> DecodedBill {
     let digits: String = compact_digits(file_and_company).chars().filter(char::is_ascii_digit).collect();
     let digits = digits.trim_start_matches('0');
     let keep_from = digits.len().saturating_sub(MAX_LEN - 2);
@@ -244,12 +246,12 @@ pub fn make(file_and_company: &str, service_type: u8, amount_rial: u64, year_dig
 }
 
 /// Cuts a valid pair into its fields. Both IDs are at least [`MIN_LEN`] ASCII digits.
-fn read(bill_id: String, payment_id: String) -> Bill {
+fn read(bill_id: String, payment_id: String) -> DecodedBill {
     let b = bill_id.len();
     let p = payment_id.len();
     let digit = |s: &str, i: usize| s.as_bytes().get(i).map_or(0, |d| d - b'0');
     let thousands: u64 = payment_id[..p - 5].parse().unwrap_or(0);
-    Bill {
+    DecodedBill {
         amount_rial: thousands * 1000,
         service_type: ServiceType::from_code(digit(&bill_id, b - 2)),
         company_code: bill_id[b - 5..b - 2].to_owned(),

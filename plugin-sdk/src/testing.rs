@@ -8,8 +8,10 @@
 //! within one test.
 //!
 //! The fakes follow the host's rules where an adapter can notice them: configuration
-//! keys are `not-granted` until the test sets or grants them; storage is granted (call
-//! [`deny_kv`] to see the adapter cope without it); a request with no canned answer is
+//! keys are `not-granted` until the test sets or grants them; storage and messages are
+//! granted only when the crate's `manifest.toml` asks for them (`kv-quota-kib`,
+//! `notify = true`), so a test passes only where a host would serve (call [`deny_kv`] to
+//! see the adapter cope without storage); a request with no canned answer is
 //! `not-granted`, like a destination the operator did not approve.
 //!
 //! ```
@@ -51,8 +53,45 @@ struct Fakes {
     notify_denied: bool,
 }
 
+impl Fakes {
+    /// A fresh set, granting storage and messages only if the crate's `manifest.toml` asks
+    /// for them, as a host would (`kv-quota-kib`, `notify = true` under `[capabilities]`).
+    /// Without a manifest (a crate that is not an adapter) both are granted.
+    fn new() -> Fakes {
+        let (kv, notify) = requested_in_manifest().unwrap_or((true, true));
+        Fakes { kv_denied: !kv, notify_denied: !notify, ..Fakes::default() }
+    }
+}
+
+/// Whether the manifest of the crate under test (`CARGO_MANIFEST_DIR/manifest.toml`, which
+/// Cargo sets for tests) requests storage and messages.
+fn requested_in_manifest() -> Option<(bool, bool)> {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    let text = std::fs::read_to_string(std::path::Path::new(&dir).join("manifest.toml")).ok()?;
+    Some(capabilities_requested(&text))
+}
+
+/// `kv-quota-kib` and `notify = true` in a manifest's `[capabilities]` table.
+fn capabilities_requested(manifest: &str) -> (bool, bool) {
+    let (mut table, mut kv, mut notify) = (String::new(), false, false);
+    for line in manifest.lines().map(|l| l.split('#').next().unwrap_or_default().trim()) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = name.trim().to_owned();
+        } else if table == "capabilities"
+            && let Some((key, value)) = line.split_once('=')
+        {
+            match key.trim() {
+                "kv-quota-kib" => kv = true,
+                "notify" => notify = value.trim() == "true",
+                _ => {}
+            }
+        }
+    }
+    (kv, notify)
+}
+
 thread_local! {
-    static FAKES: RefCell<Fakes> = RefCell::new(Fakes::default());
+    static FAKES: RefCell<Fakes> = RefCell::new(Fakes::new());
 }
 
 fn with<T>(f: impl FnOnce(&mut Fakes) -> T) -> T {
@@ -61,7 +100,12 @@ fn with<T>(f: impl FnOnce(&mut Fakes) -> T) -> T {
 
 /// Forgets everything set up on this thread: configuration, storage, responses, logs, time.
 pub fn reset() {
-    with(|f| *f = Fakes::default());
+    with(|f| *f = Fakes::new());
+}
+
+/// Grants storage, as an operator would (the manifest must ask for it too, on a host).
+pub fn grant_kv() {
+    with(|f| f.kv_denied = false);
 }
 
 /// Grants a configuration key and gives it a value.
@@ -351,5 +395,14 @@ mod tests {
         assert_eq!(crate::clock::now_ms(), DEFAULT_NOW_MS);
         set_now_ms(5);
         assert_eq!(crate::clock::now_ms(), 5);
+    }
+
+    #[test]
+    fn a_manifest_decides_what_the_fakes_grant() {
+        let manifest =
+            "id = \"a\"\n[capabilities]\nkv-quota-kib = 64 # a comment\nnotify = true\n[limits]\nnotify = false\n";
+        assert_eq!(super::capabilities_requested(manifest), (true, true));
+        assert_eq!(super::capabilities_requested("[capabilities]\nnotify = false\n"), (false, false));
+        assert_eq!(super::capabilities_requested("[limits]\nkv-quota-kib = 1\n"), (false, false));
     }
 }
