@@ -171,6 +171,27 @@ async fn sign_in(server: &mut Server, client: &reqwest::Client) -> String {
     verified["token"].as_str().expect("a token").to_owned()
 }
 
+/// Files an application of the test office and kills the host with SIGKILL right after
+/// its answer: the status and body the citizen got.
+async fn file_and_kill(
+    server: Server,
+    client: &reqwest::Client,
+    token: &str,
+    reference: &str,
+) -> (u16, serde_json::Value) {
+    let filed = client
+        .post(server.url("/api/v1/services/test-office/permit/applications"))
+        .bearer_auth(token)
+        .json(&json!({"input": {"postal-code": "1193653471", "reference": reference}}))
+        .send()
+        .await
+        .unwrap();
+    let status = filed.status().as_u16();
+    let body: serde_json::Value = filed.json().await.unwrap();
+    server.kill();
+    (status, body)
+}
+
 #[tokio::test]
 async fn an_acknowledged_application_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,16 +202,7 @@ async fn an_acknowledged_application_survives_kill_9() {
     let mut server = Server::start(dir.path());
     let token = sign_in(&mut server, &client).await;
 
-    let filed = client
-        .post(server.url("/api/v1/services/test-office/permit/applications"))
-        .bearer_auth(&token)
-        .json(&json!({"input": {"postal-code": "1193653471", "reference": "CASE-KILL"}}))
-        .send()
-        .await
-        .unwrap();
-    let status = filed.status().as_u16();
-    let body: serde_json::Value = filed.json().await.unwrap();
-    server.kill();
+    let (status, body) = file_and_kill(server, &client, &token, "CASE-KILL").await;
     assert_eq!(status, 201, "{body} (a 404 here means a stale binary: run `cargo build -p panjereh-host`)");
     let code = body["tracking_code"].as_str().unwrap().to_owned();
 
@@ -217,17 +229,8 @@ async fn a_queued_job_survives_kill_9() {
 
     let mut server = Server::start_with(dir.path(), &config);
     let token = sign_in(&mut server, &client).await;
-    let filed = client
-        .post(server.url("/api/v1/services/test-office/permit/applications"))
-        .bearer_auth(&token)
-        .json(&json!({"input": {"postal-code": "1193653471", "reference": "CASE-JOB"}}))
-        .send()
-        .await
-        .unwrap();
-    let status = filed.status().as_u16();
-    let body: serde_json::Value = filed.json().await.unwrap();
     // Killed before the first poll is due: the job exists only in the database.
-    server.kill();
+    let (status, body) = file_and_kill(server, &client, &token, "CASE-JOB").await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "submitted");
     let tracking = body["tracking_code"].as_str().unwrap().to_owned();
