@@ -28,11 +28,12 @@ use serde_json::json;
 
 use self::psp::{Psp, PspAnswer, PspError};
 use crate::audit::{Audit, Entry};
+use crate::auth::session::Actor;
 use crate::config::PaymentSettings;
 use crate::plugins::{PaidItem, PaymentNotice, Registry};
 use crate::runtime::bindings::CallContext;
 use crate::store::payments::{self as orders, Change, Order, State};
-use crate::store::{Db, applications, is_unique_violation, now_ms, random_id};
+use crate::store::{Db, applications, is_unique_violation, mandates, now_ms, random_id};
 use crate::window::ServiceError;
 
 /// A token the citizen never paid with is given up after this long (PSPs expire theirs).
@@ -65,6 +66,8 @@ pub enum PaymentError {
     NotBilled,
     #[error("a fee is paid by the applicant, signed in")]
     SignInRequired,
+    #[error("whoever pays for the citizen may not pay this (outside their mandate or consent)")]
+    OutsideMandate,
     #[error("the payment gateway refused: {0}")]
     Refused(String),
     #[error(transparent)]
@@ -115,15 +118,23 @@ impl Payments {
     /// Opens an order for `payable` and asks the PSP for a token: the answer is the order,
     /// `redirected`, with the page to send the citizen to. A bill already paid is refused
     /// here, before any money moves.
-    /// `citizen` is whom the payment is for; `actor`, who pays for them, if someone else.
+    /// `citizen` is whom the payment is for; `actor`, who pays for them, if someone else,
+    /// within what their right covers: a fee of an application of a service it covers, a
+    /// bill of an agency it covers.
     pub async fn start(
         &self,
         citizen: Option<&str>,
-        actor: Option<&str>,
+        actor: Option<&Actor>,
         payable: Payable,
     ) -> Result<(Order, String), PaymentError> {
+        let scope = actor.and_then(|a| a.scope.as_deref());
         let (bill_id, payment_id, tracking_code, agency, kind) = match payable {
-            Payable::Bill { bill_id, payment_id, agency } => (bill_id, payment_id, None, agency, "bill"),
+            Payable::Bill { bill_id, payment_id, agency } => {
+                if scope.is_some() && !agency.as_deref().is_some_and(|agency| mandates::covers_agency(scope, agency)) {
+                    return Err(PaymentError::OutsideMandate);
+                }
+                (bill_id, payment_id, None, agency, "bill")
+            }
             Payable::Fee { tracking_code, bill_id, payment_id } => {
                 let citizen = citizen.ok_or(PaymentError::SignInRequired)?;
                 let code = crate::tracking::parse(&tracking_code).map_err(|_| PaymentError::NoApplication)?;
@@ -139,6 +150,9 @@ impl Payments {
                 });
                 if !billed {
                     return Err(PaymentError::NotBilled);
+                }
+                if !mandates::covers(scope, &application.agency, &application.service) {
+                    return Err(PaymentError::OutsideMandate);
                 }
                 (bill_id, payment_id, Some(code), Some(application.agency), "fee")
             }
@@ -174,7 +188,7 @@ impl Payments {
             notified_ms: None,
             notify_attempts: 0,
             notify_error: None,
-            actor_id: actor.map(str::to_owned),
+            actor_id: actor.map(|a| a.subject.clone()),
         };
         orders::create(&self.db, &order).await?;
         self.evidence(&order, State::Created, json!({"amount_rial": order.amount_rial, "item": order.item_key})).await;

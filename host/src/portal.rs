@@ -21,6 +21,7 @@ pub mod account;
 pub mod assets;
 pub mod catalogue;
 pub mod csrf;
+pub mod mandates;
 pub mod payments;
 
 use crate::api::extract::{Credential, credential};
@@ -60,6 +61,7 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .merge(catalogue::routes())
         .merge(account::routes())
+        .merge(mandates::routes())
         .merge(payments::routes())
         .layer(axum::middleware::from_fn(visit))
         // Assets carry no cookies, so any cache may keep them.
@@ -252,6 +254,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("payment.html", include_str!("../templates/payment.html")),
         ("inbox.html", include_str!("../templates/inbox.html")),
         ("representation.html", include_str!("../templates/representation.html")),
+        ("mandates.html", include_str!("../templates/mandates.html")),
         ("error.html", include_str!("../templates/error.html")),
     ] {
         if let Err(error) = env.add_template(name, source) {

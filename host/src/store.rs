@@ -171,6 +171,20 @@ pub(crate) fn skip_locked(db: &Db) -> &'static str {
     }
 }
 
+/// A list of names kept as a JSON array in a nullable text column (`None`: no list).
+pub(crate) fn json_list(row: &sqlx::any::AnyRow, column: &str) -> sqlx::Result<Option<Vec<String>>> {
+    use sqlx::Row as _;
+    row.try_get::<Option<String>, _>(column)?
+        .map(|json| serde_json::from_str(&json))
+        .transpose()
+        .map_err(|e| sqlx::Error::ColumnDecode { index: column.into(), source: Box::new(e) })
+}
+
+/// The JSON text [`json_list`] reads back.
+pub(crate) fn json_list_text(list: Option<&[String]>) -> Option<String> {
+    list.map(|names| serde_json::json!(names).to_string())
+}
+
 /// A random identifier: 128 bits from the OS CSPRNG, as 32 hex digits.
 pub fn random_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())

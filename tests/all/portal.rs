@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::json;
 
 use crate::harness::{APPLICANT, APPLICANT_WITH_NATIONAL_ID as CONFIG, Host, UTILITY_BILLS};
 
@@ -560,4 +561,62 @@ async fn behind_https_cookies_are_host_prefixed_and_the_forms_still_work() {
     let cleared = out.headers()[SET_COOKIE].to_str().unwrap();
     assert!(cleared.starts_with("__Host-panjereh_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
     assert!(cleared.contains("; Path=/;") && cleared.ends_with("; Secure"), "{cleared}");
+}
+
+/// A citizen gives a mandate in the portal without JavaScript (a Jalali date, one service
+/// ticked), the delegate sees it, and the citizen revokes it; a form that names no service
+/// is refused next to the field.
+#[tokio::test]
+async fn a_citizen_gives_and_revokes_a_mandate_in_the_portal() {
+    const DELEGATE: (&str, &str) = ("1271408929", "09131234567");
+    let host = Host::start(&[APPLICANT], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    browser.sign_in("/mandates").await;
+    let page = browser.get("/mandates").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("وکالت‌هایی که داده‌اید") && page.html.contains("وکالتی نداده‌اید"), "{}", page.html);
+    assert!(page.html.contains("value=\"test-office/echo\""), "the services to tick: {}", page.html);
+    let csrf = page.hidden("_csrf");
+    let until = {
+        let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+        let j = panjereh_formats::jalali::JalaliDate::from_gregorian(d.year(), u8::from(d.month()), d.day()).unwrap();
+        j.to_persian_digits()
+    };
+    let form = |scope: &'static str, service: Option<&'static str>| {
+        let mut form = vec![
+            ("_csrf", csrf.clone()),
+            ("delegate_national_id", DELEGATE.0.to_owned()),
+            ("until", until.clone()),
+            ("scope", scope.to_owned()),
+        ];
+        form.extend(service.map(|s| ("service", s.to_owned())));
+        form
+    };
+    async fn post(browser: &mut Browser<'_>, form: Vec<(&'static str, String)>) -> Got {
+        let borrowed: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        browser.post("/mandates", &borrowed).await
+    }
+    let none = post(&mut browser, form("some", None)).await;
+    assert_eq!(none.status, 422, "{}", none.html);
+    assert!(none.field_error("services").contains("دست‌کم یک خدمت"), "{}", none.html);
+    assert_eq!(
+        host.get_as(&host.sign_in(DELEGATE.0, DELEGATE.1).await, "/api/v1/me/mandates").await.body["received"],
+        json!([])
+    );
+
+    let given = post(&mut browser, form("some", Some("test-office/echo"))).await;
+    assert_eq!((given.status.as_u16(), given.location()), (303, "/mandates"), "{}", given.html);
+    let page = browser.get("/mandates").await;
+    assert!(page.html.contains("۱۲۷۱۴۰۸۹۲۹") && page.html.contains("test-office/echo"), "{}", page.html);
+    let delegate = host.sign_in(DELEGATE.0, DELEGATE.1).await;
+    let received = host.get_as(&delegate, "/api/v1/me/mandates").await.body;
+    assert_eq!(received["received"][0]["grantor_national_id"], NID, "{received}");
+    assert_eq!(received["received"][0]["services"], json!(["test-office/echo"]));
+
+    let id = received["received"][0]["id"].as_str().unwrap().to_owned();
+    let csrf = page.hidden("_csrf");
+    let revoked = browser.post(&format!("/mandates/{id}/revoke"), &[("_csrf", &csrf)]).await;
+    assert_eq!(revoked.status.as_u16(), 303);
+    assert!(browser.get("/mandates").await.html.contains("لغو شده"));
+    assert_eq!(host.get_as(&delegate, "/api/v1/me/mandates").await.body["received"], json!([]));
 }

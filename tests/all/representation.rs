@@ -259,16 +259,19 @@ async fn the_portal_shows_whom_one_may_act_for_and_for_whom_one_acts() {
 }
 
 /// A counter-office clerk acts for the citizen present only after the citizen reads back
-/// the code sent to their own mobile, and only while the clerk stays registered. The
-/// citizen sees what the clerk did for them.
+/// the code sent to their own mobile, only in the services the citizen consented to, and
+/// only while the clerk stays registered. The code signs nobody in, and no other session
+/// can use it. The citizen sees what the clerk did for them.
 async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Database) {
     // The test ends a consent in the database behind the host's back, as another replica
     // would: the host believes its copy of the session for 100 ms at most.
-    let config = APPLICANT_WITH_NATIONAL_ID.replace("[auth]\n", "[auth]\nsession-cache-ms = 100\n");
+    let gateway = crate::payments::gateway().await;
+    let config = APPLICANT_WITH_NATIONAL_ID.replace("[auth]\n", "[auth]\nsession-cache-ms = 100\n")
+        + &crate::payments::payments_config(gateway.addr, "");
     let host = Host::start_db(db, &[APPLICANT], &config).await;
     let clerk = host.sign_in(SIGNATORY.0, SIGNATORY.1).await;
     let consent = |body: Value| host.call(Method::POST, "/api/v1/counter/consent", Some(&clerk), Some(body), &[]);
-    let present = json!({"national_id": PARENT.0, "mobile": PARENT.1});
+    let present = json!({"national_id": PARENT.0, "mobile": PARENT.1, "services": ["test-office/permit"]});
     let refused = consent(present.clone()).await;
     assert_eq!((refused.status, refused.body["type"].as_str()), (403, Some("/problems/not-a-counter-clerk")));
 
@@ -277,10 +280,35 @@ async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Dat
     assert_eq!(host.admin(Method::POST, "/admin/v1/counter-clerks", &admin, Some(office)).await.0, 204);
 
     // The clerk cannot name a mobile that is not the citizen's.
-    let stranger = consent(json!({"national_id": PARENT.0, "mobile": "09359876543"})).await;
+    let stranger =
+        consent(json!({"national_id": PARENT.0, "mobile": "09359876543", "services": ["test-office/permit"]})).await;
     assert_eq!(stranger.body["type"], "/problems/otp-refused");
-    assert_eq!(consent(present).await.status, 202);
+    // A consent names the services, and only services the window has.
+    for services in [json!(null), json!([]), json!(["test-office/no-such"]), json!(["permit"])] {
+        let asked = consent(json!({"national_id": PARENT.0, "mobile": PARENT.1, "services": services})).await;
+        assert_eq!((asked.status, asked.body["errors"][0]["field"].as_str()), (422, Some("services")), "{services}");
+    }
+    assert!(host.notifier.last_code(PARENT.1).is_none(), "no code for a consent that names no service");
+    assert_eq!(consent(present.clone()).await.status, 202);
     let code = host.notifier.last_code(PARENT.1).expect("the code went to the citizen's own mobile");
+    let sms = host.notifier.last_text(PARENT.1).unwrap();
+    assert!(sms.contains("دفتر پیشخوان ۱۱۴ اصفهان") && sms.contains("۱ خدمت") && sms.contains(&code), "{sms}");
+
+    // The code is the citizen's consent to this clerk's session: it signs nobody in, and
+    // another session of the same clerk cannot use it.
+    let signin = host.post("/auth/otp/verify", json!({"national_id": PARENT.0, "code": code})).await;
+    assert_eq!((signin.0, signin.1["type"].as_str()), (401, Some("/problems/otp-invalid")));
+    let other_session = host.sign_in(SIGNATORY.0, SIGNATORY.1).await;
+    let elsewhere = host
+        .call(
+            Method::POST,
+            "/api/v1/counter/consent/verify",
+            Some(&other_session),
+            Some(json!({"national_id": PARENT.0, "code": code})),
+            &[],
+        )
+        .await;
+    assert_eq!(elsewhere.body["type"], "/problems/otp-invalid");
     let verify = |code: String| {
         host.call(
             Method::POST,
@@ -311,12 +339,27 @@ async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Dat
     assert_eq!(filed.status, 201, "{}", filed.body);
     let clerk_subject = acting.body["actor"].as_str().unwrap().to_owned();
     assert_eq!(filed.body["filed_by"], clerk_subject.as_str());
+    // Nothing the citizen did not consent to: another service, or a plain bill.
+    let echo = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/echo/inquiries",
+            Some(&clerk),
+            Some(json!({"input": {}})),
+            &[],
+        )
+        .await;
+    assert_eq!((echo.status, echo.body["type"].as_str()), (403, Some("/problems/outside-mandate")), "{}", echo.body);
+    let bill = json!({"bill_id": "7748317800142", "payment_id": "1770160", "agency": "utility-bills"});
+    let paid = host.call(Method::POST, "/api/v1/payments", Some(&clerk), Some(bill), &[]).await;
+    assert_eq!((paid.status, paid.body["type"].as_str()), (403, Some("/problems/outside-mandate")), "{}", paid.body);
 
     // The citizen, signed in on their own, sees it and who filed it.
     let citizen = host.sign_in(PARENT.0, PARENT.1).await;
     assert_eq!(host.get_as(&citizen, "/api/v1/applications").await.body["count"], 1);
     let acted = host.get_as(&citizen, "/api/v1/me/acted").await.body;
     assert_eq!(acted["for_me"][0]["actor"], clerk_subject.as_str(), "{acted}");
+    assert_eq!(acted["for_me"][0]["actor_id"], SIGNATORY.0, "the citizen sees who acted: {acted}");
 
     // The consent is short: half an hour after it, the clerk acts for themselves again.
     let until: i64 = sqlx::query_scalar("SELECT acting_until_ms FROM sessions WHERE acting_basis = 'counter'")
@@ -331,7 +374,7 @@ async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Dat
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     assert_eq!(host.get_as(&clerk, "/api/v1/me").await.body["national_id"], SIGNATORY.0, "the consent ran out");
-    assert_eq!(consent(json!({"national_id": PARENT.0, "mobile": PARENT.1})).await.status, 202);
+    assert_eq!(consent(present).await.status, 202);
     let again = verify(host.notifier.last_code(PARENT.1).unwrap()).await;
     assert_eq!(again.status, 200, "the citizen consents again: {}", again.body);
 

@@ -118,6 +118,9 @@ otp-backoff-ms = 0
 
 [adapters.applicant.grant]
 identity = ["national-id"]
+
+[adapters.isfahan-municipality]
+grant = { kv-quota-kib = 65536, identity = ["national-id"] }
 `,
 );
 const host = spawn(
@@ -436,19 +439,42 @@ await step("without JavaScript: catalogue and tracking", async () => {
   await nojs.close();
 });
 
-await step("act for a company, then for oneself again", async () => {
+await step("act for a company, file for it, and see it in both lists", async () => {
   await page.goto(`${base}/representation`);
   assert(await page.isVisible("text=شرکت ساختمانی زاینده‌رود"), "the companies registry lists the company");
   assert(await page.isVisible("text=سارا رضایی"), "the civil registry lists the child under 18");
   await page.screenshot({ path: join(shots, "representation-fa.png"), fullPage: true });
+  // As the person, the company's service says who it is for.
+  await page.goto(`${base}/services/isfahan-municipality/contractor-renewal`);
+  await page.selectOption("#f-field", "roads");
+  await page.fill("#f-grade", "۳");
+  await page.click("form.service-form button[type=submit]");
+  assert(await page.isVisible("text=این خدمت برای اشخاص حقوقی است"), "a person alone cannot file for a company");
+
+  await page.goto(`${base}/representation`);
   await page.click("li.card:has-text('زاینده‌رود') button");
   await page.waitForURL(/\/applications$/);
   assert(await page.isVisible("nav >> text=از طرف"), "every page says for whom the session acts");
   assert(!(await page.isVisible(`text=${trackingCode}`)), "the person's applications are not the company's");
+  await page.goto(`${base}/services/isfahan-municipality/contractor-renewal`);
+  await page.selectOption("#f-field", "roads");
+  await page.fill("#f-grade", "۳");
+  await page.click("form.service-form button[type=submit]");
+  await page.waitForURL(/\/applications\/PJ-/);
+  const companyCode = (await page.textContent("#tracking-code")).trim();
+  await page.screenshot({ path: join(shots, "company-application-fa.png"), fullPage: true });
+  await page.click(`nav >> text=درخواست‌های من`);
+  await page.waitForURL(/\/applications$/);
+  assert(await page.isVisible(`text=${companyCode}`), "the company's list has its application");
+
   await page.goto(`${base}/representation`);
   await page.click("text=بازگشت به اقدام از طرف خودم");
   await page.goto(`${base}/applications`);
   assert(await page.isVisible(`text=${trackingCode}`), "back to the person's own applications");
+  assert(await page.isVisible("text=آنچه شما از طرف دیگران انجام دادید"), "the person's list of what they did for others");
+  assert(await page.isVisible(`td >> text=${companyCode}`), "the company's application is in the person's list too");
+  assert(await page.isVisible("text=۱۰۳۸۰۲۸۴۷۹۰"), "named by the company's national legal ID");
+  await page.screenshot({ path: join(shots, "acted-for-others-fa.png"), fullPage: true });
 });
 
 await step("sign out", async () => {

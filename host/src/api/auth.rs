@@ -23,7 +23,7 @@ use super::extract::ApiJson;
 use super::problem::{Bilingual, FieldProblem, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
-use crate::auth::otp::{CODE_DIGITS, OtpError};
+use crate::auth::otp::{CODE_DIGITS, OtpError, Purpose, Verified};
 use crate::auth::session::{self, Issued, Source};
 use crate::auth::throttle::ClientAddr;
 use crate::runtime::bindings::Assurance;
@@ -132,7 +132,7 @@ async fn start(
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Response, Problem> {
-    let sent = send_code(&app, client, body.national_id.as_deref(), body.mobile.as_deref()).await?;
+    let sent = send_code(&app, client, body.national_id.as_deref(), body.mobile.as_deref(), &Purpose::SignIn).await?;
     let body = CodeSentView {
         sent_to: sent.sent_to,
         expires_at: crate::text::rfc3339(sent.expires_ms),
@@ -160,6 +160,7 @@ pub async fn send_code(
     client: std::net::IpAddr,
     national_id: Option<&str>,
     mobile: Option<&str>,
+    purpose: &Purpose,
 ) -> Result<CodeSent, Problem> {
     app.otp.admit(&app.db, client).await.map_err(|e| otp_problem(e, client))?;
     let mut errors = Vec::new();
@@ -169,7 +170,7 @@ pub async fn send_code(
     let (Some(national_id), Some(mobile)) = (national_id, mobile) else {
         return Err(Problem::invalid_input(errors));
     };
-    let started = app.otp.start(&app.db, &national_id, &mobile).await.map_err(|e| otp_problem(e, client))?;
+    let started = app.otp.start(&app.db, &national_id, &mobile, purpose).await.map_err(|e| otp_problem(e, client))?;
     Ok(CodeSent {
         national_id,
         sent_to: mask(&mobile),
@@ -235,7 +236,7 @@ pub async fn check_code(
     national_id: Option<&str>,
     code: Option<&str>,
 ) -> Result<Issued, Problem> {
-    let citizen = verify_code(app, client, national_id, code).await?;
+    let citizen = verify_code(app, client, national_id, code, &Purpose::SignIn).await?.citizen;
     Ok(session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?)
 }
 
@@ -246,7 +247,8 @@ pub async fn verify_code(
     client: std::net::IpAddr,
     national_id: Option<&str>,
     code: Option<&str>,
-) -> Result<crate::store::citizens::CitizenRow, Problem> {
+    purpose: &Purpose,
+) -> Result<Verified, Problem> {
     app.otp.admit(&app.db, client).await.map_err(|e| otp_problem(e, client))?;
     let mut errors = Vec::new();
     let national_id =
@@ -255,7 +257,7 @@ pub async fn verify_code(
     let (Some(national_id), Some(code)) = (national_id, code) else {
         return Err(Problem::invalid_input(errors));
     };
-    app.otp.verify(&app.db, &national_id, &code).await.map_err(|e| otp_problem(e, client))
+    app.otp.verify(&app.db, &national_id, &code, &purpose.key()).await.map_err(|e| otp_problem(e, client))
 }
 
 /// Revokes the session: its token and cookie stop working at once.

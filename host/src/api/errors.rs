@@ -144,9 +144,9 @@ impl From<ServiceError> for Problem {
                 ))
             }
             ServiceError::OutsideMandate => {
-                titled("این خدمت در وکالت شما نیست", "Your mandate does not cover this service").detail(Bilingual::new(
-                    "وکالت‌دهنده شما را فقط برای خدمت‌های دیگری وکیل کرده است.",
-                    "the grantor gave you a mandate for other agencies or services only",
+                titled("این کار در وکالت یا موافقت او نیست", "Outside your mandate or their consent").detail(Bilingual::new(
+                    "کسی که از طرفش اقدام می‌کنید فقط برای خدمت‌های دیگری به شما اجازه داده است.",
+                    "the citizen you act for allowed you other agencies or services only",
                 ))
             }
             ServiceError::InvalidInput(errors) => Problem::invalid_input(errors),

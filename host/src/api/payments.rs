@@ -186,6 +186,7 @@ pub fn payment_problem(error: PaymentError) -> Problem {
             "هزینه‌ی درخواست را متقاضی پس از ورود می‌پردازد.",
             "an application's fee is paid by the applicant, signed in",
         )),
+        PaymentError::OutsideMandate => crate::window::ServiceError::OutsideMandate.into(),
         PaymentError::Refused(reason) => {
             tracing::warn!(%reason, "payment refused by the gateway");
             Problem::new(
@@ -239,6 +240,7 @@ pub fn may_see(order: &Order, citizen: Option<&Citizen>) -> bool {
         (status = 201, description = "The order, redirected: send the citizen to `pay_url`", body = PaymentView,
             headers(("Location" = String, description = "The payment page"))),
         (status = 401, description = "A fee needs the applicant signed in"),
+        (status = 403, description = "Whoever acts for the citizen may not pay this: outside their mandate or the citizen's consent"),
         (status = 404, description = "No such application of this citizen, or the host takes no payments"),
         (status = 409, description = "The bill was already paid"),
         (status = 422, description = "The bill ID or payment ID is not valid, or they do not belong together"),
@@ -256,9 +258,8 @@ async fn create(
     if let Some(citizen) = &citizen {
         crate::window::acting::recheck(&app, citizen).await.map_err(super::errors::representation_problem)?;
     }
-    let actor = citizen.as_ref().and_then(Citizen::actor_id);
     let (order, pay_url) = payments
-        .start(citizen.as_ref().map(|c| c.subject.as_str()), actor.as_deref(), payable)
+        .start(citizen.as_ref().map(|c| c.subject.as_str()), citizen.as_ref().and_then(|c| c.actor.as_ref()), payable)
         .await
         .map_err(payment_problem)?;
     let mut response = (StatusCode::CREATED, Json(PaymentView::of(&order, payments))).into_response();

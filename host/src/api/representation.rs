@@ -17,6 +17,7 @@ use super::extract::{ApiJson, ApiPath};
 use super::problem::{Bilingual, Problem};
 use crate::app::App;
 use crate::auth::Citizen;
+use crate::auth::otp::Purpose;
 use crate::auth::representation::{Basis, Representable, RepresentationError};
 use crate::store::{applications, citizens, mandates, now_ms, payments, random_id, sessions};
 use crate::text::rfc3339;
@@ -149,7 +150,8 @@ pub async fn act_for(app: &App, citizen: Citizen, basis: &str, id: &str) -> Resu
     let scope =
         crate::window::acting::right_holds(app, &actor_nid, basis, &id, true).await.map_err(representation_problem)?;
     let subject = citizens::subject(&app.db, &id, basis.subject_kind()).await?;
-    sessions::set_acting(&app.db, &citizen.session_id, Some((&subject.id, basis.name())), None).await?;
+    let acting = sessions::Acting { subject: &subject.id, basis: basis.name(), until_ms: None, scope: None };
+    sessions::set_acting(&app.db, &citizen.session_id, Some(acting)).await?;
     app.sessions.forget(&citizen.session_id);
     let entry = crate::audit::Entry {
         kind: "representation.start".into(),
@@ -184,7 +186,7 @@ async fn stop(State(app): State<Arc<App>>, citizen: Citizen) -> Result<StatusCod
 
 /// Acts for the signed-in person again (shared by the API and the portal).
 pub async fn stop_acting(app: &App, citizen: &Citizen) -> Result<(), Problem> {
-    sessions::set_acting(&app.db, &citizen.session_id, None, None).await?;
+    sessions::set_acting(&app.db, &citizen.session_id, None).await?;
     app.sessions.forget(&citizen.session_id);
     if let Some(actor) = &citizen.actor {
         let entry = crate::audit::Entry {
@@ -207,8 +209,12 @@ pub struct ActView {
     pub reference: String,
     /// For whom (their pseudonym).
     pub subject: String,
+    /// For whom: their national ID, or the legal entity's national legal ID.
+    pub subject_id: String,
     /// Who acted (their pseudonym).
     pub actor: String,
+    /// Who acted: their national ID.
+    pub actor_id: String,
     pub at: String,
 }
 
@@ -231,40 +237,54 @@ pub struct ActedView {
     ),
 )]
 async fn acted(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<ActedView>, Problem> {
+    Ok(Json(acted_view(&app, &citizen).await?))
+}
+
+/// What others did for the session's subject, and what its person did for others, newest
+/// first (shared by the API and the portal).
+pub async fn acted_view(app: &App, citizen: &Citizen) -> Result<ActedView, Problem> {
+    // (kind, reference, subject, actor, at)
+    type Act = (&'static str, String, String, String, i64);
+    let application = |a: applications::ApplicationRow| -> Act {
+        ("application", a.tracking_code, a.citizen_id, a.actor_id.unwrap_or_default(), a.created_ms)
+    };
+    let payment = |p: payments::Order| -> Act {
+        ("payment", p.id, p.citizen_id.unwrap_or_default(), p.actor_id.unwrap_or_default(), p.created_ms)
+    };
+    let by_someone_else = |act: &Act| !act.3.is_empty() && act.3 != citizen.subject;
+    let mut for_me: Vec<Act> =
+        applications::list_for(&app.db, &citizen.subject, 200).await?.into_iter().map(application).collect();
+    for_me.extend(payments::of_citizen(&app.db, &citizen.subject, 200).await?.into_iter().map(payment));
+    for_me.retain(by_someone_else);
     let person = citizen.acting_person().to_owned();
-    let application = |a: applications::ApplicationRow| ActView {
-        kind: "application",
-        reference: a.tracking_code,
-        subject: a.citizen_id,
-        actor: a.actor_id.unwrap_or_default(),
-        at: rfc3339(a.created_ms),
-    };
-    let payment = |p: payments::Order| ActView {
-        kind: "payment",
-        reference: p.id,
-        subject: p.citizen_id.unwrap_or_default(),
-        actor: p.actor_id.unwrap_or_default(),
-        at: rfc3339(p.created_ms),
-    };
-    let mut for_me: Vec<ActView> = applications::list_for(&app.db, &citizen.subject, 200)
-        .await?
-        .into_iter()
-        .filter(|a| a.actor_id.as_ref().is_some_and(|actor| actor != &citizen.subject))
-        .map(application)
-        .collect();
-    for_me.extend(
-        payments::of_citizen(&app.db, &citizen.subject, 200)
-            .await?
-            .into_iter()
-            .filter(|p| p.actor_id.as_ref().is_some_and(|actor| actor != &citizen.subject))
-            .map(payment),
-    );
-    let mut for_others: Vec<ActView> =
+    let mut for_others: Vec<Act> =
         applications::filed_by(&app.db, &person, 200).await?.into_iter().map(application).collect();
     for_others.extend(payments::paid_by(&app.db, &person, 200).await?.into_iter().map(payment));
-    for_me.sort_by(|a, b| b.at.cmp(&a.at));
-    for_others.sort_by(|a, b| b.at.cmp(&a.at));
-    Ok(Json(ActedView { for_me, for_others }))
+    // Each pseudonym's identifier, looked up once.
+    let mut ids = std::collections::HashMap::new();
+    for id in for_me.iter().chain(&for_others).flat_map(|act| [&act.2, &act.3]) {
+        if !ids.contains_key(id) {
+            let found = citizens::get(&app.db, id).await?.map(|c| c.national_id).unwrap_or_default();
+            ids.insert(id.clone(), found);
+        }
+    }
+    let view = |list: Vec<Act>| {
+        let mut list: Vec<ActView> = list
+            .into_iter()
+            .map(|(kind, reference, subject, actor, at)| ActView {
+                kind,
+                reference,
+                subject_id: ids.get(&subject).cloned().unwrap_or_default(),
+                actor_id: ids.get(&actor).cloned().unwrap_or_default(),
+                subject,
+                actor,
+                at: rfc3339(at),
+            })
+            .collect();
+        list.sort_by(|a, b| b.at.cmp(&a.at));
+        list
+    };
+    Ok(ActedView { for_me: view(for_me), for_others: view(for_others) })
 }
 
 /// The clerk of the signed-in person, or a 403: only registered counter-office clerks act
@@ -282,16 +302,57 @@ async fn clerk_of(app: &App, citizen: &Citizen) -> Result<crate::store::counter:
     })
 }
 
-/// Body of `POST /api/v1/counter/consent`: the citizen at the counter.
+/// Body of `POST /api/v1/counter/consent`: the citizen at the counter, and the services the
+/// clerk is to use for them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
     pub national_id: Option<String>,
     pub mobile: Option<String>,
+    /// `agency/service` names, one to [`MAX_CONSENT_SERVICES`]: the session acts for the
+    /// citizen in these services only.
+    #[schema(example = json!(["traffic-police/vehicle-fines"]))]
+    pub services: Option<Vec<String>>,
 }
 
-/// A clerk asks the citizen present for consent: a one-time code goes to the citizen's own
-/// mobile (once the ownership registry confirms it), and the citizen reads it back.
+/// The most services one consent at a counter may cover.
+pub const MAX_CONSENT_SERVICES: usize = 20;
+
+/// The services a consent names, each an `agency/service` the window serves, deduplicated;
+/// or a 422 naming the field.
+fn consent_services(app: &App, asked: Option<&[String]>) -> Result<Vec<String>, Problem> {
+    let invalid = |fa: &str, en: &str| {
+        Problem::invalid_input(vec![super::problem::FieldProblem {
+            field: "services".into(),
+            message: Bilingual::new(fa.to_owned(), en.to_owned()),
+        }])
+    };
+    let asked = asked.unwrap_or_default();
+    if asked.is_empty() || asked.len() > MAX_CONSENT_SERVICES {
+        return Err(invalid(
+            "فهرست خدمت‌ها (۱ تا ۲۰ خدمت به شکل «نهاد/خدمت») لازم است",
+            "services must list 1 to 20 services as agency/service",
+        ));
+    }
+    let mut services = Vec::with_capacity(asked.len());
+    for name in asked {
+        let known = name
+            .split_once('/')
+            .is_some_and(|(agency, service)| crate::window::call::find_any(&app.registry, agency, service).is_ok());
+        if !known {
+            return Err(invalid("این خدمت در پنجره نیست", &format!("{name:.80} is not a service of the window")));
+        }
+        if !services.contains(name) {
+            services.push(name.clone());
+        }
+    }
+    Ok(services)
+}
+
+/// A clerk asks the citizen present for consent to the services named: a one-time code
+/// for this consent only goes to the citizen's own mobile (once the ownership registry
+/// confirms it), saying which office asks and for how many services, and the citizen
+/// reads it back. The code signs nobody in.
 #[utoipa::path(
     post, path = "/counter/consent", tag = "citizen", request_body = ConsentRequest,
     security(("citizen" = []), ("citizen_cookie" = [])),
@@ -309,8 +370,11 @@ async fn counter_start(
     citizen: Citizen,
     ApiJson(body): ApiJson<ConsentRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), Problem> {
-    clerk_of(&app, &citizen).await?;
-    let sent = super::auth::send_code(&app, client, body.national_id.as_deref(), body.mobile.as_deref()).await?;
+    let clerk = clerk_of(&app, &citizen).await?;
+    let services = consent_services(&app, body.services.as_deref())?;
+    let purpose = Purpose::Consent { clerk_session: citizen.session_id.clone(), office: clerk.office_name, services };
+    let sent =
+        super::auth::send_code(&app, client, body.national_id.as_deref(), body.mobile.as_deref(), &purpose).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"sent_to": sent.sent_to, "expires_in": sent.expires_in}))))
 }
 
@@ -322,8 +386,9 @@ pub struct ConsentVerify {
     pub code: Option<String>,
 }
 
-/// The citizen read the code back: the clerk's session acts for them for half an hour (or
-/// until the clerk is removed from the register, or the session ends).
+/// The citizen read the code back: the clerk's session acts for them, in the services they
+/// consented to only, for half an hour (or until the clerk is removed from the register, or
+/// the session ends). Only the clerk's session that asked can use the code.
 #[utoipa::path(
     post, path = "/counter/consent/verify", tag = "citizen", request_body = ConsentVerify,
     security(("citizen" = []), ("citizen_cookie" = [])),
@@ -341,18 +406,29 @@ async fn counter_verify(
     ApiJson(body): ApiJson<ConsentVerify>,
 ) -> Result<Json<RepresentationView>, Problem> {
     let clerk = clerk_of(&app, &citizen).await?;
-    let present = super::auth::verify_code(&app, client, body.national_id.as_deref(), body.code.as_deref()).await?;
+    // Only the purpose's key matters here: the stored challenge holds the services.
+    let purpose =
+        Purpose::Consent { clerk_session: citizen.session_id.clone(), office: String::new(), services: vec![] };
+    let verified =
+        super::auth::verify_code(&app, client, body.national_id.as_deref(), body.code.as_deref(), &purpose).await?;
+    let (present, services) = (verified.citizen, verified.services.unwrap_or_default());
     if present.id == citizen.subject {
         return Err(representation_problem(RepresentationError::NotAllowed));
     }
     let until = now_ms() + crate::window::acting::COUNTER_CONSENT.as_millis() as i64;
-    sessions::set_acting(&app.db, &citizen.session_id, Some((&present.id, Basis::Counter.name())), Some(until)).await?;
+    let acting = sessions::Acting {
+        subject: &present.id,
+        basis: Basis::Counter.name(),
+        until_ms: Some(until),
+        scope: Some(&services),
+    };
+    sessions::set_acting(&app.db, &citizen.session_id, Some(acting)).await?;
     app.sessions.forget(&citizen.session_id);
     let entry = crate::audit::Entry {
         kind: "representation.start".into(),
         actor: citizen.subject.clone(),
         subject: present.id.clone(),
-        data: serde_json::json!({"basis": "counter", "office": clerk.office_id}),
+        data: serde_json::json!({"basis": "counter", "office": clerk.office_id, "services": services}),
     };
     crate::api::record(&app.audit, entry).await?;
     let acting = Citizen {
@@ -363,7 +439,7 @@ async fn counter_verify(
             subject: citizen.subject.clone(),
             national_id: citizen.national_id.clone(),
             basis: Basis::Counter,
-            scope: None,
+            scope: Some(services),
         }),
         ..citizen
     };
@@ -485,11 +561,43 @@ impl From<mandates::Mandate> for MandateView {
     }
 }
 
+/// A mandate in force, as its delegate sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceivedMandate {
+    pub id: String,
+    /// Who gave it: whom the delegate may act for.
+    pub grantor_national_id: String,
+    pub valid_until: String,
+    /// What it covers; absent when it covers every service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
+}
+
 /// `GET /api/v1/me/mandates`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MandateList {
     /// Mandates the citizen gave, newest first.
     pub given: Vec<MandateView>,
+    /// Mandates in force that others gave the citizen.
+    pub received: Vec<ReceivedMandate>,
+}
+
+/// The mandates the person behind the session gave and holds (shared by the API and the
+/// portal).
+pub async fn mandate_list(app: &App, citizen: &Citizen) -> Result<MandateList, Problem> {
+    let (person, person_nid) = citizen.person();
+    let given = mandates::given_by(&app.db, &person).await?.into_iter().map(MandateView::from).collect();
+    let received = mandates::in_force_for(&app.db, &person_nid, now_ms())
+        .await?
+        .into_iter()
+        .map(|m| ReceivedMandate {
+            id: m.id,
+            grantor_national_id: m.grantor_nid,
+            valid_until: rfc3339(m.valid_until_ms),
+            services: m.scope,
+        })
+        .collect();
+    Ok(MandateList { given, received })
 }
 
 /// Body of `POST /api/v1/me/mandates`.
@@ -506,15 +614,14 @@ pub struct MandateRequest {
     pub services: Option<Vec<String>>,
 }
 
-/// The mandates the citizen gave.
+/// The mandates the person gave, and those in force that others gave them.
 #[utoipa::path(
     get, path = "/me/mandates", tag = "citizen",
     security(("citizen" = []), ("citizen_cookie" = [])),
     responses((status = 200, description = "Mandates", body = MandateList), (status = 401, description = "Not signed in")),
 )]
 async fn mandates_list(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<MandateList>, Problem> {
-    let given = mandates::given_by(&app.db, &citizen.subject).await?.into_iter().map(MandateView::from).collect();
-    Ok(Json(MandateList { given }))
+    Ok(Json(mandate_list(&app, &citizen).await?))
 }
 
 /// Gives a mandate: the delegate may act for the citizen until the date. A delegate acting
@@ -534,6 +641,11 @@ async fn mandate_give(
     citizen: Citizen,
     ApiJson(body): ApiJson<MandateRequest>,
 ) -> Result<(StatusCode, Json<MandateView>), Problem> {
+    Ok((StatusCode::CREATED, Json(give_mandate(&app, &citizen, body).await?)))
+}
+
+/// Gives a mandate (shared by the API and the portal).
+pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) -> Result<MandateView, Problem> {
     if citizen.actor.is_some() {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -604,7 +716,7 @@ async fn mandate_give(
         data: serde_json::json!({"valid_until": rfc3339(until_ms), "services": mandate.scope}),
     };
     crate::api::record(&app.audit, entry).await?;
-    Ok((StatusCode::CREATED, Json(MandateView::from(mandate))))
+    Ok(MandateView::from(mandate))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -627,17 +739,22 @@ async fn mandate_revoke(
     citizen: Citizen,
     ApiPath(path): ApiPath<MandatePath>,
 ) -> Result<StatusCode, Problem> {
-    if citizen.actor.is_some() || !mandates::revoke(&app.db, &citizen.subject, &path.id, now_ms()).await? {
+    revoke_mandate(&app, &citizen, &path.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a mandate the citizen gave (shared by the API and the portal).
+pub async fn revoke_mandate(app: &App, citizen: &Citizen, id: &str) -> Result<(), Problem> {
+    if citizen.actor.is_some() || !mandates::revoke(&app.db, &citizen.subject, id, now_ms()).await? {
         return Err(Problem::not_found(Bilingual::new("وکالتی با این شناسه نیست", "no such mandate")));
     }
     let entry = crate::audit::Entry {
         kind: "mandate.revoke".into(),
         actor: citizen.subject.clone(),
-        subject: path.id.clone(),
+        subject: id.to_owned(),
         data: serde_json::json!({}),
     };
-    crate::api::record(&app.audit, entry).await?;
-    Ok(StatusCode::NO_CONTENT)
+    crate::api::record(&app.audit, entry).await
 }
 
 /// A Gregorian `YYYY-MM-DD`.

@@ -18,8 +18,8 @@ pub type NotifyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), NotifyError>>
 
 /// Sends a one-time code to a mobile number.
 pub trait Notifier: Send + Sync + std::fmt::Debug {
-    /// Delivers `code` to `mobile` (canonical `09XXXXXXXXX`).
-    fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str) -> NotifyFuture<'a>;
+    /// Delivers `text`, which carries `code`, to `mobile` (canonical `09XXXXXXXXX`).
+    fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str, text: &'a str) -> NotifyFuture<'a>;
 }
 
 /// SMS segments a text takes: 160 characters in one segment (153 each when split) for the
@@ -38,13 +38,21 @@ pub fn code_message(code: &str) -> String {
     format!("کد ورود پنجره: {code}\nPanjereh code: {code}")
 }
 
+/// The text of a citizen's consent at a counter office: the code, the office, how many
+/// services it allows, and a warning not to share it when not there.
+pub fn consent_message(code: &str, office: &str, services: usize) -> String {
+    let count = services.to_string();
+    let (fa, en) = crate::text::messages::render("counter-consent.sms", &[("office", office), ("count", &count)]);
+    format!("کد موافقت پنجره: {code}\n{fa}\nPanjereh consent code: {code}\n{en}")
+}
+
 /// The development notifier: writes the code to the log instead of sending an SMS. The
 /// host uses it only in `otp = "development"`, which it refuses off loopback.
 #[derive(Debug, Default)]
 pub struct LogNotifier;
 
 impl Notifier for LogNotifier {
-    fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str) -> NotifyFuture<'a> {
+    fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str, _text: &'a str) -> NotifyFuture<'a> {
         tracing::info!(mobile, code, "one-time code (development notifier: no SMS is sent)");
         Box::pin(async { Ok(()) })
     }
@@ -55,7 +63,7 @@ impl Notifier for LogNotifier {
 pub struct NoNotifier;
 
 impl Notifier for NoNotifier {
-    fn send_code<'a>(&'a self, _mobile: &'a str, _code: &'a str) -> NotifyFuture<'a> {
+    fn send_code<'a>(&'a self, _mobile: &'a str, _code: &'a str, _text: &'a str) -> NotifyFuture<'a> {
         Box::pin(async { Err(NotifyError("no SMS gateway is configured ([auth.sms])".into())) })
     }
 }
@@ -161,8 +169,8 @@ struct GatewayReturn {
 }
 
 impl Notifier for SmsGateway {
-    fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str) -> NotifyFuture<'a> {
-        Box::pin(async move { self.send_text(mobile, &code_message(code)).await.map(drop) })
+    fn send_code<'a>(&'a self, mobile: &'a str, _code: &'a str, text: &'a str) -> NotifyFuture<'a> {
+        Box::pin(async move { self.send_text(mobile, text).await.map(drop) })
     }
 }
 
@@ -180,22 +188,28 @@ mod tests {
     }
 }
 
-/// Keeps the last code sent to each mobile, for tests.
+/// Keeps the last code, and its text, sent to each mobile, for tests.
 #[derive(Debug, Default)]
 pub struct MemoryNotifier {
-    codes: Mutex<HashMap<String, String>>,
+    codes: Mutex<HashMap<String, (String, String)>>,
 }
 
 impl MemoryNotifier {
     /// The last code sent to `mobile` (canonical form).
     pub fn last_code(&self, mobile: &str) -> Option<String> {
-        self.codes.lock().unwrap_or_else(|e| e.into_inner()).get(mobile).cloned()
+        self.codes.lock().unwrap_or_else(|e| e.into_inner()).get(mobile).map(|(code, _)| code.clone())
+    }
+
+    /// The text of the last code's SMS to `mobile`.
+    pub fn last_text(&self, mobile: &str) -> Option<String> {
+        self.codes.lock().unwrap_or_else(|e| e.into_inner()).get(mobile).map(|(_, text)| text.clone())
     }
 }
 
 impl Notifier for MemoryNotifier {
-    fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str) -> NotifyFuture<'a> {
-        self.codes.lock().unwrap_or_else(|e| e.into_inner()).insert(mobile.to_owned(), code.to_owned());
+    fn send_code<'a>(&'a self, mobile: &'a str, code: &'a str, text: &'a str) -> NotifyFuture<'a> {
+        let sent = (code.to_owned(), text.to_owned());
+        self.codes.lock().unwrap_or_else(|e| e.into_inner()).insert(mobile.to_owned(), sent);
         Box::pin(async { Ok(()) })
     }
 }

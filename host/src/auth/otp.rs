@@ -14,6 +14,8 @@
 //!   use, and die after [`MAX_ATTEMPTS`] wrong guesses; each wrong guess doubles the wait
 //!   before the next one. Only a salted SHA-256 of the code is stored. Starting again
 //!   replaces the previous code: only the newest challenge of a national ID can be answered.
+//! - **A code answers only what it was sent for** ([`Purpose`]): a citizen's consent to a
+//!   counter-office clerk signs nobody in, and its SMS says what it allows.
 //! - **One answer for "no valid code".** Verifying tells nobody whether a national ID ever
 //!   started a sign-in, nor whether its code was used, expired, locked or wrong.
 
@@ -65,6 +67,45 @@ pub enum OtpError {
     Notify(#[from] NotifyError),
     #[error("storage failed: {0}")]
     Store(#[from] sqlx::Error),
+}
+
+/// What a code is for. A code answers only its own purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    SignIn,
+    /// The citizen's consent that the clerk's session `clerk_session` acts for them, at
+    /// `office`, for `services` (`agency/service` names) only.
+    Consent {
+        clerk_session: String,
+        office: String,
+        services: Vec<String>,
+    },
+}
+
+impl Purpose {
+    /// The challenge's stored purpose.
+    pub fn key(&self) -> String {
+        match self {
+            Purpose::SignIn => "sign-in".to_owned(),
+            Purpose::Consent { clerk_session, .. } => format!("counter:{clerk_session}"),
+        }
+    }
+
+    /// The SMS that carries `code`.
+    fn message(&self, code: &str) -> String {
+        match self {
+            Purpose::SignIn => super::notifier::code_message(code),
+            Purpose::Consent { office, services, .. } => super::notifier::consent_message(code, office, services.len()),
+        }
+    }
+}
+
+/// A code that was accepted: whose it is, and what a consent allows.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub citizen: CitizenRow,
+    /// The services a consent allows; `None` for a sign-in.
+    pub services: Option<Vec<String>>,
 }
 
 /// A code that was sent.
@@ -137,9 +178,15 @@ impl OtpProvider {
         Ok(())
     }
 
-    /// Sends a new code for `national_id` to `mobile` (both already canonical), once the
-    /// registry has confirmed the pair.
-    pub async fn start(&self, db: &Db, national_id: &str, mobile: &str) -> Result<Started, OtpError> {
+    /// Sends a new code for `purpose` for `national_id` to `mobile` (both already
+    /// canonical), once the registry has confirmed the pair.
+    pub async fn start(
+        &self,
+        db: &Db,
+        national_id: &str,
+        mobile: &str,
+        purpose: &Purpose,
+    ) -> Result<Started, OtpError> {
         let checked = match (self.settings.otp, &self.ownership) {
             (OtpMode::Off, _) => return Err(OtpError::Off),
             (OtpMode::Development, _) => false,
@@ -174,21 +221,26 @@ impl OtpProvider {
             next_attempt_ms: 0,
             consumed_ms: None,
             ownership_checked: checked,
+            purpose: purpose.key(),
+            services: match purpose {
+                Purpose::SignIn => None,
+                Purpose::Consent { services, .. } => Some(services.clone()),
+            },
         };
         otp::create(db, &challenge).await?;
-        self.notifier.send_code(mobile, &code).await?;
+        self.notifier.send_code(mobile, &code, &purpose.message(&code)).await?;
         Ok(Started { challenge_id: challenge.id, expires_ms: challenge.expires_ms })
     }
 
-    /// Checks `code` against the newest challenge of `national_id`; on success the
-    /// challenge is used up and the citizen (created on first sign-in) is returned. Every
-    /// refusal is [`OtpError::Invalid`].
-    pub async fn verify(&self, db: &Db, national_id: &str, code: &str) -> Result<CitizenRow, OtpError> {
+    /// Checks `code` against the newest challenge of `national_id` for `purpose` (a
+    /// [`Purpose::key`]); on success the challenge is used up and the citizen (created on
+    /// first sign-in) is returned. Every refusal is [`OtpError::Invalid`].
+    pub async fn verify(&self, db: &Db, national_id: &str, code: &str, purpose: &str) -> Result<Verified, OtpError> {
         if self.settings.otp == OtpMode::Off {
             return Err(OtpError::Off);
         }
         let now = now_ms();
-        let challenge = otp::latest(db, national_id).await?.ok_or(OtpError::Invalid)?;
+        let challenge = otp::latest(db, national_id, purpose).await?.ok_or(OtpError::Invalid)?;
         let open = challenge.consumed_ms.is_none()
             && challenge.attempts < MAX_ATTEMPTS
             && now < challenge.expires_ms
@@ -207,7 +259,7 @@ impl OtpProvider {
                 // Development mode: the mobile was never proven, so it never replaces one.
                 citizens::upsert_keeping_known_mobile(db, &challenge.national_id, &challenge.mobile).await?
             };
-            return Ok(citizen);
+            return Ok(Verified { citizen, services: challenge.services });
         }
         let backoff = millis(self.settings.otp_backoff);
         let next = now + backoff.saturating_mul(1 << challenge.attempts.clamp(0, 16));

@@ -96,6 +96,7 @@ mod tests {
             expires_ms,
             acting_for: None,
             acting_until_ms: None,
+            acting_scope: None,
         };
         let citizen =
             CitizenRow { id: "c".into(), national_id: "0499370899".into(), mobile: String::new(), created_ms: 0 };

@@ -19,6 +19,7 @@ use crate::api::auth::{check_code, send_code, sign_out};
 use crate::api::me::usage;
 use crate::app::App;
 use crate::auth::Citizen;
+use crate::auth::otp::Purpose;
 use crate::auth::session;
 use crate::auth::throttle::ClientAddr;
 
@@ -66,7 +67,7 @@ async fn signin(
 async fn start(State(app): State<Arc<App>>, ClientAddr(client): ClientAddr, visit: Visit, posted: Posted) -> Response {
     let page = Page::new(&visit, None, "signin");
     let next = local_path(posted.get("next"));
-    match send_code(&app, client, posted.get("national_id"), posted.get("mobile")).await {
+    match send_code(&app, client, posted.get("national_id"), posted.get("mobile"), &Purpose::SignIn).await {
         Ok(sent) => page.render(
             "signin.html",
             context! { step => "code", next, national_id => sent.national_id, sent_to => sent.sent_to,
@@ -138,9 +139,13 @@ async fn applications(State(app): State<Arc<App>>, visit: Visit, citizen: Option
         return sign_in_first("/applications");
     };
     let page = Page::new(&visit, Some(&citizen), "my_applications");
-    match crate::window::filing::list(&app, visit.lang, &citizen).await {
-        Ok(applications) => page.render("applications.html", context! { applications }),
-        Err(error) => page.error(error),
+    let applications = match crate::window::filing::list(&app, visit.lang, &citizen).await {
+        Ok(applications) => applications,
+        Err(error) => return page.error(error),
+    };
+    match crate::api::representation::acted_view(&app, &citizen).await {
+        Ok(acted) => page.render("applications.html", context! { applications, acted }),
+        Err(problem) => page.problem(&problem),
     }
 }
 

@@ -46,9 +46,16 @@ async fn pay(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>
     {
         return page.problem(&crate::api::errors::representation_problem(error));
     }
-    let actor = citizen.as_ref().and_then(Citizen::actor_id);
     let started = match payable(&request) {
-        Ok(payable) => payments.start(citizen.as_ref().map(|c| c.subject.as_str()), actor.as_deref(), payable).await,
+        Ok(payable) => {
+            payments
+                .start(
+                    citizen.as_ref().map(|c| c.subject.as_str()),
+                    citizen.as_ref().and_then(|c| c.actor.as_ref()),
+                    payable,
+                )
+                .await
+        }
         Err(problem) => return page.problem(&problem),
     };
     match started {

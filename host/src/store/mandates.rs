@@ -26,6 +26,12 @@ impl Mandate {
     }
 }
 
+/// Whether a scope (`None`: everything) covers any service of `agency`: a plain bill of
+/// the agency may be paid under it.
+pub fn covers_agency(scope: Option<&[String]>, agency: &str) -> bool {
+    scope.is_none_or(|names| names.iter().any(|name| name.split_once('/').map_or(name.as_str(), |(a, _)| a) == agency))
+}
+
 /// Whether a scope (`None`: everything) covers `agency`'s `service`.
 pub fn covers(scope: Option<&[String]>, agency: &str, service: &str) -> bool {
     scope.is_none_or(|names| {
@@ -47,11 +53,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Mandate> {
         created_ms: r.try_get("created_ms")?,
         valid_until_ms: r.try_get("valid_until_ms")?,
         revoked_ms: r.try_get("revoked_ms")?,
-        scope: r
-            .try_get::<Option<String>, _>("scope")?
-            .map(|json| serde_json::from_str(&json))
-            .transpose()
-            .map_err(|e| sqlx::Error::ColumnDecode { index: "scope".into(), source: Box::new(e) })?,
+        scope: super::json_list(r, "scope")?,
     })
 }
 
@@ -64,7 +66,7 @@ pub async fn create(db: &Db, m: &Mandate) -> sqlx::Result<()> {
         .bind(m.created_ms)
         .bind(m.valid_until_ms)
         .bind(m.revoked_ms)
-        .bind(m.scope.as_ref().map(|s| serde_json::to_string(s).unwrap_or_default()))
+        .bind(super::json_list_text(m.scope.as_deref()))
         .execute(db.writer())
         .await?;
     Ok(())

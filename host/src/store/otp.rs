@@ -26,10 +26,15 @@ pub struct Challenge {
     pub consumed_ms: Option<i64>,
     /// Whether the mobile-ownership registry confirmed the pair before the code was sent.
     pub ownership_checked: bool,
+    /// What the code is for (`sign-in`, or `counter:<the clerk's session id>`); a code
+    /// answers only its own purpose.
+    pub purpose: String,
+    /// The services a consent allows (`agency/service` names); `None` for a sign-in.
+    pub services: Option<Vec<String>>,
 }
 
 const COLUMNS: &str = "id, national_id, mobile, code_hash, created_ms, expires_ms, attempts, next_attempt_ms, \
-                       consumed_ms, ownership_checked";
+                       consumed_ms, ownership_checked, purpose, services";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Challenge> {
     Ok(Challenge {
@@ -43,34 +48,43 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Challenge> {
         next_attempt_ms: row.try_get("next_attempt_ms")?,
         consumed_ms: row.try_get("consumed_ms")?,
         ownership_checked: row.try_get::<i64, _>("ownership_checked")? != 0,
+        purpose: row.try_get("purpose")?,
+        services: super::json_list(row, "services")?,
     })
 }
 
 /// Stores a new challenge.
 pub async fn create(db: &Db, challenge: &Challenge) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO otp_challenges ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-        .bind(&challenge.id)
-        .bind(&challenge.national_id)
-        .bind(&challenge.mobile)
-        .bind(&challenge.code_hash)
-        .bind(challenge.created_ms)
-        .bind(challenge.expires_ms)
-        .bind(challenge.attempts)
-        .bind(challenge.next_attempt_ms)
-        .bind(challenge.consumed_ms)
-        .bind(i64::from(challenge.ownership_checked))
-        .execute(db.writer())
-        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO otp_challenges ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&challenge.id)
+    .bind(&challenge.national_id)
+    .bind(&challenge.mobile)
+    .bind(&challenge.code_hash)
+    .bind(challenge.created_ms)
+    .bind(challenge.expires_ms)
+    .bind(challenge.attempts)
+    .bind(challenge.next_attempt_ms)
+    .bind(challenge.consumed_ms)
+    .bind(i64::from(challenge.ownership_checked))
+    .bind(&challenge.purpose)
+    .bind(super::json_list_text(challenge.services.as_deref()))
+    .execute(db.writer())
+    .await?;
     Ok(())
 }
 
-/// The newest challenge for a national ID: the only one that can still be answered.
-pub async fn latest(db: &Db, national_id: &str) -> sqlx::Result<Option<Challenge>> {
-    let row =
-        sqlx::query(&format!("SELECT {COLUMNS} FROM otp_challenges WHERE national_id = $1 ORDER BY seq DESC LIMIT 1"))
-            .bind(national_id)
-            .fetch_optional(db.pool())
-            .await?;
+/// The newest challenge for a national ID and purpose: the only one that can still be
+/// answered for it.
+pub async fn latest(db: &Db, national_id: &str, purpose: &str) -> sqlx::Result<Option<Challenge>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM otp_challenges WHERE national_id = $1 AND purpose = $2 ORDER BY seq DESC LIMIT 1"
+    ))
+    .bind(national_id)
+    .bind(purpose)
+    .fetch_optional(db.pool())
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 

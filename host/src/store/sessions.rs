@@ -23,6 +23,22 @@ pub struct SessionRow {
     pub acting_for: Option<(String, String)>,
     /// When acting for the subject ends by itself (a counter consent).
     pub acting_until_ms: Option<i64>,
+    /// What the session may use for the subject, when the right itself says so (the
+    /// services a citizen at a counter consented to); `None`: whatever the basis allows.
+    pub acting_scope: Option<Vec<String>>,
+}
+
+/// Whom a session acts for, from now on.
+#[derive(Debug, Clone, Copy)]
+pub struct Acting<'a> {
+    /// The subject's citizens row.
+    pub subject: &'a str,
+    /// The wire name of the basis.
+    pub basis: &'a str,
+    /// When it ends by itself, if it does.
+    pub until_ms: Option<i64>,
+    /// The services it is limited to, if the right itself limits them.
+    pub scope: Option<&'a [String]>,
 }
 
 /// What a new session needs.
@@ -49,6 +65,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<SessionRow> {
             _ => None,
         },
         acting_until_ms: row.try_get("acting_until_ms")?,
+        acting_scope: super::json_list(row, "acting_scope")?,
     })
 }
 
@@ -77,6 +94,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
         expires_ms: new.expires_ms,
         acting_for: None,
         acting_until_ms: None,
+        acting_scope: None,
     })
 }
 
@@ -84,7 +102,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
 pub async fn find_active(db: &Db, token_hash: &str, now_ms: i64) -> sqlx::Result<Option<(SessionRow, CitizenRow)>> {
     let row = sqlx::query(
         "SELECT s.id AS session_id, s.citizen_id, s.assurance, s.source, s.created_ms AS session_created_ms,
-                s.expires_ms, s.acting_for, s.acting_basis, s.acting_until_ms, c.id, c.national_id, c.mobile, c.created_ms
+                s.expires_ms, s.acting_for, s.acting_basis, s.acting_until_ms, s.acting_scope, c.id, c.national_id, c.mobile, c.created_ms
          FROM sessions s JOIN citizens c ON c.id = s.citizen_id
          WHERE s.token_hash = $1 AND s.revoked_ms IS NULL AND s.expires_ms > $2",
     )
@@ -95,16 +113,18 @@ pub async fn find_active(db: &Db, token_hash: &str, now_ms: i64) -> sqlx::Result
     row.map(|row| Ok((from_row(&row)?, citizens::from_row(&row)?))).transpose()
 }
 
-/// Makes the session act for `subject` on `basis` (until `until_ms`, if it ends by itself),
-/// or for its own citizen again (`None`).
-pub async fn set_acting(db: &Db, id: &str, acting: Option<(&str, &str)>, until_ms: Option<i64>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET acting_for = $2, acting_basis = $3, acting_until_ms = $4 WHERE id = $1")
-        .bind(id)
-        .bind(acting.map(|a| a.0))
-        .bind(acting.map(|a| a.1))
-        .bind(acting.and(until_ms))
-        .execute(db.writer())
-        .await?;
+/// Makes the session act for someone (`Some`), or for its own citizen again (`None`).
+pub async fn set_acting(db: &Db, id: &str, acting: Option<Acting<'_>>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sessions SET acting_for = $2, acting_basis = $3, acting_until_ms = $4, acting_scope = $5 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(acting.map(|a| a.subject))
+    .bind(acting.map(|a| a.basis))
+    .bind(acting.and_then(|a| a.until_ms))
+    .bind(acting.and_then(|a| super::json_list_text(a.scope)))
+    .execute(db.writer())
+    .await?;
     Ok(())
 }
 

@@ -73,6 +73,7 @@ mod tests {
         ("sms.with-body", &["title", "body"]),
         ("sms.title-only", &["title"]),
         ("email.footer", &["link"]),
+        ("counter-consent.sms", &["office", "count"]),
     ];
 
     #[test]

@@ -52,7 +52,9 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
     let allowed = match (basis, &subject) {
         (Some(basis), Some(subject)) => {
             match right_holds(app, &citizen.national_id, basis, &subject.national_id, false).await {
-                Ok(scope) => Some((basis, scope)),
+                // A consent at a counter names its services itself; the other rights
+                // say what they cover.
+                Ok(scope) => Some((basis, session.acting_scope.clone().or(scope))),
                 // A registry that does not answer neither grants the right nor ends it: the
                 // request fails, and the session still acts for the subject afterwards.
                 Err(error @ RepresentationError::Unavailable(_)) => return Err(error.into()),
@@ -71,7 +73,7 @@ pub async fn resolve(app: &App, token: &str) -> Result<Option<Citizen>, ServiceE
         })),
         _ => {
             tracing::info!(session = %session.id, "the right to act for a subject ended; the session acts for its own citizen again");
-            sessions::set_acting(&app.db, &session.id, None, None).await?;
+            sessions::set_acting(&app.db, &session.id, None).await?;
             app.sessions.forget(&session.id);
             Ok(Some(own))
         }
