@@ -76,7 +76,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 struct Pending {
     entry: Entry,
-    done: Option<oneshot::Sender<anyhow::Result<()>>>,
+    done: oneshot::Sender<anyhow::Result<()>>,
 }
 
 /// Handle to the audit writer.
@@ -99,21 +99,12 @@ impl Audit {
         Audit { tx }
     }
 
-    /// Appends and waits until the entry is committed (admin actions).
+    /// Appends and waits until the entry is committed. Entries that arrive while a batch is
+    /// being written go into the next batch: one transaction, one fsync, for all of them.
     pub async fn record(&self, entry: Entry) -> anyhow::Result<()> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Pending { entry, done: Some(done) })
-            .await
-            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?;
+        self.tx.send(Pending { entry, done }).await.map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?;
         wait.await.map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?
-    }
-
-    /// Appends without waiting (adapter calls); under overload the entry waits for room.
-    pub async fn record_later(&self, entry: Entry) {
-        if self.tx.send(Pending { entry, done: None }).await.is_err() {
-            tracing::error!("the audit writer has stopped; an entry was lost");
-        }
     }
 }
 
@@ -130,9 +121,7 @@ async fn writer(db: Db, key: Option<Arc<CheckpointKey>>, mut rx: mpsc::Receiver<
             tracing::error!(%error, entries = batch.len(), "failed to append to the audit log");
         }
         for pending in batch.drain(..) {
-            if let Some(done) = pending.done {
-                let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
-            }
+            let _ = pending.done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
         }
     }
 }

@@ -136,19 +136,14 @@ fn interval(asked: Option<Duration>, settings: &crate::config::NotificationSetti
     asked.map_or(settings.poll_every, |asked| asked.max(settings.poll_floor))
 }
 
-/// Queues the following of a newly filed application of `agency`.
-pub async fn follow(app: &App, application_id: &str, agency: &str) -> sqlx::Result<()> {
-    let due = now_ms() + poll_interval(app, agency).as_millis() as i64;
-    jobs::enqueue(
-        &app.db,
-        POLL,
-        &json!({"application": application_id}),
-        due,
-        Some(&format!("poll:{application_id}")),
-        now_ms(),
-    )
-    .await?;
-    Ok(())
+/// The job that follows a newly filed application of `agency`, queued with its filing.
+pub fn follow(app: &App, application_id: &str, agency: &str) -> jobs::NewJob<'static> {
+    jobs::NewJob {
+        kind: POLL,
+        payload: json!({"application": application_id}),
+        due_ms: now_ms() + poll_interval(app, agency).as_millis() as i64,
+        dedupe: Some(format!("poll:{application_id}")),
+    }
 }
 
 /// Asks the agency where an application stands (see [`crate::window::follow`]). A poll

@@ -416,7 +416,10 @@ impl Payments {
             let status = u.as_ref().map(|u| u.status.as_str());
             serde_json::to_vec(&json!({"status": status})).unwrap_or_default()
         });
-        crate::window::call::record(&self.audit, evidence, answered.map_err(ServiceError::code)).await;
+        // A failed write is logged; the order stays due and this runs again.
+        if crate::window::call::record(&self.audit, evidence, answered.map_err(ServiceError::code)).await.is_err() {
+            return Ok(false);
+        }
         let update = match settled {
             Ok(update) => update,
             Err(error) => {

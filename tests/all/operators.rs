@@ -326,8 +326,7 @@ async fn metrics_and_the_audit_log_see_every_call() {
     line(&["panjereh_adapter_loaded", "adapter=\"echo\"", "version=\"1.0.0\""]);
     line(&["panjereh_instances_in_use"]);
 
-    // Calls reach the evidence log as metadata and hashes.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Calls reach the evidence log as metadata and hashes, before they are answered.
     let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=50", &token, None).await;
     let calls: Vec<_> = log["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "call.inquire").collect();
     assert_eq!(calls.len(), 4, "{log}");
@@ -336,6 +335,43 @@ async fn metrics_and_the_audit_log_see_every_call() {
     assert_eq!(data["request_hash"].as_str().unwrap().len(), 64);
     assert!(data["adapter_digest"].is_string() && data["service"].is_string());
     assert_eq!(host.admin(Method::GET, "/admin/v1/audit/verify", &token, None).await.1["ok"], true);
+}
+
+/// An answer leaves only once its evidence is committed: the entry is there as soon as the
+/// answer is, and when the log cannot take entries the answer is withheld (503), until it
+/// can again.
+#[tokio::test]
+async fn an_answer_waits_for_its_evidence() {
+    let host = Host::start(&[crate::harness::UTILITY_BILLS], "").await;
+    let bill = json!({"input": {"bill-id": "7748317800142", "payment-id": "1770160"}});
+    let path = "/api/v1/services/utility-bills/bill-details/inquiries";
+    let logged = |request_id: String| {
+        let db = host.app.db.clone();
+        async move {
+            let pattern = format!("%{request_id}%");
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'call.inquire' AND data LIKE $1")
+                    .bind(pattern)
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap();
+            n
+        }
+    };
+    let (status, body) = host.post(path, bill.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(logged(body["request_id"].as_str().unwrap().to_owned()).await, 1, "committed before the answer");
+
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away").execute(host.app.db.writer()).await.unwrap();
+    let (status, body) = host.post_lang(path, bill.clone(), "en").await;
+    assert_eq!((status, body["type"].as_str()), (503, Some("/problems/evidence-unavailable")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("evidence log"), "{body}");
+    assert!(body.get("document").is_none(), "no answer without its evidence: {body}");
+
+    sqlx::query("ALTER TABLE audit_log_away RENAME TO audit_log").execute(host.app.db.writer()).await.unwrap();
+    let (status, body) = host.post(path, bill).await;
+    assert_eq!(status, 200, "the log takes entries again: {body}");
+    assert_eq!(logged(body["request_id"].as_str().unwrap().to_owned()).await, 1);
 }
 
 #[tokio::test]

@@ -106,6 +106,29 @@ async fn a_parent_acts_for_a_minor_and_both_see_it(db: Database) {
     assert_eq!(acted["for_others"][0]["subject"], child_subject.as_str());
     assert_eq!(acted["for_others"][0]["reference"], filed.body["tracking_code"]);
 
+    // Neither reads the other's application (404, as for any stranger), in either direction.
+    let child_code = filed.body["tracking_code"].as_str().unwrap().to_owned();
+    let read = |code: &str| {
+        let path = format!("/api/v1/applications/{code}");
+        let (host, token) = (&host, &token);
+        async move { host.get_as(token, &path).await }
+    };
+    assert_eq!(read(&child_code).await.status, 404, "the parent, as themselves, does not read the child's");
+    let own = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/permit/applications",
+            Some(&token),
+            Some(json!({"input": {"postal-code": "1193653471"}})),
+            &[],
+        )
+        .await;
+    let own_code = own.body["tracking_code"].as_str().unwrap().to_owned();
+    assert_eq!(act(&host, &token, "guardian", CHILD).await.status, 200);
+    assert_eq!(read(&own_code).await.status, 404, "acting for the child, the parent's own is not the child's");
+    assert_eq!(read(&child_code).await.status, 200);
+    assert_eq!(host.call(Method::DELETE, "/api/v1/me/representation", Some(&token), None, &[]).await.status, 204);
+
     // The evidence names the parent as the actor, and the child.
     let operator = host.operator("leila", panjereh_host::store::operators::Role::Auditor).await;
     let (_, log) = host.admin(Method::GET, "/admin/v1/audit?limit=50", &operator, None).await;
@@ -113,9 +136,11 @@ async fn a_parent_acts_for_a_minor_and_both_see_it(db: Database) {
     assert!(entries.iter().any(|e| e["kind"] == "representation.start"
         && e["actor"] == me["subject"]
         && e["subject"] == child_subject.as_str()));
-    let submit = entries.iter().find(|e| e["kind"] == "call.submit").unwrap();
-    assert_eq!(submit["actor"], me["subject"]);
-    assert_eq!(submit["data"]["on_behalf_of"], child_subject.as_str(), "{submit}");
+    let submits: Vec<_> = entries.iter().filter(|e| e["kind"] == "call.submit").collect();
+    assert_eq!(submits.len(), 2, "the child's and the parent's own");
+    assert!(submits.iter().all(|e| e["actor"] == me["subject"]), "{submits:?}");
+    let for_child = submits.iter().filter(|e| e["data"]["on_behalf_of"] == child_subject.as_str()).count();
+    assert_eq!(for_child, 1, "{submits:?}");
 }
 
 async fn a_signatory_acts_for_a_company_while_the_registry_says_so(db: Database) {
@@ -467,4 +492,59 @@ async fn a_mandate_lets_a_delegate_act_until_it_ends(db: Database) {
         )
         .await;
     assert_eq!(filing.body["type"], "/problems/outside-mandate", "{}", filing.body);
+
+    // A mandate the grantor lets the delegate pass on: the delegate, acting for the grantor,
+    // passes it on within it, and the third person acts for the grantor while it lasts.
+    let passable = json!({"delegate_national_id": SIGNATORY.0, "until": until, "may_pass_on": true,
+                          "services": ["test-office/echo", "test-office/permit"]});
+    let passable = give(&host, &grantor, passable).await;
+    assert_eq!((passable.status, &passable.body["may_pass_on"]), (201, &json!(true)), "{}", passable.body);
+    assert_eq!(act(&host, &delegate, "mandate", PARENT.0).await.status, 200);
+    const THIRD: (&str, &str) = ("0790419904", "09351234567");
+    let pass_on = |body: Value| give(&host, &delegate, body);
+    let later = {
+        let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(60);
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    };
+    for (body, field) in [
+        (json!({"delegate_national_id": THIRD.0, "until": until, "services": ["test-office"]}), "services"),
+        (json!({"delegate_national_id": THIRD.0, "until": until}), "services"),
+        (json!({"delegate_national_id": THIRD.0, "until": later, "services": ["test-office/echo"]}), "until"),
+        (
+            json!({"delegate_national_id": THIRD.0, "until": until, "services": ["test-office/echo"], "may_pass_on": true}),
+            "may_pass_on",
+        ),
+    ] {
+        let refused = pass_on(body.clone()).await;
+        assert_eq!((refused.status, refused.body["errors"][0]["field"].as_str()), (422, Some(field)), "{body}");
+    }
+    let passed =
+        pass_on(json!({"delegate_national_id": THIRD.0, "until": until, "services": ["test-office/echo"]})).await;
+    assert_eq!(passed.status, 201, "{}", passed.body);
+    assert_eq!(passed.body["passed_on_from"], passable.body["id"]);
+    let list = host.get_as(&grantor, "/api/v1/me/mandates").await.body;
+    assert!(
+        list["given"].as_array().unwrap().iter().any(|m| m["id"] == passed.body["id"]),
+        "the grantor sees it: {list}"
+    );
+    let third = host.sign_in(THIRD.0, THIRD.1).await;
+    assert_eq!(act(&host, &third, "mandate", PARENT.0).await.status, 200);
+    let echo = host
+        .call(
+            Method::POST,
+            "/api/v1/services/test-office/echo/inquiries",
+            Some(&third),
+            Some(json!({"input": {}})),
+            &[],
+        )
+        .await;
+    assert_eq!((echo.status, item(&echo.body, "national-id")), (200, PARENT.0), "{}", echo.body);
+    let again =
+        give(&host, &third, json!({"delegate_national_id": CHILD, "until": until, "services": ["test-office/echo"]}));
+    assert_eq!(again.await.body["type"], "/problems/mandate-not-transferable", "passed on once, no further");
+    // The grantor revokes the mandate it came from: the third person's acting ends too.
+    let id = passable.body["id"].as_str().unwrap();
+    let revoked = host.call(Method::POST, &format!("/api/v1/me/mandates/{id}/revoke"), Some(&grantor), None, &[]).await;
+    assert_eq!(revoked.status, 204);
+    assert_eq!(host.get_as(&third, "/api/v1/me").await.body["national_id"], THIRD.0);
 }

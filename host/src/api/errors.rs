@@ -17,7 +17,7 @@ use crate::window::{AdapterFailure, ServiceError};
 pub fn status_of(slug: &str) -> StatusCode {
     match slug {
         "not-found" | "application-not-found" | "representation-off" => StatusCode::NOT_FOUND,
-        "maintenance" | "agency-unavailable" | "adapter-busy" | "registry-unavailable" => {
+        "maintenance" | "agency-unavailable" | "adapter-busy" | "registry-unavailable" | "evidence-unavailable" => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         "wrong-service-kind" | "application-in-progress" | "callback-replayed" => StatusCode::CONFLICT,
@@ -203,6 +203,13 @@ impl From<ServiceError> for Problem {
             )),
             ServiceError::Representation(error) => representation_problem(error),
             ServiceError::Store(error) => Problem::from(error),
+            ServiceError::Evidence(reason) => {
+                tracing::error!(%reason, "an answer was withheld: its evidence is not durable");
+                titled("سامانه موقتاً پاسخ نمی‌دهد", "The window cannot answer for now").detail(Bilingual::new(
+                    "پاسخ بدون ثبت در دفتر شواهد داده نمی‌شود و این ثبت اکنون ممکن نیست؛ کمی بعد دوباره تلاش کنید.",
+                    "no answer is given before it is in the evidence log, which cannot take entries now; try again shortly",
+                ))
+            }
         }
     }
 }

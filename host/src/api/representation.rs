@@ -546,6 +546,11 @@ pub struct MandateView {
     /// covers; absent when it covers every service.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<String>>,
+    /// Whether the delegate may pass it on.
+    pub may_pass_on: bool,
+    /// The mandate a delegate passed this one on from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed_on_from: Option<String>,
 }
 
 impl From<mandates::Mandate> for MandateView {
@@ -557,6 +562,8 @@ impl From<mandates::Mandate> for MandateView {
             revoked: m.revoked_ms.is_some(),
             created_at: rfc3339(m.created_ms),
             services: m.scope,
+            may_pass_on: m.may_pass_on,
+            passed_on_from: m.parent_id,
         }
     }
 }
@@ -612,6 +619,10 @@ pub struct MandateRequest {
     /// absent for every service.
     #[serde(default)]
     pub services: Option<Vec<String>>,
+    /// Whether the delegate may pass the mandate on, within what it covers and until its
+    /// date. Off unless asked for; a mandate passed on cannot be passed on again.
+    #[serde(default)]
+    pub may_pass_on: bool,
 }
 
 /// The mandates the person gave, and those in force that others gave them.
@@ -644,19 +655,34 @@ async fn mandate_give(
     Ok((StatusCode::CREATED, Json(give_mandate(&app, &citizen, body).await?)))
 }
 
-/// Gives a mandate (shared by the API and the portal).
-pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) -> Result<MandateView, Problem> {
-    if citizen.actor.is_some() {
-        return Err(Problem::new(
+/// The mandate a delegate acting for its grantor holds with the right to pass it on, or
+/// a 403: nobody else acting for someone may give a mandate for them.
+async fn passable(app: &App, citizen: &Citizen) -> Result<Option<mandates::Mandate>, Problem> {
+    let Some(actor) = &citizen.actor else {
+        return Ok(None);
+    };
+    let held = match actor.basis {
+        Basis::Mandate => mandates::in_force_for(&app.db, &actor.national_id, now_ms()).await?,
+        _ => Vec::new(),
+    };
+    match held.into_iter().find(|m| m.grantor_nid == citizen.national_id && m.may_pass_on) {
+        Some(mandate) => Ok(Some(mandate)),
+        None => Err(Problem::new(
             StatusCode::FORBIDDEN,
             "mandate-not-transferable",
             Bilingual::new("وکالت را فقط خود شخص می‌دهد", "Only the person themselves gives a mandate"),
         )
         .detail(Bilingual::new(
-            "شما از طرف شخص دیگری اقدام می‌کنید و نمی‌توانید این حق را به دیگری بدهید.",
-            "you are acting for someone else and may not pass that right on",
-        )));
+            "شما از طرف شخص دیگری اقدام می‌کنید و او اجازه‌ی دادن این حق به دیگری را به شما نداده است.",
+            "you are acting for someone else, who did not let you pass that right on",
+        ))),
     }
+}
+
+/// Gives a mandate (shared by the API and the portal): the citizen's own, or, by a delegate
+/// whose mandate allows it, one passed on within it.
+pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) -> Result<MandateView, Problem> {
+    let parent = passable(app, citizen).await?;
     let field = |name: &str, fa: &str, en: &str| {
         Problem::invalid_input(vec![super::problem::FieldProblem {
             field: name.to_owned(),
@@ -665,7 +691,7 @@ pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) ->
     };
     let delegate = panjereh_formats::national_id::parse(&body.delegate_national_id)
         .map_err(|e| field("delegate_national_id", &e.fa, &e.en))?;
-    if delegate == citizen.national_id {
+    if delegate == citizen.national_id || delegate == citizen.person().1 {
         return Err(field("delegate_national_id", "به خودتان وکالت نمی‌دهید", "a mandate is for someone else"));
     }
     let until =
@@ -674,6 +700,22 @@ pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) ->
     let now = now_ms();
     if until_ms <= now || until_ms > now + 366 * 86_400_000 {
         return Err(field("until", "تاریخی در یک سال آینده", "a date within the next year"));
+    }
+    if let Some(parent) = &parent {
+        if until_ms > parent.valid_until_ms {
+            return Err(field(
+                "until",
+                "نه دیرتر از پایان وکالت خودتان",
+                "no later than the end of the mandate you hold",
+            ));
+        }
+        if body.may_pass_on {
+            return Err(field(
+                "may_pass_on",
+                "وکالتی که به دیگری داده می‌شود دوباره داده نمی‌شود",
+                "a mandate passed on cannot be passed on again",
+            ));
+        }
     }
     let scope = match body.services {
         None => None,
@@ -698,6 +740,22 @@ pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) ->
             Some(names)
         }
     };
+    // Passed on, it covers no more than the mandate it comes from.
+    if let Some(parent) = parent.as_ref().filter(|p| p.scope.is_some()) {
+        let within = scope.as_ref().is_some_and(|names| {
+            names.iter().all(|name| match name.split_once('/') {
+                Some((agency, service)) => parent.covers(agency, service),
+                None => parent.scope.as_ref().is_some_and(|p| p.contains(name)),
+            })
+        });
+        if !within {
+            return Err(field(
+                "services",
+                "فقط خدمت‌هایی که در وکالت خودتان است",
+                "only services the mandate you hold covers",
+            ));
+        }
+    }
     let mandate = mandates::Mandate {
         id: random_id(),
         grantor_id: citizen.subject.clone(),
@@ -707,13 +765,21 @@ pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) ->
         valid_until_ms: until_ms,
         revoked_ms: None,
         scope,
+        may_pass_on: body.may_pass_on,
+        parent_id: parent.map(|p| p.id),
     };
     mandates::create(&app.db, &mandate).await?;
     let entry = crate::audit::Entry {
         kind: "mandate.give".into(),
-        actor: citizen.subject.clone(),
+        actor: citizen.acting_person().to_owned(),
         subject: mandate.id.clone(),
-        data: serde_json::json!({"valid_until": rfc3339(until_ms), "services": mandate.scope}),
+        data: serde_json::json!({
+            "valid_until": rfc3339(until_ms),
+            "services": mandate.scope,
+            "may_pass_on": mandate.may_pass_on,
+            "passed_on_from": mandate.parent_id,
+            "grantor": citizen.subject,
+        }),
     };
     crate::api::record(&app.audit, entry).await?;
     Ok(MandateView::from(mandate))

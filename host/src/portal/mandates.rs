@@ -18,7 +18,7 @@ use crate::auth::Citizen;
 use crate::window::catalogue::{Filters, search};
 
 /// The form's fields, whose errors are shown next to them.
-const FIELDS: [&str; 3] = ["delegate_national_id", "until", "services"];
+const FIELDS: [&str; 4] = ["delegate_national_id", "until", "services", "may_pass_on"];
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/mandates", get(list).post(give)).route("/mandates/{id}/revoke", post(revoke))
@@ -89,6 +89,7 @@ async fn give(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen
         delegate_national_id: posted.get("delegate_national_id").unwrap_or_default().to_owned(),
         until,
         services,
+        may_pass_on: posted.get("may_pass_on") == Some("on"),
     };
     match representation::give_mandate(&app, &citizen, request).await {
         Ok(_) => Redirect::to("/mandates").into_response(),

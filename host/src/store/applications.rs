@@ -134,16 +134,29 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
 }
 
 /// Stores the agency's receipt on a pending application and its first event, atomically.
-pub async fn complete(db: &Db, id: &str, agency_reference: &str, event: &EventRow) -> sqlx::Result<()> {
+pub async fn complete(
+    db: &Db,
+    id: &str,
+    agency_reference: &str,
+    event: &EventRow,
+    bills: &[StoredBill],
+    then: Option<&super::jobs::NewJob<'_>>,
+) -> sqlx::Result<()> {
     let mut tx = db.begin_write().await?;
-    sqlx::query("UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4 WHERE id = $1")
-        .bind(id)
-        .bind(agency_reference)
-        .bind(&event.status)
-        .bind(event.at_ms)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4, bills = $5 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(agency_reference)
+    .bind(&event.status)
+    .bind(event.at_ms)
+    .bind(serde_json::to_string(bills).unwrap_or_else(|_| "[]".into()))
+    .execute(&mut *tx)
+    .await?;
     insert_event(&mut tx, id, event).await?;
+    if let Some(job) = then {
+        super::jobs::enqueue_in(&mut *tx, job, event.at_ms).await?;
+    }
     tx.commit().await
 }
 

@@ -52,6 +52,24 @@ pub async fn enqueue(
     dedupe: Option<&str>,
     now_ms: i64,
 ) -> sqlx::Result<bool> {
+    let job = NewJob { kind, payload: payload.clone(), due_ms, dedupe: dedupe.map(str::to_owned) };
+    let mut conn = db.writer().acquire().await?;
+    enqueue_in(&mut *conn, &job, now_ms).await
+}
+
+/// A job to queue in the same transaction as the writes it follows from.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub payload: serde_json::Value,
+    pub due_ms: i64,
+    pub dedupe: Option<String>,
+}
+
+/// Queues `job` on `conn` (a transaction's, typically); `false` when a job with its dedupe
+/// key is already queued.
+pub async fn enqueue_in(conn: &mut sqlx::AnyConnection, job: &NewJob<'_>, now_ms: i64) -> sqlx::Result<bool> {
+    let (kind, payload, due_ms, dedupe) = (job.kind, &job.payload, job.due_ms, job.dedupe.as_deref());
     let done = sqlx::query(
         "INSERT INTO jobs (id, kind, payload, state, due_ms, dedupe_key, created_ms, updated_ms)
          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
@@ -62,7 +80,7 @@ pub async fn enqueue(
     .bind(due_ms)
     .bind(dedupe)
     .bind(now_ms)
-    .execute(db.writer())
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -17,6 +17,10 @@ pub struct Mandate {
     pub revoked_ms: Option<i64>,
     /// What the mandate covers: `agency` or `agency/service` names; `None` is every service.
     pub scope: Option<Vec<String>>,
+    /// Whether the delegate may pass it on (never for one that was passed on itself).
+    pub may_pass_on: bool,
+    /// The mandate a delegate passed this one on from: it is in force only while that is.
+    pub parent_id: Option<String>,
 }
 
 impl Mandate {
@@ -42,7 +46,8 @@ pub fn covers(scope: Option<&[String]>, agency: &str, service: &str) -> bool {
     })
 }
 
-const COLUMNS: &str = "id, grantor_id, grantor_nid, delegate_nid, created_ms, valid_until_ms, revoked_ms, scope";
+const COLUMNS: &str =
+    "id, grantor_id, grantor_nid, delegate_nid, created_ms, valid_until_ms, revoked_ms, scope, may_pass_on, parent_id";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Mandate> {
     Ok(Mandate {
@@ -54,11 +59,13 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Mandate> {
         valid_until_ms: r.try_get("valid_until_ms")?,
         revoked_ms: r.try_get("revoked_ms")?,
         scope: super::json_list(r, "scope")?,
+        may_pass_on: r.try_get::<i64, _>("may_pass_on")? != 0,
+        parent_id: r.try_get("parent_id")?,
     })
 }
 
 pub async fn create(db: &Db, m: &Mandate) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO mandates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+    sqlx::query(&format!("INSERT INTO mandates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(&m.id)
         .bind(&m.grantor_id)
         .bind(&m.grantor_nid)
@@ -67,15 +74,21 @@ pub async fn create(db: &Db, m: &Mandate) -> sqlx::Result<()> {
         .bind(m.valid_until_ms)
         .bind(m.revoked_ms)
         .bind(super::json_list_text(m.scope.as_deref()))
+        .bind(i64::from(m.may_pass_on))
+        .bind(&m.parent_id)
         .execute(db.writer())
         .await?;
     Ok(())
 }
 
-/// Mandates in force for `delegate_nid` at `now_ms`.
+/// Mandates in force for `delegate_nid` at `now_ms`: unrevoked, unexpired, and, if passed
+/// on, from a mandate still in force.
 pub async fn in_force_for(db: &Db, delegate_nid: &str, now_ms: i64) -> sqlx::Result<Vec<Mandate>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM mandates WHERE delegate_nid = $1 AND revoked_ms IS NULL AND valid_until_ms > $2
+        "SELECT {COLUMNS} FROM mandates m
+         WHERE delegate_nid = $1 AND revoked_ms IS NULL AND valid_until_ms > $2
+           AND (parent_id IS NULL OR EXISTS (SELECT 1 FROM mandates p WHERE p.id = m.parent_id
+                                             AND p.revoked_ms IS NULL AND p.valid_until_ms > $2))
          ORDER BY created_ms"
     ))
     .bind(delegate_nid)

@@ -117,6 +117,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("mandates.every_service", "همه‌ی خدمت‌ها", "Every service"),
     ("mandates.only_ticked", "فقط خدمت‌هایی که علامت می‌زنم", "Only the services I tick"),
     ("mandates.state", "وضعیت", "State"),
+    (
+        "mandates.may_pass_on",
+        "وکیل بتواند این وکالت را در همین محدوده و تا همین تاریخ به دیگری بدهد",
+        "The delegate may pass it on, within what it covers and until its date",
+    ),
     ("mandates.revoke", "لغو وکالت", "Revoke"),
     ("mandates.revoked", "لغو شده", "Revoked"),
     ("mandates.give", "دادن وکالت", "Give a mandate"),

@@ -183,7 +183,7 @@ impl<'a> AdapterCall<'a> {
         service: &str,
         request_hash: String,
         result: Result<&T, &ServiceError>,
-    ) {
+    ) -> Result<(), ServiceError> {
         let call = Call {
             operation,
             adapter: &self.adapter,
@@ -197,8 +197,18 @@ impl<'a> AdapterCall<'a> {
             Ok(answer) => Ok(serde_json::to_vec(answer).unwrap_or_default()),
             Err(error) => Err(error.code()),
         };
-        record(&self.app.audit, call, outcome).await;
+        record(&self.app.audit, call, outcome).await
     }
+}
+
+/// `answer`, once its evidence is durable: a refusal stays the refusal whether or not its
+/// evidence could be written (that failure is logged); an answer whose evidence could not
+/// be written is withheld.
+pub fn once_recorded<T>(
+    answer: Result<T, ServiceError>,
+    recorded: Result<(), ServiceError>,
+) -> Result<T, ServiceError> {
+    answer.and_then(|answer| recorded.map(|()| answer))
 }
 
 /// Turns the outcome of a call of `adapter` into its answer or a [`ServiceError`] naming
@@ -237,18 +247,23 @@ pub struct Call<'a> {
     pub request_hash: String,
 }
 
-/// Appends one adapter call to the evidence log: who acted for whom, the adapter version,
-/// the hash of the request and of the answer. `outcome` is the answer's bytes as the
+/// Appends one adapter call to the evidence log, and waits until it is durable (the log's
+/// writer commits concurrent calls' entries together): who acted for whom, the adapter
+/// version, the hash of the request and of the answer. `outcome` is the answer's bytes as the
 /// caller got them (for the API, its JSON), or the problem type it was refused with, whose
 /// hash is over `{"error": <problem type>}`. Payloads themselves are never logged.
-pub async fn record(audit: &crate::audit::Audit, call: Call<'_>, outcome: Result<Vec<u8>, &'static str>) {
+pub async fn record(
+    audit: &crate::audit::Audit,
+    call: Call<'_>,
+    outcome: Result<Vec<u8>, &'static str>,
+) -> Result<(), ServiceError> {
     let (name, response) = match outcome {
         Ok(bytes) => ("ok", bytes),
         Err(code) => (code, serde_json::to_vec(&json!({"error": code})).unwrap_or_default()),
     };
     let adapter = call.adapter;
     audit
-        .record_later(crate::audit::Entry {
+        .record(crate::audit::Entry {
             kind: call.operation.evidence_kind().to_owned(),
             actor: call.actor.unwrap_or("anonymous").to_owned(),
             subject: adapter.manifest.id.clone(),
@@ -264,5 +279,9 @@ pub async fn record(audit: &crate::audit::Audit, call: Call<'_>, outcome: Result
                 "on_behalf_of": call.on_behalf_of,
             }),
         })
-        .await;
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, request_id = call.request_id, "a call's evidence was not written");
+            ServiceError::Evidence(format!("{error:#}"))
+        })
 }

@@ -60,12 +60,12 @@ pub async fn callback(
     .await;
     let service = applied.as_ref().map_or("", |(service, _)| service.as_str());
     let answer = applied.as_ref().map(|(_, answer)| answer);
-    call.record(Operation::OnCallback, service, crate::audit::sha256_hex(body), answer).await;
+    let recorded = call.record(Operation::OnCallback, service, crate::audit::sha256_hex(body), answer).await;
     if applied.is_err() {
         // Not applied: the agency may deliver the same callback again.
         callback_receipts::forget(&app.db, &receipt).await?;
     }
-    applied.map(|(_, answer)| answer)
+    super::call::once_recorded(applied.map(|(_, answer)| answer), recorded)
 }
 
 /// Refused, with the reason logged for the operator.

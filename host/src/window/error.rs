@@ -60,6 +60,9 @@ pub enum ServiceError {
     Representation(#[from] crate::auth::representation::RepresentationError),
     #[error("database: {0}")]
     Store(#[from] sqlx::Error),
+    /// The call's evidence could not be made durable, so its answer is withheld.
+    #[error("the evidence log did not take the entry: {0}")]
+    Evidence(String),
 }
 
 /// How an adapter call went wrong: the agency's own refusal (a WIT `adapter-error`), or
@@ -122,6 +125,7 @@ impl ServiceError {
             ServiceError::Representation(R::Off) => "representation-off",
             ServiceError::Representation(R::Unavailable(_)) => "registry-unavailable",
             ServiceError::Store(_) => "internal-error",
+            ServiceError::Evidence(_) => "evidence-unavailable",
         }
     }
 
@@ -129,7 +133,7 @@ impl ServiceError {
     /// database), so that the same request may work later.
     pub fn is_transient(&self) -> bool {
         match self {
-            ServiceError::Maintenance { .. } | ServiceError::Store(_) => true,
+            ServiceError::Maintenance { .. } | ServiceError::Store(_) | ServiceError::Evidence(_) => true,
             ServiceError::Representation(crate::auth::representation::RepresentationError::Unavailable(_)) => true,
             ServiceError::Adapter { failure, .. } => {
                 matches!(failure, AdapterFailure::Unavailable(_) | AdapterFailure::Other | AdapterFailure::Stopped(_))

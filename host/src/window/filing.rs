@@ -236,8 +236,10 @@ async fn submit(
     let evidence = submitted
         .as_ref()
         .map(|r| ReceiptEvidence { agency_reference: &r.agency_reference, status: r.status.as_str() });
-    call.record(Operation::Submit, &row.service, request_hash, evidence.as_ref().map_err(|e| *e)).await;
+    let recorded = call.record(Operation::Submit, &row.service, request_hash, evidence.as_ref().map_err(|e| *e)).await;
     let receipt = match submitted {
+        // The agency holds the application: it stays, and an evidence log that did not take
+        // the entry withholds the answer (a retry with the same key answers it).
         Ok(receipt) => receipt,
         Err(error) => {
             applications::discard(&app.db, &row.id).await?;
@@ -252,16 +254,15 @@ async fn submit(
         at_ms: now_ms(),
     };
     let bills: Vec<StoredBill> = receipt.bills.iter().map(StoredBill::from).collect();
-    applications::complete(&app.db, &row.id, &receipt.agency_reference, &event).await?;
-    applications::add_bills(&app.db, &row.id, &bills).await?;
+    // The receipt, its bills and the job that follows the application: one transaction.
+    let follow = (!receipt.status.is_final()).then(|| crate::background::follow(app, &row.id, &row.agency));
+    applications::complete(&app.db, &row.id, &receipt.agency_reference, &event, &bills, follow.as_ref()).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id = %call.request_id, actor = ?citizen.actor_id(), "application filed");
-    if !receipt.status.is_final() {
-        crate::background::follow(app, &row.id, &row.agency).await?;
-    }
     row.agency_reference = Some(receipt.agency_reference);
     row.status = event.status;
     row.updated_ms = event.at_ms;
     row.bills = bills;
+    recorded?;
     Ok(row)
 }
 

@@ -42,8 +42,8 @@ pub async fn follow(app: &App, row: &ApplicationRow) -> Result<Followed, Service
     let update = call.settle(call.adapter.status(ctx, reference).await);
     let evidence = update.as_ref().map(|u| StatusEvidence { status: u.status.as_str() });
     let request_hash = crate::audit::sha256_hex(row.tracking_code.as_bytes());
-    call.record(Operation::Status, &row.service, request_hash, evidence.as_ref().map_err(|e| *e)).await;
-    let update = update?;
+    let recorded = call.record(Operation::Status, &row.service, request_hash, evidence.as_ref().map_err(|e| *e)).await;
+    let update = super::call::once_recorded(update, recorded)?;
     if update.status.as_str() == row.status {
         return Ok(Followed::Unchanged);
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::ServiceError;
-use super::call::{AdapterCall, input_hash};
+use super::call::{AdapterCall, input_hash, once_recorded};
 use super::views::{DocumentView, InquiryAnswer};
 use crate::app::App;
 use crate::auth::Citizen;
@@ -29,6 +29,6 @@ pub async fn inquiry(
         Ok(InquiryAnswer { request_id: call.request_id.clone(), document: DocumentView::new(lang, &document) })
     }
     .await;
-    call.record(Operation::Inquire, service, request_hash, answer.as_ref()).await;
-    answer
+    let recorded = call.record(Operation::Inquire, service, request_hash, answer.as_ref()).await;
+    once_recorded(answer, recorded)
 }
