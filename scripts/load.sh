@@ -6,41 +6,46 @@
 #     the mock back-end over HTTP on loopback, with the citizen's national ID);
 #   - an application submit (Isfahan's suggestion box: validation, the adapter's submit, its
 #     kv storage, the tracking code, the application and its first event stored).
+#   - the same inquiry anonymously, and a raw axum hello (`bench/axum-baseline`, the same
+#     HTTP stack with no middleware and no work), for scale.
 # Usage:
-#   scripts/load.sh                          a fresh SQLite file
+#   scripts/load.sh                          a fresh SQLite file, then PostgreSQL (one run)
+#   scripts/load.sh sqlite                   a fresh SQLite file only
 #   scripts/load.sh postgres://127.0.0.1/x   a PostgreSQL database (created if missing)
 # Needs wrk (apt-get install wrk) and release builds:
-#   cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies
+#   cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies -p axum-baseline
 # DURATION (seconds per run, default 10), CONNECTIONS (default 16), PORT (default 18080).
+# PROFILE=1 also records the host with perf (apt-get install linux-perf) during the signed-in
+# bills run on the first database: target/profile/perf.data, the flame graph
+# target/profile/flamegraph.svg, and the split of its samples on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/panjereh}
 MOCKS=${MOCKS:-target/release/mock-agencies}
+BASELINE=${BASELINE:-target/release/axum-baseline}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 PORT=${PORT:-18080}
-for need in "$BIN" "$MOCKS" plugins-dist/utility-bills.wasm; do
-  [ -e "$need" ] || { echo "missing $need: cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies" >&2; exit 1; }
+for need in "$BIN" "$MOCKS" "$BASELINE" plugins-dist/utility-bills.wasm; do
+  [ -e "$need" ] || { echo "missing $need: cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies -p axum-baseline" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
 WORK=$(mktemp -d)
-DB=${1:-sqlite://$WORK/load.db}
 PIDS=()
 cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-
-if [[ $DB == postgres* ]]; then
-  name=${DB##*/}
-  psql "${DB%/*}/postgres" -qtc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
-fi
-
+[ -z "${PROFILE:-}" ] || rm -f target/profile/perf.data
 # The mock agency back-ends (traffic police on 127.0.0.1:9101), unless already running.
 if ! curl -s -o /dev/null 127.0.0.1:9101; then
   "$MOCKS" > "$WORK/mocks.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:9101 && break; sleep 0.1; done
 fi
+
+# The raw axum baseline beside the host, on the next port.
+"$BASELINE" "127.0.0.1:$((PORT + 1))" &
+PIDS+=($!)
 
 # The development grants (config/dev.toml).
 cat > "$WORK/config.toml" <<TOML
@@ -59,9 +64,16 @@ grant = { config = ["base-url", "api-key"], http = ["127.0.0.1:9101"], identity 
 base-url = "http://127.0.0.1:9101"
 api-key = { secret = "dev-police-key" }
 TOML
+measure() { # database URL
+DB=$1
+if [[ $DB == postgres* ]]; then
+  name=${DB##*/}
+  psql "${DB%/*}/postgres" -qtc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+fi
 RUST_LOG=warn,panjereh_host::auth=info "$BIN" serve --listen 127.0.0.1:$PORT --plugins plugins-dist \
   --database-url "$DB" --config "$WORK/config.toml" 2> "$WORK/host.log" &
-PIDS+=($!)
+HOST=$!
+PIDS+=($HOST)
 for _ in $(seq 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 
 # Sign in as the owner of the mock police's first vehicle; the code comes from the log.
@@ -79,10 +91,12 @@ wrk.headers["content-type"] = "application/json"
 wrk.headers["authorization"] = "Bearer $TOKEN"
 wrk.body = os.getenv("BODY")
 LUA
+grep -v authorization "$WORK/post.lua" > "$WORK/anonymous.lua"
 
 BASE=
-run() { # name, path, [body]
-  local body=${3:-}
+run() { # name, path, [body], [origin]
+  local body=${3:-} origin=${4:-http://127.0.0.1:$PORT} script=$WORK/post.lua
+  [ -n "${ANONYMOUS:-}" ] && script=$WORK/anonymous.lua
   # One request first: a run whose requests fail is reported, not measured.
   if [ -n "$body" ]; then
     local status
@@ -91,8 +105,18 @@ run() { # name, path, [body]
     [[ $status == 2* ]] || { echo "$1: $status $(cat "$WORK/first.json")" >&2; exit 1; }
   fi
   local out rps p50 p99 errors
-  out=$(BODY=$body wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${body:+-s "$WORK/post.lua"} \
-    "http://127.0.0.1:$PORT$2")
+  local perf=
+  if [ -n "${PROFILE:-}" ] && [ "$1" = "inquiry in the adapter (bills)" ] && [ ! -e target/profile/perf.data ]; then
+    mkdir -p target/profile
+    perf record -F 499 -g -p "$HOST" -o target/profile/perf.data -- sleep "$DURATION" 2>/dev/null &
+    perf=$!
+  fi
+  out=$(BODY=$body wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${body:+-s "$script"} "$origin$2")
+  if [ -n "$perf" ]; then
+    wait "$perf" || true
+    echo "profile of \"$1\" on ${DB%%:*}:" >&2
+    perf script -i target/profile/perf.data 2>/dev/null | python3 scripts/flamegraph.py target/profile/flamegraph.svg >&2
+  fi
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -106,13 +130,25 @@ run() { # name, path, [body]
   fi
 }
 
+echo
 echo "database: ${DB%%:*}, $CONNECTIONS connections, ${DURATION}s per run, $(nproc) cores shared with wrk"
 echo "| request                            |      req/s | ratio |      p50 |      p99 | non-2xx |"
 echo "|------------------------------------|-----------:|------:|---------:|---------:|--------:|"
 run "GET /healthz" /healthz
+run "raw axum hello (axum-baseline)" / "" "http://127.0.0.1:$((PORT + 1))"
+ANONYMOUS=1 run "inquiry in the adapter, anonymous" /api/v1/services/utility-bills/bill-details/inquiries \
+  '{"input":{"bill-id":"7748317800142","payment-id":"1770160"}}'
 run "inquiry in the adapter (bills)" /api/v1/services/utility-bills/bill-details/inquiries \
   '{"input":{"bill-id":"7748317800142","payment-id":"1770160"}}'
 run "inquiry via back-end (police)" /api/v1/services/traffic-police/vehicle-fines/inquiries \
   '{"input":{"plate":"12ب345-13"}}'
 run "application submit (Isfahan)" /api/v1/services/isfahan-municipality/suggestion-complaint/applications \
   '{"input":{"kind":"suggestion","subject":"ایستگاه دوچرخه","body":"ایستگاه دوچرخه در میدان جمهوری لازم است"}}'
+kill "$HOST"; wait "$HOST" 2>/dev/null || true
+}
+
+case ${1:-both} in
+  both) measure "sqlite://$WORK/load.db"; measure postgres://127.0.0.1/panjereh_load ;;
+  sqlite) measure "sqlite://$WORK/load.db" ;;
+  *) measure "$1" ;;
+esac
