@@ -10,8 +10,8 @@
 //!
 //! Nothing leaves the machine. For tests, [`Handle::set_failing`] makes sending fail,
 //! [`Handle::set_losing_answers`] takes messages but answers as if it failed, and
-//! [`Handle::set_delay`] makes it slow; [`Handle::most_in_flight`] says how many sends it
-//! served at once.
+//! [`Handle::set_delay`] makes it slow ([`Handle::set_paused`] stops it until resumed);
+//! [`Handle::most_in_flight`] says how many sends it served at once.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -57,6 +57,8 @@ struct Inner {
     failing: AtomicBool,
     losing_answers: AtomicBool,
     delay_ms: AtomicU64,
+    /// While true, sends wait.
+    paused: tokio::sync::watch::Sender<bool>,
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
 }
@@ -84,6 +86,7 @@ impl Handle {
             failing: AtomicBool::new(false),
             losing_answers: AtomicBool::new(false),
             delay_ms: AtomicU64::new(0),
+            paused: tokio::sync::watch::Sender::new(false),
             in_flight: AtomicUsize::new(0),
             most_in_flight: AtomicUsize::new(0),
         }))
@@ -115,6 +118,11 @@ impl Handle {
     /// Every send waits this long before it answers.
     pub fn set_delay(&self, delay: Duration) {
         self.0.delay_ms.store(delay.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// While paused, every send waits (a benchmark lets a backlog build up behind it).
+    pub fn set_paused(&self, paused: bool) {
+        self.0.paused.send_replace(paused);
     }
 
     /// The most sends the gateway was serving at one time.
@@ -198,6 +206,7 @@ async fn send(
     form: Result<Form<SendForm>, axum::extract::rejection::FormRejection>,
 ) -> (StatusCode, Json<serde_json::Value>) {
     let _serving = InFlight::enter(&gateway.0);
+    let _ = gateway.0.paused.subscribe().wait_for(|paused| !paused).await;
     let delay = gateway.0.delay_ms.load(Ordering::Relaxed);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
