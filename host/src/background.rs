@@ -4,7 +4,9 @@
 //!
 //! Every replica runs one worker ([`spawn`]). It claims due jobs with a lease (`FOR UPDATE
 //! SKIP LOCKED` on PostgreSQL, the single writer on SQLite), so each job runs on one
-//! replica at a time; a job that fails runs again after an exponential back-off with
+//! replica at a time, and runs up to `[notifications] workers` of them at once (a status
+//! poll still waits for its adapter's own concurrency, as every adapter call does); a job
+//! that fails runs again after an exponential back-off with
 //! jitter, capped at an hour, and after [`MAX_ATTEMPTS`] it is a dead letter that operators
 //! see and retry (`/admin/v1/jobs`). A `kill -9` loses only leases, which run out.
 //!
@@ -14,6 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use serde_json::json;
 
 use crate::app::App;
@@ -47,6 +50,9 @@ const LEASE: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// How often the worker looks for due jobs.
 const TICK: Duration = Duration::from_millis(500);
+/// Jobs claimed in one round, per job run at once: enough that a round keeps every worker
+/// busy, few enough that a replica does not hold leases it will not get to soon.
+const CLAIMED_PER_WORKER: usize = 4;
 
 /// What a job asks for next.
 #[derive(Debug)]
@@ -66,45 +72,69 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::from_millis((base.as_millis() as u64 - quarter + jitter).max(1))
 }
 
-/// Starts this replica's worker.
+/// Starts this replica's worker. A round that claimed a full batch is followed at once by
+/// the next, so a backlog drains without waiting for the tick.
 pub fn spawn(app: Arc<App>) {
     let owner = random_id();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(error) = run_due(&app, &owner).await {
-                tracing::warn!(%error, "background jobs: a round failed");
+            loop {
+                match run_due(&app, &owner).await {
+                    Ok(ran) if ran == batch(&app) => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "background jobs: a round failed");
+                        break;
+                    }
+                }
             }
         }
     });
 }
 
-/// Runs the jobs that are due now; answers how many.
+/// The jobs one round claims.
+fn batch(app: &App) -> usize {
+    app.config.notifications.workers * CLAIMED_PER_WORKER
+}
+
+/// Runs the jobs that are due now, up to `[notifications] workers` at once; answers how
+/// many it claimed. Every job's outcome is written even when another's could not be.
 pub async fn run_due(app: &App, owner: &str) -> sqlx::Result<usize> {
     let now = now_ms();
-    let due = jobs::claim(&app.db, owner, now, now + LEASE.as_millis() as i64, 16).await?;
+    let due = jobs::claim(&app.db, owner, now, now + LEASE.as_millis() as i64, batch(app) as i64).await?;
     let count = due.len();
-    for job in due {
-        let next = run(app, &job).await;
-        let now = now_ms();
-        match next {
-            Next::Done => jobs::done(&app.db, &job.id, owner, now).await?,
-            Next::At(due) => jobs::again_at(&app.db, &job.id, owner, due, now).await?,
-            Next::Retry(error) => {
-                let dead = job.attempts + 1 >= MAX_ATTEMPTS;
-                if dead {
-                    tracing::error!(job = %job.id, kind = %job.kind, %error, "background job is a dead letter");
-                } else {
-                    tracing::warn!(job = %job.id, kind = %job.kind, %error, "background job failed; it runs again");
-                }
-                let due = now + backoff(job.attempts).as_millis() as i64;
-                jobs::failed(&app.db, &job.id, owner, &error, due, dead, now).await?;
-            }
-        }
-        metrics::counter!("panjereh_jobs_total", "kind" => job.kind.clone()).increment(1);
-    }
+    let settled: Vec<sqlx::Result<()>> = futures::stream::iter(due)
+        .map(|job| run_and_settle(app, owner, job))
+        .buffer_unordered(app.config.notifications.workers)
+        .collect()
+        .await;
+    settled.into_iter().collect::<sqlx::Result<()>>()?;
     Ok(count)
+}
+
+/// Runs one claimed job and writes what it asks for next.
+async fn run_and_settle(app: &App, owner: &str, job: Job) -> sqlx::Result<()> {
+    let next = run(app, &job).await;
+    let now = now_ms();
+    match next {
+        Next::Done => jobs::done(&app.db, &job.id, owner, now).await?,
+        Next::At(due) => jobs::again_at(&app.db, &job.id, owner, due, now).await?,
+        Next::Retry(error) => {
+            let dead = job.attempts + 1 >= MAX_ATTEMPTS;
+            if dead {
+                tracing::error!(job = %job.id, kind = %job.kind, %error, "background job is a dead letter");
+            } else {
+                tracing::warn!(job = %job.id, kind = %job.kind, %error, "background job failed; it runs again");
+            }
+            let due = now + backoff(job.attempts).as_millis() as i64;
+            jobs::failed(&app.db, &job.id, owner, &error, due, dead, now).await?;
+        }
+    }
+    metrics::counter!("panjereh_jobs_total", "kind" => job.kind).increment(1);
+    Ok(())
 }
 
 async fn run(app: &App, job: &Job) -> Next {
@@ -360,7 +390,9 @@ async fn send_sms(app: &App, id: &str) -> Result<Next, String> {
     let preferences = citizens::preferences(&app.db, &message.citizen_id).await.map_err(|e| e.to_string())?;
     let lang = Lang::from_code(&preferences.language).unwrap_or_default();
     let text = sms_text(lang, (&message.title_fa, &message.title_en), (&message.body_fa, &message.body_en));
-    match gateway.send_text(&mobile, &text).await {
+    // The message's id is the delivery's: if this job runs again after the gateway took the
+    // SMS (its answer lost, a lease run out, `kill -9`), the gateway answers with that SMS.
+    match gateway.send_text(&mobile, &text, Some(&message.id)).await {
         Ok(sms_id) => {
             messages::set_sms(&app.db, id, "sent", Some(&sms_id)).await.map_err(|e| e.to_string())?;
             let due = now_ms() + app.config.notifications.delivery_check.as_millis() as i64;
@@ -388,6 +420,11 @@ async fn sms_status(app: &App, id: &str) -> Result<Next, String> {
         Delivery::Delivered => "delivered",
         Delivery::Undeliverable => "failed-permanently",
         Delivery::Pending => return Err("not delivered yet".to_owned()),
+        Delivery::Unknown => {
+            // Asking again would not help; the message stays `sent`, as far as anyone knows.
+            tracing::warn!(message = id, sms_id, "the SMS gateway does not know this message; no delivery report");
+            return Ok(Next::Done);
+        }
     };
     messages::set_sms(&app.db, id, state, None).await.map_err(|e| e.to_string())?;
     Ok(Next::Done)

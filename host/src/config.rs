@@ -351,7 +351,13 @@ pub struct NotificationSettings {
     pub poll_floor: Duration,
     /// How long after sending an SMS its delivery is asked about (`delivery-check-secs`).
     pub delivery_check: Duration,
+    /// How many jobs this replica's worker runs at once (`workers`, 1 to
+    /// [`MAX_WORKERS`]).
+    pub workers: usize,
 }
+
+/// The most jobs one replica's worker may run at once.
+pub const MAX_WORKERS: usize = 64;
 
 impl Default for NotificationSettings {
     fn default() -> Self {
@@ -359,6 +365,7 @@ impl Default for NotificationSettings {
             poll_every: Duration::from_secs(300),
             poll_floor: Duration::from_secs(300),
             delivery_check: Duration::from_secs(30),
+            workers: 4,
         }
     }
 }
@@ -648,7 +655,21 @@ struct RawNotifications {
     poll_every_secs: Option<u64>,
     poll_floor_secs: Option<u64>,
     delivery_check_secs: Option<u64>,
+    workers: Option<u64>,
     email: Option<RawEmail>,
+}
+
+impl RawNotifications {
+    fn workers(&self) -> anyhow::Result<usize> {
+        match self.workers {
+            None => Ok(NotificationSettings::default().workers),
+            Some(0) => bail!("notifications.workers must be at least 1 (jobs would never run)"),
+            Some(n) if n > MAX_WORKERS as u64 => {
+                bail!("notifications.workers is {n}; at most {MAX_WORKERS} jobs run at once on one replica")
+            }
+            Some(n) => Ok(n as usize),
+        }
+    }
 }
 
 /// `[notifications.email]`.
@@ -1017,6 +1038,7 @@ impl Config {
                     .notifications
                     .delivery_check_secs
                     .map_or(NotificationSettings::default().delivery_check, Duration::from_secs),
+                workers: raw.notifications.workers()?,
             },
         })
     }
@@ -1118,6 +1140,16 @@ mod tests {
         let missing = load_text("[audit]\ncheckpoint-key = \"/nonexistent/audit.key\"\n").unwrap_err();
         assert!(format!("{missing:#}").contains("panjereh keygen --out /nonexistent/audit"), "{missing:#}");
         assert!(load_text("").unwrap().audit.key.is_none());
+    }
+
+    #[test]
+    fn the_workers_of_a_replica_are_between_one_and_the_cap() {
+        assert_eq!(load_text("").unwrap().notifications.workers, 4);
+        assert_eq!(load_text("[notifications]\nworkers = 16\n").unwrap().notifications.workers, 16);
+        let none = load_text("[notifications]\nworkers = 0\n").unwrap_err();
+        assert!(format!("{none:#}").contains("notifications.workers must be at least 1"), "{none:#}");
+        let absurd = load_text("[notifications]\nworkers = 10000\n").unwrap_err();
+        assert!(format!("{absurd:#}").contains("at most 64"), "{absurd:#}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod clients;
 mod contract;
 mod crash;
 mod foundation;
+mod notifications;
 mod oidc;
 mod openapi;
 mod operators;

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use crate::config::SmsSettings;
 
-/// Why a code could not be delivered.
+/// Why an SMS (a one-time code, or a message to a citizen) could not be delivered.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to deliver the one-time code: {0}")]
+#[error("failed to deliver the SMS: {0}")]
 pub struct NotifyError(pub String);
 
 /// A boxed future, so notifiers can be trait objects.
@@ -69,8 +69,10 @@ impl Notifier for NoNotifier {
 }
 
 /// An SMS gateway of the kind Iranian senders use (Kavenegar's shape): `POST
-/// {url}/v1/{api-key}/sms/send.json` with a form of `receptor`, `sender` and `message`,
-/// answered `{"return": {"status": 200, ...}, "entries": [...]}`.
+/// {url}/v1/{api-key}/sms/send.json` with a form of `receptor`, `sender`, `message` and,
+/// for a delivery that may be retried, `localid` (the sender's id of the delivery: the
+/// gateway answers a repeated one with the message it already took instead of sending
+/// again), answered `{"return": {"status": 200, ...}, "entries": [...]}`.
 #[derive(Debug)]
 pub struct SmsGateway {
     settings: SmsSettings,
@@ -111,29 +113,32 @@ pub enum Delivery {
     Delivered,
     /// The operator could not deliver it (a wrong or blocked number).
     Undeliverable,
+    /// The gateway does not know the message id: no report will ever come.
+    Unknown,
 }
 
 impl SmsGateway {
-    /// Sends `text` to `mobile`; answers the gateway's message id.
-    pub async fn send_text(&self, mobile: &str, text: &str) -> Result<String, NotifyError> {
-        let answer = self
-            .call(
-                "sms/send.json",
-                &[("receptor", mobile), ("sender", self.settings.sender.as_str()), ("message", text)],
-            )
-            .await?;
+    /// Sends `text` to `mobile`; answers the gateway's message id. With a `delivery` id, a
+    /// second send of the same delivery (a retry after the gateway took the first but its
+    /// answer was lost, or a restart) is answered with the first message, not sent again.
+    pub async fn send_text(&self, mobile: &str, text: &str, delivery: Option<&str>) -> Result<String, NotifyError> {
+        let mut form = vec![("receptor", mobile), ("sender", self.settings.sender.as_str()), ("message", text)];
+        let local_id = delivery.map(local_id);
+        form.extend(local_id.as_deref().map(|id| ("localid", id)));
+        let answer = self.call("sms/send.json", &form).await?;
         let id = answer.entries.as_deref().and_then(|e| e.first()).map(|e| e.messageid);
         id.map(|id| id.to_string()).ok_or_else(|| NotifyError("the SMS gateway answered without a message id".into()))
     }
 
     /// Asks the gateway how a sent message fared (Kavenegar's status codes: 10 delivered;
-    /// 6, 11, 13, 14 undeliverable; the rest pending).
+    /// 6, 11, 13, 14 undeliverable; 100 an id it does not know; the rest pending).
     pub async fn delivery(&self, message_id: &str) -> Result<Delivery, NotifyError> {
         let answer = self.call("sms/status.json", &[("messageid", message_id)]).await?;
         let status = answer.entries.as_deref().and_then(|e| e.first()).map_or(0, |e| e.status);
         Ok(match status {
             10 => Delivery::Delivered,
             6 | 11 | 13 | 14 => Delivery::Undeliverable,
+            100 => Delivery::Unknown,
             _ => Delivery::Pending,
         })
     }
@@ -161,6 +166,15 @@ impl SmsGateway {
     }
 }
 
+/// The gateway's `localid` of a delivery: Kavenegar takes a number, so the first 63 bits of
+/// the id's SHA-256, in decimal; the same delivery always has the same one.
+fn local_id(delivery: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(delivery.as_bytes());
+    let first = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"));
+    (first >> 1).to_string()
+}
+
 #[derive(serde::Deserialize)]
 struct GatewayReturn {
     status: u16,
@@ -170,7 +184,7 @@ struct GatewayReturn {
 
 impl Notifier for SmsGateway {
     fn send_code<'a>(&'a self, mobile: &'a str, _code: &'a str, text: &'a str) -> NotifyFuture<'a> {
-        Box::pin(async move { self.send_text(mobile, text).await.map(drop) })
+        Box::pin(async move { self.send_text(mobile, text, None).await.map(drop) })
     }
 }
 
@@ -185,6 +199,14 @@ mod tests {
         assert_eq!(super::sms_segments(&"س".repeat(71)), 2);
         assert_eq!(super::sms_segments(&"س".repeat(135)), 3);
         assert_eq!(super::sms_segments(&super::code_message("12345")), 1);
+    }
+
+    #[test]
+    fn a_delivery_has_one_numeric_local_id() {
+        let id = super::local_id("5f0c6a7e9b1d4c2a8e3f6b0d7a9c1e2f");
+        assert!(id.parse::<i64>().is_ok_and(|n| n >= 0), "{id}");
+        assert_eq!(id, super::local_id("5f0c6a7e9b1d4c2a8e3f6b0d7a9c1e2f"), "stable");
+        assert_ne!(id, super::local_id("5f0c6a7e9b1d4c2a8e3f6b0d7a9c1e30"));
     }
 }
 

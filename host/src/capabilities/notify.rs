@@ -70,3 +70,79 @@ impl Host for CallState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::capabilities::{Capabilities, Grant, HostServices};
+    use crate::store::applications::{ApplicationRow, Reservation};
+    use crate::store::{Db, citizens, random_id};
+
+    fn text(s: &str) -> Text {
+        Text { fa: format!("پیام {s}"), en: s.to_owned() }
+    }
+
+    /// An application filed with `agency`, which knows it as `reference`.
+    async fn filed(db: &Db, agency: &str, reference: &str) {
+        let citizen = citizens::upsert(db, "0499370899", "09121234567").await.unwrap();
+        let row = ApplicationRow {
+            id: random_id(),
+            tracking_code: random_id(),
+            citizen_id: citizen.id,
+            agency: agency.to_owned(),
+            service: "permit".to_owned(),
+            adapter_id: agency.to_owned(),
+            adapter_version: "1.0.0".to_owned(),
+            agency_reference: Some(reference.to_owned()),
+            status: "submitted".to_owned(),
+            idempotency_key: None,
+            request_hash: String::new(),
+            created_ms: 1,
+            updated_ms: 1,
+            actor_id: None,
+            bills: Vec::new(),
+        };
+        assert!(matches!(applications::reserve(db, &row).await.unwrap(), Reservation::Reserved));
+    }
+
+    /// One call of `agency`'s adapter, granted `notify`.
+    fn call_of(db: &Db, agency: &str) -> CallState {
+        let services = HostServices { db: Some(db.clone()), egress: Default::default() };
+        let grant = Grant { notify: true, ..Default::default() };
+        let caps = Capabilities::new(agency, agency, "1.0.0", grant, &Default::default(), &services);
+        CallState::new(Arc::new(caps), "request-1".to_owned(), 1 << 20, Default::default())
+    }
+
+    async fn queued(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1")
+            .bind(jobs::AGENCY_MESSAGE)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+    }
+
+    /// An adapter messages only the applicants of its own agency (another agency's reference
+    /// is as unknown as a made-up one), and at most [`MAX_PER_CALL`] messages a call.
+    #[tokio::test]
+    async fn an_adapter_messages_only_its_agencys_applicants_and_a_few_a_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("notify.db").display())).await.unwrap();
+        filed(&db, "tax-office", "TAX-1").await;
+        filed(&db, "police", "POL-1").await;
+        let mut tax = call_of(&db, "tax-office");
+        for never_served in ["POL-1", "NOBODY-1"] {
+            let refused = Host::send(&mut tax, never_served.to_owned(), text("title"), text("body")).await;
+            assert!(matches!(refused, Err(NotifyError::UnknownApplication(_))), "{never_served}: {refused:?}");
+        }
+        assert_eq!(queued(&db).await, 0, "nothing queued for a citizen the adapter never served");
+
+        for _ in 0..MAX_PER_CALL {
+            Host::send(&mut tax, "TAX-1".to_owned(), text("title"), text("body")).await.unwrap();
+        }
+        let flooding = Host::send(&mut tax, "TAX-1".to_owned(), text("title"), text("body")).await;
+        assert!(matches!(flooding, Err(NotifyError::TooMany(_))), "{flooding:?}");
+        assert_eq!(queued(&db).await, i64::from(MAX_PER_CALL));
+    }
+}
