@@ -128,6 +128,10 @@ async fn writer(db: Db, key: Option<Arc<CheckpointKey>>, mut rx: mpsc::Receiver<
 
 /// Appends a batch in one transaction; its last entry carries the seal, so every state of
 /// the log another reader can see ends with a sealed entry.
+/// Entries per `INSERT` statement: 9 parameters each, well under SQLite's and
+/// PostgreSQL's limits.
+const ROWS_PER_INSERT: usize = 64;
+
 async fn append(db: &Db, key: Option<&CheckpointKey>, batch: &[Pending]) -> anyhow::Result<()> {
     let mut tx = db.begin_write().await?;
     if db.backend() == Backend::Postgres {
@@ -140,27 +144,34 @@ async fn append(db: &Db, key: Option<&CheckpointKey>, batch: &[Pending]) -> anyh
         None => (0, GENESIS.to_owned()),
     };
     let at = now_ms();
+    // Each row's hash chains on the previous one's; the rows then go in as few statements
+    // as the databases' parameter limits allow (one round trip per chunk, not per entry).
+    let mut rows = Vec::with_capacity(batch.len());
     for (i, pending) in batch.iter().enumerate() {
         seq += 1;
         let e = &pending.entry;
         let data = e.data.to_string();
         let hash = entry_hash(&prev, seq, at, &e.kind, &e.actor, &e.subject, &data);
         let seal = key.filter(|_| i + 1 == batch.len()).map(|key| key.seal(seq, &hash, at));
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash, seal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(&e.kind)
-        .bind(&e.actor)
-        .bind(&e.subject)
-        .bind(&data)
-        .bind(&prev)
-        .bind(&hash)
-        .bind(seal)
-        .execute(&mut *tx)
-        .await?;
-        prev = hash;
+        rows.push((seq, e, data, std::mem::replace(&mut prev, hash.clone()), hash, seal));
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash, seal) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (seq, e, data, prev, hash, seal) in chunk {
+            query = query.bind(*seq).bind(at).bind(&e.kind).bind(&e.actor).bind(&e.subject);
+            query = query.bind(data).bind(prev).bind(hash).bind(seal.clone());
+        }
+        query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -620,3 +620,41 @@ async fn a_citizen_gives_and_revokes_a_mandate_in_the_portal() {
     assert!(browser.get("/mandates").await.html.contains("لغو شده"));
     assert_eq!(host.get_as(&delegate, "/api/v1/me/mandates").await.body["received"], json!([]));
 }
+
+/// The inbox page chooses the channels and the language without JavaScript: e-mail without
+/// an address is refused next to the field and nothing is stored; a valid choice is stored
+/// and shown again.
+#[tokio::test]
+async fn a_citizen_chooses_channels_and_language_on_the_inbox_page() {
+    let host = Host::start(&[APPLICANT], CONFIG).await;
+    let mut browser = Browser::new(&host);
+    browser.sign_in("/inbox").await;
+    let page = browser.get("/inbox").await;
+    assert!(page.html.contains("چگونه به شما خبر دهیم"), "{}", page.html);
+    let csrf = page.hidden("_csrf");
+    let refused = browser
+        .post("/inbox/preferences", &[("_csrf", &csrf), ("channel-email", "on"), ("email", ""), ("language", "en")])
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.html);
+    assert!(refused.field_error("email").contains("نشانی"), "{}", refused.html);
+    let token = host.sign_in(NID, MOBILE).await;
+    assert_eq!(host.get_as(&token, "/api/v1/me/preferences").await.body["language"], "fa", "nothing stored");
+
+    let saved = browser
+        .post(
+            "/inbox/preferences",
+            &[
+                ("_csrf", &csrf),
+                ("channel-sms", "on"),
+                ("channel-email", "on"),
+                ("email", "sara@example.ir"),
+                ("language", "en"),
+            ],
+        )
+        .await;
+    assert_eq!((saved.status.as_u16(), saved.location()), (303, "/inbox?saved=1"), "{}", saved.html);
+    let stored = host.get_as(&token, "/api/v1/me/preferences").await.body;
+    assert_eq!(stored, json!({"channels": ["sms", "email"], "email": "sara@example.ir", "language": "en"}));
+    let page = browser.get("/inbox?saved=1").await;
+    assert!(page.html.contains("ذخیره شد") && page.html.contains("value=\"sara@example.ir\""), "{}", page.html);
+}

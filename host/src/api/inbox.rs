@@ -28,7 +28,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
 }
 
 /// How the citizen wants to hear from the window.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesView {
     /// Channels besides the inbox (always on): `sms`, `email`.
@@ -46,8 +46,13 @@ pub struct PreferencesView {
     responses((status = 200, description = "Preferences", body = PreferencesView), (status = 401, description = "Not signed in")),
 )]
 async fn preferences(State(app): State<Arc<App>>, citizen: Citizen) -> Result<Json<PreferencesView>, Problem> {
+    Ok(Json(load_preferences(&app, &citizen).await?))
+}
+
+/// The citizen's preferences (shared by the API and the portal).
+pub async fn load_preferences(app: &App, citizen: &Citizen) -> Result<PreferencesView, Problem> {
     let p = crate::store::citizens::preferences(&app.db, &citizen.subject).await?;
-    Ok(Json(PreferencesView { channels: p.channels, email: p.email, language: p.language }))
+    Ok(PreferencesView { channels: p.channels, email: p.email, language: p.language })
 }
 
 /// Chooses channels (`sms`, `email`; the inbox is always on), an e-mail address and a
@@ -66,6 +71,11 @@ async fn set_preferences(
     citizen: Citizen,
     super::extract::ApiJson(body): super::extract::ApiJson<PreferencesView>,
 ) -> Result<Json<PreferencesView>, Problem> {
+    Ok(Json(save_preferences(&app, &citizen, body).await?))
+}
+
+/// Checks and stores the citizen's preferences (shared by the API and the portal).
+pub async fn save_preferences(app: &App, citizen: &Citizen, body: PreferencesView) -> Result<PreferencesView, Problem> {
     let field = |name: &str, fa: &str, en: &str| super::problem::FieldProblem {
         field: name.to_owned(),
         message: Bilingual::new(fa.to_owned(), en.to_owned()),
@@ -96,7 +106,7 @@ async fn set_preferences(
     }
     let p = crate::store::citizens::Preferences { email, channels, language: body.language };
     crate::store::citizens::set_preferences(&app.db, &citizen.subject, &p).await?;
-    Ok(Json(PreferencesView { channels: p.channels, email: p.email, language: p.language }))
+    Ok(PreferencesView { channels: p.channels, email: p.email, language: p.language })
 }
 
 pub fn admin_routes() -> OpenApiRouter<Arc<App>> {

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/track", get(track))
         .route("/data-usage", get(data_usage))
         .route("/inbox", get(inbox))
+        .route("/inbox/preferences", post(set_preferences))
         .route("/representation", get(representation).post(act_for))
         .route("/representation/stop", post(stop_acting))
 }
@@ -237,14 +238,68 @@ async fn stop_acting(State(app): State<Arc<App>>, visit: Visit, citizen: Option<
 }
 
 /// The citizen's messages: status changes and receipts.
-async fn inbox(State(app): State<Arc<App>>, visit: Visit, citizen: Option<Citizen>) -> Response {
+async fn inbox(
+    State(app): State<Arc<App>>,
+    visit: Visit,
+    citizen: Option<Citizen>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
     let Some(citizen) = citizen else {
         return sign_in_first("/inbox");
     };
-    let page = Page::new(&visit, Some(&citizen), "inbox");
-    match crate::api::inbox::inbox(&app, visit.lang, &citizen).await {
-        Ok(list) => page.render("inbox.html", context! { list }),
-        Err(problem) => page.problem(&problem),
+    let saved = query.contains_key("saved");
+    show_inbox(&app, &visit, &citizen, None, None, saved).await
+}
+
+/// The inbox with the form of the citizen's channels and language: as stored, or as posted
+/// with the problem that refused it.
+async fn show_inbox(
+    app: &App,
+    visit: &Visit,
+    citizen: &Citizen,
+    posted: Option<crate::api::inbox::PreferencesView>,
+    refused: Option<&crate::api::problem::Problem>,
+    saved: bool,
+) -> Response {
+    let page = Page::new(visit, Some(citizen), "inbox");
+    let list = match crate::api::inbox::inbox(app, visit.lang, citizen).await {
+        Ok(list) => list,
+        Err(problem) => return page.problem(&problem),
+    };
+    let preferences = match posted {
+        Some(posted) => posted,
+        None => match crate::api::inbox::load_preferences(app, citizen).await {
+            Ok(stored) => stored,
+            Err(problem) => return page.problem(&problem),
+        },
+    };
+    let errors = refused.map(|p| on_fields(visit.lang, p, |_| true).0).unwrap_or_default();
+    let status = refused.map_or(axum::http::StatusCode::OK, |p| p.status);
+    page.render_status(status, "inbox.html", context! { list, preferences, errors, saved })
+}
+
+/// Stores the channels and language chosen on the inbox page.
+async fn set_preferences(
+    State(app): State<Arc<App>>,
+    visit: Visit,
+    citizen: Option<Citizen>,
+    posted: Posted,
+) -> Response {
+    let Some(citizen) = citizen else {
+        return sign_in_first("/inbox");
+    };
+    let chosen = crate::api::inbox::PreferencesView {
+        channels: ["sms", "email"]
+            .iter()
+            .filter(|c| posted.get(&format!("channel-{c}")) == Some("on"))
+            .map(|c| (*c).to_owned())
+            .collect(),
+        email: posted.get("email").map(str::to_owned),
+        language: posted.get("language").unwrap_or_default().to_owned(),
+    };
+    match crate::api::inbox::save_preferences(&app, &citizen, chosen.clone()).await {
+        Ok(_) => Redirect::to("/inbox?saved=1").into_response(),
+        Err(problem) => show_inbox(&app, &visit, &citizen, Some(chosen), Some(&problem), false).await,
     }
 }
 
