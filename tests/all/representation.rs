@@ -39,6 +39,12 @@ async fn act(host: &Host, token: &str, basis: &str, id: &str) -> crate::harness:
         .await
 }
 
+/// Files the test office's permit with `token`.
+async fn file_permit(host: &Host, token: &str) -> crate::harness::Answer {
+    let body = json!({"input": {"postal-code": "1193653471"}});
+    host.call(Method::POST, "/api/v1/services/test-office/permit/applications", Some(token), Some(body), &[]).await
+}
+
 fn item<'a>(document: &'a Value, label: &str) -> &'a str {
     document["document"]["items"].as_array().unwrap().iter().find(|i| i["label"] == label).unwrap()["value"]
         .as_str()
@@ -85,15 +91,7 @@ async fn a_parent_acts_for_a_minor_and_both_see_it(db: Database) {
         )
         .await;
     assert_eq!(item(&echo.body, "national-id"), CHILD, "{}", echo.body);
-    let filed = host
-        .call(
-            Method::POST,
-            "/api/v1/services/test-office/permit/applications",
-            Some(&token),
-            Some(json!({"input": {"postal-code": "1193653471"}})),
-            &[],
-        )
-        .await;
+    let filed = file_permit(&host, &token).await;
     assert_eq!(filed.status, 201, "{}", filed.body);
     assert_eq!(filed.body["filed_by"], me["subject"]);
     assert_eq!(host.get_as(&token, "/api/v1/applications").await.body["count"], 1);
@@ -114,15 +112,7 @@ async fn a_parent_acts_for_a_minor_and_both_see_it(db: Database) {
         async move { host.get_as(token, &path).await }
     };
     assert_eq!(read(&child_code).await.status, 404, "the parent, as themselves, does not read the child's");
-    let own = host
-        .call(
-            Method::POST,
-            "/api/v1/services/test-office/permit/applications",
-            Some(&token),
-            Some(json!({"input": {"postal-code": "1193653471"}})),
-            &[],
-        )
-        .await;
+    let own = file_permit(&host, &token).await;
     let own_code = own.body["tracking_code"].as_str().unwrap().to_owned();
     assert_eq!(act(&host, &token, "guardian", CHILD).await.status, 200);
     assert_eq!(read(&own_code).await.status, 404, "acting for the child, the parent's own is not the child's");
@@ -352,15 +342,7 @@ async fn a_counter_clerk_acts_for_a_citizen_present_only_with_their_code(db: Dat
         (Some("counter"), Some(PARENT.0))
     );
 
-    let filed = host
-        .call(
-            Method::POST,
-            "/api/v1/services/test-office/permit/applications",
-            Some(&clerk),
-            Some(json!({"input": {"postal-code": "1193653471"}})),
-            &[],
-        )
-        .await;
+    let filed = file_permit(&host, &clerk).await;
     assert_eq!(filed.status, 201, "{}", filed.body);
     let clerk_subject = acting.body["actor"].as_str().unwrap().to_owned();
     assert_eq!(filed.body["filed_by"], clerk_subject.as_str());

@@ -53,7 +53,10 @@ async fn otp_sign_in_end_to_end(db: Database) {
     assert!(!cookie.contains("Secure"), "plain HTTP on loopback: a Secure cookie would not come back: {cookie}");
 
     // The code is stored hashed, never in clear.
-    let challenge = panjereh_host::store::otp::latest(&host.app.db, NID, "sign-in").await.unwrap().unwrap();
+    let challenge = panjereh_host::store::otp::latest(&host.app.db, NID, panjereh_host::auth::otp::Purpose::SIGN_IN)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(challenge.code_hash.len(), 64, "a SHA-256 in hex");
     assert_ne!(challenge.code_hash, code);
 
@@ -173,7 +176,10 @@ async fn reused_and_expired_codes_are_refused(db: Database) {
     // A new code that runs out before it is used.
     assert_eq!(start(&host, NID, MOBILE).await.status, 202);
     let code = host.notifier.last_code(MOBILE).unwrap();
-    let challenge = panjereh_host::store::otp::latest(&host.app.db, NID, "sign-in").await.unwrap().unwrap();
+    let challenge = panjereh_host::store::otp::latest(&host.app.db, NID, panjereh_host::auth::otp::Purpose::SIGN_IN)
+        .await
+        .unwrap()
+        .unwrap();
     panjereh_host::store::otp::set_expiry(&host.app.db, &challenge.id, panjereh_host::store::now_ms() - 1)
         .await
         .unwrap();
@@ -201,7 +207,10 @@ async fn five_wrong_codes_kill_the_challenge(db: Database) {
     }
     // Even the right code is refused now, with the same answer.
     assert_invalid(&verify(&host, NID, &code).await, "the right code of a locked challenge");
-    let challenge = panjereh_host::store::otp::latest(&host.app.db, NID, "sign-in").await.unwrap().unwrap();
+    let challenge = panjereh_host::store::otp::latest(&host.app.db, NID, panjereh_host::auth::otp::Purpose::SIGN_IN)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(challenge.attempts, 5, "every wrong code was counted");
     // A new code works.
     host.sign_in(NID, MOBILE).await;

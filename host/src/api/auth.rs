@@ -236,7 +236,7 @@ pub async fn check_code(
     national_id: Option<&str>,
     code: Option<&str>,
 ) -> Result<Issued, Problem> {
-    let citizen = verify_code(app, client, national_id, code, &Purpose::SignIn).await?.citizen;
+    let citizen = verify_code(app, client, national_id, code, Purpose::SIGN_IN).await?.citizen;
     Ok(session::issue(&app.db, &app.config.auth, &citizen, Assurance::Substantial, Source::Otp).await?)
 }
 
@@ -247,7 +247,7 @@ pub async fn verify_code(
     client: std::net::IpAddr,
     national_id: Option<&str>,
     code: Option<&str>,
-    purpose: &Purpose,
+    purpose: &str,
 ) -> Result<Verified, Problem> {
     app.otp.admit(&app.db, client).await.map_err(|e| otp_problem(e, client))?;
     let mut errors = Vec::new();
@@ -257,7 +257,7 @@ pub async fn verify_code(
     let (Some(national_id), Some(code)) = (national_id, code) else {
         return Err(Problem::invalid_input(errors));
     };
-    app.otp.verify(&app.db, &national_id, &code, &purpose.key()).await.map_err(|e| otp_problem(e, client))
+    app.otp.verify(&app.db, &national_id, &code, purpose).await.map_err(|e| otp_problem(e, client))
 }
 
 /// Revokes the session: its token and cookie stop working at once.

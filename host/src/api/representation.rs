@@ -315,6 +315,15 @@ pub struct ConsentRequest {
     pub services: Option<Vec<String>>,
 }
 
+/// Whether `name` is an agency (`traffic-police`) or an agency's service
+/// (`isfahan-municipality/tree-pruning`) the window serves.
+fn names_a_service(app: &App, name: &str) -> bool {
+    match name.split_once('/') {
+        Some((agency, service)) => crate::window::call::find_any(&app.registry, agency, service).is_ok(),
+        None => app.registry.get(name).is_some(),
+    }
+}
+
 /// The most services one consent at a counter may cover.
 pub const MAX_CONSENT_SERVICES: usize = 20;
 
@@ -336,10 +345,7 @@ fn consent_services(app: &App, asked: Option<&[String]>) -> Result<Vec<String>, 
     }
     let mut services = Vec::with_capacity(asked.len());
     for name in asked {
-        let known = name
-            .split_once('/')
-            .is_some_and(|(agency, service)| crate::window::call::find_any(&app.registry, agency, service).is_ok());
-        if !known {
+        if !name.contains('/') || !names_a_service(app, name) {
             return Err(invalid("این خدمت در پنجره نیست", &format!("{name:.80} is not a service of the window")));
         }
         if !services.contains(name) {
@@ -406,9 +412,8 @@ async fn counter_verify(
     ApiJson(body): ApiJson<ConsentVerify>,
 ) -> Result<Json<RepresentationView>, Problem> {
     let clerk = clerk_of(&app, &citizen).await?;
-    // Only the purpose's key matters here: the stored challenge holds the services.
-    let purpose =
-        Purpose::Consent { clerk_session: citizen.session_id.clone(), office: String::new(), services: vec![] };
+    // The stored challenge holds the services the citizen was told of.
+    let purpose = Purpose::consent_key(&citizen.session_id);
     let verified =
         super::auth::verify_code(&app, client, body.national_id.as_deref(), body.code.as_deref(), &purpose).await?;
     let (present, services) = (verified.citizen, verified.services.unwrap_or_default());
@@ -724,12 +729,7 @@ pub async fn give_mandate(app: &App, citizen: &Citizen, body: MandateRequest) ->
         }
         Some(names) => {
             for name in &names {
-                let (agency, service) = name.split_once('/').map_or((name.as_str(), None), |(a, s)| (a, Some(s)));
-                let known = app
-                    .registry
-                    .get(agency)
-                    .is_some_and(|slot| service.is_none_or(|s| slot.adapter.agency.services.iter().any(|d| d.id == s)));
-                if !known {
+                if !names_a_service(app, name) {
                     return Err(field(
                         "services",
                         &format!("«{name}» در فهرست خدمات نیست"),

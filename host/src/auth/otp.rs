@@ -83,11 +83,19 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// The stored purpose of a sign-in code.
+    pub const SIGN_IN: &str = "sign-in";
+
+    /// The stored purpose of a consent to the clerk's session `clerk_session`.
+    pub fn consent_key(clerk_session: &str) -> String {
+        format!("counter:{clerk_session}")
+    }
+
     /// The challenge's stored purpose.
     pub fn key(&self) -> String {
         match self {
-            Purpose::SignIn => "sign-in".to_owned(),
-            Purpose::Consent { clerk_session, .. } => format!("counter:{clerk_session}"),
+            Purpose::SignIn => Purpose::SIGN_IN.to_owned(),
+            Purpose::Consent { clerk_session, .. } => Purpose::consent_key(clerk_session),
         }
     }
 

@@ -155,7 +155,7 @@ pub async fn complete(
     .await?;
     insert_event(&mut tx, id, event).await?;
     if let Some(job) = then {
-        super::jobs::enqueue_in(&mut *tx, job, event.at_ms).await?;
+        super::jobs::enqueue_in(&mut tx, job, event.at_ms).await?;
     }
     tx.commit().await
 }

@@ -54,7 +54,7 @@ pub async fn enqueue(
 ) -> sqlx::Result<bool> {
     let job = NewJob { kind, payload: payload.clone(), due_ms, dedupe: dedupe.map(str::to_owned) };
     let mut conn = db.writer().acquire().await?;
-    enqueue_in(&mut *conn, &job, now_ms).await
+    enqueue_in(&mut conn, &job, now_ms).await
 }
 
 /// A job to queue in the same transaction as the writes it follows from.
