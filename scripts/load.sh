@@ -16,8 +16,10 @@
 #   cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies -p axum-baseline
 # DURATION (seconds per run, default 10), CONNECTIONS (default 16), PORT (default 18080).
 # PROFILE=1 also records the host with perf (apt-get install linux-perf) during the signed-in
-# bills run on the first database: target/profile/perf.data, the flame graph
-# target/profile/flamegraph.svg, and the split of its samples on stderr.
+# bills run on the first database (PROFILE=police, or any part of another row's name, for
+# that row): target/profile/perf.data, the flame graph target/profile/flamegraph.svg, and
+# the split of its samples on stderr. The last column (SQLite) is how many durable writes
+# shared each commit during the run (the host's group commit, `/metrics`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/panjereh}
@@ -98,6 +100,11 @@ LUA
 grep -v authorization "$WORK/post.lua" > "$WORK/anonymous.lua"
 
 BASE=
+# The host's group-commit counters (SQLite): commits, then the writes they held.
+group_commits() {
+  curl -s "127.0.0.1:$PORT/metrics" | awk '$1 == "panjereh_db_group_commits_total" {c = $2}
+    $1 == "panjereh_db_group_writes_total" {w = $2} END {print c + 0, w + 0}'
+}
 run() { # name, path, [body], [origin]
   local body=${3:-} origin=${4:-http://127.0.0.1:$PORT} script=$WORK/post.lua
   [ -n "${ANONYMOUS:-}" ] && script=$WORK/anonymous.lua
@@ -109,8 +116,11 @@ run() { # name, path, [body], [origin]
     [[ $status == 2* ]] || { echo "$1: $status $(cat "$WORK/first.json")" >&2; exit 1; }
   fi
   local out rps p50 p99 errors
-  local perf=
-  if [ -n "${PROFILE:-}" ] && [ "$1" = "inquiry in the adapter (bills)" ] && [ ! -e target/profile/perf.data ]; then
+  local perf= profiled="inquiry in the adapter (bills)"
+  [[ ${PROFILE:-1} =~ ^(1|yes)$ ]] || profiled=$PROFILE
+  local before
+  before=$(group_commits)
+  if [ -n "${PROFILE:-}" ] && [[ $1 == *"$profiled"* ]] && [ ! -e target/profile/perf.data ]; then
     mkdir -p target/profile
     perf record -F 499 -g -p "$HOST" -o target/profile/perf.data -- sleep "$DURATION" 2>/dev/null &
     perf=$!
@@ -126,8 +136,13 @@ run() { # name, path, [body], [origin]
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   BASE=${BASE:-$rps}
-  printf '| %-34s | %10s | %5.3f | %8s | %8s | %6s |\n' "$1" "$rps" \
-    "$(awk -v a="$rps" -v b="$BASE" 'BEGIN {print a / b}')" "$p50" "$p99" "${errors:-0}"
+  # On SQLite, the durable writes that shared each commit during the run.
+  local shared
+  shared=$(awk -v a="$before" -v b="$(group_commits)" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); c = y[1] - x[1];
+    if (c > 0) printf "%.1f", (y[2] - x[2]) / c; else printf "-" }')
+  printf '| %-34s | %10s | %5.3f | %8s | %8s | %6s | %13s |\n' "$1" "$rps" \
+    "$(awk -v a="$rps" -v b="$BASE" 'BEGIN {print a / b}')" "$p50" "$p99" "${errors:-0}" "$shared"
   if [ -n "$errors" ]; then # what the host said about the failures
     sed 's/\x1b\[[0-9;]*m//g' "$WORK/host.log" | grep -a 'WARN\|ERROR' | grep -av 'one-time\|on_failure' \
       | cut -c1-300 | tail -5 >&2
@@ -136,8 +151,8 @@ run() { # name, path, [body], [origin]
 
 echo
 echo "database: ${DB%%:*}, $CONNECTIONS connections, ${DURATION}s per run, $(nproc) cores shared with wrk"
-echo "| request                            |      req/s | ratio |      p50 |      p99 | non-2xx |"
-echo "|------------------------------------|-----------:|------:|---------:|---------:|--------:|"
+echo "| request                            |      req/s | ratio |      p50 |      p99 | non-2xx | writes/commit |"
+echo "|------------------------------------|-----------:|------:|---------:|---------:|--------:|--------------:|"
 run "GET /healthz" /healthz
 run "raw axum hello (axum-baseline)" / "" "http://127.0.0.1:$((PORT + 1))"
 ANONYMOUS=1 run "inquiry in the adapter, anonymous" /api/v1/services/utility-bills/bill-details/inquiries \

@@ -111,34 +111,47 @@ impl Audit {
 async fn writer(db: Db, key: Option<Arc<CheckpointKey>>, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
-        let mut result = append(&db, key.as_deref(), &batch).await;
+        let (entries, waiting): (Vec<Entry>, Vec<_>) = batch.drain(..).map(|p| (p.entry, p.done)).unzip();
+        let entries = Arc::new(entries);
+        let mut result = append(&db, key.clone(), entries.clone()).await;
         if result.is_err() {
             // One retry after a pause covers a transient lock or connection error.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            result = append(&db, key.as_deref(), &batch).await;
+            result = append(&db, key.clone(), entries.clone()).await;
         }
         if let Err(error) = &result {
-            tracing::error!(%error, entries = batch.len(), "failed to append to the audit log");
+            tracing::error!(%error, entries = entries.len(), "failed to append to the audit log");
         }
-        for pending in batch.drain(..) {
-            let _ = pending.done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
+        for done in waiting {
+            let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
         }
     }
 }
 
-/// Appends a batch in one transaction; its last entry carries the seal, so every state of
-/// the log another reader can see ends with a sealed entry.
 /// Entries per `INSERT` statement: 9 parameters each, well under SQLite's and
 /// PostgreSQL's limits.
 const ROWS_PER_INSERT: usize = 64;
 
-async fn append(db: &Db, key: Option<&CheckpointKey>, batch: &[Pending]) -> anyhow::Result<()> {
-    let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(&mut *tx).await?;
+/// Appends a batch in one transaction (on SQLite, group-committed with other durable
+/// writes; see [`Db::write`]); its last entry carries the seal, so every state of the log
+/// another reader can see ends with a sealed entry.
+async fn append(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Arc<Vec<Entry>>) -> anyhow::Result<()> {
+    let backend = db.backend();
+    db.write(move |conn| Box::pin(async move { append_on(conn, backend, key.as_deref(), &batch).await })).await?;
+    Ok(())
+}
+
+async fn append_on(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    key: Option<&CheckpointKey>,
+    batch: &[Entry],
+) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(&mut *conn).await?;
     }
     let last =
-        sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+        sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
     let (mut seq, mut prev) = match last {
         Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?),
         None => (0, GENESIS.to_owned()),
@@ -147,9 +160,8 @@ async fn append(db: &Db, key: Option<&CheckpointKey>, batch: &[Pending]) -> anyh
     // Each row's hash chains on the previous one's; the rows then go in as few statements
     // as the databases' parameter limits allow (one round trip per chunk, not per entry).
     let mut rows = Vec::with_capacity(batch.len());
-    for (i, pending) in batch.iter().enumerate() {
+    for (i, e) in batch.iter().enumerate() {
         seq += 1;
-        let e = &pending.entry;
         let data = e.data.to_string();
         let hash = entry_hash(&prev, seq, at, &e.kind, &e.actor, &e.subject, &data);
         let seal = key.filter(|_| i + 1 == batch.len()).map(|key| key.seal(seq, &hash, at));
@@ -171,9 +183,8 @@ async fn append(db: &Db, key: Option<&CheckpointKey>, batch: &[Pending]) -> anyh
             query = query.bind(*seq).bind(at).bind(&e.kind).bind(&e.actor).bind(&e.subject);
             query = query.bind(data).bind(prev).bind(hash).bind(seal.clone());
         }
-        query.execute(&mut *tx).await?;
+        query.execute(&mut *conn).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -58,9 +58,14 @@ pub fn record_call<T, E>(
 }
 
 /// Renders the exposition text, refreshing the gauges that describe this replica.
-pub fn render(registry: &Registry, runtime: &Runtime) -> String {
+pub fn render(registry: &Registry, runtime: &Runtime, db: &crate::store::Db) -> String {
     let handle = handle();
     metrics::counter!("panjereh_catalogue_builds_total").absolute(registry.catalogue_builds());
+    // On SQLite: the group commits of durable writes, and the writes they held.
+    if let Some((commits, writes)) = db.group_commits() {
+        metrics::counter!("panjereh_db_group_commits_total").absolute(commits);
+        metrics::counter!("panjereh_db_group_writes_total").absolute(writes);
+    }
     let in_use = runtime.instances_in_use();
     metrics::gauge!("panjereh_instances_in_use").set(in_use as f64);
     let pools = runtime.pools();

@@ -14,6 +14,10 @@
 //! polling SQLite's lock with growing sleeps (the busy handler), which gave writes under
 //! load a tail of hundreds of milliseconds; readers use the other pool, concurrently with
 //! the writer thanks to WAL. On PostgreSQL both are the same pool.
+//!
+//! The writes a request must see durable before it is answered (data-usage entries, an
+//! application's rows, an adapter's `kv`, the evidence log) go through [`Db::write`], which
+//! on SQLite commits concurrent requests' writes together: one fsync for all of them.
 
 pub mod kv;
 
@@ -25,8 +29,9 @@ pub mod operators;
 pub mod packages;
 
 use anyhow::Context as _;
+use futures::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +46,8 @@ pub struct Db {
     pool: AnyPool,
     writer: AnyPool,
     backend: Backend,
+    /// On SQLite, the task that commits concurrent [`Db::write`]s together.
+    group: Option<group::Committer>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -72,6 +79,9 @@ impl Db {
                     AnyPoolOptions::new()
                         .max_connections(connections)
                         .acquire_timeout(Duration::from_secs(10))
+                        // A file on this machine does not go stale the way a server
+                        // connection does: no ping (one more thread hand-off) per acquire.
+                        .test_before_acquire(false)
                         .after_connect(|conn, _| {
                             Box::pin(async move {
                                 // WAL for concurrent readers; FULL so an acknowledged write
@@ -106,7 +116,8 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&writer).await.context("failed to apply database migrations")?;
-        Ok(Db { pool, writer, backend })
+        let group = (backend == Backend::Sqlite).then(|| group::Committer::start(writer.clone()));
+        Ok(Db { pool, writer, backend, group })
     }
 
     /// The pool for reads.
@@ -140,6 +151,33 @@ impl Db {
             Backend::Postgres => self.writer.begin().await,
         }
     }
+
+    /// Runs `work` in a write transaction and answers once it has committed: the writes
+    /// that must be durable before an answer. On SQLite, the work of concurrent callers
+    /// shares one transaction and one fsync (see [`group`]), each in its own savepoint, so
+    /// work that fails is undone alone. `work` only runs statements on the connection it
+    /// is given: it must not wait on anything else, the others in its group wait on it.
+    pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+    {
+        match &self.group {
+            Some(committer) => committer.write(Box::new(work)).await,
+            None => {
+                let mut tx = self.begin_write().await?;
+                let value = work(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// On SQLite, how many group transactions [`Db::write`] has committed, and how many
+    /// writes they held (their ratio is the writes a fsync served); `None` on PostgreSQL.
+    pub fn group_commits(&self) -> Option<(u64, u64)> {
+        self.group.as_ref().map(group::Committer::counts)
+    }
 }
 
 /// Milliseconds since the Unix epoch, the time format of every table.
@@ -152,6 +190,7 @@ pub mod callback_receipts;
 pub mod citizens;
 pub mod counter;
 pub mod data_usage;
+mod group;
 pub mod jobs;
 pub mod mandates;
 pub mod messages;

@@ -1,6 +1,6 @@
-//! A `kill -9` right after a 201 loses nothing: the real `panjereh` binary files an
-//! application, is killed with SIGKILL at once, restarts on the same SQLite file and
-//! still finds the application.
+//! A `kill -9` right after a 201 loses nothing: the real `panjereh` binary files
+//! applications, is killed with SIGKILL at once, restarts on the same SQLite file and
+//! still finds each application, its data-usage entry and its evidence.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -59,10 +59,6 @@ struct Server {
 const DEVELOPMENT: &str = "[auth]\notp = \"development\"\n";
 
 impl Server {
-    fn start(dir: &Path) -> Server {
-        Server::start_with(dir, DEVELOPMENT)
-    }
-
     /// A host with `config` as its configuration file.
     fn start_with(dir: &Path, config: &str) -> Server {
         std::fs::write(dir.join("panjereh.toml"), config).unwrap();
@@ -192,21 +188,26 @@ async fn file_and_kill(
     (status, body)
 }
 
-#[tokio::test]
+/// The crash tests' configuration with the test office granted the national ID, so that a
+/// filing writes a data-usage entry before its call.
+const WITH_NATIONAL_ID: &str =
+    concat!("[auth]\notp = \"development\"\n", "[adapters.applicant.grant]\nidentity = [\"national-id\"]\n");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_application_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("plugins")).unwrap();
     APPLICANT.install(&dir.path().join("plugins"));
     let client = reqwest::Client::new();
 
-    let mut server = Server::start(dir.path());
+    let mut server = Server::start_with(dir.path(), WITH_NATIONAL_ID);
     let token = sign_in(&mut server, &client).await;
 
     let (status, body) = file_and_kill(server, &client, &token, "CASE-KILL").await;
     assert_eq!(status, 201, "{body} (a 404 here means a stale binary: run `cargo build -p panjereh-host`)");
     let code = body["tracking_code"].as_str().unwrap().to_owned();
 
-    let server = Server::start(dir.path());
+    let server = Server::start_with(dir.path(), WITH_NATIONAL_ID);
     let found =
         client.get(server.url(&format!("/api/v1/applications/{code}"))).bearer_auth(&token).send().await.unwrap();
     assert_eq!(found.status(), 200);
@@ -214,7 +215,54 @@ async fn an_acknowledged_application_survives_kill_9() {
     assert_eq!(found["tracking_code"], code.as_str());
     assert_eq!(found["agency_reference"], "CASE-KILL");
     assert_eq!(found["history"].as_array().unwrap().len(), 1);
+
+    // Filings at once share their commits (group commit); every one answered 201 is
+    // there after kill -9, with its data-usage entry and its evidence.
+    let filings: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, token, url) =
+                (client.clone(), token.clone(), server.url("/api/v1/services/test-office/permit/applications"));
+            tokio::spawn(async move {
+                let filed = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"input": {"postal-code": "1193653471", "reference": format!("CASE-{i}")}}))
+                    .send()
+                    .await
+                    .unwrap();
+                (filed.status().as_u16(), filed.json::<serde_json::Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut filed = Vec::new();
+    for filing in filings {
+        filed.push(filing.await.unwrap());
+    }
     server.kill();
+    let mut codes = Vec::new();
+    for (status, body) in &filed {
+        assert_eq!(*status, 201, "{body}");
+        codes.push(body["tracking_code"].as_str().unwrap().to_owned());
+    }
+
+    let server = Server::start_with(dir.path(), WITH_NATIONAL_ID);
+    for code in &codes {
+        let found =
+            client.get(server.url(&format!("/api/v1/applications/{code}"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(found.status(), 200, "{code} was answered 201 before the kill");
+    }
+    let usage: serde_json::Value =
+        client.get(server.url("/api/v1/me/data-usage")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(usage["count"], 9, "one hand-over of the national ID per filing: {usage}");
+    server.kill();
+    let db = panjereh_host::store::Db::connect(&format!("sqlite://{}", dir.path().join("panjereh.db").display()))
+        .await
+        .unwrap();
+    let evidence: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'call.submit'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(evidence, 9, "one evidence entry per filing");
 }
 
 /// A job queued before `kill -9` runs after the restart: the host follows an application

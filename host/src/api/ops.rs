@@ -99,7 +99,10 @@ async fn readyz(State(app): State<Arc<App>>, operator: Option<OperatorAuth>) -> 
     responses((status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4")),
 )]
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&app.registry, &app.runtime))
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(&app.registry, &app.runtime, &app.db),
+    )
 }
 
 /// This description: OpenAPI 3.1, generated from the handlers.

@@ -103,71 +103,91 @@ pub enum Reservation {
     Conflict,
 }
 
-/// Inserts `application` as pending.
+/// Inserts `application` as pending, durably.
 pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Reservation> {
-    let a = application;
-    let outcome = sqlx::query(&format!(
-        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    ))
-    .bind(&a.id)
-    .bind(&a.tracking_code)
-    .bind(&a.citizen_id)
-    .bind(&a.agency)
-    .bind(&a.service)
-    .bind(&a.adapter_id)
-    .bind(&a.adapter_version)
-    .bind(&a.agency_reference)
-    .bind(&a.status)
-    .bind(&a.idempotency_key)
-    .bind(&a.request_hash)
-    .bind(a.created_ms)
-    .bind(a.updated_ms)
-    .bind(&a.actor_id)
-    .bind(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into()))
-    .execute(db.writer())
-    .await;
-    match outcome {
+    let a = application.clone();
+    let inserted = db
+        .write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(&format!(
+                    "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                ))
+                .bind(&a.id)
+                .bind(&a.tracking_code)
+                .bind(&a.citizen_id)
+                .bind(&a.agency)
+                .bind(&a.service)
+                .bind(&a.adapter_id)
+                .bind(&a.adapter_version)
+                .bind(&a.agency_reference)
+                .bind(&a.status)
+                .bind(&a.idempotency_key)
+                .bind(&a.request_hash)
+                .bind(a.created_ms)
+                .bind(a.updated_ms)
+                .bind(&a.actor_id)
+                .bind(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into()))
+                .execute(conn)
+                .await
+            })
+        })
+        .await;
+    match inserted {
         Ok(_) => Ok(Reservation::Reserved),
         Err(e) if is_unique_violation(&e) => Ok(Reservation::Conflict),
         Err(e) => Err(e),
     }
 }
 
-/// Stores the agency's receipt on a pending application and its first event, atomically.
+/// Stores the agency's receipt on a pending application, its first event and the job
+/// that follows it, atomically and durably.
 pub async fn complete(
     db: &Db,
     id: &str,
     agency_reference: &str,
     event: &EventRow,
     bills: &[StoredBill],
-    then: Option<&super::jobs::NewJob<'_>>,
+    then: Option<&super::jobs::NewJob<'static>>,
 ) -> sqlx::Result<()> {
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4, bills = $5 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(agency_reference)
-    .bind(&event.status)
-    .bind(event.at_ms)
-    .bind(serde_json::to_string(bills).unwrap_or_else(|_| "[]".into()))
-    .execute(&mut *tx)
-    .await?;
-    insert_event(&mut tx, id, event).await?;
-    if let Some(job) = then {
-        super::jobs::enqueue_in(&mut tx, job, event.at_ms).await?;
-    }
-    tx.commit().await
+    let (id, agency_reference, event, then) =
+        (id.to_owned(), agency_reference.to_owned(), event.clone(), then.cloned());
+    let bills = serde_json::to_string(bills).unwrap_or_else(|_| "[]".into());
+    db.write(move |conn| {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4, bills = $5 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(&agency_reference)
+            .bind(&event.status)
+            .bind(event.at_ms)
+            .bind(&bills)
+            .execute(&mut *conn)
+            .await?;
+            insert_event(conn, &id, &event).await?;
+            if let Some(job) = &then {
+                super::jobs::enqueue_in(conn, job, event.at_ms).await?;
+            }
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Removes a pending reservation (the agency refused the application).
 pub async fn discard(db: &Db, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM applications WHERE id = $1 AND status = $2")
-        .bind(id)
-        .bind(PENDING)
-        .execute(db.writer())
-        .await?;
-    Ok(())
+    let id = id.to_owned();
+    db.write(move |conn| {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM applications WHERE id = $1 AND status = $2")
+                .bind(&id)
+                .bind(PENDING)
+                .execute(conn)
+                .await
+                .map(drop)
+        })
+    })
+    .await
 }
 
 /// Records a status change and makes it the application's current status, atomically.
@@ -179,11 +199,11 @@ pub async fn append_event(db: &Db, id: &str, event: &EventRow) -> sqlx::Result<(
         .bind(event.at_ms)
         .execute(&mut *tx)
         .await?;
-    insert_event(&mut tx, id, event).await?;
+    insert_event(&mut *tx, id, event).await?;
     tx.commit().await
 }
 
-async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str, event: &EventRow) -> sqlx::Result<()> {
+async fn insert_event(conn: &mut sqlx::AnyConnection, id: &str, event: &EventRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO application_events (application_id, status, message_fa, message_en, actor, at_ms)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -194,7 +214,7 @@ async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str, event
     .bind(&event.message_en)
     .bind(&event.actor)
     .bind(event.at_ms)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -23,30 +23,35 @@ pub struct Usage {
     pub actor_id: Option<String>,
 }
 
-/// Records hand-overs, all or none.
+/// Records hand-overs, all or none, durably (group-committed with concurrent writes).
 pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let mut tx = db.begin_write().await?;
-    for e in entries {
-        sqlx::query(
-            "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&e.citizen_id)
-        .bind(&e.adapter_id)
-        .bind(&e.agency)
-        .bind(&e.service)
-        .bind(e.attribute.as_str())
-        .bind(e.purpose.as_str())
-        .bind(&e.request_id)
-        .bind(e.at_ms)
-        .bind(&e.actor_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
+    let entries = entries.to_vec();
+    db.write(move |conn| {
+        Box::pin(async move {
+            for e in &entries {
+                sqlx::query(
+                    "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&e.citizen_id)
+                .bind(&e.adapter_id)
+                .bind(&e.agency)
+                .bind(&e.service)
+                .bind(e.attribute.as_str())
+                .bind(e.purpose.as_str())
+                .bind(&e.request_id)
+                .bind(e.at_ms)
+                .bind(&e.actor_id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// A column holding a wire name (`crate::names`).

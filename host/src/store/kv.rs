@@ -25,15 +25,15 @@ pub enum KvStoreError {
 pub type Result<T, E = KvStoreError> = std::result::Result<T, E>;
 
 /// Locks the adapter's usage row (creating it) and returns the bytes in use.
-async fn lock_usage(tx: &mut sqlx::Transaction<'_, sqlx::Any>, adapter: &str) -> Result<i64> {
+async fn lock_usage(conn: &mut sqlx::AnyConnection, adapter: &str) -> sqlx::Result<i64> {
     let row = sqlx::query(
         "INSERT INTO kv_usage (adapter, bytes) VALUES ($1, 0) \
          ON CONFLICT (adapter) DO UPDATE SET bytes = kv_usage.bytes RETURNING bytes",
     )
     .bind(adapter)
-    .fetch_one(&mut **tx)
+    .fetch_one(conn)
     .await?;
-    Ok(row.try_get::<i64, _>(0)?)
+    row.try_get::<i64, _>(0)
 }
 
 /// The value of `key`, if set.
@@ -46,62 +46,74 @@ pub async fn get(db: &Db, adapter: &str, key: &str) -> Result<Option<Vec<u8>>> {
     Ok(row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()?)
 }
 
-/// Creates or replaces `key`, unless that would take the adapter past `quota` bytes.
-/// A write that does not grow the adapter's usage is always allowed, so an adapter over a
-/// lowered quota can still shrink its data.
+/// Creates or replaces `key`, unless that would take the adapter past `quota` bytes;
+/// durable when it returns. A write that does not grow the adapter's usage is always
+/// allowed, so an adapter over a lowered quota can still shrink its data.
 pub async fn set(db: &Db, adapter: &str, key: &str, value: &[u8], quota: u64) -> Result<()> {
+    let (adapter, key, value) = (adapter.to_owned(), key.to_owned(), value.to_vec());
     let size = (key.len() + value.len()) as i64;
-    let mut tx = db.begin_write().await?;
-    let used = lock_usage(&mut tx, adapter).await?;
-    let old = sqlx::query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
-        .bind(adapter)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()?
-        .unwrap_or(0);
-    let next = used - old + size;
-    if next > used && next as u64 > quota {
-        tx.rollback().await?;
-        return Err(KvStoreError::Quota { quota, needed: next as u64 });
-    }
-    sqlx::query(
-        "INSERT INTO kv_entries (adapter, key, value, bytes, updated_ms) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (adapter, key) DO UPDATE \
-         SET value = excluded.value, bytes = excluded.bytes, updated_ms = excluded.updated_ms",
-    )
-    .bind(adapter)
-    .bind(key)
-    .bind(value)
-    .bind(size)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1").bind(adapter).bind(next).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(())
+    db.write(move |conn| {
+        Box::pin(async move {
+            let used = lock_usage(conn, &adapter).await?;
+            let old = sqlx::query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
+                .bind(&adapter)
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?
+                .unwrap_or(0);
+            let next = used - old + size;
+            if next > used && next as u64 > quota {
+                return Ok(Err(KvStoreError::Quota { quota, needed: next as u64 }));
+            }
+            sqlx::query(
+                "INSERT INTO kv_entries (adapter, key, value, bytes, updated_ms) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (adapter, key) DO UPDATE \
+                 SET value = excluded.value, bytes = excluded.bytes, updated_ms = excluded.updated_ms",
+            )
+            .bind(&adapter)
+            .bind(&key)
+            .bind(&value)
+            .bind(size)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1")
+                .bind(&adapter)
+                .bind(next)
+                .execute(conn)
+                .await?;
+            Ok(Ok(()))
+        })
+    })
+    .await?
 }
 
-/// Removes `key`; a missing key is not an error.
+/// Removes `key`, durably; a missing key is not an error.
 pub async fn delete(db: &Db, adapter: &str, key: &str) -> Result<()> {
-    let mut tx = db.begin_write().await?;
-    lock_usage(&mut tx, adapter).await?;
-    let removed = sqlx::query("DELETE FROM kv_entries WHERE adapter = $1 AND key = $2 RETURNING bytes")
-        .bind(adapter)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()?;
-    if let Some(bytes) = removed {
-        sqlx::query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1")
-            .bind(adapter)
-            .bind(bytes)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    let (adapter, key) = (adapter.to_owned(), key.to_owned());
+    db.write(move |conn| {
+        Box::pin(async move {
+            lock_usage(conn, &adapter).await?;
+            let removed = sqlx::query("DELETE FROM kv_entries WHERE adapter = $1 AND key = $2 RETURNING bytes")
+                .bind(&adapter)
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?;
+            if let Some(bytes) = removed {
+                sqlx::query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1")
+                    .bind(&adapter)
+                    .bind(bytes)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
+        })
+    })
+    .await?;
     Ok(())
 }
 
