@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Redirect, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use serde_json::{Value, json};
 
 use crate::harness::{FETCHER, Host, KEEPER, KEEPER_TWO, READER};
@@ -29,6 +31,8 @@ const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 struct Backend {
     addr: SocketAddr,
     hits: Arc<Mutex<Vec<String>>>,
+    /// Connections accepted.
+    connections: Arc<AtomicUsize>,
 }
 
 impl Backend {
@@ -84,8 +88,17 @@ impl Backend {
                     next.run(request).await
                 }
             }));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
+        let listener = listener.tap_io(move |_| {
+            accepted.fetch_add(1, Ordering::SeqCst);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Backend { addr, hits }
+        Backend { addr, hits, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     fn url(&self, path: &str) -> String {
@@ -214,6 +227,31 @@ async fn a_granted_back_end_answers_by_address_and_by_name() {
     ] {
         assert!(metrics.contains(series), "{series} missing:\n{metrics}");
     }
+}
+
+/// An adapter's requests to one back-end go over one kept connection, for the same name
+/// and checked address only; a connection whose answer was a redirect is not kept.
+#[tokio::test]
+async fn an_adapter_reuses_its_connection_to_a_back_end() {
+    let backend = Backend::start().await;
+    let port = backend.port();
+    let hosts = vec![format!("127.0.0.1:{port}"), format!("agency.test:{port}")];
+    let host = fetcher_host(&hosts, &hosts, "", &[("agency.test", LOCAL)]).await;
+    let egress = || host.app.registry.get("fetcher").unwrap().adapter.capabilities().egress.idle_connections();
+
+    for _ in 0..3 {
+        assert_eq!(fetch(&host, &backend.url("/ok")).await["body"], "hello from the agency");
+    }
+    assert_eq!(backend.connections(), 1, "three calls, one connection");
+    assert_eq!(egress(), 1);
+    // The same address by a name is another route: a connection of its own.
+    assert_eq!(fetch(&host, &format!("http://agency.test:{port}/ok")).await["outcome"], "ok");
+    assert_eq!((backend.connections(), egress()), (2, 2));
+    // A redirect's answer is not read to its end: that connection is dropped, and the hop
+    // after it opens another, kept in its place.
+    assert_eq!(fetch(&host, &backend.url("/redirect/same")).await["body"], "hello from the agency");
+    assert_eq!(backend.hits().len(), 6);
+    assert_eq!((backend.connections(), egress()), (3, 2));
 }
 
 #[tokio::test]

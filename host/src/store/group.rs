@@ -35,6 +35,9 @@ pub(super) type Work<T> = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFu
 trait Unit: Send {
     /// Runs the work; the result is kept until the transaction's fate is known.
     fn run<'c>(self: Box<Self>, conn: &'c mut AnyConnection) -> BoxFuture<'c, Ran>;
+
+    /// Answers the caller without running: the transaction failed before reaching it.
+    fn refuse(self: Box<Self>, why: &str);
 }
 
 /// What running a unit gave: whether its savepoint stays, and how to answer its caller once
@@ -60,6 +63,10 @@ impl<T: Send + 'static> Unit for Pending<T> {
             });
             Ran { ok, answer }
         })
+    }
+
+    fn refuse(self: Box<Self>, why: &str) {
+        let _ = self.answer.send(Err(not_committed(why)));
     }
 }
 
@@ -95,7 +102,7 @@ impl Committer {
     pub(super) async fn write<T: Send + 'static>(&self, work: Work<T>) -> sqlx::Result<T> {
         let (answer, answered) = oneshot::channel();
         self.tx.send(Box::new(Pending { work, answer })).await.map_err(|_| stopped())?;
-        // The sender is dropped unanswered only if the work panicked or the committer stopped.
+        // Dropped unanswered only if the work panicked, or the committer stopped.
         answered.await.map_err(|_| stopped())?
     }
 }
@@ -125,8 +132,10 @@ async fn run(writer: AnyPool, mut rx: mpsc::Receiver<Box<dyn Unit>>, counts: Arc
         for answer in answers.drain(..) {
             answer(outcome);
         }
-        // Units the failed transaction never reached: their callers are answered "stopped".
-        units.clear();
+        // Units the failed transaction never reached.
+        for unit in units.drain(..) {
+            unit.refuse(outcome.err().unwrap_or("the transaction ended before this write"));
+        }
     }
 }
 

@@ -7,15 +7,20 @@
 //! again. Every request runs under a connect timeout, a total timeout, a response size cap
 //! and a per-adapter limit on concurrent requests, and is logged without body, query or
 //! header values.
+//!
+//! After a complete answer the connection is kept, for a short while, for the same
+//! adapter's next request to the same name and checked address: each adapter has its own
+//! idle connections, and a request uses one only after its own checks.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -70,8 +75,46 @@ pub struct Egress {
     permits: Arc<Semaphore>,
     /// TLS settings, built on the first `https` request.
     tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    /// Connections kept open after a complete exchange, for this adapter's next requests.
+    idle: Mutex<Vec<Kept>>,
     /// Counters for metrics.
     pub stats: EgressStats,
+}
+
+/// Idle connections one adapter keeps, at most.
+const IDLE_MAX: usize = 8;
+/// How long an idle connection is kept: below the usual keep-alive time of servers (60 s
+/// for nginx and hyper), so the host rarely sends on a connection the back-end is closing.
+const IDLE_FOR: Duration = Duration::from_secs(20);
+
+/// Where a connection leads: the scheme, the name it was made for (TLS verified that
+/// name) and the address it was made to, one the grant allowed when it was opened. A kept
+/// connection is used again only for the same scheme and name, and only while that address
+/// is still among the checked answers for the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Route {
+    https: bool,
+    destination: Destination,
+    addr: SocketAddr,
+}
+
+/// An open HTTP/1.1 connection and the task that drives it (aborted with it).
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    _driver: AbortOnDrop,
+}
+
+/// An idle connection and when it was put back.
+struct Kept {
+    route: Route,
+    connection: Connection,
+    since: Instant,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept").field("route", &self.route).field("since", &self.since).finish()
+    }
 }
 
 /// Outbound requests of one adapter, for metrics.
@@ -158,7 +201,38 @@ impl Egress {
     /// An adapter's client for the destinations its `policy` allows.
     pub fn new(policy: EgressPolicy, options: EgressOptions) -> Egress {
         let permits = Arc::new(Semaphore::new(options.max_concurrent.max(1) as usize));
-        Egress { policy, options, permits, tls: OnceLock::new(), stats: EgressStats::default() }
+        Egress { policy, options, permits, tls: OnceLock::new(), idle: Mutex::default(), stats: EgressStats::default() }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|kept| kept.since.elapsed() < IDLE_FOR && !kept.connection.sender.is_closed());
+        idle
+    }
+
+    /// An idle connection for `https` to `destination` at one of `addrs` (just checked).
+    fn take_idle(&self, https: bool, destination: &Destination, addrs: &[SocketAddr]) -> Option<(Route, Connection)> {
+        let mut idle = self.idle();
+        let found = idle.iter().rposition(|kept| {
+            let route = &kept.route;
+            route.https == https && route.destination == *destination && addrs.contains(&route.addr)
+        })?;
+        let kept = idle.swap_remove(found);
+        Some((kept.route, kept.connection))
+    }
+
+    /// Keeps `connection` for the next request to `route`, the oldest one giving way.
+    fn keep(&self, route: Route, connection: Connection) {
+        let mut idle = self.idle();
+        if idle.len() >= IDLE_MAX {
+            idle.remove(0);
+        }
+        idle.push(Kept { route, connection, since: Instant::now() });
+    }
+
+    /// Idle connections kept now.
+    pub fn idle_connections(&self) -> usize {
+        self.idle().len()
     }
 
     /// The TLS settings: the Mozilla roots and the operator's extra roots, HTTP/1.1 only.
@@ -233,15 +307,35 @@ async fn exchange(caps: &Capabilities, request: Request, target: &mut String) ->
         .map_err(|_| SendError::Other("the outbound HTTP client is shutting down".into()))?;
 
     let mut redirects = 0u8;
+    let cap = egress.options.max_response_bytes;
     loop {
         let addrs = resolve_checked(caps, &url, &destination).await?;
-        let stream = connect(&addrs, &destination, egress.options.connect_timeout).await?;
-        let response = if url.scheme() == "https" {
-            let tls = tls_connect(egress, stream, &url, &destination).await?;
-            round_trip(tls, &url, &method, &headers, body.clone(), egress.options.max_response_bytes).await?
-        } else {
-            round_trip(stream, &url, &method, &headers, body.clone(), egress.options.max_response_bytes).await?
+        let https = url.scheme() == "https";
+        // A kept connection first; if it turns out closed before the request went out on
+        // it, a new one (a request that went out is never sent twice).
+        let mut sent = None;
+        if let Some((route, mut connection)) = egress.take_idle(https, &destination, &addrs) {
+            if let Sent::Answered(exchange) =
+                round_trip(&mut connection, &url, &method, &headers, body.clone(), cap).await?
+            {
+                sent = Some((route, connection, exchange));
+            }
+        }
+        let (route, connection, response) = match sent {
+            Some(sent) => sent,
+            None => {
+                let (route, mut connection) = open(egress, &addrs, &destination, &url).await?;
+                match round_trip(&mut connection, &url, &method, &headers, body.clone(), cap).await? {
+                    Sent::Answered(exchange) => (route, connection, exchange),
+                    Sent::Unsent(reason) => return Err(SendError::Connect(reason)),
+                }
+            }
         };
+        // A complete answer leaves the connection ready for the next request; after a
+        // redirect its body was not read, so it is closed.
+        if matches!(response, Exchange::Done(_)) && !connection.sender.is_closed() {
+            egress.keep(route, connection);
+        }
         let (status, location) = match response {
             Exchange::Done(response) => return Ok((response, redirects)),
             Exchange::Redirect { status, location } => (status, location),
@@ -325,13 +419,17 @@ async fn resolve_checked(
     Ok(addrs)
 }
 
-async fn connect(addrs: &[SocketAddr], destination: &Destination, timeout: Duration) -> Result<TcpStream, SendError> {
+async fn connect(
+    addrs: &[SocketAddr],
+    destination: &Destination,
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), SendError> {
     let mut last = String::new();
-    for addr in addrs {
+    for &addr in addrs {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                return Ok(stream);
+                return Ok((stream, addr));
             }
             Ok(Err(error)) => last = error.to_string(),
             Err(_) => last = format!("no connection within {timeout:?}"),
@@ -384,7 +482,7 @@ enum Exchange {
     Redirect { status: u16, location: String },
 }
 
-/// Aborts the connection task when the exchange ends, however it ends.
+/// Aborts the connection task when the connection is dropped, however its exchange ended.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -393,24 +491,54 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn round_trip<S>(
-    stream: S,
+/// Opens a connection to the first of `addrs` that answers (TLS for `https`).
+async fn open(
+    egress: &Egress,
+    addrs: &[SocketAddr],
+    destination: &Destination,
+    url: &url::Url,
+) -> Result<(Route, Connection), SendError> {
+    let (stream, addr) = connect(addrs, destination, egress.options.connect_timeout).await?;
+    let https = url.scheme() == "https";
+    let connection = if https {
+        handshake(tls_connect(egress, stream, url, destination).await?).await?
+    } else {
+        handshake(stream).await?
+    };
+    Ok((Route { https, destination: destination.clone(), addr }, connection))
+}
+
+async fn handshake<S>(stream: S) -> Result<Connection, SendError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .map_err(|e| SendError::Connect(format!("HTTP handshake failed: {e}")))?;
+    let driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
+    Ok(Connection { sender, _driver: driver })
+}
+
+/// How one request on a connection went.
+enum Sent {
+    Answered(Exchange),
+    /// The connection was closed before the request went out on it (why).
+    Unsent(String),
+}
+
+async fn round_trip(
+    connection: &mut Connection,
     url: &url::Url,
     method: &http::Method,
     headers: &HeaderMap,
     body: Bytes,
     cap: u64,
-) -> Result<Exchange, SendError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-        .await
-        .map_err(|e| SendError::Connect(format!("HTTP handshake failed: {e}")))?;
-    let _connection = AbortOnDrop(tokio::spawn(async move {
-        let _ = connection.await;
-    }));
-
+) -> Result<Sent, SendError> {
+    if let Err(error) = connection.sender.ready().await {
+        return Ok(Sent::Unsent(format!("{error}")));
+    }
     let mut path = url.path().to_owned();
     if let Some(query) = url.query() {
         path.push('?');
@@ -428,14 +556,21 @@ where
     let mut request = builder.body(Full::new(body)).map_err(|e| SendError::Invalid(e.to_string()))?;
     request.headers_mut().extend(headers.clone());
 
-    let response = sender.send_request(request).await.map_err(|e| SendError::Connect(format!("{e}")))?;
+    let response = match connection.sender.try_send_request(request).await {
+        Ok(response) => response,
+        Err(mut error) => {
+            let unsent = error.take_message().is_some();
+            let reason = format!("{}", error.into_error());
+            return if unsent { Ok(Sent::Unsent(reason)) } else { Err(SendError::Connect(reason)) };
+        }
+    };
     let status = response.status().as_u16();
     if response.status().is_redirection()
         && let Some(location) = response.headers().get(header::LOCATION)
     {
         let location =
             location.to_str().map_err(|_| SendError::Other("the back-end sent an invalid redirect".into()))?.to_owned();
-        return Ok(Exchange::Redirect { status, location });
+        return Ok(Sent::Answered(Exchange::Redirect { status, location }));
     }
     let declared = response
         .headers()
@@ -464,7 +599,7 @@ where
             body.extend_from_slice(&data);
         }
     }
-    Ok(Exchange::Done(Response { status, headers, body }))
+    Ok(Sent::Answered(Exchange::Done(Response { status, headers, body })))
 }
 
 /// Checks and copies the adapter's headers, dropping those the host manages.
