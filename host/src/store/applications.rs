@@ -199,7 +199,7 @@ pub async fn append_event(db: &Db, id: &str, event: &EventRow) -> sqlx::Result<(
         .bind(event.at_ms)
         .execute(&mut *tx)
         .await?;
-    insert_event(&mut *tx, id, event).await?;
+    insert_event(&mut tx, id, event).await?;
     tx.commit().await
 }
 

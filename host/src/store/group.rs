@@ -40,11 +40,13 @@ trait Unit: Send {
     fn refuse(self: Box<Self>, why: &str);
 }
 
-/// What running a unit gave: whether its savepoint stays, and how to answer its caller once
-/// the transaction has committed (`Ok`) or not (`Err`, why).
+/// Answers a caller once the transaction has committed (`Ok`) or not (`Err`, why).
+type Answer = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
+/// What running a unit gave: whether its savepoint stays, and how to answer its caller.
 struct Ran {
     ok: bool,
-    answer: Box<dyn FnOnce(Result<(), &str>) + Send>,
+    answer: Answer,
 }
 
 struct Pending<T> {
@@ -141,16 +143,12 @@ async fn run(writer: AnyPool, mut rx: mpsc::Receiver<Box<dyn Unit>>, counts: Arc
 
 /// Runs `units` in one transaction, each in a savepoint, and commits. Each unit run leaves
 /// its answer in `answers`; a unit whose work panicked has its savepoint rolled back.
-async fn commit(
-    writer: &AnyPool,
-    units: &mut Vec<Box<dyn Unit>>,
-    answers: &mut Vec<Box<dyn FnOnce(Result<(), &str>) + Send>>,
-) -> sqlx::Result<()> {
+async fn commit(writer: &AnyPool, units: &mut Vec<Box<dyn Unit>>, answers: &mut Vec<Answer>) -> sqlx::Result<()> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     if let [_] = units.as_slice() {
         // Alone in its transaction, a unit needs no savepoint: it commits or rolls back.
         let unit = units.pop().expect("one unit");
-        let ran = AssertUnwindSafe(unit.run(&mut *tx)).catch_unwind().await;
+        let ran = AssertUnwindSafe(unit.run(&mut tx)).catch_unwind().await;
         return match ran {
             Ok(ran) if ran.ok => {
                 answers.push(ran.answer);
@@ -172,7 +170,7 @@ async fn commit(
     for unit in units.drain(..) {
         // SQLite runs every statement of a query's text.
         sqlx::query(&format!("{end}SAVEPOINT unit")).execute(&mut *tx).await?;
-        end = match AssertUnwindSafe(unit.run(&mut *tx)).catch_unwind().await {
+        end = match AssertUnwindSafe(unit.run(&mut tx)).catch_unwind().await {
             Ok(ran) => {
                 let kept = ran.ok;
                 answers.push(ran.answer);

@@ -314,12 +314,11 @@ async fn exchange(caps: &Capabilities, request: Request, target: &mut String) ->
         // A kept connection first; if it turns out closed before the request went out on
         // it, a new one (a request that went out is never sent twice).
         let mut sent = None;
-        if let Some((route, mut connection)) = egress.take_idle(https, &destination, &addrs) {
-            if let Sent::Answered(exchange) =
+        if let Some((route, mut connection)) = egress.take_idle(https, &destination, &addrs)
+            && let Sent::Answered(exchange) =
                 round_trip(&mut connection, &url, &method, &headers, body.clone(), cap).await?
-            {
-                sent = Some((route, connection, exchange));
-            }
+        {
+            sent = Some((route, connection, exchange));
         }
         let (route, connection, response) = match sent {
             Some(sent) => sent,
