@@ -155,8 +155,11 @@ impl Db {
     /// Runs `work` in a write transaction and answers once it has committed: the writes
     /// that must be durable before an answer. On SQLite, the work of concurrent callers
     /// shares one transaction and one fsync (see [`group`]), each in its own savepoint, so
-    /// work that fails is undone alone. `work` only runs statements on the connection it
-    /// is given: it must not wait on anything else, the others in its group wait on it.
+    /// work whose statement fails is undone alone. `work` only runs statements on the
+    /// connection it is given: it must not wait on anything else, the others in its group
+    /// wait on it (a `Db::write` inside it is refused). A caller that stops waiting does
+    /// not stop its work on SQLite: queued, it commits with its group (on PostgreSQL, the
+    /// dropped transaction rolls back).
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,

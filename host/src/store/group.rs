@@ -102,6 +102,9 @@ impl Committer {
 
     /// Runs `work` in the next transaction and answers once it has committed.
     pub(super) async fn write<T: Send + 'static>(&self, work: Work<T>) -> sqlx::Result<T> {
+        if IN_GROUP.try_with(|_| ()).is_ok() {
+            return Err(not_committed("a group commit's work may not queue writes of its own"));
+        }
         let (answer, answered) = oneshot::channel();
         self.tx.send(Box::new(Pending { work, answer })).await.map_err(|_| stopped())?;
         // Dropped unanswered only if the work panicked, or the committer stopped.
@@ -117,12 +120,18 @@ fn stopped() -> sqlx::Error {
     not_committed("the group committer stopped, or the work panicked")
 }
 
+tokio::task_local! {
+    /// Set while the committer runs units. A unit that queued a write of its own would wait
+    /// for the very task that runs it, and with it every durable write of the host.
+    static IN_GROUP: ();
+}
+
 async fn run(writer: AnyPool, mut rx: mpsc::Receiver<Box<dyn Unit>>, counts: Arc<Counts>) {
     let mut units = Vec::with_capacity(MAX_UNITS);
     let mut answers = Vec::with_capacity(MAX_UNITS);
     while rx.recv_many(&mut units, MAX_UNITS).await > 0 {
         let queued = units.len() as u64;
-        let committed = commit(&writer, &mut units, &mut answers).await.map_err(|e| e.to_string());
+        let committed = IN_GROUP.scope((), commit(&writer, &mut units, &mut answers)).await.map_err(|e| e.to_string());
         match &committed {
             Ok(()) => {
                 counts.transactions.fetch_add(1, Ordering::Relaxed);
@@ -141,49 +150,55 @@ async fn run(writer: AnyPool, mut rx: mpsc::Receiver<Box<dyn Unit>>, counts: Arc
     }
 }
 
-/// Runs `units` in one transaction, each in a savepoint, and commits. Each unit run leaves
-/// its answer in `answers`; a unit whose work panicked has its savepoint rolled back.
+/// Runs `units` in one transaction and commits; each unit run leaves its answer in
+/// `answers`, and the units not reached stay in `units`. The transaction is begun and ended
+/// by statements on a connection of its own, so that whatever a failure left (SQLite rolls
+/// back by itself on a full disk or an I/O error) it ends with no transaction open.
 async fn commit(writer: &AnyPool, units: &mut Vec<Box<dyn Unit>>, answers: &mut Vec<Answer>) -> sqlx::Result<()> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    if let [_] = units.as_slice() {
+    let mut conn = writer.acquire().await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let ended = run_units(&mut conn, units, answers).await;
+    if ended.is_err() {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    }
+    ended
+}
+
+/// Runs the units, each in a savepoint unless it is alone, and ends the transaction.
+async fn run_units(
+    conn: &mut AnyConnection,
+    units: &mut Vec<Box<dyn Unit>>,
+    answers: &mut Vec<Answer>,
+) -> sqlx::Result<()> {
+    /// Runs one unit: whether its writes stay.
+    async fn one(conn: &mut AnyConnection, unit: Box<dyn Unit>, answers: &mut Vec<Answer>) -> bool {
+        match AssertUnwindSafe(unit.run(conn)).catch_unwind().await {
+            Ok(ran) => {
+                answers.push(ran.answer);
+                ran.ok
+            }
+            Err(_) => {
+                tracing::error!("a unit of a group commit panicked; its writes are undone");
+                false
+            }
+        }
+    }
+    if units.len() == 1 {
         // Alone in its transaction, a unit needs no savepoint: it commits or rolls back.
         let unit = units.pop().expect("one unit");
-        let ran = AssertUnwindSafe(unit.run(&mut tx)).catch_unwind().await;
-        return match ran {
-            Ok(ran) if ran.ok => {
-                answers.push(ran.answer);
-                tx.commit().await
-            }
-            Ok(ran) => {
-                answers.push(ran.answer);
-                tx.rollback().await
-            }
-            Err(_) => {
-                tracing::error!("a unit of a group commit panicked; its writes are undone");
-                tx.rollback().await
-            }
-        };
+        let end = if one(conn, unit, answers).await { "COMMIT" } else { "ROLLBACK" };
+        return sqlx::query(end).execute(conn).await.map(drop);
     }
-    // How the previous unit's savepoint ends goes with the next savepoint, in one hand-off
-    // to the connection.
+    // In order, from the end of the vector; what is not reached stays in `units`. How the
+    // previous unit's savepoint ends goes with the next statement, in one hand-off to the
+    // connection (SQLite runs every statement of a query's text).
+    units.reverse();
     let mut end = "";
-    for unit in units.drain(..) {
-        // SQLite runs every statement of a query's text.
-        sqlx::query(&format!("{end}SAVEPOINT unit")).execute(&mut *tx).await?;
-        end = match AssertUnwindSafe(unit.run(&mut tx)).catch_unwind().await {
-            Ok(ran) => {
-                let kept = ran.ok;
-                answers.push(ran.answer);
-                if kept { KEEP } else { UNDO }
-            }
-            Err(_) => {
-                tracing::error!("a unit of a group commit panicked; its writes are undone");
-                UNDO
-            }
-        };
+    while let Some(unit) = units.pop() {
+        sqlx::query(&format!("{end}SAVEPOINT unit")).execute(&mut *conn).await?;
+        end = if one(conn, unit, answers).await { KEEP } else { UNDO };
     }
-    sqlx::query(end).execute(&mut *tx).await?;
-    tx.commit().await
+    sqlx::query(&format!("{end}COMMIT")).execute(conn).await.map(drop)
 }
 
 #[cfg(test)]

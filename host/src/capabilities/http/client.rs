@@ -83,9 +83,13 @@ pub struct Egress {
 
 /// Idle connections one adapter keeps, at most.
 const IDLE_MAX: usize = 8;
-/// How long an idle connection is kept: below the usual keep-alive time of servers (60 s
-/// for nginx and hyper), so the host rarely sends on a connection the back-end is closing.
-const IDLE_FOR: Duration = Duration::from_secs(20);
+/// How long an idle connection may wait for its next request: below the shortest
+/// keep-alive time of common servers (5 s for Apache httpd and Node.js), so the host seldom
+/// writes to a connection the back-end is closing.
+const IDLE_FOR: Duration = Duration::from_secs(4);
+/// How long one connection serves at most, however busy: a new one is made (and its TLS
+/// session verified again) after that.
+const MAX_AGE: Duration = Duration::from_secs(300);
 
 /// Where a connection leads: the scheme, the name it was made for (TLS verified that
 /// name) and the address it was made to, one the grant allowed when it was opened. A kept
@@ -102,6 +106,7 @@ struct Route {
 struct Connection {
     sender: SendRequest<Full<Bytes>>,
     _driver: AbortOnDrop,
+    opened: Instant,
 }
 
 /// An idle connection and when it was put back.
@@ -206,7 +211,11 @@ impl Egress {
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.retain(|kept| kept.since.elapsed() < IDLE_FOR && !kept.connection.sender.is_closed());
+        idle.retain(|kept| {
+            kept.since.elapsed() < IDLE_FOR
+                && kept.connection.opened.elapsed() < MAX_AGE
+                && !kept.connection.sender.is_closed()
+        });
         idle
     }
 
@@ -311,12 +320,15 @@ async fn exchange(caps: &Capabilities, request: Request, target: &mut String) ->
     loop {
         let addrs = resolve_checked(caps, &url, &destination).await?;
         let https = url.scheme() == "https";
-        // A kept connection first; if it turns out closed before the request went out on
-        // it, a new one (a request that went out is never sent twice).
+        // A kept connection first. If it turns out closed before the request went out on
+        // it, or (for a method that may be repeated) the back-end closed it as the request
+        // went out, a new one; a POST that went out is never sent twice.
         let mut sent = None;
+        let idempotent =
+            matches!(method, http::Method::GET | http::Method::HEAD | http::Method::PUT | http::Method::DELETE);
         if let Some((route, mut connection)) = egress.take_idle(https, &destination, &addrs)
             && let Sent::Answered(exchange) =
-                round_trip(&mut connection, &url, &method, &headers, body.clone(), cap).await?
+                round_trip(&mut connection, &url, &method, &headers, body.clone(), cap, idempotent).await?
         {
             sent = Some((route, connection, exchange));
         }
@@ -324,7 +336,7 @@ async fn exchange(caps: &Capabilities, request: Request, target: &mut String) ->
             Some(sent) => sent,
             None => {
                 let (route, mut connection) = open(egress, &addrs, &destination, &url).await?;
-                match round_trip(&mut connection, &url, &method, &headers, body.clone(), cap).await? {
+                match round_trip(&mut connection, &url, &method, &headers, body.clone(), cap, false).await? {
                     Sent::Answered(exchange) => (route, connection, exchange),
                     Sent::Unsent(reason) => return Err(SendError::Connect(reason)),
                 }
@@ -517,16 +529,19 @@ where
     let driver = AbortOnDrop(tokio::spawn(async move {
         let _ = connection.await;
     }));
-    Ok(Connection { sender, _driver: driver })
+    Ok(Connection { sender, _driver: driver, opened: Instant::now() })
 }
 
 /// How one request on a connection went.
 enum Sent {
     Answered(Exchange),
-    /// The connection was closed before the request went out on it (why).
+    /// The connection was closed before the request went out on it, or, when the request
+    /// may be repeated, as it went out (why).
     Unsent(String),
 }
 
+/// One request on `connection`; `repeatable`: a request the back-end's closing cut off
+/// (before any answer) may be sent again.
 async fn round_trip(
     connection: &mut Connection,
     url: &url::Url,
@@ -534,6 +549,7 @@ async fn round_trip(
     headers: &HeaderMap,
     body: Bytes,
     cap: u64,
+    repeatable: bool,
 ) -> Result<Sent, SendError> {
     if let Err(error) = connection.sender.ready().await {
         return Ok(Sent::Unsent(format!("{error}")));
@@ -559,8 +575,10 @@ async fn round_trip(
         Ok(response) => response,
         Err(mut error) => {
             let unsent = error.take_message().is_some();
-            let reason = format!("{}", error.into_error());
-            return if unsent { Ok(Sent::Unsent(reason)) } else { Err(SendError::Connect(reason)) };
+            let error = error.into_error();
+            let cut_off = repeatable && error.is_incomplete_message();
+            let reason = format!("{error}");
+            return if unsent || cut_off { Ok(Sent::Unsent(reason)) } else { Err(SendError::Connect(reason)) };
         }
     };
     let status = response.status().as_u16();
@@ -643,6 +661,38 @@ fn method_name(method: Method) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_kept_connection_serves_only_its_scheme_name_and_a_checked_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let name = Destination { host: "agency.test".into(), port: addr.port() };
+        let elsewhere: SocketAddr = "127.0.0.2:80".parse().unwrap();
+        let egress = Egress::default();
+        let kept = |https| async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            (
+                Route { https, destination: Destination { host: "agency.test".into(), port: addr.port() }, addr },
+                handshake(stream).await.unwrap(),
+            )
+        };
+        let (route, connection) = kept(false).await;
+        egress.keep(route, connection);
+        // The name now resolves elsewhere: the connection to the old address is not used.
+        assert!(egress.take_idle(false, &name, &[elsewhere]).is_none());
+        // Not for HTTPS, nor for another name of the same address.
+        assert!(egress.take_idle(true, &name, &[addr]).is_none());
+        assert!(egress.take_idle(false, &Destination::for_ip(addr.ip(), addr.port()), &[addr]).is_none());
+        let (route, _) = egress.take_idle(false, &name, &[elsewhere, addr]).expect("still a checked address");
+        assert_eq!(route.addr, addr);
+        assert_eq!(egress.idle_connections(), 0, "taken, not shared");
+
+        for _ in 0..IDLE_MAX + 2 {
+            let (route, connection) = kept(false).await;
+            egress.keep(route, connection);
+        }
+        assert_eq!(egress.idle_connections(), IDLE_MAX, "the oldest give way");
+    }
 
     #[test]
     fn forbidden_headers_are_dropped_and_bad_ones_refused() {
