@@ -61,7 +61,7 @@ pub async fn disclose(
             actor_id: citizen.actor_id(),
         })
         .collect();
-    data_usage::record(db, &entries).await?;
+    data_usage::record(db, entries).await?;
     Ok(Some(bindings::Citizen {
         subject: pseudonym(&citizen.subject, &adapter.agency.id),
         national_id: handed.contains(&IdentityAttribute::NationalId).then(|| citizen.national_id.clone()),

@@ -65,13 +65,13 @@ impl Host for CallState {
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), KvError> {
         let (db, quota) = self.kv_access()?;
         check_key(&key, false)?;
-        store::set(&db, &self.caps.adapter, &key, &value, quota).await.map_err(|e| self.kv_failed(e))
+        store::set(&db, &self.caps.adapter, key, value, quota).await.map_err(|e| self.kv_failed(e))
     }
 
     async fn delete(&mut self, key: String) -> Result<(), KvError> {
         let (db, _) = self.kv_access()?;
         check_key(&key, false)?;
-        store::delete(&db, &self.caps.adapter, &key).await.map_err(|e| self.kv_failed(e))
+        store::delete(&db, &self.caps.adapter, key).await.map_err(|e| self.kv_failed(e))
     }
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, KvError> {

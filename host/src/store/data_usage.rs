@@ -24,11 +24,10 @@ pub struct Usage {
 }
 
 /// Records hand-overs, all or none, durably (group-committed with concurrent writes).
-pub async fn record(db: &Db, entries: &[Usage]) -> sqlx::Result<()> {
+pub async fn record(db: &Db, entries: Vec<Usage>) -> sqlx::Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let entries = entries.to_vec();
     db.write(move |conn| {
         Box::pin(async move {
             for e in &entries {

@@ -49,8 +49,8 @@ pub async fn get(db: &Db, adapter: &str, key: &str) -> Result<Option<Vec<u8>>> {
 /// Creates or replaces `key`, unless that would take the adapter past `quota` bytes;
 /// durable when it returns. A write that does not grow the adapter's usage is always
 /// allowed, so an adapter over a lowered quota can still shrink its data.
-pub async fn set(db: &Db, adapter: &str, key: &str, value: &[u8], quota: u64) -> Result<()> {
-    let (adapter, key, value) = (adapter.to_owned(), key.to_owned(), value.to_vec());
+pub async fn set(db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64) -> Result<()> {
+    let adapter = adapter.to_owned();
     let size = (key.len() + value.len()) as i64;
     db.write(move |conn| {
         Box::pin(async move {
@@ -91,8 +91,8 @@ pub async fn set(db: &Db, adapter: &str, key: &str, value: &[u8], quota: u64) ->
 }
 
 /// Removes `key`, durably; a missing key is not an error.
-pub async fn delete(db: &Db, adapter: &str, key: &str) -> Result<()> {
-    let (adapter, key) = (adapter.to_owned(), key.to_owned());
+pub async fn delete(db: &Db, adapter: &str, key: String) -> Result<()> {
+    let adapter = adapter.to_owned();
     db.write(move |conn| {
         Box::pin(async move {
             lock_usage(conn, &adapter).await?;
@@ -174,15 +174,15 @@ mod tests {
 
     async fn exercise(db: &Db) {
         // Namespaced: the same key in two adapters holds two values.
-        set(db, "alpha", "note", b"from alpha", 1024).await.unwrap();
-        set(db, "beta", "note", b"from beta", 1024).await.unwrap();
+        set(db, "alpha", "note".into(), b"from alpha".to_vec(), 1024).await.unwrap();
+        set(db, "beta", "note".into(), b"from beta".to_vec(), 1024).await.unwrap();
         assert_eq!(get(db, "alpha", "note").await.unwrap().as_deref(), Some(&b"from alpha"[..]));
         assert_eq!(get(db, "beta", "note").await.unwrap().as_deref(), Some(&b"from beta"[..]));
         assert_eq!(get(db, "gamma", "note").await.unwrap(), None);
 
         // Prefix listing in byte order, literal `%` and `_`, case-sensitive, limited.
         for key in ["user:2", "user:10", "user:1", "user_x", "User:3", "user%", "visit:1"] {
-            set(db, "alpha", key, b"", 1024).await.unwrap();
+            set(db, "alpha", key.into(), Vec::new(), 1024).await.unwrap();
         }
         assert_eq!(list_keys(db, "alpha", "user:", 1000).await.unwrap(), ["user:1", "user:10", "user:2"]);
         assert_eq!(list_keys(db, "alpha", "user_", 1000).await.unwrap(), ["user_x"]);
@@ -192,30 +192,30 @@ mod tests {
 
         // Usage is key + value bytes; replacing a value replaces its bytes.
         let base = usage(db, "alpha").await.unwrap();
-        set(db, "alpha", "big", &[7; 100], 1024).await.unwrap();
+        set(db, "alpha", "big".into(), vec![7; 100], 1024).await.unwrap();
         assert_eq!(usage(db, "alpha").await.unwrap(), base + 103);
-        set(db, "alpha", "big", &[7; 10], 1024).await.unwrap();
+        set(db, "alpha", "big".into(), vec![7; 10], 1024).await.unwrap();
         assert_eq!(usage(db, "alpha").await.unwrap(), base + 13);
 
         // Over the quota: refused, nothing written, the old value kept.
-        let error = set(db, "alpha", "big", &[1; 2000], 1024).await.unwrap_err();
+        let error = set(db, "alpha", "big".into(), vec![1; 2000], 1024).await.unwrap_err();
         assert!(matches!(error, KvStoreError::Quota { quota: 1024, .. }), "{error}");
         assert_eq!(get(db, "alpha", "big").await.unwrap().unwrap().len(), 10);
         assert_eq!(usage(db, "alpha").await.unwrap(), base + 13);
 
         // Deleting frees the bytes; deleting again is fine.
-        delete(db, "alpha", "big").await.unwrap();
-        delete(db, "alpha", "big").await.unwrap();
+        delete(db, "alpha", "big".into()).await.unwrap();
+        delete(db, "alpha", "big".into()).await.unwrap();
         assert_eq!(usage(db, "alpha").await.unwrap(), base);
         assert_eq!(get(db, "alpha", "big").await.unwrap(), None);
         // Beta's key is untouched by alpha's deletes.
-        delete(db, "alpha", "note").await.unwrap();
+        delete(db, "alpha", "note".into()).await.unwrap();
         assert!(get(db, "beta", "note").await.unwrap().is_some());
 
         // Concurrent writers cannot together pass the quota.
         let writes = (0..8).map(|i| {
             let db = db.clone();
-            async move { set(&db, "racer", &format!("k{i}"), &[0; 98], 500).await }
+            async move { set(&db, "racer", format!("k{i}"), vec![0; 98], 500).await }
         });
         let results = futures_join_all(writes).await;
         let ok = results.iter().filter(|r| r.is_ok()).count();

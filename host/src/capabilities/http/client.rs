@@ -323,23 +323,18 @@ async fn exchange(caps: &Capabilities, request: Request, target: &mut String) ->
         // A kept connection first. If it turns out closed before the request went out on
         // it, or (for a method that may be repeated) the back-end closed it as the request
         // went out, a new one; a POST that went out is never sent twice.
-        let mut sent = None;
-        let idempotent =
-            matches!(method, http::Method::GET | http::Method::HEAD | http::Method::PUT | http::Method::DELETE);
-        if let Some((route, mut connection)) = egress.take_idle(https, &destination, &addrs)
-            && let Sent::Answered(exchange) =
-                round_trip(&mut connection, &url, &method, &headers, body.clone(), cap, idempotent).await?
-        {
-            sent = Some((route, connection, exchange));
-        }
-        let (route, connection, response) = match sent {
-            Some(sent) => sent,
-            None => {
-                let (route, mut connection) = open(egress, &addrs, &destination, &url).await?;
-                match round_trip(&mut connection, &url, &method, &headers, body.clone(), cap, false).await? {
-                    Sent::Answered(exchange) => (route, connection, exchange),
-                    Sent::Unsent(reason) => return Err(SendError::Connect(reason)),
-                }
+        let mut kept = egress.take_idle(https, &destination, &addrs);
+        let (route, connection, response) = loop {
+            let reused = kept.is_some();
+            let (route, mut connection) = match kept.take() {
+                Some(kept) => kept,
+                None => open(egress, &addrs, &destination, &url).await?,
+            };
+            let repeatable = reused && method.is_idempotent();
+            match round_trip(&mut connection, &url, &method, &headers, body.clone(), cap, repeatable).await? {
+                Sent::Answered(exchange) => break (route, connection, exchange),
+                Sent::Unsent(_) if reused => continue,
+                Sent::Unsent(reason) => return Err(SendError::Connect(reason)),
             }
         };
         // A complete answer leaves the connection ready for the next request; after a
