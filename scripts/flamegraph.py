@@ -4,7 +4,9 @@ samples went. Usage: perf script -i perf.data | scripts/flamegraph.py OUT.svg
 
 The split it prints puts each sample in the first bucket, from the leaf up, whose pattern
 one of its frames matches: the kernel, SQLite, sqlx and its worker hand-offs, wasmtime and
-the guest, malloc, tokio, the rest of the host.
+the guest, malloc, tokio, the rest of the host; and again with the kernel's samples given to
+the user-space frame below them (a futex wait to the hand-off that waited, a `writev` to
+hyper). The stacks are whole when perf records them with `--call-graph dwarf`.
 """
 import html
 import re
@@ -41,19 +43,26 @@ def stacks(lines):
         yield list(reversed(stack))
 
 
+def bucket_of(leaf_up):
+    return next((name for name, p in BUCKETS for f in leaf_up if p.search(f)), "host and the rest")
+
+
 def main():
     out = sys.argv[1]
     folded = Counter()
-    split = Counter()
+    split, caller = Counter(), Counter()
+    kernel = BUCKETS[0][1]
     for stack in stacks(sys.stdin):
         folded[tuple(stack)] += 1
         leaf_up = list(reversed(stack))
-        bucket = next((name for name, p in BUCKETS for f in leaf_up if p.search(f)), "host and the rest")
-        split[bucket] += 1
+        split[bucket_of(leaf_up)] += 1
+        # The same, with the kernel's time given to the user-space code that entered it.
+        user = [f for f in leaf_up if not kernel.search(f)]
+        caller[bucket_of(user) if user else "kernel"] += 1
     total = sum(folded.values()) or 1
-    print(f"{total} samples")
+    print(f"{total} samples; where they ran, and (right) the kernel's time given to its caller")
     for name, n in split.most_common():
-        print(f"  {100 * n / total:5.1f}%  {name}")
+        print(f"  {100 * n / total:5.1f}%  {name:36} {100 * caller[name] / total:5.1f}%")
     # The tree, then the SVG: one rectangle per frame, wide as its samples.
     tree = lambda: defaultdict(tree)  # noqa: E731
     root, counts = tree(), Counter()

@@ -13,23 +13,27 @@
 #   scripts/load.sh sqlite                   a fresh SQLite file only
 #   scripts/load.sh postgres://127.0.0.1/x   a PostgreSQL database (created if missing)
 # Needs wrk (apt-get install wrk) and release builds:
-#   cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies -p axum-baseline
+#   cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies -p axum-baseline -p paced
 # DURATION (seconds per run, default 10), CONNECTIONS (default 16), PORT (default 18080).
 # PROFILE=1 also records the host with perf (apt-get install linux-perf) during the signed-in
 # bills run on the first database (PROFILE=police, or any part of another row's name, for
 # that row): target/profile/perf.data, the flame graph target/profile/flamegraph.svg, and
-# the split of its samples on stderr. The last column (SQLite) is how many durable writes
+# the split of its samples on stderr. "p99 at ½" is the p99 at half the row's rate, sent
+# open-loop by bench/paced (each latency from when its request was due). "host CPU" is how many cores the host kept busy during
+# the run (below the cores left by wrk, the row waits on something: a commit, a back-end).
+# The last column (SQLite) is how many durable writes
 # shared each commit during the run (the host's group commit, `/metrics`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/panjereh}
 MOCKS=${MOCKS:-target/release/mock-agencies}
 BASELINE=${BASELINE:-target/release/axum-baseline}
+PACED=${PACED:-target/release/paced}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 PORT=${PORT:-18080}
-for need in "$BIN" "$MOCKS" "$BASELINE" plugins-dist/utility-bills.wasm; do
-  [ -e "$need" ] || { echo "missing $need: cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies -p axum-baseline" >&2; exit 1; }
+for need in "$BIN" "$MOCKS" "$BASELINE" "$PACED" plugins-dist/utility-bills.wasm; do
+  [ -e "$need" ] || { echo "missing $need: cargo xtask plugins && cargo build --release -p panjereh-host -p mock-agencies -p axum-baseline -p paced" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
@@ -100,6 +104,8 @@ LUA
 grep -v authorization "$WORK/post.lua" > "$WORK/anonymous.lua"
 
 BASE=
+# The host's CPU time so far (user + system, clock ticks); for a row, the cores it kept busy.
+host_cpu() { awk '{print $14 + $15}' "/proc/$HOST/stat"; }
 # The host's group-commit counters (SQLite): commits, then the writes they held.
 group_commits() {
   curl -s "127.0.0.1:$PORT/metrics" | awk '$1 == "panjereh_db_group_commits_total" {c = $2}
@@ -118,19 +124,23 @@ run() { # name, path, [body], [origin]
   local out rps p50 p99 errors
   local perf= profiled="inquiry in the adapter (bills)"
   [[ ${PROFILE:-1} =~ ^(1|yes)$ ]] || profiled=$PROFILE
-  local before
+  local before cpu
   before=$(group_commits)
+  cpu=$(host_cpu)
   if [ -n "${PROFILE:-}" ] && [[ $1 == *"$profiled"* ]] && [ ! -e target/profile/perf.data ]; then
     mkdir -p target/profile
-    perf record -F 499 -g -p "$HOST" -o target/profile/perf.data -- sleep "$DURATION" 2>/dev/null &
+    perf record -F 499 --call-graph dwarf,8192 -p "$HOST" -o target/profile/perf.data -- sleep "$DURATION" 2>/dev/null &
     perf=$!
   fi
   out=$(BODY=$body wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${body:+-s "$script"} "$origin$2")
   if [ -n "$perf" ]; then
     wait "$perf" || true
     echo "profile of \"$1\" on ${DB%%:*}:" >&2
-    perf script -i target/profile/perf.data 2>/dev/null | python3 scripts/flamegraph.py target/profile/flamegraph.svg >&2
+    perf script --no-inline -i target/profile/perf.data 2>/dev/null | python3 scripts/flamegraph.py target/profile/flamegraph.svg >&2
   fi
+  cpu=$(awk -v a="$cpu" -v b="$(host_cpu)" -v t="$DURATION" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.2f", (b - a) / hz / t}')
+  [ -z "${4:-}" ] || cpu=-
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -141,8 +151,19 @@ run() { # name, path, [body], [origin]
   shared=$(awk -v a="$before" -v b="$(group_commits)" 'BEGIN {
     split(a, x, " "); split(b, y, " "); c = y[1] - x[1];
     if (c > 0) printf "%.1f", (y[2] - x[2]) / c; else printf "-" }')
-  printf '| %-34s | %10s | %5.3f | %8s | %8s | %6s | %13s |\n' "$1" "$rps" \
-    "$(awk -v a="$rps" -v b="$BASE" 'BEGIN {print a / b}')" "$p50" "$p99" "${errors:-0}" "$shared"
+  # Then half that rate, open-loop (bench/paced): each latency counted from when its request
+  # was due, so a server falling behind shows in the p99.
+  local half=- paced_args=()
+  if [ -n "$body" ]; then
+    paced_args=(--body "$body")
+    [ -n "${ANONYMOUS:-}" ] || paced_args+=(--header "authorization: Bearer $TOKEN")
+  fi
+  if [ -z "${4:-}" ]; then
+    half=$("$PACED" --rate "$(awk -v r="$rps" 'BEGIN {printf "%d", r / 2}')" --duration "$DURATION" \
+      --connections "$CONNECTIONS" "${paced_args[@]}" "$origin$2" | sed -n 's/.* p99_ms=\([0-9.]*\).*/\1ms/p')
+  fi
+  printf '| %-34s | %10s | %5.3f | %8s | %8s | %9s | %6s | %9s | %13s |\n' "$1" "$rps" \
+    "$(awk -v a="$rps" -v b="$BASE" 'BEGIN {print a / b}')" "$p50" "$p99" "$half" "${errors:-0}" "$cpu" "$shared"
   if [ -n "$errors" ]; then # what the host said about the failures
     sed 's/\x1b\[[0-9;]*m//g' "$WORK/host.log" | grep -a 'WARN\|ERROR' | grep -av 'one-time\|on_failure' \
       | cut -c1-300 | tail -5 >&2
@@ -151,8 +172,8 @@ run() { # name, path, [body], [origin]
 
 echo
 echo "database: ${DB%%:*}, $CONNECTIONS connections, ${DURATION}s per run, $(nproc) cores shared with wrk"
-echo "| request                            |      req/s | ratio |      p50 |      p99 | non-2xx | writes/commit |"
-echo "|------------------------------------|-----------:|------:|---------:|---------:|--------:|--------------:|"
+echo "| request                            |      req/s | ratio |      p50 |      p99 | p99 at ½ | non-2xx | host CPU | writes/commit |"
+echo "|------------------------------------|-----------:|------:|---------:|---------:|---------:|--------:|---------:|--------------:|"
 run "GET /healthz" /healthz
 run "raw axum hello (axum-baseline)" / "" "http://127.0.0.1:$((PORT + 1))"
 ANONYMOUS=1 run "inquiry in the adapter, anonymous" /api/v1/services/utility-bills/bill-details/inquiries \

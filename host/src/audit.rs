@@ -22,6 +22,7 @@ use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
 use self::checkpoint::{Anchor, CheckpointKey};
+use crate::store::sql::{self, Tx};
 use crate::store::{Backend, Db, now_ms};
 
 /// The hash before the first entry.
@@ -142,18 +143,17 @@ async fn append(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Arc<Vec<Entry>>
 }
 
 async fn append_on(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut dyn Tx,
     backend: Backend,
     key: Option<&CheckpointKey>,
     batch: &[Entry],
 ) -> sqlx::Result<()> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(&mut *conn).await?;
+        sql::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(conn).await?;
     }
-    let last =
-        sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
+    let last = sql::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(conn).await?;
     let (mut seq, mut prev) = match last {
-        Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?),
+        Some(row) => (row.int(0)?, row.text(1)?),
         None => (0, GENESIS.to_owned()),
     };
     let at = now_ms();
@@ -178,12 +178,12 @@ async fn append_on(
             "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash, seal) VALUES {}",
             values.join(", ")
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sql::query(&sql);
         for (seq, e, data, prev, hash, seal) in chunk {
             query = query.bind(*seq).bind(at).bind(&e.kind).bind(&e.actor).bind(&e.subject);
             query = query.bind(data).bind(prev).bind(hash).bind(seal.clone());
         }
-        query.execute(&mut *conn).await?;
+        query.execute(conn).await?;
     }
     Ok(())
 }

@@ -31,7 +31,9 @@ pub mod packages;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyPool, Executor};
+
+use self::sql::Tx;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,7 @@ impl Db {
         } else {
             anyhow::bail!("unsupported database URL `{url}`: use sqlite://PATH or postgres://...");
         };
+        let mut file = None;
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -99,6 +102,7 @@ impl Db {
                 let open = |e| anyhow::Error::new(e).context(format!("failed to open the SQLite database {path}"));
                 // The writer first: it creates the file and turns WAL on.
                 let writer = sqlite_pool(1).await.map_err(open)?;
+                file = Some(path.to_owned());
                 (sqlite_pool(8).await.map_err(open)?, writer)
             }
             Backend::Postgres => {
@@ -116,7 +120,7 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&writer).await.context("failed to apply database migrations")?;
-        let group = (backend == Backend::Sqlite).then(|| group::Committer::start(writer.clone()));
+        let group = file.map(|path| group::Committer::start(writer.clone(), &path)).transpose()?;
         Ok(Db { pool, writer, backend, group })
     }
 
@@ -156,20 +160,21 @@ impl Db {
     /// that must be durable before an answer. On SQLite, the work of concurrent callers
     /// shares one transaction and one fsync (see [`group`]), each in its own savepoint, so
     /// work whose statement fails is undone alone. `work` only runs statements on the
-    /// connection it is given: it must not wait on anything else, the others in its group
-    /// wait on it (a `Db::write` inside it is refused). A caller that stops waiting does
+    /// [`Tx`] it is given ([`sql::query`]): it must not wait on anything else, the others in
+    /// its group wait on it (on SQLite, work that waits is stopped and undone, and a
+    /// `Db::write` inside it is refused). A caller that stops waiting does
     /// not stop its work on SQLite: queued, it commits with its group (on PostgreSQL, the
     /// dropped transaction rolls back).
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Tx) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
     {
         match &self.group {
             Some(committer) => committer.write(Box::new(work)).await,
             None => {
                 let mut tx = self.begin_write().await?;
-                let value = work(&mut tx).await?;
+                let value = work(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(value)
             }
@@ -202,6 +207,7 @@ pub mod otp;
 pub mod payments;
 pub mod sessions;
 pub mod sign_in_counters;
+pub mod sql;
 
 /// What a claiming `SELECT` adds so that replicas claiming at once take different rows:
 /// `FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose single writer already

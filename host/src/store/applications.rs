@@ -9,6 +9,7 @@
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
+use super::sql::{Tx, query};
 use super::{Db, is_unique_violation};
 
 /// Status of a reservation whose `submit` has not returned yet.
@@ -109,9 +110,10 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
     let inserted = db
         .write(move |conn| {
             Box::pin(async move {
-                sqlx::query(&format!(
+                let sql = format!(
                     "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                ))
+                );
+                query(&sql)
                 .bind(&a.id)
                 .bind(&a.tracking_code)
                 .bind(&a.citizen_id)
@@ -154,7 +156,7 @@ pub async fn complete(
     let bills = serde_json::to_string(bills).unwrap_or_else(|_| "[]".into());
     db.write(move |conn| {
         Box::pin(async move {
-            sqlx::query(
+            query(
                 "UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4, bills = $5 WHERE id = $1",
             )
             .bind(&id)
@@ -162,7 +164,7 @@ pub async fn complete(
             .bind(&event.status)
             .bind(event.at_ms)
             .bind(&bills)
-            .execute(&mut *conn)
+            .execute(conn)
             .await?;
             insert_event(conn, &id, &event).await?;
             if let Some(job) = &then {
@@ -179,7 +181,7 @@ pub async fn discard(db: &Db, id: &str) -> sqlx::Result<()> {
     let id = id.to_owned();
     db.write(move |conn| {
         Box::pin(async move {
-            sqlx::query("DELETE FROM applications WHERE id = $1 AND status = $2")
+            query("DELETE FROM applications WHERE id = $1 AND status = $2")
                 .bind(&id)
                 .bind(PENDING)
                 .execute(conn)
@@ -199,12 +201,12 @@ pub async fn append_event(db: &Db, id: &str, event: &EventRow) -> sqlx::Result<(
         .bind(event.at_ms)
         .execute(&mut *tx)
         .await?;
-    insert_event(&mut tx, id, event).await?;
+    insert_event(&mut *tx, id, event).await?;
     tx.commit().await
 }
 
-async fn insert_event(conn: &mut sqlx::AnyConnection, id: &str, event: &EventRow) -> sqlx::Result<()> {
-    sqlx::query(
+async fn insert_event(conn: &mut dyn Tx, id: &str, event: &EventRow) -> sqlx::Result<()> {
+    query(
         "INSERT INTO application_events (application_id, status, message_fa, message_en, actor, at_ms)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )

@@ -31,7 +31,7 @@ pub async fn record(db: &Db, entries: Vec<Usage>) -> sqlx::Result<()> {
     db.write(move |conn| {
         Box::pin(async move {
             for e in &entries {
-                sqlx::query(
+                super::sql::query(
                     "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
@@ -44,7 +44,7 @@ pub async fn record(db: &Db, entries: Vec<Usage>) -> sqlx::Result<()> {
                 .bind(&e.request_id)
                 .bind(e.at_ms)
                 .bind(&e.actor_id)
-                .execute(&mut *conn)
+                .execute(conn)
                 .await?;
             }
             Ok(())

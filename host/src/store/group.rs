@@ -8,6 +8,12 @@
 //! failed alone (its savepoint is rolled back, the others' work stays), or the commit failed
 //! for all of them.
 //!
+//! The group runs on a thread of its own, straight on a SQLite connection of its own
+//! ([`super::sql::Direct`]): one hand-off for the whole group instead of two for each of
+//! its statements through sqlx's worker. Meanwhile the task holds the writer pool's one
+//! connection, unused, as the write lock: the host's other writers wait for it in the pool's
+//! queue, in order, as they wait for each other, never in SQLite's busy handler.
+//!
 //! PostgreSQL needs none of this: its connections commit in parallel and its WAL writer
 //! flushes concurrent commits together, so there `Db::write` runs the work in a
 //! transaction of its own.
@@ -18,23 +24,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
+
+use super::sql::{Direct, Tx, into_sqlx};
 
 /// Units of work one transaction takes at most.
 const MAX_UNITS: usize = 256;
+
+/// Groups committed in a row while holding the write lock, when more keep queuing.
+const GROUPS_PER_LOCK: u32 = 8;
 
 /// Ends a unit's savepoint keeping its writes, or undoing them.
 const KEEP: &str = "RELEASE unit; ";
 const UNDO: &str = "ROLLBACK TO unit; RELEASE unit; ";
 
 /// Work a caller hands the committer, run on the transaction's connection.
-pub(super) type Work<T> = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send>;
+pub(super) type Work<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Tx) -> BoxFuture<'c, sqlx::Result<T>> + Send>;
 
 /// A caller's work and its answer, whatever the work's result type.
 trait Unit: Send {
     /// Runs the work; the result is kept until the transaction's fate is known.
-    fn run<'c>(self: Box<Self>, conn: &'c mut AnyConnection) -> BoxFuture<'c, Ran>;
+    fn run<'c>(self: Box<Self>, tx: &'c mut dyn Tx) -> BoxFuture<'c, Ran>;
 
     /// Answers the caller without running: the transaction failed before reaching it.
     fn refuse(self: Box<Self>, why: &str);
@@ -55,10 +66,10 @@ struct Pending<T> {
 }
 
 impl<T: Send + 'static> Unit for Pending<T> {
-    fn run<'c>(self: Box<Self>, conn: &'c mut AnyConnection) -> BoxFuture<'c, Ran> {
+    fn run<'c>(self: Box<Self>, tx: &'c mut dyn Tx) -> BoxFuture<'c, Ran> {
         let Pending { work, answer } = *self;
         Box::pin(async move {
-            let result = work(conn).await;
+            let result = work(tx).await;
             let ok = result.is_ok();
             let answer = Box::new(move |committed: Result<(), &str>| {
                 let _ = answer.send(committed.map_err(not_committed).and(result));
@@ -87,12 +98,23 @@ struct Counts {
 }
 
 impl Committer {
-    /// Starts the committer on `writer` (SQLite's one writer connection).
-    pub(super) fn start(writer: AnyPool) -> Committer {
+    /// Starts the committer for the SQLite file at `path`, whose pool `writer` holds its
+    /// one writer connection.
+    pub(super) fn start(writer: AnyPool, path: &str) -> anyhow::Result<Committer> {
+        let connection = open(path)?;
         let (tx, rx) = mpsc::channel(4096);
+        let (groups, thread_rx) = std::sync::mpsc::channel::<Group>();
         let counts = Arc::new(Counts::default());
-        tokio::spawn(run(writer, rx, counts.clone()));
-        Committer { tx, counts }
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new().name("panjereh-commit".into()).spawn(move || {
+            let _runtime = runtime.enter();
+            let mut connection = connection;
+            for group in thread_rx {
+                group.run(&mut connection);
+            }
+        })?;
+        tokio::spawn(run(writer, rx, groups, counts.clone()));
+        Ok(Committer { tx, counts })
     }
 
     /// Transactions committed and the units they held, so far.
@@ -126,12 +148,32 @@ tokio::task_local! {
     static IN_GROUP: ();
 }
 
-async fn run(writer: AnyPool, mut rx: mpsc::Receiver<Box<dyn Unit>>, counts: Arc<Counts>) {
-    let mut units = Vec::with_capacity(MAX_UNITS);
-    let mut answers = Vec::with_capacity(MAX_UNITS);
-    while rx.recv_many(&mut units, MAX_UNITS).await > 0 {
+/// The committer's own connection to the database file, set as the pool's connections are.
+fn open(path: &str) -> anyhow::Result<rusqlite::Connection> {
+    use anyhow::Context as _;
+    let connection = rusqlite::Connection::open(path)
+        .with_context(|| format!("failed to open the SQLite database {path} for the group commit"))?;
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+    )?;
+    connection.set_prepared_statement_cache_capacity(128);
+    Ok(connection)
+}
+
+/// Units the thread runs in one transaction, and how to tell the task it is done.
+struct Group {
+    units: Vec<Box<dyn Unit>>,
+    counts: Arc<Counts>,
+    done: oneshot::Sender<()>,
+}
+
+impl Group {
+    /// Runs the group, commits, and answers every caller (on the committer's thread).
+    fn run(self, connection: &mut rusqlite::Connection) {
+        let Group { mut units, counts, done } = self;
         let queued = units.len() as u64;
-        let committed = IN_GROUP.scope((), commit(&writer, &mut units, &mut answers)).await.map_err(|e| e.to_string());
+        let mut answers = Vec::with_capacity(units.len());
+        let committed = commit(connection, &mut units, &mut answers).map_err(|e| e.to_string());
         match &committed {
             Ok(()) => {
                 counts.transactions.fetch_add(1, Ordering::Relaxed);
@@ -140,65 +182,106 @@ async fn run(writer: AnyPool, mut rx: mpsc::Receiver<Box<dyn Unit>>, counts: Arc
             Err(why) => tracing::error!(error = %why, units = queued, "a group of writes was not committed"),
         }
         let outcome = committed.as_ref().map(|_| ()).map_err(String::as_str);
-        for answer in answers.drain(..) {
+        for answer in answers {
             answer(outcome);
         }
         // Units the failed transaction never reached.
-        for unit in units.drain(..) {
+        for unit in units {
             unit.refuse(outcome.err().unwrap_or("the transaction ended before this write"));
+        }
+        let _ = done.send(());
+    }
+}
+
+/// Takes what has queued, holds the writer pool's connection as the write lock, and has
+/// the thread run it as one group.
+async fn run(
+    writer: AnyPool,
+    mut rx: mpsc::Receiver<Box<dyn Unit>>,
+    groups: std::sync::mpsc::Sender<Group>,
+    counts: Arc<Counts>,
+) {
+    let mut units = Vec::with_capacity(MAX_UNITS);
+    let mut lock = None;
+    let mut held = 0;
+    while rx.recv_many(&mut units, MAX_UNITS).await > 0 {
+        if lock.is_none() {
+            match writer.acquire().await {
+                Ok(connection) => (lock, held) = (Some(connection), 0),
+                Err(error) => {
+                    let why = format!("the writer connection is not available: {error}");
+                    tracing::error!(error = %why, units = units.len(), "a group of writes was not committed");
+                    units.drain(..).for_each(|unit| unit.refuse(&why));
+                    continue;
+                }
+            }
+        }
+        let (done, finished) = oneshot::channel();
+        let group = Group { units: std::mem::take(&mut units), counts: counts.clone(), done };
+        if let Err(std::sync::mpsc::SendError(group)) = groups.send(group) {
+            group.units.into_iter().for_each(|unit| unit.refuse("the group committer's thread has stopped"));
+            continue;
+        }
+        // Dropped unanswered only if the thread died; its callers then hear it from theirs.
+        let _ = finished.await;
+        // The lock is kept for the next group if one has queued meanwhile, up to a few
+        // groups: the host's other writers then wait at most that long for their turn.
+        held += 1;
+        if rx.is_empty() || held >= GROUPS_PER_LOCK {
+            lock = None;
         }
     }
 }
 
 /// Runs `units` in one transaction and commits; each unit run leaves its answer in
-/// `answers`, and the units not reached stay in `units`. The transaction is begun and ended
-/// by statements on a connection of its own, so that whatever a failure left (SQLite rolls
-/// back by itself on a full disk or an I/O error) it ends with no transaction open.
-async fn commit(writer: &AnyPool, units: &mut Vec<Box<dyn Unit>>, answers: &mut Vec<Answer>) -> sqlx::Result<()> {
-    let mut conn = writer.acquire().await?;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let ended = run_units(&mut conn, units, answers).await;
-    if ended.is_err() {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+/// `answers`, and the units not reached stay in `units`. Whatever a failure left (SQLite
+/// rolls back by itself on a full disk or an I/O error), it ends with no transaction open.
+fn commit(
+    connection: &mut rusqlite::Connection,
+    units: &mut Vec<Box<dyn Unit>>,
+    answers: &mut Vec<Answer>,
+) -> sqlx::Result<()> {
+    let ended = run_units(connection, units, answers);
+    if ended.is_err() && !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
     }
     ended
 }
 
-/// Runs the units, each in a savepoint unless it is alone, and ends the transaction.
-async fn run_units(
-    conn: &mut AnyConnection,
+/// Runs the units in order, each in a savepoint of its own, and commits: `BEGIN` goes with
+/// the first savepoint, the end of each savepoint with the next, the last with `COMMIT`.
+fn run_units(
+    connection: &mut rusqlite::Connection,
     units: &mut Vec<Box<dyn Unit>>,
     answers: &mut Vec<Answer>,
 ) -> sqlx::Result<()> {
-    /// Runs one unit: whether its writes stay.
-    async fn one(conn: &mut AnyConnection, unit: Box<dyn Unit>, answers: &mut Vec<Answer>) -> bool {
-        match AssertUnwindSafe(unit.run(conn)).catch_unwind().await {
-            Ok(ran) => {
+    // From the end of the vector; what is not reached stays in `units`.
+    units.reverse();
+    let mut end = "BEGIN IMMEDIATE; ";
+    while let Some(unit) = units.pop() {
+        connection.execute_batch(&format!("{end}SAVEPOINT unit")).map_err(into_sqlx)?;
+        // Work runs only statements, which `Direct` runs when called: its future is ready
+        // at once. One that waits on anything else is stopped, not waited for (the whole
+        // group would wait with it).
+        let mut tx = Direct(connection);
+        let ran = AssertUnwindSafe(IN_GROUP.scope((), unit.run(&mut tx))).catch_unwind().now_or_never();
+        let kept = match ran {
+            Some(Ok(ran)) => {
                 answers.push(ran.answer);
                 ran.ok
             }
-            Err(_) => {
+            Some(Err(_)) => {
                 tracing::error!("a unit of a group commit panicked; its writes are undone");
                 false
             }
-        }
+            None => {
+                tracing::error!("a unit of a group commit waited on something other than its statements; it is undone");
+                false
+            }
+        };
+        end = if kept { KEEP } else { UNDO };
     }
-    if units.len() == 1 {
-        // Alone in its transaction, a unit needs no savepoint: it commits or rolls back.
-        let unit = units.pop().expect("one unit");
-        let end = if one(conn, unit, answers).await { "COMMIT" } else { "ROLLBACK" };
-        return sqlx::query(end).execute(conn).await.map(drop);
-    }
-    // In order, from the end of the vector; what is not reached stays in `units`. How the
-    // previous unit's savepoint ends goes with the next statement, in one hand-off to the
-    // connection (SQLite runs every statement of a query's text).
-    units.reverse();
-    let mut end = "";
-    while let Some(unit) = units.pop() {
-        sqlx::query(&format!("{end}SAVEPOINT unit")).execute(&mut *conn).await?;
-        end = if one(conn, unit, answers).await { KEEP } else { UNDO };
-    }
-    sqlx::query(&format!("{end}COMMIT")).execute(conn).await.map(drop)
+    connection.execute_batch(&format!("{end}COMMIT")).map_err(into_sqlx)
 }
 
 #[cfg(test)]
@@ -219,7 +302,7 @@ mod tests {
         db.write(move |conn| {
             Box::pin(async move {
                 for k in &keys {
-                    sqlx::query("INSERT INTO t (k) VALUES ($1)").bind(k).execute(&mut *conn).await?;
+                    crate::store::sql::query("INSERT INTO t (k) VALUES ($1)").bind(k).execute(conn).await?;
                 }
                 Ok(())
             })
@@ -273,6 +356,16 @@ mod tests {
             transactions - transactions_before
         );
         assert!(units >= 20);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_alone_leaves_nothing_and_the_next_one_commits() {
+        let (db, _dir) = db().await;
+        let error = insert(&db, &["x", "x"]).await.unwrap_err();
+        assert!(is_unique_violation(&error), "{error}");
+        assert!(keys(&db).await.is_empty(), "the first insert of the failed write is undone");
+        insert(&db, &["y"]).await.unwrap();
+        assert_eq!(keys(&db).await, ["y"], "no transaction was left open by the failure");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

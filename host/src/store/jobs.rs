@@ -4,6 +4,7 @@
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
+use super::sql::Tx;
 use super::{Db, random_id};
 
 /// A job as claimed.
@@ -54,7 +55,7 @@ pub async fn enqueue(
 ) -> sqlx::Result<bool> {
     let job = NewJob { kind, payload: payload.clone(), due_ms, dedupe: dedupe.map(str::to_owned) };
     let mut conn = db.writer().acquire().await?;
-    enqueue_in(&mut conn, &job, now_ms).await
+    enqueue_in(&mut *conn, &job, now_ms).await
 }
 
 /// A job to queue in the same transaction as the writes it follows from.
@@ -68,9 +69,9 @@ pub struct NewJob<'a> {
 
 /// Queues `job` on `conn` (a transaction's, typically); `false` when a job with its dedupe
 /// key is already queued.
-pub async fn enqueue_in(conn: &mut sqlx::AnyConnection, job: &NewJob<'_>, now_ms: i64) -> sqlx::Result<bool> {
+pub async fn enqueue_in(conn: &mut dyn Tx, job: &NewJob<'_>, now_ms: i64) -> sqlx::Result<bool> {
     let (kind, payload, due_ms, dedupe) = (job.kind, &job.payload, job.due_ms, job.dedupe.as_deref());
-    let done = sqlx::query(
+    let changed = super::sql::query(
         "INSERT INTO jobs (id, kind, payload, state, due_ms, dedupe_key, created_ms, updated_ms)
          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
     )
@@ -82,7 +83,7 @@ pub async fn enqueue_in(conn: &mut sqlx::AnyConnection, job: &NewJob<'_>, now_ms
     .bind(now_ms)
     .execute(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(changed == 1)
 }
 
 /// Claims up to `limit` due jobs for `owner` until `until_ms`.

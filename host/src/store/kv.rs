@@ -8,6 +8,7 @@
 
 use sqlx::Row as _;
 
+use super::sql::{Tx, query};
 use super::{Db, now_ms};
 
 /// Why a storage operation failed.
@@ -25,15 +26,15 @@ pub enum KvStoreError {
 pub type Result<T, E = KvStoreError> = std::result::Result<T, E>;
 
 /// Locks the adapter's usage row (creating it) and returns the bytes in use.
-async fn lock_usage(conn: &mut sqlx::AnyConnection, adapter: &str) -> sqlx::Result<i64> {
-    let row = sqlx::query(
+async fn lock_usage(conn: &mut dyn Tx, adapter: &str) -> sqlx::Result<i64> {
+    let row = query(
         "INSERT INTO kv_usage (adapter, bytes) VALUES ($1, 0) \
          ON CONFLICT (adapter) DO UPDATE SET bytes = kv_usage.bytes RETURNING bytes",
     )
     .bind(adapter)
     .fetch_one(conn)
     .await?;
-    row.try_get::<i64, _>(0)
+    row.int(0)
 }
 
 /// The value of `key`, if set.
@@ -55,19 +56,19 @@ pub async fn set(db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64
     db.write(move |conn| {
         Box::pin(async move {
             let used = lock_usage(conn, &adapter).await?;
-            let old = sqlx::query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
+            let old = query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
                 .bind(&adapter)
                 .bind(&key)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn)
                 .await?
-                .map(|r| r.try_get::<i64, _>(0))
+                .map(|r| r.int(0))
                 .transpose()?
                 .unwrap_or(0);
             let next = used - old + size;
             if next > used && next as u64 > quota {
                 return Ok(Err(KvStoreError::Quota { quota, needed: next as u64 }));
             }
-            sqlx::query(
+            query(
                 "INSERT INTO kv_entries (adapter, key, value, bytes, updated_ms) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (adapter, key) DO UPDATE \
                  SET value = excluded.value, bytes = excluded.bytes, updated_ms = excluded.updated_ms",
@@ -77,13 +78,9 @@ pub async fn set(db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64
             .bind(&value)
             .bind(size)
             .bind(now_ms())
-            .execute(&mut *conn)
+            .execute(conn)
             .await?;
-            sqlx::query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1")
-                .bind(&adapter)
-                .bind(next)
-                .execute(conn)
-                .await?;
+            query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1").bind(&adapter).bind(next).execute(conn).await?;
             Ok(Ok(()))
         })
     })
@@ -96,15 +93,15 @@ pub async fn delete(db: &Db, adapter: &str, key: String) -> Result<()> {
     db.write(move |conn| {
         Box::pin(async move {
             lock_usage(conn, &adapter).await?;
-            let removed = sqlx::query("DELETE FROM kv_entries WHERE adapter = $1 AND key = $2 RETURNING bytes")
+            let removed = query("DELETE FROM kv_entries WHERE adapter = $1 AND key = $2 RETURNING bytes")
                 .bind(&adapter)
                 .bind(&key)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn)
                 .await?
-                .map(|r| r.try_get::<i64, _>(0))
+                .map(|r| r.int(0))
                 .transpose()?;
             if let Some(bytes) = removed {
-                sqlx::query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1")
+                query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1")
                     .bind(&adapter)
                     .bind(bytes)
                     .execute(conn)
