@@ -136,11 +136,17 @@ pub async fn file(
     let citizen = citizen.ok_or(ServiceError::SignInRequired { needed: None })?;
     crate::window::acting::recheck(app, citizen).await?;
     let hash = request_hash(agency, service, &input);
-    let (row, replayed) = match reserve(app, citizen, &call, key, hash).await? {
-        Reserved::Earlier(row) => (row, true),
-        Reserved::Fresh(row) => (submit(&call, citizen, input, row).await?, false),
+    let (row, history, replayed) = match reserve(app, citizen, &call, key, hash).await? {
+        Reserved::Earlier(row) => {
+            let history = applications::events(&app.db, &row.id).await?;
+            (row, history, true)
+        }
+        // A new application's history is the one event its filing just stored.
+        Reserved::Fresh(row) => {
+            let (row, first) = submit(&call, citizen, input, row).await?;
+            (row, vec![first], false)
+        }
     };
-    let history = applications::events(&app.db, &row.id).await?;
     Ok(Filed { view: ApplicationView::new(app, lang, row, Some(history)), replayed })
 }
 
@@ -219,13 +225,14 @@ struct ReceiptEvidence<'a> {
 }
 
 /// Calls the adapter's `submit` for a reserved application and stores the receipt with
-/// the first event and its bills; on any failure the reservation is removed.
+/// the first event and its bills: the application as stored, and that event. On any
+/// failure the reservation is removed.
 async fn submit(
     call: &AdapterCall<'_>,
     citizen: &Citizen,
     input: Vec<Value>,
     mut row: ApplicationRow,
-) -> Result<ApplicationRow, ServiceError> {
+) -> Result<(ApplicationRow, EventRow), ServiceError> {
     let app = call.app;
     let request_hash = input_hash(&input);
     let submitted: Result<Receipt, ServiceError> = async {
@@ -259,11 +266,11 @@ async fn submit(
     applications::complete(&app.db, &row.id, &receipt.agency_reference, &event, &bills, follow.as_ref()).await?;
     tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id = %call.request_id, actor = ?citizen.actor_id(), "application filed");
     row.agency_reference = Some(receipt.agency_reference);
-    row.status = event.status;
+    row.status.clone_from(&event.status);
     row.updated_ms = event.at_ms;
     row.bills = bills;
     recorded?;
-    Ok(row)
+    Ok((row, event))
 }
 
 /// The citizen's applications, newest first, without their histories.
