@@ -106,14 +106,15 @@ impl Committer {
         let (groups, thread_rx) = std::sync::mpsc::channel::<Group>();
         let counts = Arc::new(Counts::default());
         let runtime = tokio::runtime::Handle::current();
+        let thread_counts = counts.clone();
         std::thread::Builder::new().name("panjereh-commit".into()).spawn(move || {
             let _runtime = runtime.enter();
             let mut connection = connection;
             for group in thread_rx {
-                group.run(&mut connection);
+                group.run(&mut connection, &thread_counts);
             }
         })?;
-        tokio::spawn(run(writer, rx, groups, counts.clone()));
+        tokio::spawn(run(writer, rx, groups));
         Ok(Committer { tx, counts })
     }
 
@@ -163,14 +164,13 @@ fn open(path: &str) -> anyhow::Result<rusqlite::Connection> {
 /// Units the thread runs in one transaction, and how to tell the task it is done.
 struct Group {
     units: Vec<Box<dyn Unit>>,
-    counts: Arc<Counts>,
     done: oneshot::Sender<()>,
 }
 
 impl Group {
     /// Runs the group, commits, and answers every caller (on the committer's thread).
-    fn run(self, connection: &mut rusqlite::Connection) {
-        let Group { mut units, counts, done } = self;
+    fn run(self, connection: &mut rusqlite::Connection, counts: &Counts) {
+        let Group { mut units, done } = self;
         let queued = units.len() as u64;
         let mut answers = Vec::with_capacity(units.len());
         let committed = commit(connection, &mut units, &mut answers).map_err(|e| e.to_string());
@@ -195,12 +195,7 @@ impl Group {
 
 /// Takes what has queued, holds the writer pool's connection as the write lock, and has
 /// the thread run it as one group.
-async fn run(
-    writer: AnyPool,
-    mut rx: mpsc::Receiver<Box<dyn Unit>>,
-    groups: std::sync::mpsc::Sender<Group>,
-    counts: Arc<Counts>,
-) {
+async fn run(writer: AnyPool, mut rx: mpsc::Receiver<Box<dyn Unit>>, groups: std::sync::mpsc::Sender<Group>) {
     let mut units = Vec::with_capacity(MAX_UNITS);
     let mut lock = None;
     let mut held = 0;
@@ -217,7 +212,7 @@ async fn run(
             }
         }
         let (done, finished) = oneshot::channel();
-        let group = Group { units: std::mem::take(&mut units), counts: counts.clone(), done };
+        let group = Group { units: std::mem::take(&mut units), done };
         if let Err(std::sync::mpsc::SendError(group)) = groups.send(group) {
             group.units.into_iter().for_each(|unit| unit.refuse("the group committer's thread has stopped"));
             continue;

@@ -23,6 +23,7 @@ pub enum Arg {
     Real(f64),
     Text(String),
     Blob(Vec<u8>),
+    /// A missing text: PostgreSQL is told it is `NULL` text, so only text options make one.
     Null,
 }
 
@@ -62,15 +63,21 @@ impl From<&Vec<u8>> for Arg {
     }
 }
 
-impl From<&Option<String>> for Arg {
-    fn from(v: &Option<String>) -> Self {
-        v.as_deref().into()
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Arg::Null, Into::into)
     }
 }
 
-impl<T: Into<Arg>> From<Option<T>> for Arg {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Arg::Null, Into::into)
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Arg::Null, Arg::Text)
+    }
+}
+
+impl From<&Option<String>> for Arg {
+    fn from(v: &Option<String>) -> Self {
+        v.as_deref().into()
     }
 }
 
@@ -181,27 +188,13 @@ impl Tx for sqlx::AnyConnection {
 /// when called, so the futures it returns are ready at once.
 pub struct Direct<'c>(pub &'c mut rusqlite::Connection);
 
-/// Names of `$1` to `$32`, looked up without formatting.
-const NAMES: [&str; 32] = [
-    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17",
-    "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28", "$29", "$30", "$31", "$32",
-];
-
 impl Direct<'_> {
     /// The statement, prepared once per connection, with `args` bound to `$1, $2, ...` by
     /// name (a `$n` may appear twice, or not in the order of the numbers).
     fn prepare(&self, sql: &str, args: Vec<Arg>) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
         let mut statement = self.0.prepare_cached(sql)?;
         for (i, arg) in args.into_iter().enumerate() {
-            let owned;
-            let name = match NAMES.get(i) {
-                Some(name) => *name,
-                None => {
-                    owned = format!("${}", i + 1);
-                    owned.as_str()
-                }
-            };
-            let Some(index) = statement.parameter_index(name)? else { continue };
+            let Some(index) = statement.parameter_index(&format!("${}", i + 1))? else { continue };
             match arg {
                 Arg::Int(v) => statement.raw_bind_parameter(index, v)?,
                 Arg::Real(v) => statement.raw_bind_parameter(index, v)?,
