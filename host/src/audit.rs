@@ -81,9 +81,17 @@ struct Pending {
 }
 
 /// Handle to the audit writer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Audit {
     tx: mpsc::Sender<Pending>,
+    backend: Backend,
+    key: Option<Arc<CheckpointKey>>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit").field("backend", &self.backend).field("sealed", &self.key.is_some()).finish()
+    }
 }
 
 impl std::fmt::Debug for Pending {
@@ -96,8 +104,16 @@ impl Audit {
     /// Starts the writer task; with a key, it seals every batch it appends.
     pub fn start(db: Db, key: Option<Arc<CheckpointKey>>) -> Audit {
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer(db, key, rx));
-        Audit { tx }
+        let backend = db.backend();
+        tokio::spawn(writer(db, key.clone(), rx));
+        Audit { tx, backend, key }
+    }
+
+    /// Appends `entry` inside the caller's own transaction (the work of a [`Db::write`]), so
+    /// that it commits with the writes it is the evidence of, or not at all. The entry is
+    /// sealed: the transaction may be the last to commit.
+    pub async fn append_in(&self, tx: &mut dyn Tx, entry: &Entry) -> sqlx::Result<()> {
+        append_on(tx, self.backend, self.key.as_deref(), std::slice::from_ref(entry)).await
     }
 
     /// Appends and waits until the entry is committed. Entries that arrive while a batch is

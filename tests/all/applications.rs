@@ -426,23 +426,54 @@ async fn concurrent_filings_lose_nothing(db: Database) {
         assert_eq!(host.get_as(token, "/api/v1/me/data-usage").await.body["count"], FILINGS / 2);
     }
 
-    // One evidence entry per filing (written in the background, so wait for it), chained.
+    // One evidence entry per filing, committed with it, chained.
     let auditor = host.operator("auditor", panjereh_host::store::operators::Role::Auditor).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    let (_, audit) = host.admin(Method::GET, "/admin/v1/audit?limit=1000", &auditor, None).await;
+    let submits = audit["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "call.submit").count();
+    assert_eq!(submits, FILINGS, "{audit}");
+    let (_, verified) = host.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+}
+
+/// A filed application and the evidence of its submit commit in one transaction: when the
+/// evidence log cannot take the entry, the application is not filed either and the answer
+/// is withheld (503); a refusal is still the refusal. Once the log takes entries again,
+/// filing works and the chain holds.
+async fn a_filing_and_its_evidence_commit_together(db: Database) {
+    let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
+    let ali = host.sign_in(ALI.0, ALI.1).await;
+    let auditor = host.operator("auditor", panjereh_host::store::operators::Role::Auditor).await;
+    let submits = || async {
         let (_, audit) = host.admin(Method::GET, "/admin/v1/audit?limit=1000", &auditor, None).await;
-        let submits = audit["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "call.submit").count();
-        if submits == FILINGS {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{submits} of {FILINGS} filings in the audit log");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        let entries = audit["entries"].as_array().unwrap().clone();
+        entries
+            .into_iter()
+            .filter(|e| e["kind"] == "call.submit")
+            .map(|e| e["data"]["outcome"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(host.post_as(&ali, PERMIT, form("CASE-1")).await.status, 201);
+    assert_eq!(submits().await, [json!("ok")], "the evidence is there as soon as the answer is");
+
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    sqlx::query(&rename("audit_log", "audit_log_away")).execute(host.app.db.writer()).await.unwrap();
+    let withheld = host.post_as(&ali, PERMIT, form("CASE-2")).await;
+    assert_eq!((withheld.status, withheld.body["type"].as_str()), (503, Some("/problems/evidence-unavailable")));
+    assert!(withheld.body.get("tracking_code").is_none(), "{}", withheld.body);
+    let refused = host.post_as(&ali, PERMIT, form("refuse")).await;
+    assert_eq!(refused.status, 422, "a refusal stays the refusal: {}", refused.body);
+    sqlx::query(&rename("audit_log_away", "audit_log")).execute(host.app.db.writer()).await.unwrap();
+
+    let mine = host.get_as(&ali, "/api/v1/applications").await;
+    assert_eq!(mine.body["count"], 1, "the application without evidence was not filed: {}", mine.body);
+    assert_eq!(host.post_as(&ali, PERMIT, form("CASE-3")).await.status, 201);
+    assert_eq!(submits().await, [json!("ok"), json!("ok")]);
     let (_, verified) = host.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;
     assert_eq!(verified["ok"], true, "{verified}");
 }
 
 on_both_databases!(
+    a_filing_and_its_evidence_commit_together,
     concurrent_filings_lose_nothing,
     submit_then_track_with_history,
     another_citizens_code_is_not_found,

@@ -1,9 +1,10 @@
 //! Who may call a service, and what the adapter learns about them.
 //!
-//! (Whether the caller may use the service at all is `window::call::admit`.) [`disclose`] builds the `citizen` record an adapter
-//! receives: a pseudonym specific to the agency, plus only those identity attributes the
-//! service declares **and** the operator granted the adapter. Each attribute handed over
-//! is written to the data-usage log before the call.
+//! (Whether the caller may use the service at all is `window::call::admit`.) [`handover`]
+//! builds the `citizen` record an adapter receives: a pseudonym specific to the agency,
+//! plus only those identity attributes the service declares **and** the operator granted
+//! the adapter. Each attribute handed over is an entry of the data-usage log, which the
+//! caller makes durable before the call (`window::call::AdapterCall::context`).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -11,8 +12,8 @@ use sha2::Sha256;
 use super::Citizen;
 use crate::plugins::Adapter;
 use crate::runtime::bindings::{self, IdentityAttribute, Service, SubjectKind};
-use crate::store::data_usage::{self, Usage};
-use crate::store::{Db, now_ms};
+use crate::store::data_usage::Usage;
+use crate::store::now_ms;
 
 pub use crate::names::Purpose;
 
@@ -25,18 +26,25 @@ pub fn pseudonym(subject: &str, agency: &str) -> String {
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
-/// The `citizen` record for a call of `service` on `adapter`, after logging every
-/// attribute it hands over.
-pub async fn disclose(
-    db: &Db,
+/// What a call hands an adapter about the citizen, and the data-usage entries that must be
+/// durable before it does.
+#[derive(Debug, Clone)]
+pub struct Handover {
+    pub citizen: Option<bindings::Citizen>,
+    pub entries: Vec<Usage>,
+}
+
+/// The hand-over of a call of `service` on `adapter`, not yet logged: its entries are for
+/// the caller to write (with [`data_usage::record_on`]) before the call.
+pub fn handover(
     adapter: &Adapter,
     service: &Service,
     citizen: Option<&Citizen>,
     purpose: Purpose,
     request_id: &str,
-) -> sqlx::Result<Option<bindings::Citizen>> {
+) -> Handover {
     let Some(citizen) = citizen else {
-        return Ok(None);
+        return Handover { citizen: None, entries: Vec::new() };
     };
     let granted = &adapter.grant().identity;
     let handed: Vec<IdentityAttribute> =
@@ -61,8 +69,7 @@ pub async fn disclose(
             actor_id: citizen.actor_id(),
         })
         .collect();
-    data_usage::record(db, entries).await?;
-    Ok(Some(bindings::Citizen {
+    let record = bindings::Citizen {
         subject: pseudonym(&citizen.subject, &adapter.agency.id),
         national_id: handed.contains(&IdentityAttribute::NationalId).then(|| citizen.national_id.clone()),
         mobile: handed.contains(&IdentityAttribute::Mobile).then(|| citizen.mobile.clone()),
@@ -72,7 +79,8 @@ pub async fn disclose(
             subject: pseudonym(&actor.subject, &adapter.agency.id),
             basis: actor.basis.into(),
         }),
-    }))
+    };
+    Handover { citizen: Some(record), entries }
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ mod tests {
             actor_id: None,
             bills: Vec::new(),
         };
-        assert!(matches!(applications::reserve(db, &row).await.unwrap(), Reservation::Reserved));
+        assert!(matches!(applications::reserve(db, &row, &[]).await.unwrap(), Reservation::Reserved));
     }
 
     /// One call of `agency`'s adapter, granted `notify`.

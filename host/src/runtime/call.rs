@@ -187,7 +187,7 @@ impl Instantiable {
                 let wait = limits.wall + ADMISSION_WAIT;
                 let _slots = measuring.admit(ceiling, wait).await.ok_or(PrepareError::Busy)?;
                 let mut store = new_store(runtime, caps, "load", limits, slots);
-                Ok::<_, PrepareError>(pre.instantiate_async(&mut store).await.map(drop))
+                Ok::<_, PrepareError>(pre.instantiate_checked(&mut store).await.map(drop))
             }
         };
         // The component's core instances: the fewest a store may allow and still

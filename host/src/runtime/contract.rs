@@ -1,7 +1,7 @@
 //! The contract releases this host serves, and one call surface over them.
 //!
 //! An adapter runs under the release it was built for: [`GuestPre`] holds its linked
-//! component with that release's bindings, and [`Guest`] calls it and answers in the
+//! component with where that release's exports are, and [`Guest`] calls it and answers in the
 //! current release's types, so nothing above the runtime knows which release an adapter
 //! speaks. An older release's answers are converted (see [`super::v0_1`]), and what it
 //! cannot do is answered for it: a 0.1.0 adapter has no `on-payment`, so a payment is
@@ -9,12 +9,13 @@
 
 use semver::Version;
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, Func, HasSelf, Instance, InstancePre, Lift, Linker, Lower,
+};
 
 use super::CallState;
 use super::bindings::{
-    AdapterError, Agency, AgencyAdapter, AgencyAdapterPre, CallContext, Document, Payment, Receipt, StatusUpdate,
-    Value, v0_1,
+    AdapterError, Agency, AgencyAdapter, CallContext, Document, Payment, Receipt, StatusUpdate, Value, v0_1,
 };
 
 /// A release of the `panjereh:adapter` contract this host has bindings for.
@@ -59,55 +60,174 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     super::v0_1::add_to_linker(linker)
 }
 
-/// A linked component ready to instantiate, with the bindings of its release.
-pub enum GuestPre {
-    V0_1(v0_1::AgencyAdapterPre<CallState>),
-    V0_2(AgencyAdapterPre<CallState>),
+/// The signature of each export, as the call path lowers its arguments and lifts its
+/// answer. A call checks the one export it calls against its signature;
+/// [`GuestPre::instantiate_checked`] checks them all when the adapter is loaded.
+mod sig {
+    use super::v0_1::types as old;
+    use super::{AdapterError, Agency, CallContext, Document, Payment, Receipt, StatusUpdate, Value};
+
+    pub type Describe = ((), (Agency,));
+    pub type Inquire<'a> = ((&'a CallContext, &'a [Value]), (Result<Document, AdapterError>,));
+    pub type Submit<'a> = ((&'a CallContext, &'a [Value]), (Result<Receipt, AdapterError>,));
+    pub type Status<'a> = ((&'a CallContext, &'a str), (Result<StatusUpdate, AdapterError>,));
+    pub type OnCallback<'a> = ((&'a [u8],), (Result<StatusUpdate, AdapterError>,));
+    pub type OnPayment<'a> = ((&'a CallContext, &'a Payment), (Result<Option<StatusUpdate>, AdapterError>,));
+
+    pub type DescribeV0_1 = ((), (old::Agency,));
+    pub type InquireV0_1<'a> = ((&'a old::CallContext, &'a [Value]), (Result<Document, AdapterError>,));
+    pub type SubmitV0_1<'a> = ((&'a old::CallContext, &'a [Value]), (Result<old::Receipt, AdapterError>,));
+    pub type StatusV0_1<'a> = ((&'a old::CallContext, &'a str), (Result<old::StatusUpdate, AdapterError>,));
+    pub type OnCallbackV0_1<'a> = ((&'a [u8],), (Result<old::StatusUpdate, AdapterError>,));
+}
+
+/// An export's parameters and results, as a `(params, results)` pair of [`sig`].
+trait Signature {
+    type Params: ComponentNamedList + Lower + Send + Sync;
+    type Results: ComponentNamedList + Lift + Send + Sync + 'static;
+}
+
+impl<P, R> Signature for (P, R)
+where
+    P: ComponentNamedList + Lower + Send + Sync,
+    R: ComponentNamedList + Lift + Send + Sync + 'static,
+{
+    type Params = P;
+    type Results = R;
+}
+
+/// Where the adapter interface's functions are in a component, found once at load: a call
+/// looks up and type-checks only the export it calls, by index. (The generated bindings
+/// look up and type-check every export on every instance.)
+#[derive(Clone, Copy)]
+struct Exports {
+    describe: ComponentExportIndex,
+    inquire: ComponentExportIndex,
+    submit: ComponentExportIndex,
+    status: ComponentExportIndex,
+    on_callback: ComponentExportIndex,
+    /// From 0.2.0.
+    on_payment: Option<ComponentExportIndex>,
+}
+
+impl Exports {
+    fn find(release: Release, component: &Component) -> wasmtime::Result<Exports> {
+        let interface = format!("panjereh:adapter/adapter@{}", release.version());
+        let adapter = component
+            .get_export_index(None, &interface)
+            .ok_or_else(|| wasmtime::format_err!("no exported instance named `{interface}`"))?;
+        let func = |name: &str| {
+            component
+                .get_export_index(Some(&adapter), name)
+                .ok_or_else(|| wasmtime::format_err!("`{interface}` does not export `{name}`"))
+        };
+        Ok(Exports {
+            describe: func("describe")?,
+            inquire: func("inquire")?,
+            submit: func("submit")?,
+            status: func("status")?,
+            on_callback: func("on-callback")?,
+            on_payment: if release.has_on_payment() { Some(func("on-payment")?) } else { None },
+        })
+    }
+
+    /// Checks every export of `instance` against its [`sig`].
+    fn check(&self, release: Release, store: &mut Store<CallState>, instance: &Instance) -> wasmtime::Result<()> {
+        let mut check = |index: ComponentExportIndex,
+                         typed: fn(Func, &mut Store<CallState>) -> wasmtime::Result<()>| {
+            let func = instance.get_func(&mut *store, index).ok_or_else(|| wasmtime::format_err!("missing export"))?;
+            typed(func, store)
+        };
+        fn typed<S: Signature>(func: Func, store: &mut Store<CallState>) -> wasmtime::Result<()> {
+            func.typed::<S::Params, S::Results>(store).map(drop)
+        }
+        match release {
+            Release::V0_1 => {
+                check(self.describe, typed::<sig::DescribeV0_1>)?;
+                check(self.inquire, typed::<sig::InquireV0_1<'static>>)?;
+                check(self.submit, typed::<sig::SubmitV0_1<'static>>)?;
+                check(self.status, typed::<sig::StatusV0_1<'static>>)?;
+                check(self.on_callback, typed::<sig::OnCallbackV0_1<'static>>)
+            }
+            Release::V0_2 => {
+                check(self.describe, typed::<sig::Describe>)?;
+                check(self.inquire, typed::<sig::Inquire<'static>>)?;
+                check(self.submit, typed::<sig::Submit<'static>>)?;
+                check(self.status, typed::<sig::Status<'static>>)?;
+                check(self.on_callback, typed::<sig::OnCallback<'static>>)?;
+                let on_payment = self.on_payment.ok_or_else(|| wasmtime::format_err!("missing `on-payment`"))?;
+                check(on_payment, typed::<sig::OnPayment<'static>>)
+            }
+        }
+    }
+}
+
+/// A linked component ready to instantiate, built for `release`.
+pub struct GuestPre {
+    release: Release,
+    pre: InstancePre<CallState>,
+    exports: Exports,
 }
 
 impl GuestPre {
-    /// Checks that the component exports `release`'s adapter interface with the expected
-    /// function types.
+    /// Finds the exports of `release`'s adapter interface in the component; their types
+    /// are checked by [`GuestPre::instantiate_checked`].
     pub fn new(release: Release, pre: InstancePre<CallState>) -> wasmtime::Result<Self> {
-        Ok(match release {
-            Release::V0_1 => GuestPre::V0_1(v0_1::AgencyAdapterPre::new(pre)?),
-            Release::V0_2 => GuestPre::V0_2(AgencyAdapterPre::new(pre)?),
-        })
+        let exports = Exports::find(release, pre.component())?;
+        Ok(GuestPre { release, pre, exports })
     }
 
     /// The release the component was built for.
     pub fn release(&self) -> Release {
-        match self {
-            GuestPre::V0_1(_) => Release::V0_1,
-            GuestPre::V0_2(_) => Release::V0_2,
-        }
+        self.release
+    }
+
+    /// A fresh instance in `store`, with every export checked against the types the host
+    /// calls it with: at load, so that an adapter whose exports do not match is refused
+    /// then rather than at its first call.
+    pub async fn instantiate_checked(&self, store: &mut Store<CallState>) -> wasmtime::Result<Guest> {
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        self.exports.check(self.release, store, &instance)?;
+        Ok(Guest { release: self.release, instance, exports: self.exports })
     }
 
     /// A fresh instance in `store`.
     pub async fn instantiate_async(&self, store: &mut Store<CallState>) -> wasmtime::Result<Guest> {
-        Ok(match self {
-            GuestPre::V0_1(pre) => Guest::V0_1(pre.instantiate_async(store).await?),
-            GuestPre::V0_2(pre) => Guest::V0_2(pre.instantiate_async(store).await?),
-        })
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        Ok(Guest { release: self.release, instance, exports: self.exports })
     }
 }
 
 /// One instance of an adapter, whichever release it speaks. Every answer is in the
 /// current release's types.
-pub enum Guest {
-    V0_1(v0_1::AgencyAdapter),
-    V0_2(AgencyAdapter),
+pub struct Guest {
+    release: Release,
+    instance: Instance,
+    exports: Exports,
 }
 
 type Answer<T> = wasmtime::Result<Result<T, AdapterError>>;
 
 impl Guest {
+    /// Calls the export at `index` with `params`, checking its type first (this one export's
+    /// only).
+    async fn call<S: Signature>(
+        &self,
+        store: &mut Store<CallState>,
+        index: ComponentExportIndex,
+        params: S::Params,
+    ) -> wasmtime::Result<S::Results> {
+        let func = self.instance.get_func(&mut *store, index).ok_or_else(|| wasmtime::format_err!("missing export"))?;
+        let typed = func.typed::<S::Params, S::Results>(&mut *store)?;
+        typed.call_async(store, params).await
+    }
+
     /// `describe`.
     pub async fn call_describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Agency> {
-        match self {
-            Guest::V0_1(g) => Ok(g.panjereh_adapter_adapter().call_describe(store).await?.into()),
-            Guest::V0_2(g) => g.panjereh_adapter_adapter().call_describe(store).await,
-        }
+        Ok(match self.release {
+            Release::V0_1 => self.call::<sig::DescribeV0_1>(store, self.exports.describe, ()).await?.0.into(),
+            Release::V0_2 => self.call::<sig::Describe>(store, self.exports.describe, ()).await?.0,
+        })
     }
 
     /// `inquire`.
@@ -117,10 +237,11 @@ impl Guest {
         ctx: &CallContext,
         input: &[Value],
     ) -> Answer<Document> {
-        match self {
-            Guest::V0_1(g) => g.panjereh_adapter_adapter().call_inquire(store, &ctx.into(), input).await,
-            Guest::V0_2(g) => g.panjereh_adapter_adapter().call_inquire(store, ctx, input).await,
-        }
+        let index = self.exports.inquire;
+        Ok(match self.release {
+            Release::V0_1 => self.call::<sig::InquireV0_1<'_>>(store, index, (&ctx.into(), input)).await?.0,
+            Release::V0_2 => self.call::<sig::Inquire<'_>>(store, index, (ctx, input)).await?.0,
+        })
     }
 
     /// `submit`.
@@ -130,12 +251,13 @@ impl Guest {
         ctx: &CallContext,
         input: &[Value],
     ) -> Answer<Receipt> {
-        match self {
-            Guest::V0_1(g) => {
-                Ok(g.panjereh_adapter_adapter().call_submit(store, &ctx.into(), input).await?.map(Receipt::from))
+        let index = self.exports.submit;
+        Ok(match self.release {
+            Release::V0_1 => {
+                self.call::<sig::SubmitV0_1<'_>>(store, index, (&ctx.into(), input)).await?.0.map(Receipt::from)
             }
-            Guest::V0_2(g) => g.panjereh_adapter_adapter().call_submit(store, ctx, input).await,
-        }
+            Release::V0_2 => self.call::<sig::Submit<'_>>(store, index, (ctx, input)).await?.0,
+        })
     }
 
     /// `status`.
@@ -145,24 +267,26 @@ impl Guest {
         ctx: &CallContext,
         reference: &str,
     ) -> Answer<StatusUpdate> {
-        match self {
-            Guest::V0_1(g) => Ok(g
-                .panjereh_adapter_adapter()
-                .call_status(store, &ctx.into(), reference)
+        let index = self.exports.status;
+        Ok(match self.release {
+            Release::V0_1 => self
+                .call::<sig::StatusV0_1<'_>>(store, index, (&ctx.into(), reference))
                 .await?
-                .map(StatusUpdate::from)),
-            Guest::V0_2(g) => g.panjereh_adapter_adapter().call_status(store, ctx, reference).await,
-        }
+                .0
+                .map(StatusUpdate::from),
+            Release::V0_2 => self.call::<sig::Status<'_>>(store, index, (ctx, reference)).await?.0,
+        })
     }
 
     /// `on-callback`.
     pub async fn call_on_callback(&self, store: &mut Store<CallState>, body: &[u8]) -> Answer<StatusUpdate> {
-        match self {
-            Guest::V0_1(g) => {
-                Ok(g.panjereh_adapter_adapter().call_on_callback(store, body).await?.map(StatusUpdate::from))
+        let index = self.exports.on_callback;
+        Ok(match self.release {
+            Release::V0_1 => {
+                self.call::<sig::OnCallbackV0_1<'_>>(store, index, (body,)).await?.0.map(StatusUpdate::from)
             }
-            Guest::V0_2(g) => g.panjereh_adapter_adapter().call_on_callback(store, body).await,
-        }
+            Release::V0_2 => self.call::<sig::OnCallback<'_>>(store, index, (body,)).await?.0,
+        })
     }
 
     /// `on-payment`; a 0.1.0 adapter has nothing to do.
@@ -172,9 +296,9 @@ impl Guest {
         ctx: &CallContext,
         payment: &Payment,
     ) -> Answer<Option<StatusUpdate>> {
-        match self {
-            Guest::V0_1(_) => Ok(Ok(None)),
-            Guest::V0_2(g) => g.panjereh_adapter_adapter().call_on_payment(store, ctx, payment).await,
+        match self.exports.on_payment {
+            None => Ok(Ok(None)),
+            Some(index) => Ok(self.call::<sig::OnPayment<'_>>(store, index, (ctx, payment)).await?.0),
         }
     }
 }

@@ -9,6 +9,7 @@
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
+use super::data_usage::Usage;
 use super::sql::{Tx, query};
 use super::{Db, is_unique_violation};
 
@@ -104,9 +105,10 @@ pub enum Reservation {
     Conflict,
 }
 
-/// Inserts `application` as pending, durably.
-pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Reservation> {
-    let a = application.clone();
+/// Inserts `application` as pending, durably, with the data-usage entries of the hand-over
+/// its submit will make: both or neither (a conflict writes neither).
+pub async fn reserve(db: &Db, application: &ApplicationRow, handover: &[Usage]) -> sqlx::Result<Reservation> {
+    let (a, handover) = (application.clone(), handover.to_vec());
     let inserted = db
         .write(move |conn| {
             Box::pin(async move {
@@ -130,7 +132,8 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
                 .bind(&a.actor_id)
                 .bind(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into()))
                 .execute(conn)
-                .await
+                .await?;
+                super::data_usage::record_on(conn, &handover).await
             })
         })
         .await;
@@ -142,54 +145,41 @@ pub async fn reserve(db: &Db, application: &ApplicationRow) -> sqlx::Result<Rese
 }
 
 /// Stores the agency's receipt on a pending application, its first event and the job
-/// that follows it, atomically and durably.
-pub async fn complete(
-    db: &Db,
+/// that follows it, in the caller's transaction (the work of a [`Db::write`]).
+pub async fn complete_on(
+    conn: &mut dyn Tx,
     id: &str,
     agency_reference: &str,
     event: &EventRow,
     bills: &[StoredBill],
     then: Option<&super::jobs::NewJob<'static>>,
 ) -> sqlx::Result<()> {
-    let (id, agency_reference, event, then) =
-        (id.to_owned(), agency_reference.to_owned(), event.clone(), then.cloned());
     let bills = serde_json::to_string(bills).unwrap_or_else(|_| "[]".into());
-    db.write(move |conn| {
-        Box::pin(async move {
-            query(
-                "UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4, bills = $5 WHERE id = $1",
-            )
-            .bind(&id)
-            .bind(&agency_reference)
-            .bind(&event.status)
-            .bind(event.at_ms)
-            .bind(&bills)
-            .execute(conn)
-            .await?;
-            insert_event(conn, &id, &event).await?;
-            if let Some(job) = &then {
-                super::jobs::enqueue_in(conn, job, event.at_ms).await?;
-            }
-            Ok(())
-        })
-    })
-    .await
+    query("UPDATE applications SET agency_reference = $2, status = $3, updated_ms = $4, bills = $5 WHERE id = $1")
+        .bind(id)
+        .bind(agency_reference)
+        .bind(&event.status)
+        .bind(event.at_ms)
+        .bind(&bills)
+        .execute(conn)
+        .await?;
+    insert_event(conn, id, event).await?;
+    if let Some(job) = then {
+        super::jobs::enqueue_in(conn, job, event.at_ms).await?;
+    }
+    Ok(())
 }
 
-/// Removes a pending reservation (the agency refused the application).
+/// Removes a pending reservation (the agency refused the application), in the caller's
+/// transaction.
+pub async fn discard_on(conn: &mut dyn Tx, id: &str) -> sqlx::Result<()> {
+    query("DELETE FROM applications WHERE id = $1 AND status = $2").bind(id).bind(PENDING).execute(conn).await.map(drop)
+}
+
+/// Removes a pending reservation abandoned mid-way, durably.
 pub async fn discard(db: &Db, id: &str) -> sqlx::Result<()> {
     let id = id.to_owned();
-    db.write(move |conn| {
-        Box::pin(async move {
-            query("DELETE FROM applications WHERE id = $1 AND status = $2")
-                .bind(&id)
-                .bind(PENDING)
-                .execute(conn)
-                .await
-                .map(drop)
-        })
-    })
-    .await
+    db.write(move |conn| Box::pin(async move { discard_on(conn, &id).await })).await
 }
 
 /// Records a status change and makes it the application's current status, atomically.

@@ -7,6 +7,7 @@ use crate::runtime::bindings::IdentityAttribute;
 use sqlx::Row as _;
 
 use super::Db;
+use super::sql::Tx;
 
 /// One hand-over of one attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,29 +29,29 @@ pub async fn record(db: &Db, entries: Vec<Usage>) -> sqlx::Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    db.write(move |conn| {
-        Box::pin(async move {
-            for e in &entries {
-                super::sql::query(
-                    "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&e.citizen_id)
-                .bind(&e.adapter_id)
-                .bind(&e.agency)
-                .bind(&e.service)
-                .bind(e.attribute.as_str())
-                .bind(e.purpose.as_str())
-                .bind(&e.request_id)
-                .bind(e.at_ms)
-                .bind(&e.actor_id)
-                .execute(conn)
-                .await?;
-            }
-            Ok(())
-        })
-    })
-    .await
+    db.write(move |conn| Box::pin(async move { record_on(conn, &entries).await })).await
+}
+
+/// Records hand-overs in the caller's transaction (the work of a [`Db::write`]).
+pub async fn record_on(conn: &mut dyn Tx, entries: &[Usage]) -> sqlx::Result<()> {
+    for e in entries {
+        super::sql::query(
+            "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&e.citizen_id)
+        .bind(&e.adapter_id)
+        .bind(&e.agency)
+        .bind(&e.service)
+        .bind(e.attribute.as_str())
+        .bind(e.purpose.as_str())
+        .bind(&e.request_id)
+        .bind(e.at_ms)
+        .bind(&e.actor_id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A column holding a wire name (`crate::names`).

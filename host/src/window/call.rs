@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::auth::{Citizen, access};
 use crate::plugins::{Adapter, Operation, Outcome, Registry, Slot};
 use crate::runtime::bindings::{AdapterError, Assurance, CallContext, Service, ServiceKind, SubjectKind, Value};
+use crate::store::data_usage::{self, Usage};
 use crate::text::{Bilingual, FieldProblem, Lang};
 
 /// The adapter serving `agency` and the index of its service `service`, enabled or not.
@@ -148,27 +149,28 @@ impl<'a> AdapterCall<'a> {
     /// The context the adapter receives, after writing a data-usage entry for each identity
     /// attribute it hands over.
     pub async fn context(&self) -> Result<CallContext, ServiceError> {
-        let (service_id, citizen) = match self.service() {
+        let (ctx, entries) = self.handover();
+        data_usage::record(&self.app.db, entries).await?;
+        Ok(ctx)
+    }
+
+    /// The context the adapter receives and the data-usage entries of what it hands over,
+    /// for a caller that makes them durable with writes of its own, before the call.
+    pub fn handover(&self) -> (CallContext, Vec<Usage>) {
+        let (service_id, handover) = match self.service() {
             Some(service) => {
-                let who = access::disclose(
-                    &self.app.db,
-                    &self.adapter,
-                    service,
-                    self.citizen,
-                    purpose(service.kind),
-                    &self.request_id,
-                )
-                .await?;
-                (service.id.clone(), who)
+                let purpose = purpose(service.kind);
+                (service.id.clone(), access::handover(&self.adapter, service, self.citizen, purpose, &self.request_id))
             }
-            None => (String::new(), None),
+            None => (String::new(), access::Handover { citizen: None, entries: Vec::new() }),
         };
-        Ok(CallContext {
+        let ctx = CallContext {
             request_id: self.request_id.clone(),
             service: service_id,
-            citizen,
+            citizen: handover.citizen,
             locale: self.lang.code().to_owned(),
-        })
+        };
+        (ctx, handover.entries)
     }
 
     /// Turns the call's outcome into the adapter's answer or a [`ServiceError`] naming it.
@@ -184,6 +186,19 @@ impl<'a> AdapterCall<'a> {
         request_hash: String,
         result: Result<&T, &ServiceError>,
     ) -> Result<(), ServiceError> {
+        let entry = self.evidence(operation, service, request_hash, result);
+        record_entry(&self.app.audit, self.request_id.as_str(), entry).await
+    }
+
+    /// The call's evidence entry (see [`evidence`]), for a caller that commits it with
+    /// writes of its own ([`crate::audit::Audit::append_in`]).
+    pub fn evidence<T: Serialize>(
+        &self,
+        operation: Operation,
+        service: &str,
+        request_hash: String,
+        result: Result<&T, &ServiceError>,
+    ) -> crate::audit::Entry {
         let call = Call {
             operation,
             adapter: &self.adapter,
@@ -197,7 +212,7 @@ impl<'a> AdapterCall<'a> {
             Ok(answer) => Ok(serde_json::to_vec(answer).unwrap_or_default()),
             Err(error) => Err(error.code()),
         };
-        record(&self.app.audit, call, outcome).await
+        evidence(call, outcome)
     }
 }
 
@@ -248,40 +263,51 @@ pub struct Call<'a> {
 }
 
 /// Appends one adapter call to the evidence log, and waits until it is durable (the log's
-/// writer commits concurrent calls' entries together): who acted for whom, the adapter
-/// version, the hash of the request and of the answer. `outcome` is the answer's bytes as the
-/// caller got them (for the API, its JSON), or the problem type it was refused with, whose
-/// hash is over `{"error": <problem type>}`. Payloads themselves are never logged.
+/// writer commits concurrent calls' entries together); see [`evidence`].
 pub async fn record(
     audit: &crate::audit::Audit,
     call: Call<'_>,
     outcome: Result<Vec<u8>, &'static str>,
 ) -> Result<(), ServiceError> {
+    let request_id = call.request_id;
+    record_entry(audit, request_id, evidence(call, outcome)).await
+}
+
+async fn record_entry(
+    audit: &crate::audit::Audit,
+    request_id: &str,
+    entry: crate::audit::Entry,
+) -> Result<(), ServiceError> {
+    audit.record(entry).await.map_err(|error| {
+        tracing::error!(%error, request_id, "a call's evidence was not written");
+        ServiceError::Evidence(format!("{error:#}"))
+    })
+}
+
+/// The evidence entry of one adapter call: who acted for whom, the adapter version, the
+/// hash of the request and of the answer. `outcome` is the answer's bytes as the caller got
+/// them (for the API, its JSON), or the problem type it was refused with, whose hash is
+/// over `{"error": <problem type>}`. Payloads themselves are never logged.
+pub fn evidence(call: Call<'_>, outcome: Result<Vec<u8>, &'static str>) -> crate::audit::Entry {
     let (name, response) = match outcome {
         Ok(bytes) => ("ok", bytes),
         Err(code) => (code, serde_json::to_vec(&json!({"error": code})).unwrap_or_default()),
     };
     let adapter = call.adapter;
-    audit
-        .record(crate::audit::Entry {
-            kind: call.operation.evidence_kind().to_owned(),
-            actor: call.actor.unwrap_or("anonymous").to_owned(),
-            subject: adapter.manifest.id.clone(),
-            data: json!({
-                "request_id": call.request_id,
-                "agency": adapter.agency.id,
-                "service": call.service,
-                "adapter_version": adapter.manifest.version.to_string(),
-                "adapter_digest": adapter.digest,
-                "request_hash": call.request_hash,
-                "response_hash": crate::audit::sha256_hex(&response),
-                "outcome": name,
-                "on_behalf_of": call.on_behalf_of,
-            }),
-        })
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, request_id = call.request_id, "a call's evidence was not written");
-            ServiceError::Evidence(format!("{error:#}"))
-        })
+    crate::audit::Entry {
+        kind: call.operation.evidence_kind().to_owned(),
+        actor: call.actor.unwrap_or("anonymous").to_owned(),
+        subject: adapter.manifest.id.clone(),
+        data: json!({
+            "request_id": call.request_id,
+            "agency": adapter.agency.id,
+            "service": call.service,
+            "adapter_version": adapter.manifest.version.to_string(),
+            "adapter_digest": adapter.digest,
+            "request_hash": call.request_hash,
+            "response_hash": crate::audit::sha256_hex(&response),
+            "outcome": name,
+            "on_behalf_of": call.on_behalf_of,
+        }),
+    }
 }

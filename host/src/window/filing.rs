@@ -15,8 +15,9 @@ use super::views::BillView;
 use crate::app::App;
 use crate::auth::Citizen;
 use crate::plugins::Operation;
-use crate::runtime::bindings::{Receipt, ServiceKind, Value};
+use crate::runtime::bindings::{CallContext, ServiceKind, Value};
 use crate::store::applications::{self, ApplicationRow, EventRow, PENDING, Reservation, StoredBill};
+use crate::store::data_usage::Usage;
 use crate::store::{now_ms, random_id};
 use crate::text::{Lang, rfc3339};
 use crate::tracking;
@@ -136,14 +137,17 @@ pub async fn file(
     let citizen = citizen.ok_or(ServiceError::SignInRequired { needed: None })?;
     crate::window::acting::recheck(app, citizen).await?;
     let hash = request_hash(agency, service, &input);
-    let (row, history, replayed) = match reserve(app, citizen, &call, key, hash).await? {
+    // The hand-over's data-usage entries commit with the reservation: both are written
+    // before the call, and neither when the key names an earlier application.
+    let (ctx, handover) = call.handover();
+    let (row, history, replayed) = match reserve(app, citizen, &call, key, hash, &handover).await? {
         Reserved::Earlier(row) => {
             let history = applications::events(&app.db, &row.id).await?;
             (row, history, true)
         }
         // A new application's history is the one event its filing just stored.
         Reserved::Fresh(row) => {
-            let (row, first) = submit(&call, citizen, input, row).await?;
+            let (row, first) = submit(&call, citizen, ctx, input, row).await?;
             (row, vec![first], false)
         }
     };
@@ -172,6 +176,7 @@ async fn reserve(
     call: &AdapterCall<'_>,
     key: Option<String>,
     hash: String,
+    handover: &[Usage],
 ) -> Result<Reserved, ServiceError> {
     let service = call.service().expect("a filing calls a service");
     // A few rounds: a key's abandoned reservation is removed and retried, and a (2^-60)
@@ -210,7 +215,7 @@ async fn reserve(
             actor_id: citizen.actor_id(),
             bills: Vec::new(),
         };
-        if let Reservation::Reserved = applications::reserve(&app.db, &row).await? {
+        if let Reservation::Reserved = applications::reserve(&app.db, &row, handover).await? {
             return Ok(Reserved::Fresh(row));
         }
     }
@@ -226,30 +231,41 @@ struct ReceiptEvidence<'a> {
 
 /// Calls the adapter's `submit` for a reserved application and stores the receipt with
 /// the first event and its bills: the application as stored, and that event. On any
-/// failure the reservation is removed.
+/// failure the reservation is removed. What is stored of the outcome commits in one
+/// transaction with the call's evidence: an application is filed exactly when its evidence
+/// is written.
 async fn submit(
     call: &AdapterCall<'_>,
     citizen: &Citizen,
+    ctx: CallContext,
     input: Vec<Value>,
     mut row: ApplicationRow,
 ) -> Result<(ApplicationRow, EventRow), ServiceError> {
     let app = call.app;
     let request_hash = input_hash(&input);
-    let submitted: Result<Receipt, ServiceError> = async {
-        let ctx = call.context().await?;
-        call.settle(call.adapter.submit(ctx, input).await)
-    }
-    .await;
+    let submitted = call.settle(call.adapter.submit(ctx, input).await);
     let evidence = submitted
         .as_ref()
         .map(|r| ReceiptEvidence { agency_reference: &r.agency_reference, status: r.status.as_str() });
-    let recorded = call.record(Operation::Submit, &row.service, request_hash, evidence.as_ref().map_err(|e| *e)).await;
+    let entry = call.evidence(Operation::Submit, &row.service, request_hash, evidence.as_ref().map_err(|e| *e));
+    let (audit, id) = (app.audit.clone(), row.id.clone());
     let receipt = match submitted {
-        // The agency holds the application: it stays, and an evidence log that did not take
-        // the entry withholds the answer (a retry with the same key answers it).
         Ok(receipt) => receipt,
+        // A refusal stays the refusal; if it could not be stored, the reservation is left
+        // to go stale and be removed by the next submission under its key.
         Err(error) => {
-            applications::discard(&app.db, &row.id).await?;
+            let stored = app
+                .db
+                .write(move |tx| {
+                    Box::pin(async move {
+                        applications::discard_on(tx, &id).await?;
+                        audit.append_in(tx, &entry).await
+                    })
+                })
+                .await;
+            if let Err(failure) = stored {
+                tracing::error!(%failure, request_id = %call.request_id, "a refused application and its evidence were not stored");
+            }
             return Err(error);
         }
     };
@@ -261,15 +277,24 @@ async fn submit(
         at_ms: now_ms(),
     };
     let bills: Vec<StoredBill> = receipt.bills.iter().map(StoredBill::from).collect();
-    // The receipt, its bills and the job that follows the application: one transaction.
     let follow = (!receipt.status.is_final()).then(|| crate::background::follow(app, &row.id, &row.agency));
-    applications::complete(&app.db, &row.id, &receipt.agency_reference, &event, &bills, follow.as_ref()).await?;
+    let (reference, stored) = (receipt.agency_reference.clone(), (event.clone(), bills.clone()));
+    app.db
+        .write(move |tx| {
+            Box::pin(async move {
+                let (event, bills) = stored;
+                applications::complete_on(tx, &id, &reference, &event, &bills, follow.as_ref()).await?;
+                audit.append_in(tx, &entry).await
+            })
+        })
+        .await
+        // No filed application without its evidence: the answer is withheld.
+        .map_err(|failure| ServiceError::Evidence(format!("{failure:#}")))?;
     tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id = %call.request_id, actor = ?citizen.actor_id(), "application filed");
     row.agency_reference = Some(receipt.agency_reference);
     row.status.clone_from(&event.status);
     row.updated_ms = event.at_ms;
     row.bills = bills;
-    recorded?;
     Ok((row, event))
 }
 
