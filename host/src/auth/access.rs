@@ -28,7 +28,7 @@ pub fn pseudonym(subject: &str, agency: &str) -> String {
 
 /// What a call hands an adapter about the citizen, and the data-usage entries that must be
 /// durable before it does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Handover {
     pub citizen: Option<bindings::Citizen>,
     pub entries: Vec<Usage>,
@@ -44,7 +44,7 @@ pub fn handover(
     request_id: &str,
 ) -> Handover {
     let Some(citizen) = citizen else {
-        return Handover { citizen: None, entries: Vec::new() };
+        return Handover::default();
     };
     let granted = &adapter.grant().identity;
     let handed: Vec<IdentityAttribute> =

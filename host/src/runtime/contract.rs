@@ -10,7 +10,7 @@
 use semver::Version;
 use wasmtime::Store;
 use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentNamedList, Func, HasSelf, Instance, InstancePre, Lift, Linker, Lower,
+    Component, ComponentExportIndex, ComponentNamedList, HasSelf, Instance, InstancePre, Lift, Linker, Lower, TypedFunc,
 };
 
 use super::CallState;
@@ -133,33 +133,36 @@ impl Exports {
 
     /// Checks every export of `instance` against its [`sig`].
     fn check(&self, release: Release, store: &mut Store<CallState>, instance: &Instance) -> wasmtime::Result<()> {
-        let mut check = |index: ComponentExportIndex,
-                         typed: fn(Func, &mut Store<CallState>) -> wasmtime::Result<()>| {
-            let func = instance.get_func(&mut *store, index).ok_or_else(|| wasmtime::format_err!("missing export"))?;
-            typed(func, store)
-        };
-        fn typed<S: Signature>(func: Func, store: &mut Store<CallState>) -> wasmtime::Result<()> {
-            func.typed::<S::Params, S::Results>(store).map(drop)
-        }
         match release {
             Release::V0_1 => {
-                check(self.describe, typed::<sig::DescribeV0_1>)?;
-                check(self.inquire, typed::<sig::InquireV0_1<'static>>)?;
-                check(self.submit, typed::<sig::SubmitV0_1<'static>>)?;
-                check(self.status, typed::<sig::StatusV0_1<'static>>)?;
-                check(self.on_callback, typed::<sig::OnCallbackV0_1<'static>>)
+                typed::<sig::DescribeV0_1>(store, instance, self.describe)?;
+                typed::<sig::InquireV0_1<'static>>(store, instance, self.inquire)?;
+                typed::<sig::SubmitV0_1<'static>>(store, instance, self.submit)?;
+                typed::<sig::StatusV0_1<'static>>(store, instance, self.status)?;
+                typed::<sig::OnCallbackV0_1<'static>>(store, instance, self.on_callback)?;
             }
             Release::V0_2 => {
-                check(self.describe, typed::<sig::Describe>)?;
-                check(self.inquire, typed::<sig::Inquire<'static>>)?;
-                check(self.submit, typed::<sig::Submit<'static>>)?;
-                check(self.status, typed::<sig::Status<'static>>)?;
-                check(self.on_callback, typed::<sig::OnCallback<'static>>)?;
+                typed::<sig::Describe>(store, instance, self.describe)?;
+                typed::<sig::Inquire<'static>>(store, instance, self.inquire)?;
+                typed::<sig::Submit<'static>>(store, instance, self.submit)?;
+                typed::<sig::Status<'static>>(store, instance, self.status)?;
+                typed::<sig::OnCallback<'static>>(store, instance, self.on_callback)?;
                 let on_payment = self.on_payment.ok_or_else(|| wasmtime::format_err!("missing `on-payment`"))?;
-                check(on_payment, typed::<sig::OnPayment<'static>>)
+                typed::<sig::OnPayment<'static>>(store, instance, on_payment)?;
             }
         }
+        Ok(())
     }
+}
+
+/// The export of `instance` at `index`, checked against the signature `S`.
+fn typed<S: Signature>(
+    store: &mut Store<CallState>,
+    instance: &Instance,
+    index: ComponentExportIndex,
+) -> wasmtime::Result<TypedFunc<S::Params, S::Results>> {
+    let func = instance.get_func(&mut *store, index).ok_or_else(|| wasmtime::format_err!("missing export"))?;
+    func.typed::<S::Params, S::Results>(store)
 }
 
 /// A linked component ready to instantiate, built for `release`.
@@ -217,9 +220,7 @@ impl Guest {
         index: ComponentExportIndex,
         params: S::Params,
     ) -> wasmtime::Result<S::Results> {
-        let func = self.instance.get_func(&mut *store, index).ok_or_else(|| wasmtime::format_err!("missing export"))?;
-        let typed = func.typed::<S::Params, S::Results>(&mut *store)?;
-        typed.call_async(store, params).await
+        typed::<S>(store, &self.instance, index)?.call_async(store, params).await
     }
 
     /// `describe`.

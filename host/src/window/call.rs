@@ -162,7 +162,7 @@ impl<'a> AdapterCall<'a> {
                 let purpose = purpose(service.kind);
                 (service.id.clone(), access::handover(&self.adapter, service, self.citizen, purpose, &self.request_id))
             }
-            None => (String::new(), access::Handover { citizen: None, entries: Vec::new() }),
+            None => (String::new(), access::Handover::default()),
         };
         let ctx = CallContext {
             request_id: self.request_id.clone(),

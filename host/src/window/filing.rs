@@ -278,12 +278,11 @@ async fn submit(
     };
     let bills: Vec<StoredBill> = receipt.bills.iter().map(StoredBill::from).collect();
     let follow = (!receipt.status.is_final()).then(|| crate::background::follow(app, &row.id, &row.agency));
-    let (reference, stored) = (receipt.agency_reference.clone(), (event.clone(), bills.clone()));
+    let (reference, first, stored_bills) = (receipt.agency_reference.clone(), event.clone(), bills.clone());
     app.db
         .write(move |tx| {
             Box::pin(async move {
-                let (event, bills) = stored;
-                applications::complete_on(tx, &id, &reference, &event, &bills, follow.as_ref()).await?;
+                applications::complete_on(tx, &id, &reference, &first, &stored_bills, follow.as_ref()).await?;
                 audit.append_in(tx, &entry).await
             })
         })
