@@ -27,10 +27,11 @@ use sha2::{Digest, Sha256};
 use crate::capabilities::{Capabilities, Grant, HostServices};
 use crate::config::AdapterSettings;
 use crate::runtime::CallState;
-use crate::runtime::bindings::{AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Value};
+use crate::runtime::bindings::{AdapterError, Agency, CallContext, Document, Receipt, StatusUpdate, Text, Value};
 use crate::runtime::call::{CallFuture, Instantiable, PrepareError};
 use crate::runtime::contract::Guest;
 use crate::runtime::{CallError, CallLimits, Runtime};
+use crate::store::kv::Staged;
 pub use manifest::{Manifest, ManifestError};
 pub use payment::{PaidItem, PaymentNotice};
 pub use validate::{ComponentError, HOST_WIT_VERSION};
@@ -179,7 +180,8 @@ impl Adapter {
     }
 
     /// The one path of a call: runs `invoke` in a fresh instance of this version, holds its
-    /// answer to the caps of [`bounds`] (`check`), and records it in the metrics.
+    /// answer to the caps of [`bounds`] (`check`), records it in the metrics, and commits
+    /// the `kv` writes it staged before its answer is used.
     pub(crate) async fn call<T, F>(
         &self,
         operation: Operation,
@@ -192,16 +194,45 @@ impl Adapter {
         T: Send,
         F: for<'a> FnOnce(&'a Guest, &'a mut Store<CallState>) -> CallFuture<'a, Result<T, AdapterError>> + Send,
     {
+        let (outcome, staged) = self.call_staged(operation, request_id, service, invoke, check).await;
+        let Some(db) = self.caps.db.as_ref().filter(|_| !staged.is_empty()) else { return outcome };
+        match staged.commit(db).await {
+            Ok(()) => outcome,
+            // The answer may rest on what the adapter stored: without it, there is none.
+            Err(error) => {
+                tracing::error!(adapter = %self.manifest.id, request_id, %error, "a call's storage writes were not committed");
+                Ok(Err(AdapterError::Unavailable(Text {
+                    fa: "ذخیره‌سازی این خدمت اکنون در دسترس نیست؛ کمی بعد دوباره تلاش کنید.".into(),
+                    en: "This service's storage is unavailable right now; try again shortly.".into(),
+                })))
+            }
+        }
+    }
+
+    /// [`Adapter::call`], leaving the `kv` writes the call staged to the caller, to commit
+    /// with what it stores of the outcome. A call stopped or past the caps staged nothing.
+    async fn call_staged<T, F>(
+        &self,
+        operation: Operation,
+        request_id: &str,
+        service: &str,
+        invoke: F,
+        check: impl FnOnce(&T) -> Result<(), bounds::Exceeded>,
+    ) -> (Outcome<T>, Staged)
+    where
+        T: Send,
+        F: for<'a> FnOnce(&'a Guest, &'a mut Store<CallState>) -> CallFuture<'a, Result<T, AdapterError>> + Send,
+    {
         let started = std::time::Instant::now();
-        let result = match self.exec.call(self.caps.clone(), request_id, invoke).await {
-            Ok(answer) => match answer.as_ref().map_or_else(bounds::error, check) {
-                Ok(()) => Ok(answer),
-                Err(exceeded) => Err(self.oversized(exceeded)),
+        let (result, staged) = match self.exec.call(self.caps.clone(), request_id, invoke).await {
+            Ok((answer, staged)) => match answer.as_ref().map_or_else(bounds::error, check) {
+                Ok(()) => (Ok(answer), staged),
+                Err(exceeded) => (Err(self.oversized(exceeded)), Staged::default()),
             },
-            Err(error) => Err(error),
+            Err(error) => (Err(error), Staged::default()),
         };
         crate::metrics::record_call(&self.manifest.id, service, operation, &result, started.elapsed());
-        result
+        (result, staged)
     }
 
     /// An answer past a cap: counted and logged like any other failed call.
@@ -225,10 +256,11 @@ impl Adapter {
         .await
     }
 
-    /// Calls `submit` in a fresh instance.
-    pub async fn submit(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Receipt> {
+    /// Calls `submit` in a fresh instance: its outcome, and the `kv` writes it staged, which
+    /// commit with the application ([`Staged::commit_on`]).
+    pub async fn submit(&self, ctx: CallContext, input: Vec<Value>) -> (Outcome<Receipt>, Staged) {
         let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
-        self.call(
+        self.call_staged(
             Operation::Submit,
             &request_id,
             &service,
@@ -268,6 +300,8 @@ impl Adapter {
         self.exec
             .call(self.caps.clone(), "describe", |a, store| Box::pin(async move { a.call_describe(store).await }))
             .await
+            // Describing stores nothing: a write staged meanwhile is dropped.
+            .map(|(agency, _)| agency)
     }
 }
 

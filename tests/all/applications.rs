@@ -17,6 +17,7 @@ otp-backoff-ms = 0
 
 [adapters.applicant.grant]
 identity = ["national-id"]
+kv-quota-kib = 16
 
 [adapters.applicant.config]
 callback-secret = { secret = "s3cret-shared-with-the-agency" }
@@ -466,6 +467,10 @@ async fn a_filing_and_its_evidence_commit_together(db: Database) {
 
     let mine = host.get_as(&ali, "/api/v1/applications").await;
     assert_eq!(mine.body["count"], 1, "the application without evidence was not filed: {}", mine.body);
+    // Nor is the office's note of it: the adapter's storage commits with the application.
+    let note = |key: &'static str| panjereh_host::store::kv::get(&host.app.db, "applicant", key);
+    assert_eq!(note("case/CASE-1").await.unwrap().as_deref(), Some(&b"submitted"[..]));
+    assert_eq!(note("case/CASE-2").await.unwrap(), None, "the withheld filing's note was stored");
     assert_eq!(host.post_as(&ali, PERMIT, form("CASE-3")).await.status, 201);
     assert_eq!(submits().await, [json!("ok"), json!("ok")]);
     let (_, verified) = host.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;

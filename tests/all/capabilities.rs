@@ -229,6 +229,44 @@ async fn a_granted_back_end_answers_by_address_and_by_name() {
     }
 }
 
+/// What an adapter stored before a request is durable when the request reaches the
+/// back-end; what it stored afterwards, in a call that then fails, is lost with the call.
+#[tokio::test]
+async fn what_an_adapter_stored_is_durable_before_its_request_goes_out() {
+    // The back-end looks in the host's database when the adapter's request arrives.
+    let db = Arc::new(std::sync::OnceLock::<panjereh_host::store::Db>::new());
+    let seen = db.clone();
+    let look = move || async move {
+        let stored = panjereh_host::store::kv::get(seen.get().unwrap(), "fetcher", "remembered").await.unwrap();
+        String::from_utf8(stored.unwrap_or_default()).unwrap()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, Router::new().route("/look", get(look))).await });
+    let hosts = vec![addr.to_string()];
+    let manifest = format!("{}kv-quota-kib = 1\n", fetcher_manifest(&hosts));
+    let config = fetcher_config(&hosts, "").replace("grant = { http", "grant = { kv-quota-kib = 1, http");
+    let host = Host::start_resolving(
+        &[FETCHER],
+        &config,
+        |dir| std::fs::write(dir.join("fetcher.toml"), manifest).unwrap(),
+        &[],
+    )
+    .await;
+    db.set(host.app.db.clone()).unwrap();
+    let stored = |key: &'static str| panjereh_host::store::kv::get(&host.app.db, "fetcher", key);
+
+    let url = format!("http://{addr}/look");
+    let answer = inquire(&host, "fetcher", "fetch", json!({"url": url, "remember": "before the request"})).await;
+    assert_eq!(answer["body"], "before the request", "{answer:?}");
+
+    let input = json!({"input": {"url": url, "remember": "kept", "then-fail": "yes"}});
+    let (status, body) = host.post_lang("/api/v1/services/fetcher/fetch/inquiries", input, "en").await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(stored("remembered").await.unwrap().as_deref(), Some(&b"kept"[..]), "stored before the request");
+    assert_eq!(stored("after").await.unwrap(), None, "stored by the failed call after its request");
+}
+
 /// An adapter's requests to one back-end go over one kept connection, for the same name
 /// and checked address only; a connection whose answer was a redirect is not kept.
 #[tokio::test]

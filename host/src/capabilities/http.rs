@@ -15,6 +15,10 @@ use crate::runtime::bindings::http::{Host, HttpError, Request, Response};
 
 impl Host for CallState {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
+        // What the adapter stored before the request is durable before it goes out.
+        self.commit_staged()
+            .await
+            .map_err(|_| HttpError::Other("the adapter's storage could not be written".into()))?;
         let caps = self.caps.clone();
         client::send(&caps, &self.request_id, request).await
     }

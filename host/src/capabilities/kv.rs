@@ -3,11 +3,19 @@
 //! Keys are namespaced by adapter id, so no adapter can name another's keys. Each adapter
 //! has a byte quota (keys and values); a write that would exceed it changes nothing. The
 //! queries live in [`crate::store::kv`].
+//!
+//! A call's writes are staged in its store ([`Staged`]) and commit together, as the
+//! storage of a durable object does behind its output gate: before anything leaves the
+//! sandbox (an outbound request, a message to a citizen) and, at the latest, with the
+//! call's outcome, before its answer is used. A submit's writes commit in the transaction
+//! that files the application, so the adapter's record of a case exists exactly when the
+//! application does. A call stopped before its end (a trap, a timeout) loses the writes
+//! it staged since it last reached outside; the call reads its own writes meanwhile.
 
 use crate::runtime::CallState;
 use crate::runtime::bindings::kv::{Host, KvError};
 use crate::store::Db;
-use crate::store::kv::{self as store, KvStoreError};
+use crate::store::kv::{self as store, KvStoreError, Staged};
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -55,29 +63,49 @@ impl CallState {
     }
 }
 
+impl CallState {
+    /// Commits the writes staged so far, before something leaves the sandbox: what the
+    /// adapter stored before a request or a message is durable when it goes out.
+    pub(crate) async fn commit_staged(&mut self) -> Result<(), KvError> {
+        let staged = std::mem::take(&mut self.kv);
+        let Some(db) = self.caps.db.clone().filter(|_| !staged.is_empty()) else { return Ok(()) };
+        staged.commit(&db).await.map_err(|e| self.kv_failed(e.into()))
+    }
+
+    /// The writes the call staged and did not commit yet, for its outcome to commit.
+    pub(crate) fn take_staged(&mut self) -> Staged {
+        std::mem::take(&mut self.kv)
+    }
+}
+
 impl Host for CallState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, KvError> {
         let (db, _) = self.kv_access()?;
         check_key(&key, false)?;
+        if let Some(own) = self.kv.get(&key) {
+            return Ok(own.map(<[u8]>::to_vec));
+        }
         store::get(&db, &self.caps.adapter, &key).await.map_err(|e| self.kv_failed(e))
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), KvError> {
         let (db, quota) = self.kv_access()?;
         check_key(&key, false)?;
-        store::set(&db, &self.caps.adapter, key, value, quota).await.map_err(|e| self.kv_failed(e))
+        let staged = self.kv.set(&db, &self.caps.adapter, key, value, quota).await;
+        staged.map_err(|e| self.kv_failed(e))
     }
 
     async fn delete(&mut self, key: String) -> Result<(), KvError> {
-        let (db, _) = self.kv_access()?;
+        let (db, quota) = self.kv_access()?;
         check_key(&key, false)?;
-        store::delete(&db, &self.caps.adapter, key).await.map_err(|e| self.kv_failed(e))
+        let staged = self.kv.delete(&db, &self.caps.adapter, key, quota).await;
+        staged.map_err(|e| self.kv_failed(e))
     }
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, KvError> {
         let (db, _) = self.kv_access()?;
         check_key(&prefix, true)?;
-        store::list_keys(&db, &self.caps.adapter, &prefix, MAX_LIST).await.map_err(|e| self.kv_failed(e))
+        self.kv.list_keys(&db, &self.caps.adapter, &prefix, MAX_LIST).await.map_err(|e| self.kv_failed(e))
     }
 }
 

@@ -42,6 +42,10 @@ impl Host for CallState {
         }
         check_text("title", &title, MAX_TITLE_CHARS)?;
         check_text("body", &body, MAX_BODY_CHARS)?;
+        // What the adapter stored before the message is durable before it is queued.
+        self.commit_staged()
+            .await
+            .map_err(|_| NotifyError::Other("the adapter's storage could not be written".into()))?;
         let db =
             self.caps.db.clone().ok_or_else(|| NotifyError::Other("messages are not available on this host".into()))?;
         let failed = |error: sqlx::Error| {

@@ -20,6 +20,7 @@ use super::contract::{Guest, GuestPre, Release};
 use super::pools::{Membership, NoRoom, Slots};
 use super::{CallState, EPOCH_TICK, Runtime};
 use crate::capabilities::Capabilities;
+use crate::store::kv::Staged;
 
 /// Bytes the guest may hand the host in one transfer: the arguments of one host call, or
 /// the answer of one export as the host lifts it. wasmtime's own default is 128 MiB; an
@@ -236,8 +237,9 @@ impl Instantiable {
         self.limits
     }
 
-    /// Instantiates the adapter in a fresh store and runs `f` on it under every limit.
-    pub async fn call<R, F>(&self, caps: Arc<Capabilities>, request_id: &str, f: F) -> Result<R, CallError>
+    /// Instantiates the adapter in a fresh store and runs `f` on it under every limit: its
+    /// answer, and the `kv` writes it staged and did not commit (a stopped call's are lost).
+    pub async fn call<R, F>(&self, caps: Arc<Capabilities>, request_id: &str, f: F) -> Result<(R, Staged), CallError>
     where
         R: Send,
         F: for<'a> FnOnce(&'a Guest, &'a mut Store<CallState>) -> CallFuture<'a, R> + Send,
@@ -266,7 +268,7 @@ impl Instantiable {
         let outcome = tokio::time::timeout(limits.wall, run).await;
         let result = match outcome {
             Err(_) => Err(CallError::Timeout(limits.wall)),
-            Ok(Ok(value)) => Ok(value),
+            Ok(Ok(value)) => Ok((value, store.data_mut().take_staged())),
             Ok(Err(error)) => Err(self.classify(&store, error)),
         };
         if let Err(error) = &result {

@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::limits::MemoryLimiter;
 use super::pools::Slots;
 use crate::capabilities::Capabilities;
+use crate::store::kv::Staged;
 
 /// Bytes of stdout/stderr kept per call; the rest is refused.
 const STDIO_CAP: usize = 64 << 10;
@@ -32,6 +33,8 @@ pub struct CallState {
     pub(crate) log_lines: u32,
     /// Messages sent through `notify` so far in this call.
     pub(crate) notices: u32,
+    /// The `kv` writes of this call not committed yet.
+    pub(crate) kv: Staged,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -57,6 +60,7 @@ impl CallState {
             request_id,
             log_lines: 0,
             notices: 0,
+            kv: Staged::default(),
             stdout,
             stderr,
         }

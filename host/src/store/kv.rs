@@ -6,6 +6,8 @@
 //! statement being a write also avoids the shared-to-reserved lock upgrade deadlock), so
 //! the quota holds under concurrency.
 
+use std::collections::BTreeMap;
+
 use sqlx::Row as _;
 
 use super::sql::{Tx, query};
@@ -52,66 +54,177 @@ pub async fn get(db: &Db, adapter: &str, key: &str) -> Result<Option<Vec<u8>>> {
 /// allowed, so an adapter over a lowered quota can still shrink its data.
 pub async fn set(db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64) -> Result<()> {
     let adapter = adapter.to_owned();
-    let size = (key.len() + value.len()) as i64;
-    db.write(move |conn| {
-        Box::pin(async move {
-            let used = lock_usage(conn, &adapter).await?;
-            let old = query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
-                .bind(&adapter)
-                .bind(&key)
-                .fetch_optional(conn)
-                .await?
-                .map(|r| r.int(0))
-                .transpose()?
-                .unwrap_or(0);
-            let next = used - old + size;
-            if next > used && next as u64 > quota {
-                return Ok(Err(KvStoreError::Quota { quota, needed: next as u64 }));
-            }
-            query(
-                "INSERT INTO kv_entries (adapter, key, value, bytes, updated_ms) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (adapter, key) DO UPDATE \
-                 SET value = excluded.value, bytes = excluded.bytes, updated_ms = excluded.updated_ms",
-            )
-            .bind(&adapter)
-            .bind(&key)
-            .bind(&value)
-            .bind(size)
-            .bind(now_ms())
-            .execute(conn)
-            .await?;
-            query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1").bind(&adapter).bind(next).execute(conn).await?;
-            Ok(Ok(()))
-        })
-    })
-    .await?
+    let writes = BTreeMap::from([(key, Some(value))]);
+    db.write(move |conn| Box::pin(async move { apply_on(conn, &adapter, &writes, quota).await })).await?
 }
 
 /// Removes `key`, durably; a missing key is not an error.
 pub async fn delete(db: &Db, adapter: &str, key: String) -> Result<()> {
     let adapter = adapter.to_owned();
-    db.write(move |conn| {
-        Box::pin(async move {
-            lock_usage(conn, &adapter).await?;
-            let removed = query("DELETE FROM kv_entries WHERE adapter = $1 AND key = $2 RETURNING bytes")
-                .bind(&adapter)
-                .bind(&key)
-                .fetch_optional(conn)
-                .await?
-                .map(|r| r.int(0))
-                .transpose()?;
-            if let Some(bytes) = removed {
-                query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1")
-                    .bind(&adapter)
-                    .bind(bytes)
-                    .execute(conn)
-                    .await?;
-            }
-            Ok(())
+    let writes = BTreeMap::from([(key, None)]);
+    // A removal never grows the usage: no quota applies.
+    db.write(move |conn| Box::pin(async move { apply_on(conn, &adapter, &writes, u64::MAX).await })).await?
+}
+
+/// Bytes a key takes with `value` (`None`: removed, nothing).
+fn size(key: &str, value: Option<&[u8]>) -> i64 {
+    value.map_or(0, |v| (key.len() + v.len()) as i64)
+}
+
+/// Writes `writes` (a value to set, or `None` to remove), in the caller's transaction,
+/// unless together they would take the adapter past `quota` bytes: then nothing is written.
+async fn apply_on(
+    conn: &mut dyn Tx,
+    adapter: &str,
+    writes: &BTreeMap<String, Option<Vec<u8>>>,
+    quota: u64,
+) -> sqlx::Result<Result<()>> {
+    let used = lock_usage(conn, adapter).await?;
+    let mut next = used;
+    for (key, value) in writes {
+        next += size(key, value.as_deref()) - stored_bytes(conn, adapter, key).await?.unwrap_or(0);
+    }
+    if next > used && next as u64 > quota {
+        return Ok(Err(KvStoreError::Quota { quota, needed: next as u64 }));
+    }
+    let now = now_ms();
+    for (key, value) in writes {
+        match value {
+            Some(value) => query(
+                "INSERT INTO kv_entries (adapter, key, value, bytes, updated_ms) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (adapter, key) DO UPDATE \
+                 SET value = excluded.value, bytes = excluded.bytes, updated_ms = excluded.updated_ms",
+            )
+            .bind(adapter)
+            .bind(key)
+            .bind(value)
+            .bind(size(key, Some(value)))
+            .bind(now),
+            None => query("DELETE FROM kv_entries WHERE adapter = $1 AND key = $2").bind(adapter).bind(key),
+        }
+        .execute(conn)
+        .await?;
+    }
+    if next != used {
+        query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1").bind(adapter).bind(next).execute(conn).await?;
+    }
+    Ok(Ok(()))
+}
+
+/// The bytes `key` takes as stored, in the caller's transaction.
+async fn stored_bytes(conn: &mut dyn Tx, adapter: &str, key: &str) -> sqlx::Result<Option<i64>> {
+    query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
+        .bind(adapter)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| r.int(0))
+        .transpose()
+}
+
+/// One call's storage writes, kept by the host until the call's outcome commits (see
+/// [`crate::capabilities::kv`]): the call reads its own writes, the quota counts them, and
+/// they commit together, in the outcome's transaction or in their own, or not at all.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// Each key written: its new value (`None`: removed) and the bytes it took as stored
+    /// when the call first wrote it.
+    writes: BTreeMap<String, (Option<Vec<u8>>, i64)>,
+    /// The adapter and its quota, from the first write.
+    owner: Option<(String, u64)>,
+}
+
+impl Staged {
+    /// Whether the call wrote nothing.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// What the call itself wrote of `key`: `Some(None)` when it removed it, `None` when it
+    /// did not write it.
+    pub fn get(&self, key: &str) -> Option<Option<&[u8]>> {
+        self.writes.get(key).map(|(value, _)| value.as_deref())
+    }
+
+    /// Stages setting `key`, unless the adapter's usage as stored, with this call's writes,
+    /// would pass `quota` (the rule of [`set`]).
+    pub async fn set(&mut self, db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64) -> Result<()> {
+        let (used, stored) = self.usage_with(db, adapter, &key).await?;
+        let before = self.writes.get(&key).map_or(stored, |(value, _)| size(&key, value.as_deref()));
+        let next = used - before + size(&key, Some(&value));
+        if next > used && next as u64 > quota {
+            return Err(KvStoreError::Quota { quota, needed: next as u64 });
+        }
+        self.stage(adapter, quota, key, Some(value), stored);
+        Ok(())
+    }
+
+    /// Stages removing `key`.
+    pub async fn delete(&mut self, db: &Db, adapter: &str, key: String, quota: u64) -> Result<()> {
+        let (_, stored) = self.usage_with(db, adapter, &key).await?;
+        self.stage(adapter, quota, key, None, stored);
+        Ok(())
+    }
+
+    fn stage(&mut self, adapter: &str, quota: u64, key: String, value: Option<Vec<u8>>, stored: i64) {
+        self.owner.get_or_insert_with(|| (adapter.to_owned(), quota));
+        self.writes.entry(key).and_modify(|(old, _)| old.clone_from(&value)).or_insert((value, stored));
+    }
+
+    /// The adapter's usage as stored plus this call's writes, and the bytes `key` takes
+    /// as stored (when the call first wrote it, if it did).
+    async fn usage_with(&self, db: &Db, adapter: &str, key: &str) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT bytes FROM kv_usage WHERE adapter = $1), \
+                    (SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2)",
+        )
+        .bind(adapter)
+        .bind(key)
+        .fetch_one(db.pool())
+        .await?;
+        let used = row.try_get::<Option<i64>, _>(0)?.unwrap_or(0);
+        let stored = match self.writes.get(key) {
+            Some((_, stored)) => *stored,
+            None => row.try_get::<Option<i64>, _>(1)?.unwrap_or(0),
+        };
+        let staged: i64 = self.writes.iter().map(|(k, (value, was))| size(k, value.as_deref()) - was).sum();
+        Ok((used + staged, stored))
+    }
+
+    /// Keys starting with `prefix`, in byte order, at most `limit`: those stored, with this
+    /// call's writes.
+    pub async fn list_keys(&self, db: &Db, adapter: &str, prefix: &str, limit: u32) -> Result<Vec<String>> {
+        let under = |key: &&String| key.starts_with(prefix);
+        let removed = self.writes.iter().filter(|(k, (v, _))| v.is_none() && under(k)).count() as u32;
+        let mut keys: std::collections::BTreeSet<String> =
+            list_keys(db, adapter, prefix, limit.saturating_add(removed)).await?.into_iter().collect();
+        for (key, (value, _)) in self.writes.iter().filter(|(k, _)| under(k)) {
+            match value {
+                Some(_) => keys.insert(key.clone()),
+                None => keys.remove(key),
+            };
+        }
+        Ok(keys.into_iter().take(limit as usize).collect())
+    }
+
+    /// Commits the call's writes, durably (nothing to do when it wrote nothing).
+    pub async fn commit(self, db: &Db) -> sqlx::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        db.write(move |tx| Box::pin(self.commit_on(tx))).await
+    }
+
+    /// Writes the call's writes in the caller's transaction. Concurrent calls may together
+    /// have passed the quota that each was checked against: then this fails, and the
+    /// caller's transaction with it.
+    pub async fn commit_on(self, tx: &mut dyn Tx) -> sqlx::Result<()> {
+        let Some((adapter, quota)) = self.owner else { return Ok(()) };
+        let writes = self.writes.into_iter().map(|(key, (value, _))| (key, value)).collect();
+        apply_on(tx, &adapter, &writes, quota).await?.map_err(|error| {
+            sqlx::Error::Protocol(format!("the adapter `{adapter}`'s storage writes were not committed: {error}"))
         })
-    })
-    .await?;
-    Ok(())
+    }
 }
 
 /// Keys starting with `prefix`, in byte order, at most `limit`.
@@ -208,6 +321,42 @@ mod tests {
         // Beta's key is untouched by alpha's deletes.
         delete(db, "alpha", "note".into()).await.unwrap();
         assert!(get(db, "beta", "note").await.unwrap().is_some());
+
+        // A call's staged writes: read back by the call, counted against the quota, and
+        // stored only when committed.
+        let mut call = Staged::default();
+        call.set(db, "stager", "a".into(), vec![1; 98], 300).await.unwrap();
+        call.set(db, "stager", "b".into(), vec![2; 99], 300).await.unwrap();
+        assert_eq!(call.get("a"), Some(Some(&[1; 98][..])));
+        assert_eq!(call.get("c"), None);
+        assert_eq!(get(db, "stager", "a").await.unwrap(), None, "staged, not stored");
+        let error = call.set(db, "stager", "c".into(), vec![3; 200], 300).await.unwrap_err();
+        assert!(matches!(error, KvStoreError::Quota { quota: 300, needed: 400 }), "{error}");
+        call.set(db, "stager", "a".into(), vec![1; 9], 300).await.unwrap();
+        call.set(db, "stager", "c".into(), vec![3; 150], 300).await.unwrap();
+        call.delete(db, "stager", "b".into(), 300).await.unwrap();
+        assert_eq!(call.get("b"), Some(None));
+        assert_eq!(call.list_keys(db, "stager", "", 1000).await.unwrap(), ["a", "c"]);
+        call.commit(db).await.unwrap();
+        assert_eq!(usage(db, "stager").await.unwrap(), 10 + 151);
+        assert_eq!(list_keys(db, "stager", "", 1000).await.unwrap(), ["a", "c"]);
+
+        // The next call lists what is stored with its own writes, and removes a stored key.
+        let mut next = Staged::default();
+        next.delete(db, "stager", "a".into(), 300).await.unwrap();
+        next.set(db, "stager", "d".into(), Vec::new(), 300).await.unwrap();
+        assert_eq!(next.list_keys(db, "stager", "", 1).await.unwrap(), ["c"]);
+        assert_eq!(next.list_keys(db, "stager", "", 1000).await.unwrap(), ["c", "d"]);
+        // Two calls each within the quota, together past it: the second to commit fails
+        // whole, nothing of it stored.
+        let mut other = Staged::default();
+        other.set(db, "stager", "e".into(), vec![5; 129], 300).await.unwrap();
+        next.set(db, "stager", "f".into(), vec![6; 129], 300).await.unwrap();
+        other.commit(db).await.unwrap();
+        let error = next.commit(db).await.unwrap_err();
+        assert!(error.to_string().contains("storage writes were not committed"), "{error}");
+        assert_eq!(list_keys(db, "stager", "", 1000).await.unwrap(), ["a", "c", "e"]);
+        assert_eq!(usage(db, "stager").await.unwrap(), 10 + 151 + 130);
 
         // Concurrent writers cannot together pass the quota.
         let writes = (0..8).map(|i| {

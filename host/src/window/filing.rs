@@ -232,8 +232,8 @@ struct ReceiptEvidence<'a> {
 /// Calls the adapter's `submit` for a reserved application and stores the receipt with
 /// the first event and its bills: the application as stored, and that event. On any
 /// failure the reservation is removed. What is stored of the outcome commits in one
-/// transaction with the call's evidence: an application is filed exactly when its evidence
-/// is written.
+/// transaction with the call's evidence and the adapter's `kv` writes: an application is
+/// filed exactly when its evidence and the adapter's record of it are written.
 async fn submit(
     call: &AdapterCall<'_>,
     citizen: &Citizen,
@@ -243,7 +243,8 @@ async fn submit(
 ) -> Result<(ApplicationRow, EventRow), ServiceError> {
     let app = call.app;
     let request_hash = input_hash(&input);
-    let submitted = call.settle(call.adapter.submit(ctx, input).await);
+    let (outcome, staged) = call.adapter.submit(ctx, input).await;
+    let submitted = call.settle(outcome);
     let evidence = submitted
         .as_ref()
         .map(|r| ReceiptEvidence { agency_reference: &r.agency_reference, status: r.status.as_str() });
@@ -258,6 +259,7 @@ async fn submit(
                 .db
                 .write(move |tx| {
                     Box::pin(async move {
+                        staged.commit_on(tx).await?;
                         applications::discard_on(tx, &id).await?;
                         audit.append_in(tx, &entry).await
                     })
@@ -282,6 +284,7 @@ async fn submit(
     app.db
         .write(move |tx| {
             Box::pin(async move {
+                staged.commit_on(tx).await?;
                 applications::complete_on(tx, &id, &reference, &first, &stored_bills, follow.as_ref()).await?;
                 audit.append_in(tx, &entry).await
             })

@@ -8,6 +8,7 @@
 //! attributes the host handed over.
 
 use panjereh_plugin_sdk::types::*;
+use panjereh_plugin_sdk::kv::{self, KvError};
 use panjereh_plugin_sdk::{Adapter, export};
 
 struct Guest;
@@ -86,6 +87,11 @@ impl Adapter for Guest {
         let reference = input.get_value("reference").unwrap_or_else(|| format!("REF-{}", ctx.request_id));
         if reference == "refuse" {
             return Err(AdapterError::field("reference", Text::new("این پرونده پذیرفته نیست", "case refused")));
+        }
+        // The office keeps a note of each case, when it was granted storage.
+        match kv::set(&format!("case/{reference}"), b"submitted") {
+            Ok(()) | Err(KvError::NotGranted(_)) => {}
+            Err(error) => return Err(AdapterError::Other(format!("the case was not stored: {error:?}"))),
         }
         let receipt = Receipt::new(
             &reference,

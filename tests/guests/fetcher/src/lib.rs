@@ -3,10 +3,13 @@
 //!
 //! When the operator granted `api-key`, it is sent as `x-api-key`; with `log-key = yes`
 //! the adapter also (wrongly) logs it, to show that the host redacts it.
+//!
+//! With `remember`, it stores that value under `remembered` in its kv before the request;
+//! with `then-fail = yes`, it stores `after` once the answer is in, then panics.
 
 use panjereh_plugin_sdk::http::{HttpError, Request};
 use panjereh_plugin_sdk::types::*;
-use panjereh_plugin_sdk::{Adapter, config, export, http, log};
+use panjereh_plugin_sdk::{Adapter, config, export, http, kv, log};
 
 struct Guest;
 
@@ -23,7 +26,9 @@ impl Adapter for Guest {
                 Service::inquiry("fetch", text("Fetch"), text("Fetches a URL."), Category::new("tests", text("Tests")))
                     .field(Field::new("url", text("URL"), FieldType::Text))
                     .field(Field::new("timeout-ms", text("Timeout"), FieldType::Number).optional())
-                    .field(Field::new("log-key", text("Log the key"), FieldType::Text).optional()),
+                    .field(Field::new("log-key", text("Log the key"), FieldType::Text).optional())
+                    .field(Field::new("remember", text("Store before the request"), FieldType::Text).optional())
+                    .field(Field::new("then-fail", text("Fail after the answer"), FieldType::Text).optional()),
             ],
         }
     }
@@ -38,7 +43,15 @@ impl Adapter for Guest {
             }
             request = request.header("x-api-key", key);
         }
-        let (outcome, detail, status, bytes, body) = match http::send(&request) {
+        if let Some(note) = input.get_value("remember") {
+            kv::set("remembered", note.as_bytes()).map_err(|e| AdapterError::Other(format!("{e:?}")))?;
+        }
+        let sent = http::send(&request);
+        if input.get_value("then-fail").as_deref() == Some("yes") {
+            let _ = kv::set("after", b"the answer came");
+            panic!("failing after the request, as asked");
+        }
+        let (outcome, detail, status, bytes, body) = match sent {
             Ok(response) => {
                 let body: String = response.text().chars().take(100).collect();
                 ("ok", String::new(), response.status.to_string(), response.body.len().to_string(), body)
