@@ -32,6 +32,10 @@ use super::sql::{Direct, Tx, into_sqlx};
 /// Units of work one transaction takes at most.
 const MAX_UNITS: usize = 256;
 
+/// Least time between two checkpoints of the WAL while writes keep coming: about the
+/// time the host takes to write SQLite's default of 1000 pages under load.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Groups committed in a row while holding the write lock, when more keep queuing.
 const GROUPS_PER_LOCK: u32 = 8;
 
@@ -102,6 +106,12 @@ impl Committer {
     /// one writer connection.
     pub(super) fn start(writer: AnyPool, path: &str) -> anyhow::Result<Committer> {
         let connection = open(path)?;
+        // Another thread checkpoints the WAL beside the commits, so that groups do not wait
+        // on copying pages to the database file. A checkpoint beside a writer that never
+        // pauses never catches up with it, and the WAL only starts over once one has: past
+        // four times SQLite's default size, the committer finishes the checkpoint itself.
+        connection.execute_batch("PRAGMA wal_autocheckpoint = 4000;")?;
+        let written = checkpointer(path)?;
         let (tx, rx) = mpsc::channel(4096);
         let (groups, thread_rx) = std::sync::mpsc::channel::<Group>();
         let counts = Arc::new(Counts::default());
@@ -112,6 +122,8 @@ impl Committer {
             let mut connection = connection;
             for group in thread_rx {
                 group.run(&mut connection, &thread_counts);
+                // Full: a checkpoint is already due.
+                let _ = written.try_send(());
             }
         })?;
         tokio::spawn(run(writer, rx, groups));
@@ -154,11 +166,33 @@ fn open(path: &str) -> anyhow::Result<rusqlite::Connection> {
     use anyhow::Context as _;
     let connection = rusqlite::Connection::open(path)
         .with_context(|| format!("failed to open the SQLite database {path} for the group commit"))?;
+    // Each unit's savepoint journals the pages it changes that the group changed before
+    // it; in memory, not in a temporary file, as the group is one transaction's worth.
     connection.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+         PRAGMA temp_store = MEMORY;",
     )?;
     connection.set_prepared_statement_cache_capacity(128);
     Ok(connection)
+}
+
+/// Checkpoints the WAL of the file at `path` on a thread of its own, when told it was
+/// written to, at most once per [`CHECKPOINT_EVERY`]. Passive: it copies what no reader
+/// still needs and never waits for the writer, which restarts the WAL from its beginning
+/// once all of it is copied.
+fn checkpointer(path: &str) -> anyhow::Result<std::sync::mpsc::SyncSender<()>> {
+    let connection = open(path)?;
+    let (written, signals) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new().name("panjereh-checkpoint".into()).spawn(move || {
+        for () in signals {
+            let checkpoint = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            if let Err(error) = checkpoint {
+                tracing::warn!(%error, "the WAL checkpoint failed; the next write tries again");
+            }
+            std::thread::sleep(CHECKPOINT_EVERY);
+        }
+    })?;
+    Ok(written)
 }
 
 /// Units the thread runs in one transaction, and how to tell the task it is done.
@@ -308,6 +342,30 @@ mod tests {
     async fn keys(db: &Db) -> Vec<String> {
         let rows = sqlx::query("SELECT k FROM t ORDER BY k").fetch_all(db.pool()).await.unwrap();
         rows.iter().map(|r| r.get::<String, _>(0)).collect()
+    }
+
+    /// The checkpointer copies the WAL to the database file beside the commits: after a
+    /// pause, writes start the WAL over instead of growing it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_beside_the_commits() {
+        let (db, dir) = db().await;
+        let wal = || std::fs::metadata(dir.path().join("group.db-wal")).unwrap().len();
+        let value = "v".repeat(1000);
+        let write = |from: usize| {
+            let (db, value) = (db.clone(), value.clone());
+            async move {
+                for i in from..from + 300 {
+                    insert(&db, &[&format!("{i:05}{value}")]).await.unwrap();
+                }
+            }
+        };
+        write(0).await;
+        let first = wal();
+        tokio::time::sleep(3 * super::CHECKPOINT_EVERY).await;
+        write(300).await;
+        let second = wal();
+        assert!(second < first + first / 2, "the WAL grew from {first} to {second} bytes: it was not checkpointed");
+        assert_eq!(keys(&db).await.len(), 600);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
