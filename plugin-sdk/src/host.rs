@@ -50,7 +50,9 @@ pub mod config {
     }
 }
 
-/// Key-value storage private to this adapter (requested with `kv-quota-kib`).
+/// Key-value storage private to this adapter (requested with `kv-quota-kib`). A call's
+/// writes commit together: before its next `http::send` or `notify::send`, and with its
+/// answer (a submit's with the application filed); a call that traps loses those since.
 pub mod kv {
     use super::imports;
     pub use crate::bindings::panjereh::adapter::kv::KvError;
