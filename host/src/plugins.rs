@@ -194,7 +194,7 @@ impl Adapter {
         T: Send,
         F: for<'a> FnOnce(&'a Guest, &'a mut Store<CallState>) -> CallFuture<'a, Result<T, AdapterError>> + Send,
     {
-        let (outcome, staged) = self.call_staged(operation, request_id, service, invoke, check).await;
+        let (outcome, mut staged) = self.call_staged(operation, request_id, service, invoke, check).await;
         let Some(db) = self.caps.db.as_ref().filter(|_| !staged.is_empty()) else { return outcome };
         match staged.commit(db).await {
             Ok(()) => outcome,

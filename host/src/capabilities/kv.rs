@@ -61,15 +61,13 @@ impl CallState {
             }
         }
     }
-}
 
-impl CallState {
     /// Commits the writes staged so far, before something leaves the sandbox: what the
     /// adapter stored before a request or a message is durable when it goes out.
     pub(crate) async fn commit_staged(&mut self) -> Result<(), KvError> {
-        let staged = std::mem::take(&mut self.kv);
-        let Some(db) = self.caps.db.clone().filter(|_| !staged.is_empty()) else { return Ok(()) };
-        staged.commit(&db).await.map_err(|e| self.kv_failed(e.into()))
+        let Some(db) = self.caps.db.clone().filter(|_| !self.kv.is_empty()) else { return Ok(()) };
+        let committed = self.kv.commit(&db).await;
+        committed.map_err(|e| self.kv_failed(e.into()))
     }
 
     /// The writes the call staged and did not commit yet, for its outcome to commit.

@@ -125,7 +125,7 @@ async fn stored_bytes(conn: &mut dyn Tx, adapter: &str, key: &str) -> sqlx::Resu
 /// One call's storage writes, kept by the host until the call's outcome commits (see
 /// [`crate::capabilities::kv`]): the call reads its own writes, the quota counts them, and
 /// they commit together, in the outcome's transaction or in their own, or not at all.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Staged {
     /// Each key written: its new value (`None`: removed) and the bytes it took as stored
     /// when the call first wrote it.
@@ -207,12 +207,16 @@ impl Staged {
         Ok(keys.into_iter().take(limit as usize).collect())
     }
 
-    /// Commits the call's writes, durably (nothing to do when it wrote nothing).
-    pub async fn commit(self, db: &Db) -> sqlx::Result<()> {
+    /// Commits the call's writes, durably (nothing to do when it wrote nothing). When the
+    /// commit fails they stay staged, for the call's outcome to try again or fail with.
+    pub async fn commit(&mut self, db: &Db) -> sqlx::Result<()> {
         if self.is_empty() {
             return Ok(());
         }
-        db.write(move |tx| Box::pin(self.commit_on(tx))).await
+        let writes = self.clone();
+        db.write(move |tx| Box::pin(writes.commit_on(tx))).await?;
+        *self = Staged::default();
+        Ok(())
     }
 
     /// Writes the call's writes in the caller's transaction. Concurrent calls may together
