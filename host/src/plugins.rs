@@ -180,38 +180,11 @@ impl Adapter {
     }
 
     /// The one path of a call: runs `invoke` in a fresh instance of this version, holds its
-    /// answer to the caps of [`bounds`] (`check`), records it in the metrics, and commits
-    /// the `kv` writes it staged before its answer is used.
+    /// answer to the caps of [`bounds`] (`check`), and records it in the metrics. The `kv`
+    /// writes the call staged come back beside its outcome, for the caller to commit with
+    /// what it stores of it, or before using it ([`Adapter::committed`]). A call stopped or
+    /// past the caps staged nothing.
     pub(crate) async fn call<T, F>(
-        &self,
-        operation: Operation,
-        request_id: &str,
-        service: &str,
-        invoke: F,
-        check: impl FnOnce(&T) -> Result<(), bounds::Exceeded>,
-    ) -> Outcome<T>
-    where
-        T: Send,
-        F: for<'a> FnOnce(&'a Guest, &'a mut Store<CallState>) -> CallFuture<'a, Result<T, AdapterError>> + Send,
-    {
-        let (outcome, mut staged) = self.call_staged(operation, request_id, service, invoke, check).await;
-        let Some(db) = self.caps.db.as_ref().filter(|_| !staged.is_empty()) else { return outcome };
-        match staged.commit(db).await {
-            Ok(()) => outcome,
-            // The answer may rest on what the adapter stored: without it, there is none.
-            Err(error) => {
-                tracing::error!(adapter = %self.manifest.id, request_id, %error, "a call's storage writes were not committed");
-                Ok(Err(AdapterError::Unavailable(Text {
-                    fa: "ذخیره‌سازی این خدمت اکنون در دسترس نیست؛ کمی بعد دوباره تلاش کنید.".into(),
-                    en: "This service's storage is unavailable right now; try again shortly.".into(),
-                })))
-            }
-        }
-    }
-
-    /// [`Adapter::call`], leaving the `kv` writes the call staged to the caller, to commit
-    /// with what it stores of the outcome. A call stopped or past the caps staged nothing.
-    async fn call_staged<T, F>(
         &self,
         operation: Operation,
         request_id: &str,
@@ -235,6 +208,27 @@ impl Adapter {
         (result, staged)
     }
 
+    /// Commits the `kv` writes a call staged, before its outcome is used: the outcome, or
+    /// `unavailable` when they could not be written.
+    pub(crate) async fn committed<T>(
+        &self,
+        request_id: &str,
+        (outcome, mut staged): (Outcome<T>, Staged),
+    ) -> Outcome<T> {
+        let Some(db) = self.caps.db.as_ref().filter(|_| !staged.is_empty()) else { return outcome };
+        match staged.commit(db).await {
+            Ok(()) => outcome,
+            // The answer may rest on what the adapter stored: without it, there is none.
+            Err(error) => {
+                tracing::error!(adapter = %self.manifest.id, request_id, %error, "a call's storage writes were not committed");
+                Ok(Err(AdapterError::Unavailable(Text {
+                    fa: "ذخیره‌سازی این خدمت اکنون در دسترس نیست؛ کمی بعد دوباره تلاش کنید.".into(),
+                    en: "This service's storage is unavailable right now; try again shortly.".into(),
+                })))
+            }
+        }
+    }
+
     /// An answer past a cap: counted and logged like any other failed call.
     fn oversized(&self, exceeded: bounds::Exceeded) -> CallError {
         let error = CallError::Oversized(exceeded.0);
@@ -246,21 +240,23 @@ impl Adapter {
     /// Calls `inquire` in a fresh instance.
     pub async fn inquire(&self, ctx: CallContext, input: Vec<Value>) -> Outcome<Document> {
         let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
-        self.call(
-            Operation::Inquire,
-            &request_id,
-            &service,
-            move |a, store| Box::pin(async move { a.call_inquire(store, &ctx, &input).await }),
-            bounds::document,
-        )
-        .await
+        let called = self
+            .call(
+                Operation::Inquire,
+                &request_id,
+                &service,
+                move |a, store| Box::pin(async move { a.call_inquire(store, &ctx, &input).await }),
+                bounds::document,
+            )
+            .await;
+        self.committed(&request_id, called).await
     }
 
     /// Calls `submit` in a fresh instance: its outcome, and the `kv` writes it staged, which
     /// commit with the application ([`Staged::commit_on`]).
     pub async fn submit(&self, ctx: CallContext, input: Vec<Value>) -> (Outcome<Receipt>, Staged) {
         let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
-        self.call_staged(
+        self.call(
             Operation::Submit,
             &request_id,
             &service,
@@ -273,26 +269,30 @@ impl Adapter {
     /// Calls `status` in a fresh instance.
     pub async fn status(&self, ctx: CallContext, reference: String) -> Outcome<StatusUpdate> {
         let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
-        self.call(
-            Operation::Status,
-            &request_id,
-            &service,
-            move |a, store| Box::pin(async move { a.call_status(store, &ctx, &reference).await }),
-            bounds::status_update,
-        )
-        .await
+        let called = self
+            .call(
+                Operation::Status,
+                &request_id,
+                &service,
+                move |a, store| Box::pin(async move { a.call_status(store, &ctx, &reference).await }),
+                bounds::status_update,
+            )
+            .await;
+        self.committed(&request_id, called).await
     }
 
     /// Calls `on-callback` in a fresh instance.
     pub async fn on_callback(&self, request_id: &str, body: Vec<u8>) -> Outcome<StatusUpdate> {
-        self.call(
-            Operation::OnCallback,
-            request_id,
-            "",
-            move |a, store| Box::pin(async move { a.call_on_callback(store, &body).await }),
-            bounds::status_update,
-        )
-        .await
+        let called = self
+            .call(
+                Operation::OnCallback,
+                request_id,
+                "",
+                move |a, store| Box::pin(async move { a.call_on_callback(store, &body).await }),
+                bounds::status_update,
+            )
+            .await;
+        self.committed(request_id, called).await
     }
 
     /// Calls `describe` in a fresh instance.

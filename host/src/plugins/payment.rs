@@ -71,14 +71,16 @@ impl Adapter {
         let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
         let payment = notice.to_wit();
         let check = |update: &Option<StatusUpdate>| update.as_ref().map_or(Ok(()), bounds::status_update);
-        self.call(
-            Operation::OnPayment,
-            &request_id,
-            &service,
-            move |a, store| Box::pin(async move { a.call_on_payment(store, &ctx, &payment).await }),
-            check,
-        )
-        .await
+        let called = self
+            .call(
+                Operation::OnPayment,
+                &request_id,
+                &service,
+                move |a, store| Box::pin(async move { a.call_on_payment(store, &ctx, &payment).await }),
+                check,
+            )
+            .await;
+        self.committed(&request_id, called).await
     }
 }
 

@@ -49,23 +49,6 @@ pub async fn get(db: &Db, adapter: &str, key: &str) -> Result<Option<Vec<u8>>> {
     Ok(row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()?)
 }
 
-/// Creates or replaces `key`, unless that would take the adapter past `quota` bytes;
-/// durable when it returns. A write that does not grow the adapter's usage is always
-/// allowed, so an adapter over a lowered quota can still shrink its data.
-pub async fn set(db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64) -> Result<()> {
-    let adapter = adapter.to_owned();
-    let writes = BTreeMap::from([(key, Some(value))]);
-    db.write(move |conn| Box::pin(async move { apply_on(conn, &adapter, &writes, quota).await })).await?
-}
-
-/// Removes `key`, durably; a missing key is not an error.
-pub async fn delete(db: &Db, adapter: &str, key: String) -> Result<()> {
-    let adapter = adapter.to_owned();
-    let writes = BTreeMap::from([(key, None)]);
-    // A removal never grows the usage: no quota applies.
-    db.write(move |conn| Box::pin(async move { apply_on(conn, &adapter, &writes, u64::MAX).await })).await?
-}
-
 /// Bytes a key takes with `value` (`None`: removed, nothing).
 fn size(key: &str, value: Option<&[u8]>) -> i64 {
     value.map_or(0, |v| (key.len() + v.len()) as i64)
@@ -147,7 +130,8 @@ impl Staged {
     }
 
     /// Stages setting `key`, unless the adapter's usage as stored, with this call's writes,
-    /// would pass `quota` (the rule of [`set`]).
+    /// would pass `quota`. A write that does not grow the usage is always allowed, so an
+    /// adapter over a lowered quota can still shrink its data.
     pub async fn set(&mut self, db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64) -> Result<()> {
         let (used, stored) = self.usage_with(db, adapter, &key).await?;
         let before = self.writes.get(&key).map_or(stored, |(value, _)| size(&key, value.as_deref()));
@@ -284,6 +268,20 @@ mod tests {
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
         Some((db, name, admin))
+    }
+
+    /// One call that sets `key` and commits.
+    async fn set(db: &Db, adapter: &str, key: String, value: Vec<u8>, quota: u64) -> Result<()> {
+        let mut call = Staged::default();
+        call.set(db, adapter, key, value, quota).await?;
+        Ok(call.commit(db).await?)
+    }
+
+    /// One call that removes `key` and commits.
+    async fn delete(db: &Db, adapter: &str, key: String) -> Result<()> {
+        let mut call = Staged::default();
+        call.delete(db, adapter, key, 1024).await?;
+        Ok(call.commit(db).await?)
     }
 
     async fn exercise(db: &Db) {
