@@ -9,7 +9,11 @@
 //! extended by someone else is found too.
 //!
 //! Appends go through one writer task that batches entries into a transaction; on
-//! PostgreSQL an advisory lock serializes writers across replicas.
+//! PostgreSQL an advisory lock serializes writers across replicas. An entry that must
+//! commit with other writes ([`Audit::append_in`]) is chained in their transaction on
+//! SQLite, whose writes are serialized anyway. On PostgreSQL it goes into `audit_pending`
+//! instead, without the lock, and the writer chains it with its next batch: a transaction
+//! holding the lock through its commit would make every filing wait on the one before.
 
 pub mod checkpoint;
 
@@ -76,7 +80,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 struct Pending {
-    entry: Entry,
+    /// `None` asks only that the entries waiting in `audit_pending` be chained.
+    entry: Option<Entry>,
     done: oneshot::Sender<anyhow::Result<()>>,
 }
 
@@ -109,16 +114,48 @@ impl Audit {
         Audit { tx, backend, key }
     }
 
-    /// Appends `entry` inside the caller's own transaction (the work of a [`Db::write`]), so
-    /// that it commits with the writes it is the evidence of, or not at all. The entry is
-    /// sealed: the transaction may be the last to commit.
+    /// Writes `entry` inside the caller's own transaction (the work of a [`Db::write`]), so
+    /// that it commits with the writes it is the evidence of, or not at all. On SQLite it
+    /// is chained there, and sealed: the transaction may be the last to commit. On
+    /// PostgreSQL it waits in `audit_pending` until the writer chains it; call
+    /// [`Audit::chain_pending`] after the commit to wait for that.
     pub async fn append_in(&self, tx: &mut dyn Tx, entry: &Entry) -> sqlx::Result<()> {
-        append_on(tx, self.backend, self.key.as_deref(), std::slice::from_ref(entry)).await
+        match self.backend {
+            Backend::Sqlite => {
+                append_on(tx, self.backend, self.key.as_deref(), std::slice::from_ref(entry), false).await
+            }
+            Backend::Postgres => {
+                sql::query("INSERT INTO audit_pending (at, kind, actor, subject, data) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(now_ms())
+                    .bind(entry.kind.as_str())
+                    .bind(entry.actor.as_str())
+                    .bind(entry.subject.as_str())
+                    .bind(entry.data.to_string())
+                    .execute(tx)
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    /// Waits until the entries that [`Audit::append_in`] wrote in transactions committed
+    /// before now are chained, so that the log's listing and verifier see them. What was
+    /// committed is durable either way: an entry this fails to chain is chained with the
+    /// writer's next batch, on this replica or another, or when a host starts.
+    pub async fn chain_pending(&self) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => self.send(None).await,
+        }
     }
 
     /// Appends and waits until the entry is committed. Entries that arrive while a batch is
     /// being written go into the next batch: one transaction, one fsync, for all of them.
     pub async fn record(&self, entry: Entry) -> anyhow::Result<()> {
+        self.send(Some(entry)).await
+    }
+
+    async fn send(&self, entry: Option<Entry>) -> anyhow::Result<()> {
         let (done, wait) = oneshot::channel();
         self.tx.send(Pending { entry, done }).await.map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?;
         wait.await.map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?
@@ -126,22 +163,50 @@ impl Audit {
 }
 
 async fn writer(db: Db, key: Option<Arc<CheckpointKey>>, mut rx: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(256);
-    while rx.recv_many(&mut batch, 256).await > 0 {
-        let (entries, waiting): (Vec<Entry>, Vec<_>) = batch.drain(..).map(|p| (p.entry, p.done)).unzip();
-        let entries = Arc::new(entries);
-        let mut result = append(&db, key.clone(), entries.clone()).await;
-        if result.is_err() {
-            // One retry after a pause covers a transient lock or connection error.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            result = append(&db, key.clone(), entries.clone()).await;
+    // Entries a replica committed and did not chain before it stopped.
+    if db.backend() == Backend::Postgres
+        && let Err(error) = append(&db, key.clone(), Arc::new(Vec::new()), true).await
+    {
+        tracing::error!(%error, "failed to chain the evidence waiting in audit_pending");
+    }
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
+    loop {
+        let Ok(slot) = in_flight.clone().acquire_owned().await else { return };
+        // Entries queue while both batches are being written, and go in the next one.
+        let mut batch = Vec::with_capacity(256);
+        if rx.recv_many(&mut batch, 256).await == 0 {
+            return;
         }
-        if let Err(error) = &result {
-            tracing::error!(%error, entries = entries.len(), "failed to append to the audit log");
-        }
-        for done in waiting {
-            let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
-        }
+        let (db, key) = (db.clone(), key.clone());
+        tokio::spawn(async move {
+            write_batch(&db, key, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Batches being written at once. The chain is appended to by one at a time (the group
+/// commit on SQLite, the advisory lock on PostgreSQL), so a second batch changes no order:
+/// it is gathered and begun while the first commits, and appends as soon as that is done.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+async fn write_batch(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Vec<Pending>) {
+    let (entries, waiting): (Vec<Option<Entry>>, Vec<_>) = batch.into_iter().map(|p| (p.entry, p.done)).unzip();
+    // Only a batch that someone waits on to chain `audit_pending` reads it (it is empty
+    // but for the moments between a filing's commit and its wait).
+    let pending = entries.iter().any(Option::is_none);
+    let entries = Arc::new(entries.into_iter().flatten().collect::<Vec<_>>());
+    let mut result = append(db, key.clone(), entries.clone(), pending).await;
+    if result.is_err() {
+        // One retry after a pause covers a transient lock or connection error.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        result = append(db, key, entries.clone(), pending).await;
+    }
+    if let Err(error) = &result {
+        tracing::error!(%error, entries = entries.len(), "failed to append to the audit log");
+    }
+    for done in waiting {
+        let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
     }
 }
 
@@ -152,10 +217,21 @@ const ROWS_PER_INSERT: usize = 64;
 /// Appends a batch in one transaction (on SQLite, group-committed with other durable
 /// writes; see [`Db::write`]); its last entry carries the seal, so every state of the log
 /// another reader can see ends with a sealed entry.
-async fn append(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Arc<Vec<Entry>>) -> anyhow::Result<()> {
+/// With `pending` (PostgreSQL), it chains the entries waiting in `audit_pending` first.
+async fn append(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Arc<Vec<Entry>>, pending: bool) -> anyhow::Result<()> {
     let backend = db.backend();
-    db.write(move |conn| Box::pin(async move { append_on(conn, backend, key.as_deref(), &batch).await })).await?;
+    db.write(move |conn| Box::pin(async move { append_on(conn, backend, key.as_deref(), &batch, pending).await }))
+        .await?;
     Ok(())
+}
+
+/// An entry about to be chained: when it was written, and its data as stored.
+struct Unchained {
+    at: i64,
+    kind: String,
+    actor: String,
+    subject: String,
+    data: String,
 }
 
 async fn append_on(
@@ -163,25 +239,61 @@ async fn append_on(
     backend: Backend,
     key: Option<&CheckpointKey>,
     batch: &[Entry],
+    pending: bool,
 ) -> sqlx::Result<()> {
-    if backend == Backend::Postgres {
-        sql::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(conn).await?;
+    let mut unchained = Vec::with_capacity(batch.len());
+    let head = match backend {
+        Backend::Sqlite => "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        // The head read under the advisory lock that serializes writers across replicas.
+        Backend::Postgres => "SELECT seq, hash FROM audit_chain_head($1) WHERE seq IS NOT NULL",
+    };
+    let last = sql::query(head).bind(PG_LOCK_KEY).fetch_optional(conn).await?;
+    if pending && backend == Backend::Postgres {
+        // Under the lock no other writer takes these rows; rows of transactions not yet
+        // committed are not seen, and wait for the next batch.
+        let pending = sql::query("DELETE FROM audit_pending RETURNING id, at, kind, actor, subject, data")
+            .fetch_all(conn)
+            .await?;
+        let mut pending = pending
+            .iter()
+            .map(|row| {
+                let entry = Unchained {
+                    at: row.int(1)?,
+                    kind: row.text(2)?,
+                    actor: row.text(3)?,
+                    subject: row.text(4)?,
+                    data: row.text(5)?,
+                };
+                Ok((row.int(0)?, entry))
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        pending.sort_by_key(|(id, _)| *id);
+        unchained.extend(pending.into_iter().map(|(_, entry)| entry));
     }
-    let last = sql::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(conn).await?;
+    let at = now_ms();
+    unchained.extend(batch.iter().map(|e| Unchained {
+        at,
+        kind: e.kind.clone(),
+        actor: e.actor.clone(),
+        subject: e.subject.clone(),
+        data: e.data.to_string(),
+    }));
+    if unchained.is_empty() {
+        return Ok(());
+    }
     let (mut seq, mut prev) = match last {
         Some(row) => (row.int(0)?, row.text(1)?),
         None => (0, GENESIS.to_owned()),
     };
-    let at = now_ms();
     // Each row's hash chains on the previous one's; the rows then go in as few statements
     // as the databases' parameter limits allow (one round trip per chunk, not per entry).
-    let mut rows = Vec::with_capacity(batch.len());
-    for (i, e) in batch.iter().enumerate() {
+    let mut rows = Vec::with_capacity(unchained.len());
+    let count = unchained.len();
+    for (i, e) in unchained.iter().enumerate() {
         seq += 1;
-        let data = e.data.to_string();
-        let hash = entry_hash(&prev, seq, at, &e.kind, &e.actor, &e.subject, &data);
-        let seal = key.filter(|_| i + 1 == batch.len()).map(|key| key.seal(seq, &hash, at));
-        rows.push((seq, e, data, std::mem::replace(&mut prev, hash.clone()), hash, seal));
+        let hash = entry_hash(&prev, seq, e.at, &e.kind, &e.actor, &e.subject, &e.data);
+        let seal = key.filter(|_| i + 1 == count).map(|key| key.seal(seq, &hash, e.at));
+        rows.push((seq, e, std::mem::replace(&mut prev, hash.clone()), hash, seal));
     }
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
@@ -195,9 +307,9 @@ async fn append_on(
             values.join(", ")
         );
         let mut query = sql::query(&sql);
-        for (seq, e, data, prev, hash, seal) in chunk {
-            query = query.bind(*seq).bind(at).bind(&e.kind).bind(&e.actor).bind(&e.subject);
-            query = query.bind(data).bind(prev).bind(hash).bind(seal.clone());
+        for (seq, e, prev, hash, seal) in chunk {
+            query = query.bind(*seq).bind(e.at).bind(e.kind.as_str()).bind(e.actor.as_str()).bind(e.subject.as_str());
+            query = query.bind(e.data.as_str()).bind(prev.as_str()).bind(hash.as_str()).bind(seal.clone());
         }
         query.execute(conn).await?;
     }

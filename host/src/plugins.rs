@@ -253,7 +253,7 @@ impl Adapter {
     }
 
     /// Calls `submit` in a fresh instance: its outcome, and the `kv` writes it staged, which
-    /// commit with the application ([`Staged::commit_on`]).
+    /// commit with the application ([`Staged::hold`], [`crate::store::kv::Held::commit_on`]).
     pub async fn submit(&self, ctx: CallContext, input: Vec<Value>) -> (Outcome<Receipt>, Staged) {
         let (request_id, service) = (ctx.request_id.clone(), ctx.service.clone());
         self.call(

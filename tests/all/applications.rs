@@ -439,7 +439,8 @@ async fn concurrent_filings_lose_nothing(db: Database) {
 /// A filed application and the evidence of its submit commit in one transaction: when the
 /// evidence log cannot take the entry, the application is not filed either and the answer
 /// is withheld (503); a refusal is still the refusal. Once the log takes entries again,
-/// filing works and the chain holds.
+/// filing works and the chain holds. (The entry goes into `audit_log` on SQLite and into
+/// `audit_pending` on PostgreSQL: both are taken away.)
 async fn a_filing_and_its_evidence_commit_together(db: Database) {
     let host = Host::start_db(db, &[APPLICANT], CONFIG).await;
     let ali = host.sign_in(ALI.0, ALI.1).await;
@@ -457,13 +458,17 @@ async fn a_filing_and_its_evidence_commit_together(db: Database) {
     assert_eq!(submits().await, [json!("ok")], "the evidence is there as soon as the answer is");
 
     let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
-    sqlx::query(&rename("audit_log", "audit_log_away")).execute(host.app.db.writer()).await.unwrap();
+    for table in ["audit_log", "audit_pending"] {
+        sqlx::query(&rename(table, &format!("{table}_away"))).execute(host.app.db.writer()).await.unwrap();
+    }
     let withheld = host.post_as(&ali, PERMIT, form("CASE-2")).await;
     assert_eq!((withheld.status, withheld.body["type"].as_str()), (503, Some("/problems/evidence-unavailable")));
     assert!(withheld.body.get("tracking_code").is_none(), "{}", withheld.body);
     let refused = host.post_as(&ali, PERMIT, form("refuse")).await;
     assert_eq!(refused.status, 422, "a refusal stays the refusal: {}", refused.body);
-    sqlx::query(&rename("audit_log_away", "audit_log")).execute(host.app.db.writer()).await.unwrap();
+    for table in ["audit_log", "audit_pending"] {
+        sqlx::query(&rename(&format!("{table}_away"), table)).execute(host.app.db.writer()).await.unwrap();
+    }
 
     let mine = host.get_as(&ali, "/api/v1/applications").await;
     assert_eq!(mine.body["count"], 1, "the application without evidence was not filed: {}", mine.body);
@@ -471,10 +476,60 @@ async fn a_filing_and_its_evidence_commit_together(db: Database) {
     let note = |key: &'static str| panjereh_host::store::kv::get(&host.app.db, "applicant", key);
     assert_eq!(note("case/CASE-1").await.unwrap().as_deref(), Some(&b"submitted"[..]));
     assert_eq!(note("case/CASE-2").await.unwrap(), None, "the withheld filing's note was stored");
+    // And its bytes are not counted against the office's quota.
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM kv_entries WHERE adapter = 'applicant'",
+    )
+    .fetch_one(host.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(panjereh_host::store::kv::usage(&host.app.db, "applicant").await.unwrap() as i64, stored);
     assert_eq!(host.post_as(&ali, PERMIT, form("CASE-3")).await.status, 201);
     assert_eq!(submits().await, [json!("ok"), json!("ok")]);
     let (_, verified) = host.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;
     assert_eq!(verified["ok"], true, "{verified}");
+}
+
+/// On PostgreSQL a filing's evidence commits into `audit_pending` and the log's writer
+/// chains it: when chaining fails, the application is filed all the same (its evidence is
+/// durable), and the entry is chained later: here by a replica that starts, with no other
+/// entry to write. The chain then holds, and nothing waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_evidence_not_chained_is_chained_later() {
+    let db = crate::harness::PgDatabase::create().await;
+    let a = Host::start_on(Some(&db.url), &[APPLICANT], CONFIG, |_| {}).await;
+    let ali = a.sign_in(ALI.0, ALI.1).await;
+    let auditor = a.operator("auditor", panjereh_host::store::operators::Role::Auditor).await;
+    let pending = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_pending").fetch_one(a.app.db.writer()).await.unwrap()
+    };
+    let submits = || async {
+        let (_, audit) = a.admin(Method::GET, "/admin/v1/audit?limit=1000", &auditor, None).await;
+        let entries = audit["entries"].as_array().unwrap().clone();
+        entries.into_iter().filter(|e| e["kind"] == "call.submit").count()
+    };
+
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    sqlx::query(&rename("audit_log", "audit_log_away")).execute(a.app.db.writer()).await.unwrap();
+    let filed = a.post_as(&ali, PERMIT, form("CASE-1")).await;
+    assert_eq!(filed.status, 201, "filed, its evidence durable though not chained: {}", filed.body);
+    assert_eq!(pending().await, 1);
+    sqlx::query(&rename("audit_log_away", "audit_log")).execute(a.app.db.writer()).await.unwrap();
+    assert_eq!(submits().await, 0);
+
+    let b = Host::start_on(Some(&db.url), &[APPLICANT], CONFIG, |_| {}).await;
+    let started = std::time::Instant::now();
+    while submits().await == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the starting replica did not chain the entry");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending().await, 0);
+    assert_eq!(a.post_as(&ali, PERMIT, form("CASE-2")).await.status, 201);
+    assert_eq!(submits().await, 2);
+    let (_, verified) = a.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+    drop((a, b));
+    db.drop_now().await;
 }
 
 on_both_databases!(

@@ -1,17 +1,28 @@
 //! Queries of the adapters' key-value storage (`kv_entries`, `kv_usage`).
 //!
-//! Every query names the adapter, so one adapter's keys are invisible to another. Writes
-//! run in a transaction that first writes the adapter's `kv_usage` row: that row lock
-//! serializes concurrent writers of one adapter on both back-ends (on SQLite the first
-//! statement being a write also avoids the shared-to-reserved lock upgrade deadlock), so
-//! the quota holds under concurrency.
+//! Every query names the adapter, so one adapter's keys are invisible to another. The
+//! quota holds under concurrency: the bytes a call's writes add are counted in the
+//! adapter's `kv_usage` row, conditionally, before any of them is stored.
+//! - On SQLite, the writes' transaction writes that row first (the group commit runs one
+//!   writer at a time anyway, and a first statement that writes avoids the
+//!   shared-to-reserved lock upgrade deadlock).
+//! - On PostgreSQL, a row lock held through a durable commit would make every writing call
+//!   of an adapter commit one after another. So [`Staged::hold`] takes the bytes the writes
+//!   should add in a short transaction of its own that does not wait for its WAL flush (a
+//!   later durable commit flushes it too), and the writes' transaction locks only the rows
+//!   of its keys; it takes more from the usage only when another call changed one of its
+//!   keys meanwhile. What was taken and not used is given back after the commit
+//!   ([`Held::settle`]). A host that dies between the two leaves the usage counting more
+//!   than is stored, never less.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use sqlx::Row as _;
 
 use super::sql::{Tx, query};
-use super::{Db, now_ms};
+use super::{Backend, Db, now_ms};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,24 +65,55 @@ fn size(key: &str, value: Option<&[u8]>) -> i64 {
     value.map_or(0, |v| (key.len() + v.len()) as i64)
 }
 
-/// Writes `writes` (a value to set, or `None` to remove), in the caller's transaction,
-/// unless together they would take the adapter past `quota` bytes: then nothing is written.
+/// Each key written: its new value (`None`: removed) and the bytes it took as stored when
+/// the call first wrote it.
+type Writes = BTreeMap<String, (Option<Vec<u8>>, i64)>;
+
+/// Writes `writes` in the caller's transaction, unless together they would take the
+/// adapter past `quota` bytes: then nothing is written. With `taken` (PostgreSQL), that
+/// many bytes were counted for them beforehand ([`Staged::hold`]); the answer is the part
+/// of it they did not use.
 async fn apply_on(
     conn: &mut dyn Tx,
     adapter: &str,
-    writes: &BTreeMap<String, Option<Vec<u8>>>,
+    writes: &Writes,
     quota: u64,
-) -> sqlx::Result<Result<()>> {
-    let used = lock_usage(conn, adapter).await?;
-    let mut next = used;
-    for (key, value) in writes {
-        next += size(key, value.as_deref()) - stored_bytes(conn, adapter, key).await?.unwrap_or(0);
+    taken: Option<i64>,
+) -> sqlx::Result<Result<i64>> {
+    let used = match taken {
+        None => Some(lock_usage(conn, adapter).await?),
+        Some(_) => None,
+    };
+    let mut growth = 0;
+    for (key, (value, _)) in writes {
+        growth += size(key, value.as_deref()) - stored_bytes(conn, adapter, key, taken.is_some()).await?.unwrap_or(0);
     }
-    if next > used && next as u64 > quota {
-        return Ok(Err(KvStoreError::Quota { quota, needed: next as u64 }));
-    }
+    let unused = match (used, taken) {
+        (Some(used), _) => {
+            let next = used + growth;
+            if growth > 0 && next as u64 > quota {
+                return Ok(Err(KvStoreError::Quota { quota, needed: next as u64 }));
+            }
+            if growth != 0 {
+                query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1")
+                    .bind(adapter)
+                    .bind(next)
+                    .execute(conn)
+                    .await?;
+            }
+            0
+        }
+        // Another call changed one of these keys since this call read it.
+        (None, Some(taken)) if growth > taken => {
+            if let Err(error) = take_on(conn, adapter, growth - taken, quota).await? {
+                return Ok(Err(error));
+            }
+            0
+        }
+        (None, taken) => taken.unwrap_or(0) - growth,
+    };
     let now = now_ms();
-    for (key, value) in writes {
+    for (key, (value, _)) in writes {
         match value {
             Some(value) => query(
                 "INSERT INTO kv_entries (adapter, key, value, bytes, updated_ms) VALUES ($1, $2, $3, $4, $5) \
@@ -88,21 +130,52 @@ async fn apply_on(
         .execute(conn)
         .await?;
     }
-    if next != used {
-        query("UPDATE kv_usage SET bytes = $2 WHERE adapter = $1").bind(adapter).bind(next).execute(conn).await?;
-    }
-    Ok(Ok(()))
+    Ok(Ok(unused))
 }
 
-/// The bytes `key` takes as stored, in the caller's transaction.
-async fn stored_bytes(conn: &mut dyn Tx, adapter: &str, key: &str) -> sqlx::Result<Option<i64>> {
-    query("SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2")
-        .bind(adapter)
-        .bind(key)
-        .fetch_optional(conn)
-        .await?
-        .map(|r| r.int(0))
-        .transpose()
+/// Counts `bytes` more in the adapter's usage, unless that passes `quota`.
+async fn take_on(conn: &mut dyn Tx, adapter: &str, bytes: i64, quota: u64) -> sqlx::Result<Result<()>> {
+    let quota_bytes = i64::try_from(quota).unwrap_or(i64::MAX);
+    let taken = query(
+        "INSERT INTO kv_usage (adapter, bytes) SELECT $1, $2 WHERE $2 <= $3 \
+         ON CONFLICT (adapter) DO UPDATE SET bytes = kv_usage.bytes + excluded.bytes \
+         WHERE kv_usage.bytes + excluded.bytes <= $3",
+    )
+    .bind(adapter)
+    .bind(bytes)
+    .bind(quota_bytes)
+    .execute(conn)
+    .await?;
+    if taken == 1 {
+        return Ok(Ok(()));
+    }
+    let used = query("SELECT bytes FROM kv_usage WHERE adapter = $1").bind(adapter).fetch_optional(conn).await?;
+    let used = used.map(|row| row.int(0)).transpose()?.unwrap_or(0);
+    Ok(Err(KvStoreError::Quota { quota, needed: (used + bytes) as u64 }))
+}
+
+/// Runs `work` in a transaction of its own on PostgreSQL that does not wait for its WAL
+/// flush: the usage row it locks is free again at once.
+async fn without_flush<T>(
+    db: &Db,
+    work: impl for<'c> FnOnce(&'c mut dyn Tx) -> futures::future::BoxFuture<'c, sqlx::Result<T>>,
+) -> sqlx::Result<T> {
+    let mut tx = db.writer().begin().await?;
+    sqlx::query("SELECT set_config('synchronous_commit', 'off', true)").execute(&mut *tx).await?;
+    let value = work(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(value)
+}
+
+/// The bytes `key` takes as stored, in the caller's transaction; with `lock`, its row is
+/// locked until the transaction ends (PostgreSQL).
+async fn stored_bytes(conn: &mut dyn Tx, adapter: &str, key: &str, lock: bool) -> sqlx::Result<Option<i64>> {
+    let sql = if lock {
+        "SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2 FOR UPDATE"
+    } else {
+        "SELECT bytes FROM kv_entries WHERE adapter = $1 AND key = $2"
+    };
+    query(sql).bind(adapter).bind(key).fetch_optional(conn).await?.map(|r| r.int(0)).transpose()
 }
 
 /// One call's storage writes, kept by the host until the call's outcome commits (see
@@ -110,9 +183,7 @@ async fn stored_bytes(conn: &mut dyn Tx, adapter: &str, key: &str) -> sqlx::Resu
 /// they commit together, in the outcome's transaction or in their own, or not at all.
 #[derive(Debug, Default, Clone)]
 pub struct Staged {
-    /// Each key written: its new value (`None`: removed) and the bytes it took as stored
-    /// when the call first wrote it.
-    writes: BTreeMap<String, (Option<Vec<u8>>, i64)>,
+    writes: Writes,
     /// The adapter and its quota, from the first write.
     owner: Option<(String, u64)>,
 }
@@ -197,21 +268,88 @@ impl Staged {
         if self.is_empty() {
             return Ok(());
         }
-        let writes = self.clone();
-        db.write(move |tx| Box::pin(writes.commit_on(tx))).await?;
+        let held = self.clone().hold(db).await?;
+        let work = held.clone();
+        let committed = db.write(move |tx| Box::pin(async move { work.commit_on(tx).await })).await;
+        held.settle(db, committed.is_ok()).await;
+        committed?;
         *self = Staged::default();
         Ok(())
     }
 
+    /// Takes the bytes these writes add from the adapter's quota before their transaction
+    /// (PostgreSQL; on SQLite their transaction does it). Fails, with nothing written,
+    /// when the quota does not have them.
+    pub async fn hold(self, db: &Db) -> sqlx::Result<Held> {
+        let taken = match db.backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let growth: i64 = self.writes.iter().map(|(k, (value, was))| size(k, value.as_deref()) - was).sum();
+                let growth = growth.max(0);
+                if let Some((adapter, quota)) = self.owner.clone().filter(|_| growth > 0) {
+                    let owner = adapter.clone();
+                    without_flush(db, move |tx| Box::pin(async move { take_on(tx, &adapter, growth, quota).await }))
+                        .await?
+                        .map_err(|error| not_committed(&owner, &error))?;
+                }
+                Some(growth)
+            }
+        };
+        Ok(Held { writes: Arc::new(self), taken, unused: Arc::new(AtomicI64::new(0)) })
+    }
+}
+
+/// The error of writes that were not committed.
+fn not_committed(adapter: &str, error: &KvStoreError) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the adapter `{adapter}`'s storage writes were not committed: {error}"))
+}
+
+/// A call's writes, with the bytes they add taken from the quota ([`Staged::hold`]).
+#[derive(Debug, Clone)]
+pub struct Held {
+    writes: Arc<Staged>,
+    /// Bytes taken before the transaction (PostgreSQL); `None` on SQLite.
+    taken: Option<i64>,
+    /// Of those, the bytes the transaction did not use, to give back once it committed.
+    unused: Arc<AtomicI64>,
+}
+
+impl Held {
     /// Writes the call's writes in the caller's transaction. Concurrent calls may together
     /// have passed the quota that each was checked against: then this fails, and the
     /// caller's transaction with it.
-    pub async fn commit_on(self, tx: &mut dyn Tx) -> sqlx::Result<()> {
-        let Some((adapter, quota)) = self.owner else { return Ok(()) };
-        let writes = self.writes.into_iter().map(|(key, (value, _))| (key, value)).collect();
-        apply_on(tx, &adapter, &writes, quota).await?.map_err(|error| {
-            sqlx::Error::Protocol(format!("the adapter `{adapter}`'s storage writes were not committed: {error}"))
+    pub async fn commit_on(&self, tx: &mut dyn Tx) -> sqlx::Result<()> {
+        let Some((adapter, quota)) = &self.writes.owner else { return Ok(()) };
+        let unused = apply_on(tx, adapter, &self.writes.writes, *quota, self.taken)
+            .await?
+            .map_err(|error| not_committed(adapter, &error))?;
+        self.unused.store(unused, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Once the transaction of [`Held::commit_on`] is over: gives back what was taken for
+    /// the writes and not used (all of it when `committed` is false). A failure here only
+    /// leaves the usage counting more than is stored; it is logged.
+    pub async fn settle(self, db: &Db, committed: bool) {
+        let (Some(taken), Some((adapter, _))) = (self.taken, &self.writes.owner) else { return };
+        let back = if committed { self.unused.load(Ordering::Relaxed) } else { taken };
+        if back <= 0 {
+            return;
+        }
+        let owner = adapter.clone();
+        let given = without_flush(db, move |tx| {
+            Box::pin(async move {
+                query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1")
+                    .bind(owner)
+                    .bind(back)
+                    .execute(tx)
+                    .await
+            })
         })
+        .await;
+        if let Err(error) = given {
+            tracing::warn!(adapter, bytes = back, %error, "storage usage counts bytes that are not stored");
+        }
     }
 }
 
@@ -369,6 +507,40 @@ mod tests {
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(ok, 5, "{results:?}");
         assert_eq!(usage(db, "racer").await.unwrap(), 500);
+
+        // Calls whose key another call changed after they read it: the usage is what is
+        // stored, and the quota holds.
+        set(db, "keyrace", "k".into(), vec![0; 97], 200).await.unwrap();
+        let mut stale = Staged::default();
+        stale.set(db, "keyrace", "k".into(), vec![1; 97], 200).await.unwrap();
+        delete(db, "keyrace", "k".into()).await.unwrap();
+        stale.commit(db).await.unwrap();
+        assert_eq!(usage(db, "keyrace").await.unwrap(), 98);
+        let mut shrinking = Staged::default();
+        shrinking.set(db, "keyrace", "k".into(), vec![1; 9], 200).await.unwrap();
+        set(db, "keyrace", "k".into(), vec![2; 47], 200).await.unwrap();
+        shrinking.commit(db).await.unwrap();
+        assert_eq!(usage(db, "keyrace").await.unwrap(), 10);
+        let mut growing = Staged::default();
+        growing.set(db, "keyrace", "k".into(), vec![3; 9], 200).await.unwrap();
+        set(db, "keyrace", "other".into(), vec![4; 95], 200).await.unwrap();
+        delete(db, "keyrace", "k".into()).await.unwrap();
+        set(db, "keyrace", "more".into(), vec![5; 96], 200).await.unwrap();
+        // Counted as unchanged when read, it now adds 10 bytes to 200: refused whole.
+        let error = growing.commit(db).await.unwrap_err();
+        assert!(error.to_string().contains("storage writes were not committed"), "{error}");
+        assert_eq!(get(db, "keyrace", "k").await.unwrap(), None);
+
+        // After all of the above, each adapter's usage is the bytes it stores.
+        for adapter in ["alpha", "beta", "stager", "racer", "keyrace"] {
+            let stored: i64 =
+                sqlx::query_scalar("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM kv_entries WHERE adapter = $1")
+                    .bind(adapter)
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(usage(db, adapter).await.unwrap() as i64, stored, "{adapter}");
+        }
     }
 
     async fn futures_join_all<F: std::future::Future + Send + 'static>(

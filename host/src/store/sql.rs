@@ -123,6 +123,9 @@ pub trait Tx: Send {
 
     /// Runs a statement; its first row, if any.
     fn first_row<'a>(&'a mut self, sql: &'a str, args: Vec<Arg>) -> BoxFuture<'a, sqlx::Result<Option<Row>>>;
+
+    /// Runs a statement; every row it returned.
+    fn all_rows<'a>(&'a mut self, sql: &'a str, args: Vec<Arg>) -> BoxFuture<'a, sqlx::Result<Vec<Row>>>;
 }
 
 /// A statement and its values, built like sqlx's `query(..).bind(..)`.
@@ -158,6 +161,11 @@ impl<'q> Query<'q> {
     pub async fn fetch_one(self, tx: &mut dyn Tx) -> sqlx::Result<Row> {
         tx.first_row(self.sql, self.args).await?.ok_or(sqlx::Error::RowNotFound)
     }
+
+    /// Runs it: every row it returned.
+    pub async fn fetch_all(self, tx: &mut dyn Tx) -> sqlx::Result<Vec<Row>> {
+        tx.all_rows(self.sql, self.args).await
+    }
 }
 
 fn any_query<'q>(sql: &'q str, args: Vec<Arg>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
@@ -181,6 +189,10 @@ impl Tx for sqlx::AnyConnection {
 
     fn first_row<'a>(&'a mut self, sql: &'a str, args: Vec<Arg>) -> BoxFuture<'a, sqlx::Result<Option<Row>>> {
         Box::pin(async move { Ok(any_query(sql, args).fetch_optional(self).await?.map(Row::Any)) })
+    }
+
+    fn all_rows<'a>(&'a mut self, sql: &'a str, args: Vec<Arg>) -> BoxFuture<'a, sqlx::Result<Vec<Row>>> {
+        Box::pin(async move { Ok(any_query(sql, args).fetch_all(self).await?.into_iter().map(Row::Any).collect()) })
     }
 }
 
@@ -214,26 +226,31 @@ impl Direct<'_> {
         Ok(self.0.changes())
     }
 
-    fn first(&self, sql: &str, args: Vec<Arg>) -> rusqlite::Result<Option<Row>> {
+    /// Runs the statement to its end (an `INSERT ... RETURNING` of several rows, say),
+    /// keeping at most `keep` of its rows.
+    fn rows(&self, sql: &str, args: Vec<Arg>, keep: usize) -> rusqlite::Result<Vec<Row>> {
         use rusqlite::types::ValueRef;
         let mut statement = self.prepare(sql, args)?;
         let columns = statement.column_count();
         let mut rows = statement.raw_query();
-        let Some(row) = rows.next()? else { return Ok(None) };
-        let mut values = Vec::with_capacity(columns);
-        for i in 0..columns {
-            values.push(match row.get_ref(i)? {
-                ValueRef::Integer(v) => Arg::Int(v),
-                ValueRef::Text(v) => Arg::Text(String::from_utf8_lossy(v).into_owned()),
-                ValueRef::Blob(v) => Arg::Blob(v.to_vec()),
-                ValueRef::Null => Arg::Null,
-                ValueRef::Real(v) => Arg::Real(v),
-            });
+        let mut kept = Vec::new();
+        while let Some(row) = rows.next()? {
+            if kept.len() == keep {
+                continue;
+            }
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i)? {
+                    ValueRef::Integer(v) => Arg::Int(v),
+                    ValueRef::Text(v) => Arg::Text(String::from_utf8_lossy(v).into_owned()),
+                    ValueRef::Blob(v) => Arg::Blob(v.to_vec()),
+                    ValueRef::Null => Arg::Null,
+                    ValueRef::Real(v) => Arg::Real(v),
+                });
+            }
+            kept.push(Row::Values(values));
         }
-        // The rest of the rows, so that the statement runs to its end (an `INSERT ...
-        // RETURNING` of several rows, say).
-        while rows.next()?.is_some() {}
-        Ok(Some(Row::Values(values)))
+        Ok(kept)
     }
 }
 
@@ -244,7 +261,12 @@ impl Tx for Direct<'_> {
     }
 
     fn first_row<'a>(&'a mut self, sql: &'a str, args: Vec<Arg>) -> BoxFuture<'a, sqlx::Result<Option<Row>>> {
-        let done = self.first(sql, args).map_err(into_sqlx);
+        let done = self.rows(sql, args, 1).map(|rows| rows.into_iter().next()).map_err(into_sqlx);
+        Box::pin(std::future::ready(done))
+    }
+
+    fn all_rows<'a>(&'a mut self, sql: &'a str, args: Vec<Arg>) -> BoxFuture<'a, sqlx::Result<Vec<Row>>> {
+        let done = self.rows(sql, args, usize::MAX).map_err(into_sqlx);
         Box::pin(std::future::ready(done))
     }
 }

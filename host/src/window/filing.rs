@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use futures::future::BoxFuture;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -13,11 +15,14 @@ use super::ServiceError;
 use super::call::{AdapterCall, input_hash};
 use super::views::BillView;
 use crate::app::App;
+use crate::audit::Entry;
 use crate::auth::Citizen;
 use crate::plugins::Operation;
 use crate::runtime::bindings::{CallContext, ServiceKind, Value};
 use crate::store::applications::{self, ApplicationRow, EventRow, PENDING, Reservation, StoredBill};
 use crate::store::data_usage::Usage;
+use crate::store::kv::Staged;
+use crate::store::sql::Tx;
 use crate::store::{now_ms, random_id};
 use crate::text::{Lang, rfc3339};
 use crate::tracking;
@@ -249,23 +254,17 @@ async fn submit(
         .as_ref()
         .map(|r| ReceiptEvidence { agency_reference: &r.agency_reference, status: r.status.as_str() });
     let entry = call.evidence(Operation::Submit, &row.service, request_hash, evidence.as_ref().map_err(|e| *e));
-    let (audit, id) = (app.audit.clone(), row.id.clone());
+    let id = row.id.clone();
     let receipt = match submitted {
         Ok(receipt) => receipt,
         // A refusal stays the refusal; if it could not be stored, the reservation is left
         // to go stale and be removed by the next submission under its key.
         Err(error) => {
-            let stored = app
-                .db
-                .write(move |tx| {
-                    Box::pin(async move {
-                        staged.commit_on(tx).await?;
-                        applications::discard_on(tx, &id).await?;
-                        audit.append_in(tx, &entry).await
-                    })
-                })
-                .await;
-            if let Err(failure) = stored {
+            if let Err(failure) = store_outcome(call, staged, entry, move |tx| {
+                Box::pin(async move { applications::discard_on(tx, &id).await })
+            })
+            .await
+            {
                 tracing::error!(%failure, request_id = %call.request_id, "a refused application and its evidence were not stored");
             }
             return Err(error);
@@ -281,23 +280,57 @@ async fn submit(
     let bills: Vec<StoredBill> = receipt.bills.iter().map(StoredBill::from).collect();
     let follow = (!receipt.status.is_final()).then(|| crate::background::follow(app, &row.id, &row.agency));
     let (reference, first, stored_bills) = (receipt.agency_reference.clone(), event.clone(), bills.clone());
-    app.db
-        .write(move |tx| {
-            Box::pin(async move {
-                staged.commit_on(tx).await?;
-                applications::complete_on(tx, &id, &reference, &first, &stored_bills, follow.as_ref()).await?;
-                audit.append_in(tx, &entry).await
-            })
-        })
-        .await
-        // No filed application without its evidence: the answer is withheld.
-        .map_err(|failure| ServiceError::Evidence(format!("{failure:#}")))?;
+    // No filed application without its evidence: the answer is withheld.
+    store_outcome(call, staged, entry, move |tx| {
+        Box::pin(
+            async move { applications::complete_on(tx, &id, &reference, &first, &stored_bills, follow.as_ref()).await },
+        )
+    })
+    .await
+    .map_err(|failure| ServiceError::Evidence(format!("{failure:#}")))?;
     tracing::info!(tracking_code = %row.tracking_code, agency = %row.agency, service = %row.service, request_id = %call.request_id, actor = ?citizen.actor_id(), "application filed");
     row.agency_reference = Some(receipt.agency_reference);
     row.status.clone_from(&event.status);
     row.updated_ms = event.at_ms;
     row.bills = bills;
     Ok((row, event))
+}
+
+/// Stores what a submit's outcome changes (the statements of `outcome`) in one transaction
+/// with the adapter's `kv` writes and the submit's evidence. Then it gives back the quota
+/// the writes held and did not use, and waits for the evidence to be chained.
+async fn store_outcome<F>(call: &AdapterCall<'_>, staged: Staged, entry: Entry, outcome: F) -> sqlx::Result<()>
+where
+    F: for<'c> FnOnce(&'c mut dyn Tx) -> BoxFuture<'c, sqlx::Result<()>> + Send + 'static,
+{
+    let app = call.app;
+    // The bytes the writes add, taken from the adapter's quota before the transaction.
+    let held = staged.hold(&app.db).await?;
+    let (writes, audit) = (held.clone(), app.audit.clone());
+    let stored = app
+        .db
+        .write(move |tx| {
+            Box::pin(async move {
+                writes.commit_on(tx).await?;
+                outcome(tx).await?;
+                audit.append_in(tx, &entry).await
+            })
+        })
+        .await;
+    held.settle(&app.db, stored.is_ok()).await;
+    stored?;
+    chain_pending(app, call).await;
+    Ok(())
+}
+
+/// Waits for the submit's evidence, committed with its outcome, to be chained into the log
+/// (on PostgreSQL; see [`crate::audit::Audit::chain_pending`]), so that the log shows it
+/// when the citizen has the answer. It is durable already: failing to chain it now does
+/// not withhold the answer.
+async fn chain_pending(app: &App, call: &AdapterCall<'_>) {
+    if let Err(error) = app.audit.chain_pending().await {
+        tracing::warn!(%error, request_id = %call.request_id, "the evidence of a submit waits in audit_pending to be chained");
+    }
 }
 
 /// The citizen's applications, newest first, without their histories.
