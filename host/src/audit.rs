@@ -17,6 +17,7 @@
 
 pub mod checkpoint;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -169,29 +170,14 @@ async fn writer(db: Db, key: Option<Arc<CheckpointKey>>, mut rx: mpsc::Receiver<
     {
         tracing::error!(%error, "failed to chain the evidence waiting in audit_pending");
     }
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
-    loop {
-        let Ok(slot) = in_flight.clone().acquire_owned().await else { return };
-        // Entries queue while both batches are being written, and go in the next one.
-        let mut batch = Vec::with_capacity(256);
-        if rx.recv_many(&mut batch, 256).await == 0 {
-            return;
-        }
-        let (db, key) = (db.clone(), key.clone());
-        tokio::spawn(async move {
-            write_batch(&db, key, batch).await;
-            drop(slot);
-        });
+    let mut batch = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        write_batch(&db, key.clone(), batch.drain(..)).await;
     }
 }
 
-/// Batches being written at once. The chain is appended to by one at a time (the group
-/// commit on SQLite, the advisory lock on PostgreSQL), so a second batch changes no order:
-/// it is gathered and begun while the first commits, and appends as soon as that is done.
-const BATCHES_IN_FLIGHT: usize = 2;
-
-async fn write_batch(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Vec<Pending>) {
-    let (entries, waiting): (Vec<Option<Entry>>, Vec<_>) = batch.into_iter().map(|p| (p.entry, p.done)).unzip();
+async fn write_batch(db: &Db, key: Option<Arc<CheckpointKey>>, batch: impl Iterator<Item = Pending>) {
+    let (entries, waiting): (Vec<Option<Entry>>, Vec<_>) = batch.map(|p| (p.entry, p.done)).unzip();
     // Only a batch that someone waits on to chain `audit_pending` reads it (it is empty
     // but for the moments between a filing's commit and its wait).
     let pending = entries.iter().any(Option::is_none);
@@ -225,12 +211,13 @@ async fn append(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Arc<Vec<Entry>>
     Ok(())
 }
 
-/// An entry about to be chained: when it was written, and its data as stored.
-struct Unchained {
+/// An entry about to be chained: when it was written, and its data as stored. A batch's
+/// entries are borrowed; the rows taken from `audit_pending` are owned.
+struct Unchained<'e> {
     at: i64,
-    kind: String,
-    actor: String,
-    subject: String,
+    kind: Cow<'e, str>,
+    actor: Cow<'e, str>,
+    subject: Cow<'e, str>,
     data: String,
 }
 
@@ -259,9 +246,9 @@ async fn append_on(
             .map(|row| {
                 let entry = Unchained {
                     at: row.int(1)?,
-                    kind: row.text(2)?,
-                    actor: row.text(3)?,
-                    subject: row.text(4)?,
+                    kind: row.text(2)?.into(),
+                    actor: row.text(3)?.into(),
+                    subject: row.text(4)?.into(),
                     data: row.text(5)?,
                 };
                 Ok((row.int(0)?, entry))
@@ -273,9 +260,9 @@ async fn append_on(
     let at = now_ms();
     unchained.extend(batch.iter().map(|e| Unchained {
         at,
-        kind: e.kind.clone(),
-        actor: e.actor.clone(),
-        subject: e.subject.clone(),
+        kind: e.kind.as_str().into(),
+        actor: e.actor.as_str().into(),
+        subject: e.subject.as_str().into(),
         data: e.data.to_string(),
     }));
     if unchained.is_empty() {
@@ -308,7 +295,7 @@ async fn append_on(
         );
         let mut query = sql::query(&sql);
         for (seq, e, prev, hash, seal) in chunk {
-            query = query.bind(*seq).bind(e.at).bind(e.kind.as_str()).bind(e.actor.as_str()).bind(e.subject.as_str());
+            query = query.bind(*seq).bind(e.at).bind(&*e.kind).bind(&*e.actor).bind(&*e.subject);
             query = query.bind(e.data.as_str()).bind(prev.as_str()).bind(hash.as_str()).bind(seal.clone());
         }
         query.execute(conn).await?;

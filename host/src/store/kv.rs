@@ -80,16 +80,14 @@ async fn apply_on(
     quota: u64,
     taken: Option<i64>,
 ) -> sqlx::Result<Result<i64>> {
-    let used = match taken {
-        None => Some(lock_usage(conn, adapter).await?),
-        Some(_) => None,
-    };
+    // On SQLite the usage row is written first; on PostgreSQL only the keys' rows are locked.
+    let used = if taken.is_none() { lock_usage(conn, adapter).await? } else { 0 };
     let mut growth = 0;
     for (key, (value, _)) in writes {
         growth += size(key, value.as_deref()) - stored_bytes(conn, adapter, key, taken.is_some()).await?.unwrap_or(0);
     }
-    let unused = match (used, taken) {
-        (Some(used), _) => {
+    let unused = match taken {
+        None => {
             let next = used + growth;
             if growth > 0 && next as u64 > quota {
                 return Ok(Err(KvStoreError::Quota { quota, needed: next as u64 }));
@@ -104,13 +102,13 @@ async fn apply_on(
             0
         }
         // Another call changed one of these keys since this call read it.
-        (None, Some(taken)) if growth > taken => {
+        Some(taken) if growth > taken => {
             if let Err(error) = take_on(conn, adapter, growth - taken, quota).await? {
                 return Ok(Err(error));
             }
             0
         }
-        (None, taken) => taken.unwrap_or(0) - growth,
+        Some(taken) => taken - growth,
     };
     let now = now_ms();
     for (key, (value, _)) in writes {
