@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{AnyConnection, Connection as _, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use self::checkpoint::{Anchor, CheckpointKey};
@@ -123,7 +123,7 @@ impl Audit {
     pub async fn append_in(&self, tx: &mut dyn Tx, entry: &Entry) -> sqlx::Result<()> {
         match self.backend {
             Backend::Sqlite => {
-                append_on(tx, self.backend, self.key.as_deref(), std::slice::from_ref(entry), false).await
+                append_on(tx, self.backend, self.key.as_deref(), std::slice::from_ref(entry), false).await.map(drop)
             }
             Backend::Postgres => {
                 sql::query("INSERT INTO audit_pending (at, kind, actor, subject, data) VALUES ($1, $2, $3, $4, $5)")
@@ -164,52 +164,112 @@ impl Audit {
 }
 
 async fn writer(db: Db, key: Option<Arc<CheckpointKey>>, mut rx: mpsc::Receiver<Pending>) {
+    let mut chain = Chain { db, key, conn: None, head: None, alone: false };
     // Entries a replica committed and did not chain before it stopped.
-    if db.backend() == Backend::Postgres
-        && let Err(error) = append(&db, key.clone(), Arc::new(Vec::new()), true).await
+    if chain.db.backend() == Backend::Postgres
+        && let Err(error) = chain.append(&Arc::default(), true).await
     {
         tracing::error!(%error, "failed to chain the evidence waiting in audit_pending");
     }
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
-        write_batch(&db, key.clone(), batch.drain(..)).await;
+        chain.write_batch(batch.drain(..)).await;
     }
 }
 
-async fn write_batch(db: &Db, key: Option<Arc<CheckpointKey>>, batch: impl Iterator<Item = Pending>) {
-    let (entries, waiting): (Vec<Option<Entry>>, Vec<_>) = batch.map(|p| (p.entry, p.done)).unzip();
-    // Only a batch that someone waits on to chain `audit_pending` reads it (it is empty
-    // but for the moments between a filing's commit and its wait).
-    let pending = entries.iter().any(Option::is_none);
-    let entries = Arc::new(entries.into_iter().flatten().collect::<Vec<_>>());
-    let mut result = append(db, key.clone(), entries.clone(), pending).await;
-    if result.is_err() {
-        // One retry after a pause covers a transient lock or connection error.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        result = append(db, key, entries.clone(), pending).await;
+/// The log's one writer on this host, and what it knows of the chain.
+struct Chain {
+    db: Db,
+    key: Option<Arc<CheckpointKey>>,
+    /// PostgreSQL: the writer's own connection, taken out of the pool, so a batch pays no
+    /// pool hand-off or ping. Dropped after any error and taken anew.
+    conn: Option<AnyConnection>,
+    /// PostgreSQL: the last entry this writer appended (or found, under the lock).
+    head: Option<Head>,
+    /// PostgreSQL: whether the last read under the lock found the chain where this writer
+    /// had left it, so that no other writer (replica, CLI) seems to be appending.
+    alone: bool,
+}
+
+impl Chain {
+    async fn write_batch(&mut self, batch: impl Iterator<Item = Pending>) {
+        let (entries, waiting): (Vec<Option<Entry>>, Vec<_>) = batch.map(|p| (p.entry, p.done)).unzip();
+        // Only a batch that someone waits on to chain `audit_pending` reads it (it is empty
+        // but for the moments between a filing's commit and its wait).
+        let pending = entries.iter().any(Option::is_none);
+        let entries = Arc::new(entries.into_iter().flatten().collect::<Vec<_>>());
+        let mut result = self.append(&entries, pending).await;
+        if result.is_err() {
+            // One retry after a pause covers a transient lock or connection error.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            result = self.append(&entries, pending).await;
+        }
+        if let Err(error) = &result {
+            tracing::error!(%error, entries = entries.len(), "failed to append to the audit log");
+        }
+        for done in waiting {
+            let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
+        }
     }
-    if let Err(error) = &result {
-        tracing::error!(%error, entries = entries.len(), "failed to append to the audit log");
+
+    /// Appends a batch in one transaction; its last entry carries the seal, so every state
+    /// of the log another reader can see ends with a sealed entry. With `pending`
+    /// (PostgreSQL), it chains the entries waiting in `audit_pending` first.
+    async fn append(&mut self, batch: &Arc<Vec<Entry>>, pending: bool) -> anyhow::Result<()> {
+        let backend = self.db.backend();
+        if backend == Backend::Sqlite {
+            // Group-committed with the other durable writes (see [`Db::write`]).
+            let (key, batch) = (self.key.clone(), batch.clone());
+            self.db
+                .write(move |conn| {
+                    Box::pin(async move { append_on(conn, backend, key.as_deref(), &batch, false).await.map(drop) })
+                })
+                .await?;
+            return Ok(());
+        }
+        let result = self.append_postgres(batch, pending).await;
+        if result.is_err() {
+            (self.conn, self.head, self.alone) = (None, None, false);
+        }
+        result
     }
-    for done in waiting {
-        let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e:#}")));
+
+    async fn append_postgres(&mut self, batch: &[Entry], pending: bool) -> anyhow::Result<()> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(self.db.writer().acquire().await?.detach()),
+        };
+        let key = self.key.as_deref();
+        // Alone, the head is known: the batch goes in as one statement on its own, one
+        // round trip and no lock. Should another writer have appended meanwhile, the
+        // sequence number's key refuses it whole, and the batch is chained under the lock.
+        if self.alone
+            && !pending
+            && batch.len() <= ROWS_PER_INSERT
+            && let Some(head) = &self.head
+        {
+            let rows = link(head, unchained(batch).collect(), key);
+            match insert(conn, &rows).await {
+                Ok(()) => {
+                    self.head = rows.last().map(Linked::head).or(self.head.take());
+                    return Ok(());
+                }
+                Err(error) if crate::store::is_unique_violation(&error) => self.alone = false,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let mut tx = conn.begin().await?;
+        let appended = append_on(&mut *tx, Backend::Postgres, key, batch, pending).await?;
+        tx.commit().await?;
+        self.alone = self.head.as_ref() == Some(&appended.found);
+        self.head = Some(appended.last);
+        Ok(())
     }
 }
 
 /// Entries per `INSERT` statement: 9 parameters each, well under SQLite's and
 /// PostgreSQL's limits.
 const ROWS_PER_INSERT: usize = 64;
-
-/// Appends a batch in one transaction (on SQLite, group-committed with other durable
-/// writes; see [`Db::write`]); its last entry carries the seal, so every state of the log
-/// another reader can see ends with a sealed entry.
-/// With `pending` (PostgreSQL), it chains the entries waiting in `audit_pending` first.
-async fn append(db: &Db, key: Option<Arc<CheckpointKey>>, batch: Arc<Vec<Entry>>, pending: bool) -> anyhow::Result<()> {
-    let backend = db.backend();
-    db.write(move |conn| Box::pin(async move { append_on(conn, backend, key.as_deref(), &batch, pending).await }))
-        .await?;
-    Ok(())
-}
 
 /// An entry about to be chained: when it was written, and its data as stored. A batch's
 /// entries are borrowed; the rows taken from `audit_pending` are owned.
@@ -221,20 +281,92 @@ struct Unchained<'e> {
     data: String,
 }
 
+/// A batch's entries as they are chained now.
+fn unchained(batch: &[Entry]) -> impl Iterator<Item = Unchained<'_>> {
+    let at = now_ms();
+    batch.iter().map(move |e| Unchained {
+        at,
+        kind: e.kind.as_str().into(),
+        actor: e.actor.as_str().into(),
+        subject: e.subject.as_str().into(),
+        data: e.data.to_string(),
+    })
+}
+
+/// An entry linked to its predecessor, ready to insert.
+struct Linked<'e> {
+    seq: i64,
+    entry: Unchained<'e>,
+    prev: String,
+    hash: String,
+    seal: Option<String>,
+}
+
+impl Linked<'_> {
+    fn head(&self) -> Head {
+        Head { seq: self.seq, hash: self.hash.clone() }
+    }
+}
+
+/// Links the entries after `head`, each row's hash on the previous one's; the last carries
+/// the seal.
+fn link<'e>(head: &Head, entries: Vec<Unchained<'e>>, key: Option<&CheckpointKey>) -> Vec<Linked<'e>> {
+    let (mut seq, mut prev) = (head.seq, head.hash.clone());
+    let count = entries.len();
+    let mut rows = Vec::with_capacity(count);
+    for (i, entry) in entries.into_iter().enumerate() {
+        seq += 1;
+        let hash = entry_hash(&prev, seq, entry.at, &entry.kind, &entry.actor, &entry.subject, &entry.data);
+        let seal = key.filter(|_| i + 1 == count).map(|key| key.seal(seq, &hash, entry.at));
+        rows.push(Linked { seq, entry, prev: std::mem::replace(&mut prev, hash.clone()), hash, seal });
+    }
+    rows
+}
+
+/// Inserts linked rows in as few statements as the databases' parameter limits allow (one
+/// round trip per chunk, not per entry).
+async fn insert(conn: &mut dyn Tx, rows: &[Linked<'_>]) -> sqlx::Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash, seal) VALUES {}",
+            sql::placeholders(chunk.len(), 9)
+        );
+        let mut query = sql::query(&sql);
+        for row in chunk {
+            let e = &row.entry;
+            query = query.bind(row.seq).bind(e.at).bind(&*e.kind).bind(&*e.actor).bind(&*e.subject);
+            query = query.bind(e.data.as_str()).bind(row.prev.as_str()).bind(row.hash.as_str()).bind(row.seal.clone());
+        }
+        query.execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Where [`append_on`] found the chain's head, and where it left it.
+struct Appended {
+    found: Head,
+    last: Head,
+}
+
+/// Chains `batch` (after the rows of `audit_pending`, with `pending` on PostgreSQL) in the
+/// caller's transaction, reading the head first (on PostgreSQL under the advisory lock that
+/// serializes writers across replicas).
 async fn append_on(
     conn: &mut dyn Tx,
     backend: Backend,
     key: Option<&CheckpointKey>,
     batch: &[Entry],
     pending: bool,
-) -> sqlx::Result<()> {
-    let mut unchained = Vec::with_capacity(batch.len());
+) -> sqlx::Result<Appended> {
+    let mut entries = Vec::with_capacity(batch.len());
     let head = match backend {
         Backend::Sqlite => "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-        // The head read under the advisory lock that serializes writers across replicas.
         Backend::Postgres => "SELECT seq, hash FROM audit_chain_head($1) WHERE seq IS NOT NULL",
     };
-    let last = sql::query(head).bind(PG_LOCK_KEY).fetch_optional(conn).await?;
+    let found = match sql::query(head).bind(PG_LOCK_KEY).fetch_optional(conn).await? {
+        Some(row) => Head { seq: row.int(0)?, hash: row.text(1)? },
+        None => Head { seq: 0, hash: GENESIS.to_owned() },
+    };
     if pending && backend == Backend::Postgres {
         // Under the lock no other writer takes these rows; rows of transactions not yet
         // committed are not seen, and wait for the next batch.
@@ -255,52 +387,13 @@ async fn append_on(
             })
             .collect::<sqlx::Result<Vec<_>>>()?;
         pending.sort_by_key(|(id, _)| *id);
-        unchained.extend(pending.into_iter().map(|(_, entry)| entry));
+        entries.extend(pending.into_iter().map(|(_, entry)| entry));
     }
-    let at = now_ms();
-    unchained.extend(batch.iter().map(|e| Unchained {
-        at,
-        kind: e.kind.as_str().into(),
-        actor: e.actor.as_str().into(),
-        subject: e.subject.as_str().into(),
-        data: e.data.to_string(),
-    }));
-    if unchained.is_empty() {
-        return Ok(());
-    }
-    let (mut seq, mut prev) = match last {
-        Some(row) => (row.int(0)?, row.text(1)?),
-        None => (0, GENESIS.to_owned()),
-    };
-    // Each row's hash chains on the previous one's; the rows then go in as few statements
-    // as the databases' parameter limits allow (one round trip per chunk, not per entry).
-    let mut rows = Vec::with_capacity(unchained.len());
-    let count = unchained.len();
-    for (i, e) in unchained.iter().enumerate() {
-        seq += 1;
-        let hash = entry_hash(&prev, seq, e.at, &e.kind, &e.actor, &e.subject, &e.data);
-        let seal = key.filter(|_| i + 1 == count).map(|key| key.seal(seq, &hash, e.at));
-        rows.push((seq, e, std::mem::replace(&mut prev, hash.clone()), hash, seal));
-    }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let p: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash, seal) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sql::query(&sql);
-        for (seq, e, prev, hash, seal) in chunk {
-            query = query.bind(*seq).bind(e.at).bind(&*e.kind).bind(&*e.actor).bind(&*e.subject);
-            query = query.bind(e.data.as_str()).bind(prev.as_str()).bind(hash.as_str()).bind(seal.clone());
-        }
-        query.execute(conn).await?;
-    }
-    Ok(())
+    entries.extend(unchained(batch));
+    let rows = link(&found, entries, key);
+    insert(conn, &rows).await?;
+    let last = rows.last().map_or_else(|| found.clone(), Linked::head);
+    Ok(Appended { found, last })
 }
 
 /// The result of checking the chain.
@@ -624,5 +717,50 @@ mod tests {
         assert!(parse_instant("yesterday").unwrap_err().contains("RFC 3339"));
         assert_eq!(like_literal("a_b%c\\"), "a\\_b\\%c\\\\");
         assert_eq!(like_data("agency", "echo"), "%\"agency\":\"echo\"%");
+    }
+
+    fn entry(actor: &str, n: usize) -> Entry {
+        Entry { kind: "test.append".into(), actor: actor.into(), subject: n.to_string(), data: serde_json::json!({}) }
+    }
+
+    /// Two replicas' writers on one PostgreSQL log: each, alone, appends without the lock
+    /// on the head it knows; when the other appended meanwhile, the sequence number's key
+    /// refuses the batch and it is chained again under the lock. No entry is lost or
+    /// forked, and the chain verifies.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_writers_on_postgres_keep_one_chain() {
+        let Some(pg) = crate::store::testing::Postgres::create("audit").await else { return };
+        let other = Db::connect(&pg.url).await.unwrap();
+        let (a, b) = (Audit::start(pg.db.clone(), None), Audit::start(other.clone(), None));
+        // `a` alone: after two batches under the lock it appends on the head it knows.
+        for n in 0..4 {
+            a.record(entry("a", n)).await.unwrap();
+        }
+        // `b` appends behind `a`'s back; `a`'s next batch collides and is chained anew.
+        b.record(entry("b", 0)).await.unwrap();
+        a.record(entry("a", 4)).await.unwrap();
+        // Both at once, in many batches.
+        let tasks: Vec<_> = (0..400)
+            .map(|n| {
+                let (writer, actor) = if n % 2 == 0 { (a.clone(), "a") } else { (b.clone(), "b") };
+                tokio::spawn(async move { writer.record(entry(actor, 100 + n)).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+
+        let report = verify(&pg.db, &Anchor::default()).await.unwrap();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.entries, 406);
+        let subjects: Vec<String> = sqlx::query_scalar("SELECT actor || subject FROM audit_log ORDER BY seq")
+            .fetch_all(pg.db.pool())
+            .await
+            .unwrap();
+        let distinct: std::collections::BTreeSet<_> = subjects.iter().collect();
+        assert_eq!(distinct.len(), 406, "an entry was appended twice");
+        assert_eq!(&subjects[..6], ["a0", "a1", "a2", "a3", "b0", "a4"]);
+        other.close().await;
+        pg.drop().await;
     }
 }

@@ -47,10 +47,17 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     writer: AnyPool,
+    /// On PostgreSQL, connections whose commits do not wait for their WAL flush
+    /// ([`Db::write_unflushed`]); opened when first used.
+    unflushed: Option<AnyPool>,
     backend: Backend,
     /// On SQLite, the task that commits concurrent [`Db::write`]s together.
     group: Option<group::Committer>,
 }
+
+/// How long a PostgreSQL connection may sit idle in the pool and still be handed out
+/// without a ping.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -67,6 +74,7 @@ impl Db {
             anyhow::bail!("unsupported database URL `{url}`: use sqlite://PATH or postgres://...");
         };
         let mut file = None;
+        let mut unflushed = None;
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -109,9 +117,31 @@ impl Db {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    // A connection in steady use was just shown alive by its last statement;
+                    // only one that sat idle (the server may have restarted since) pays a
+                    // ping, a round trip, before it is handed out. A broken one is closed,
+                    // and the pool hands out another.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for < IDLE_BEFORE_PING {
+                                return Ok(true);
+                            }
+                            sqlx::Connection::ping(conn).await.map(|()| true)
+                        })
+                    })
                     .connect(url)
                     .await
                     .context("failed to connect to PostgreSQL")?;
+                unflushed = Some(
+                    AnyPoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move { conn.execute("SET synchronous_commit = off").await.map(drop) })
+                        })
+                        .connect_lazy(url)?,
+                );
                 (pool.clone(), pool)
             }
         };
@@ -121,7 +151,7 @@ impl Db {
         };
         migrator.run(&writer).await.context("failed to apply database migrations")?;
         let group = file.map(|path| group::Committer::start(writer.clone(), &path)).transpose()?;
-        Ok(Db { pool, writer, backend, group })
+        Ok(Db { pool, writer, unflushed, backend, group })
     }
 
     /// The pool for reads.
@@ -136,6 +166,9 @@ impl Db {
 
     /// Closes both pools, waiting for connections in use.
     pub async fn close(&self) {
+        if let Some(unflushed) = &self.unflushed {
+            unflushed.close().await;
+        }
         self.writer.close().await;
         self.pool.close().await;
     }
@@ -181,6 +214,32 @@ impl Db {
         }
     }
 
+    /// Runs one statement as [`Db::write`] runs work, and answers once it has committed:
+    /// the rows it changed. On PostgreSQL it runs on its own, without `BEGIN` and `COMMIT`
+    /// (a statement is atomic by itself), so it costs one round trip instead of three.
+    pub async fn write_one(&self, query: sql::Query<'_>) -> sqlx::Result<u64> {
+        match &self.group {
+            Some(_) => {
+                let (statement, args) = query.into_parts();
+                let statement = statement.to_owned();
+                self.write(move |tx| Box::pin(async move { tx.run_statement(&statement, args).await })).await
+            }
+            None => query.execute(&mut *self.writer.acquire().await?).await,
+        }
+    }
+
+    /// Runs one statement as [`Db::write_one`] does, but on PostgreSQL committed without
+    /// waiting for its WAL to be flushed: for a change that may be lost in a crash, such as
+    /// a count that the next durable commit makes durable with it (a flush covers all the
+    /// WAL before it). The rows it locks are free again at once. On SQLite it is
+    /// [`Db::write_one`].
+    pub async fn write_unflushed(&self, query: sql::Query<'_>) -> sqlx::Result<u64> {
+        match &self.unflushed {
+            Some(pool) => query.execute(&mut *pool.acquire().await?).await,
+            None => self.write_one(query).await,
+        }
+    }
+
     /// On SQLite, how many group transactions [`Db::write`] has committed, and how many
     /// writes they held (their ratio is the writes a fsync served); `None` on PostgreSQL.
     pub fn group_commits(&self) -> Option<(u64, u64)> {
@@ -208,6 +267,7 @@ pub mod payments;
 pub mod sessions;
 pub mod sign_in_counters;
 pub mod sql;
+
 
 /// What a claiming `SELECT` adds so that replicas claiming at once take different rows:
 /// `FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose single writer already
@@ -241,4 +301,49 @@ pub fn random_id() -> String {
 /// Whether an error is the violation of a unique constraint (on either back-end).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Db;
+
+    /// A fresh PostgreSQL database, when the server of `.ci/run` is there.
+    pub struct Postgres {
+        pub db: Db,
+        pub url: String,
+        name: String,
+        admin: sqlx::PgPool,
+    }
+
+    impl Postgres {
+        /// Creates `panjereh_{prefix}_…`; `None` (the PostgreSQL half of a test is skipped)
+        /// when no server answers.
+        pub async fn create(prefix: &str) -> Option<Postgres> {
+            let admin_url = std::env::var("PANJEREH_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let admin = match sqlx::postgres::PgPoolOptions::new()
+                .acquire_timeout(std::time::Duration::from_secs(2))
+                .connect(&admin_url)
+                .await
+            {
+                Ok(pool) => pool,
+                Err(error) => {
+                    eprintln!("skipping the PostgreSQL half: {error}");
+                    return None;
+                }
+            };
+            let name = format!("panjereh_{prefix}_{}", rand::random::<u32>());
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+            let (base, _) = admin_url.rsplit_once('/').unwrap();
+            let url = format!("{base}/{name}");
+            let db = Db::connect(&url).await.unwrap();
+            Some(Postgres { db, url, name, admin })
+        }
+
+        /// Closes the pool and drops the database.
+        pub async fn drop(self) {
+            self.db.close().await;
+            sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name)).execute(&self.admin).await.unwrap();
+        }
+    }
 }

@@ -10,7 +10,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::data_usage::Usage;
-use super::sql::{Tx, query};
+use super::sql::{Query, Tx, query};
 use super::{Db, is_unique_violation};
 
 /// Status of a reservation whose `submit` has not returned yet.
@@ -108,40 +108,46 @@ pub enum Reservation {
 /// Inserts `application` as pending, durably, with the data-usage entries of the hand-over
 /// its submit will make: both or neither (a conflict writes neither).
 pub async fn reserve(db: &Db, application: &ApplicationRow, handover: &[Usage]) -> sqlx::Result<Reservation> {
-    let (a, handover) = (application.clone(), handover.to_vec());
-    let inserted = db
-        .write(move |conn| {
+    let sql = format!(
+        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    );
+    let inserted = if handover.is_empty() {
+        db.write_one(insert(&sql, application)).await.map(drop)
+    } else {
+        let (a, handover) = (application.clone(), handover.to_vec());
+        db.write(move |conn| {
             Box::pin(async move {
-                let sql = format!(
-                    "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                );
-                query(&sql)
-                .bind(&a.id)
-                .bind(&a.tracking_code)
-                .bind(&a.citizen_id)
-                .bind(&a.agency)
-                .bind(&a.service)
-                .bind(&a.adapter_id)
-                .bind(&a.adapter_version)
-                .bind(&a.agency_reference)
-                .bind(&a.status)
-                .bind(&a.idempotency_key)
-                .bind(&a.request_hash)
-                .bind(a.created_ms)
-                .bind(a.updated_ms)
-                .bind(&a.actor_id)
-                .bind(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into()))
-                .execute(conn)
-                .await?;
+                insert(&sql, &a).execute(conn).await?;
                 super::data_usage::record_on(conn, &handover).await
             })
         })
-        .await;
+        .await
+    };
     match inserted {
-        Ok(_) => Ok(Reservation::Reserved),
+        Ok(()) => Ok(Reservation::Reserved),
         Err(e) if is_unique_violation(&e) => Ok(Reservation::Conflict),
         Err(e) => Err(e),
     }
+}
+
+/// The `INSERT` of an application row.
+fn insert<'q>(sql: &'q str, a: &ApplicationRow) -> Query<'q> {
+    query(sql)
+        .bind(&a.id)
+        .bind(&a.tracking_code)
+        .bind(&a.citizen_id)
+        .bind(&a.agency)
+        .bind(&a.service)
+        .bind(&a.adapter_id)
+        .bind(&a.adapter_version)
+        .bind(&a.agency_reference)
+        .bind(&a.status)
+        .bind(&a.idempotency_key)
+        .bind(&a.request_hash)
+        .bind(a.created_ms)
+        .bind(a.updated_ms)
+        .bind(&a.actor_id)
+        .bind(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into()))
 }
 
 /// Stores the agency's receipt on a pending application, its first event and the job

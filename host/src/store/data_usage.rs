@@ -7,7 +7,7 @@ use crate::runtime::bindings::IdentityAttribute;
 use sqlx::Row as _;
 
 use super::Db;
-use super::sql::Tx;
+use super::sql::{Query, Tx, placeholders, query};
 
 /// One hand-over of one attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,34 +24,51 @@ pub struct Usage {
     pub actor_id: Option<String>,
 }
 
-/// Records hand-overs, all or none, durably (group-committed with concurrent writes).
+/// Records hand-overs, all or none (one statement), durably (group-committed with
+/// concurrent writes on SQLite).
 pub async fn record(db: &Db, entries: Vec<Usage>) -> sqlx::Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    db.write(move |conn| Box::pin(async move { record_on(conn, &entries).await })).await
+    let statement = insert_statement(entries.len());
+    db.write_one(bind_all(query(&statement), &entries)).await.map(drop)
 }
 
 /// Records hand-overs in the caller's transaction (the work of a [`Db::write`]).
 pub async fn record_on(conn: &mut dyn Tx, entries: &[Usage]) -> sqlx::Result<()> {
-    for e in entries {
-        super::sql::query(
-            "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&e.citizen_id)
-        .bind(&e.adapter_id)
-        .bind(&e.agency)
-        .bind(&e.service)
-        .bind(e.attribute.as_str())
-        .bind(e.purpose.as_str())
-        .bind(&e.request_id)
-        .bind(e.at_ms)
-        .bind(&e.actor_id)
-        .execute(conn)
-        .await?;
+    if entries.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let statement = insert_statement(entries.len());
+    bind_all(query(&statement), entries).execute(conn).await.map(drop)
+}
+
+/// Columns of a `data_usage` row as inserted.
+const COLUMNS: usize = 9;
+
+/// One `INSERT` of `rows` rows (a call hands over a few attributes, far below the
+/// databases' parameter limits).
+fn insert_statement(rows: usize) -> String {
+    format!(
+        "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id) VALUES {}",
+        placeholders(rows, COLUMNS)
+    )
+}
+
+fn bind_all<'q>(mut statement: Query<'q>, entries: &[Usage]) -> Query<'q> {
+    for e in entries {
+        statement = statement
+            .bind(&e.citizen_id)
+            .bind(&e.adapter_id)
+            .bind(&e.agency)
+            .bind(&e.service)
+            .bind(e.attribute.as_str())
+            .bind(e.purpose.as_str())
+            .bind(&e.request_id)
+            .bind(e.at_ms)
+            .bind(&e.actor_id);
+    }
+    statement
 }
 
 /// A column holding a wire name (`crate::names`).

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use sqlx::Row as _;
 
-use super::sql::{Tx, query};
+use super::sql::{Query, Tx, query};
 use super::{Backend, Db, now_ms};
 
 /// Why a storage operation failed.
@@ -131,20 +131,10 @@ async fn apply_on(
     Ok(Ok(unused))
 }
 
-/// Counts `bytes` more in the adapter's usage, unless that passes `quota`.
+/// Counts `bytes` more in the adapter's usage, unless that passes `quota`, in the caller's
+/// transaction.
 async fn take_on(conn: &mut dyn Tx, adapter: &str, bytes: i64, quota: u64) -> sqlx::Result<Result<()>> {
-    let quota_bytes = i64::try_from(quota).unwrap_or(i64::MAX);
-    let taken = query(
-        "INSERT INTO kv_usage (adapter, bytes) SELECT $1, $2 WHERE $2 <= $3 \
-         ON CONFLICT (adapter) DO UPDATE SET bytes = kv_usage.bytes + excluded.bytes \
-         WHERE kv_usage.bytes + excluded.bytes <= $3",
-    )
-    .bind(adapter)
-    .bind(bytes)
-    .bind(quota_bytes)
-    .execute(conn)
-    .await?;
-    if taken == 1 {
+    if take(adapter, bytes, quota).execute(conn).await? == 1 {
         return Ok(Ok(()));
     }
     let used = query("SELECT bytes FROM kv_usage WHERE adapter = $1").bind(adapter).fetch_optional(conn).await?;
@@ -152,17 +142,17 @@ async fn take_on(conn: &mut dyn Tx, adapter: &str, bytes: i64, quota: u64) -> sq
     Ok(Err(KvStoreError::Quota { quota, needed: (used + bytes) as u64 }))
 }
 
-/// Runs `work` in a transaction of its own on PostgreSQL that does not wait for its WAL
-/// flush: the usage row it locks is free again at once.
-async fn without_flush<T>(
-    db: &Db,
-    work: impl for<'c> FnOnce(&'c mut dyn Tx) -> futures::future::BoxFuture<'c, sqlx::Result<T>>,
-) -> sqlx::Result<T> {
-    let mut tx = db.writer().begin().await?;
-    sqlx::query("SELECT set_config('synchronous_commit', 'off', true)").execute(&mut *tx).await?;
-    let value = work(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(value)
+/// The statement that counts `bytes` more in the adapter's usage unless that passes
+/// `quota`: it changes one row when they are taken, none when they are not.
+fn take(adapter: &str, bytes: i64, quota: u64) -> Query<'static> {
+    query(
+        "INSERT INTO kv_usage (adapter, bytes) SELECT $1, $2 WHERE $2 <= $3 \
+         ON CONFLICT (adapter) DO UPDATE SET bytes = kv_usage.bytes + excluded.bytes \
+         WHERE kv_usage.bytes + excluded.bytes <= $3",
+    )
+    .bind(adapter)
+    .bind(bytes)
+    .bind(i64::try_from(quota).unwrap_or(i64::MAX))
 }
 
 /// The bytes `key` takes as stored, in the caller's transaction; with `lock`, its row is
@@ -284,11 +274,14 @@ impl Staged {
             Backend::Postgres => {
                 let growth: i64 = self.writes.iter().map(|(k, (value, was))| size(k, value.as_deref()) - was).sum();
                 let growth = growth.max(0);
-                if let Some((adapter, quota)) = self.owner.clone().filter(|_| growth > 0) {
-                    let owner = adapter.clone();
-                    without_flush(db, move |tx| Box::pin(async move { take_on(tx, &adapter, growth, quota).await }))
-                        .await?
-                        .map_err(|error| not_committed(&owner, &error))?;
+                // On its own, committed without waiting for its flush: the usage row is
+                // free again at once, and the writes' durable commit flushes this too.
+                if let Some((adapter, quota)) = self.owner.as_ref().filter(|_| growth > 0)
+                    && db.write_unflushed(take(adapter, growth, *quota)).await? != 1
+                {
+                    let used = usage(db, adapter).await.map_err(|e| not_committed(adapter, &e))?;
+                    let refused = KvStoreError::Quota { quota: *quota, needed: used + growth as u64 };
+                    return Err(not_committed(adapter, &refused));
                 }
                 Some(growth)
             }
@@ -334,17 +327,8 @@ impl Held {
         if back <= 0 {
             return;
         }
-        let owner = adapter.clone();
-        let given = without_flush(db, move |tx| {
-            Box::pin(async move {
-                query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1")
-                    .bind(owner)
-                    .bind(back)
-                    .execute(tx)
-                    .await
-            })
-        })
-        .await;
+        let give = query("UPDATE kv_usage SET bytes = bytes - $2 WHERE adapter = $1").bind(adapter).bind(back);
+        let given = db.write_unflushed(give).await;
         if let Err(error) = given {
             tracing::warn!(adapter, bytes = back, %error, "storage usage counts bytes that are not stored");
         }
@@ -382,28 +366,6 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("panjereh-kv-{}", rand::random::<u64>()));
         let db = Db::connect(&format!("sqlite://{}", dir.join("kv.db").display())).await.unwrap();
         (db, dir)
-    }
-
-    /// A fresh PostgreSQL database when the server of `.ci/run` is there, dropped after.
-    async fn postgres() -> Option<(Db, String, sqlx::PgPool)> {
-        let admin_url = std::env::var("PANJEREH_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let admin = match sqlx::postgres::PgPoolOptions::new()
-            .acquire_timeout(std::time::Duration::from_secs(2))
-            .connect(&admin_url)
-            .await
-        {
-            Ok(pool) => pool,
-            Err(error) => {
-                eprintln!("skipping the PostgreSQL half: {error}");
-                return None;
-            }
-        };
-        let name = format!("panjereh_kv_{}", rand::random::<u32>());
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
-        Some((db, name, admin))
     }
 
     /// One call that sets `key` and commits.
@@ -565,9 +527,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn storage_is_namespaced_listed_and_bounded_on_postgres() {
-        let Some((db, name, admin)) = postgres().await else { return };
-        exercise(&db).await;
-        db.close().await;
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+        let Some(pg) = crate::store::testing::Postgres::create("kv").await else { return };
+        exercise(&pg.db).await;
+        pg.drop().await;
     }
 }

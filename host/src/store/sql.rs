@@ -147,6 +147,11 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// The statement and its values.
+    pub fn into_parts(self) -> (&'q str, Vec<Arg>) {
+        (self.sql, self.args)
+    }
+
     /// Runs it: the rows it changed.
     pub async fn execute(self, tx: &mut dyn Tx) -> sqlx::Result<u64> {
         tx.run_statement(self.sql, self.args).await
@@ -166,6 +171,15 @@ impl<'q> Query<'q> {
     pub async fn fetch_all(self, tx: &mut dyn Tx) -> sqlx::Result<Vec<Row>> {
         tx.all_rows(self.sql, self.args).await
     }
+}
+
+/// The `VALUES` list of a multi-row `INSERT`: `($1, .., $columns), (..)`, `rows` times.
+pub fn placeholders(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let each: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+        format!("({})", each.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
 fn any_query<'q>(sql: &'q str, args: Vec<Arg>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
