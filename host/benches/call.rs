@@ -15,6 +15,10 @@ use panjereh_host::config::{Config, Overrides};
 use panjereh_host::runtime::bindings::{CallContext, Value};
 use tower::ServiceExt;
 
+// The allocator of the `panjereh` binary (host/src/main.rs), so the figures are the host's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn plugins_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins-dist");
     assert!(dir.join("utility-bills.wasm").is_file(), "run `cargo xtask plugins` (or `cargo xtask bench`) first");

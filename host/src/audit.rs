@@ -259,6 +259,12 @@ impl Chain {
             }
         }
         let mut tx = conn.begin().await?;
+        if batch.is_empty() {
+            // Only chaining what `audit_pending` holds, which is durable already: lost in a
+            // crash, this leaves those rows there to be chained again. Its commit need not
+            // wait for the flush (the next durable commit flushes it anyway).
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true)").execute(&mut *tx).await?;
+        }
         let appended = append_on(&mut *tx, Backend::Postgres, key, batch, pending).await?;
         tx.commit().await?;
         self.alone = self.head.as_ref() == Some(&appended.found);

@@ -268,7 +268,6 @@ pub mod sessions;
 pub mod sign_in_counters;
 pub mod sql;
 
-
 /// What a claiming `SELECT` adds so that replicas claiming at once take different rows:
 /// `FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose single writer already
 /// runs one claim at a time.
