@@ -427,6 +427,11 @@ pub struct Verification {
     /// What the check could not vouch for, when the log is intact as far as it could see.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// PostgreSQL: entries committed with what they are the evidence of (filings) and not
+    /// chained yet, in `audit_pending`; the log's writer of a running host chains them.
+    /// Absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchained: Option<i64>,
 }
 
 /// An entry of the chain and its hash.
@@ -469,7 +474,12 @@ pub async fn verify(db: &Db, anchor: &Anchor) -> anyhow::Result<Verification> {
         sealed_to: None,
         checkpoint: None,
         warning: None,
+        unchained: None,
     };
+    if db.backend() == Backend::Postgres {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_pending").fetch_one(db.pool()).await?;
+        report.unchained = Some(waiting).filter(|n| *n > 0);
+    }
     let broken = |mut report: Verification, seq: i64, reason: String| -> anyhow::Result<Verification> {
         report.ok = false;
         report.first_broken = Some(Broken { seq, reason });

@@ -440,6 +440,12 @@ async fn run(command: Command, out: Out<'_>) -> anyhow::Result<ExitCode> {
             if let Some(warning) = &report.warning {
                 writeln!(out, "warning: {warning}")?;
             }
+            if let Some(waiting) = report.unchained {
+                writeln!(
+                    out,
+                    "not chained yet: {waiting} entries committed with their filings wait in audit_pending; a running host chains them"
+                )?;
+            }
             if !report.ok {
                 return Ok(ExitCode::FAILURE);
             }

@@ -516,6 +516,9 @@ async fn on_postgres_evidence_not_chained_is_chained_later() {
     assert_eq!(pending().await, 1);
     sqlx::query(&rename("audit_log_away", "audit_log")).execute(a.app.db.writer()).await.unwrap();
     assert_eq!(submits().await, 0);
+    // The verifier says what waits to be chained.
+    let (_, verified) = a.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;
+    assert_eq!((verified["ok"].clone(), verified["unchained"].clone()), (json!(true), json!(1)), "{verified}");
 
     let b = Host::start_on(Some(&db.url), &[APPLICANT], CONFIG, |_| {}).await;
     let started = std::time::Instant::now();
@@ -528,6 +531,7 @@ async fn on_postgres_evidence_not_chained_is_chained_later() {
     assert_eq!(submits().await, 2);
     let (_, verified) = a.admin(Method::GET, "/admin/v1/audit/verify", &auditor, None).await;
     assert_eq!(verified["ok"], true, "{verified}");
+    assert!(verified.get("unchained").is_none(), "{verified}");
     drop((a, b));
     db.drop_now().await;
 }
