@@ -50,6 +50,8 @@ pub struct Db {
     /// On PostgreSQL, connections whose commits do not wait for their WAL flush
     /// ([`Db::write_unflushed`]); opened when first used.
     unflushed: Option<AnyPool>,
+    /// On PostgreSQL, the task that inserts concurrent callers' rows together ([`Db::append`]).
+    appender: Option<append::Appender>,
     backend: Backend,
     /// On SQLite, the task that commits concurrent [`Db::write`]s together.
     group: Option<group::Committer>,
@@ -151,7 +153,8 @@ impl Db {
         };
         migrator.run(&writer).await.context("failed to apply database migrations")?;
         let group = file.map(|path| group::Committer::start(writer.clone(), &path)).transpose()?;
-        Ok(Db { pool, writer, unflushed, backend, group })
+        let appender = (backend == Backend::Postgres).then(|| append::Appender::start(writer.clone()));
+        Ok(Db { pool, writer, unflushed, appender, backend, group })
     }
 
     /// The pool for reads.
@@ -228,6 +231,16 @@ impl Db {
         }
     }
 
+    /// Appends rows to an append-only table and answers once they are committed: on
+    /// PostgreSQL together with the rows that other callers append meanwhile, in one
+    /// statement (see [`append`]); on SQLite as [`Db::write_one`] does.
+    pub async fn append(&self, rows: append::Rows) -> sqlx::Result<()> {
+        match &self.appender {
+            Some(appender) => appender.append(rows).await,
+            None => self.write(move |tx| Box::pin(async move { rows.insert_on(tx).await })).await,
+        }
+    }
+
     /// Runs one statement as [`Db::write_one`] does, but on PostgreSQL committed without
     /// waiting for its WAL to be flushed: for a change that may be lost in a crash, such as
     /// a count that the next durable commit makes durable with it (a flush covers all the
@@ -252,6 +265,7 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+pub mod append;
 pub mod applications;
 pub mod callback_receipts;
 pub mod citizens;

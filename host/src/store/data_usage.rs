@@ -7,7 +7,8 @@ use crate::runtime::bindings::IdentityAttribute;
 use sqlx::Row as _;
 
 use super::Db;
-use super::sql::{Query, Tx, placeholders, query};
+use super::append::Rows;
+use super::sql::{Arg, Tx};
 
 /// One hand-over of one attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,14 +25,13 @@ pub struct Usage {
     pub actor_id: Option<String>,
 }
 
-/// Records hand-overs, all or none (one statement), durably (group-committed with
-/// concurrent writes on SQLite).
+/// Records hand-overs, all or none, durably: with concurrent callers' in one statement on
+/// PostgreSQL ([`Db::append`]), group-committed on SQLite.
 pub async fn record(db: &Db, entries: Vec<Usage>) -> sqlx::Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let statement = insert_statement(entries.len());
-    db.write_one(bind_all(query(&statement), &entries)).await.map(drop)
+    db.append(rows(&entries)).await
 }
 
 /// Records hand-overs in the caller's transaction (the work of a [`Db::write`]).
@@ -39,36 +39,30 @@ pub async fn record_on(conn: &mut dyn Tx, entries: &[Usage]) -> sqlx::Result<()>
     if entries.is_empty() {
         return Ok(());
     }
-    let statement = insert_statement(entries.len());
-    bind_all(query(&statement), entries).execute(conn).await.map(drop)
+    rows(entries).insert_on(conn).await
 }
 
-/// Columns of a `data_usage` row as inserted.
-const COLUMNS: usize = 9;
-
-/// One `INSERT` of `rows` rows (a call hands over a few attributes, far below the
-/// databases' parameter limits).
-fn insert_statement(rows: usize) -> String {
-    format!(
-        "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id) VALUES {}",
-        placeholders(rows, COLUMNS)
-    )
-}
-
-fn bind_all<'q>(mut statement: Query<'q>, entries: &[Usage]) -> Query<'q> {
+/// The rows of `entries`, as inserted.
+fn rows(entries: &[Usage]) -> Rows {
+    let mut values = Vec::with_capacity(entries.len() * 9);
     for e in entries {
-        statement = statement
-            .bind(&e.citizen_id)
-            .bind(&e.adapter_id)
-            .bind(&e.agency)
-            .bind(&e.service)
-            .bind(e.attribute.as_str())
-            .bind(e.purpose.as_str())
-            .bind(&e.request_id)
-            .bind(e.at_ms)
-            .bind(&e.actor_id);
+        values.extend([
+            Arg::from(&e.citizen_id),
+            Arg::from(&e.adapter_id),
+            Arg::from(&e.agency),
+            Arg::from(&e.service),
+            Arg::from(e.attribute.as_str()),
+            Arg::from(e.purpose.as_str()),
+            Arg::from(&e.request_id),
+            Arg::from(e.at_ms),
+            Arg::from(&e.actor_id),
+        ]);
     }
-    statement
+    Rows {
+        insert: "INSERT INTO data_usage (citizen_id, adapter_id, agency, service, attribute, purpose, request_id, at_ms, actor_id)",
+        columns: 9,
+        values,
+    }
 }
 
 /// A column holding a wire name (`crate::names`).
