@@ -231,7 +231,7 @@ impl Db {
         }
     }
 
-    /// Appends rows to an append-only table and answers once they are committed: on
+    /// Inserts rows and answers once they are committed: on
     /// PostgreSQL together with the rows that other callers append meanwhile, in one
     /// statement (see [`append`]); on SQLite as [`Db::write_one`] does.
     pub async fn append(&self, rows: append::Rows) -> sqlx::Result<()> {

@@ -1,4 +1,4 @@
-//! Rows of append-only tables that concurrent callers write on PostgreSQL, inserted together.
+//! Rows that concurrent callers only insert, inserted together on PostgreSQL.
 //!
 //! On PostgreSQL each commit pays a WAL flush of its own, and under load the flushes, not
 //! the statements, were what the server spent its time on: the data-usage entry that an

@@ -9,8 +9,9 @@
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
+use super::append::Rows;
 use super::data_usage::Usage;
-use super::sql::{Query, Tx, query};
+use super::sql::{Arg, Tx, query};
 use super::{Db, is_unique_violation};
 
 /// Status of a reservation whose `submit` has not returned yet.
@@ -108,16 +109,15 @@ pub enum Reservation {
 /// Inserts `application` as pending, durably, with the data-usage entries of the hand-over
 /// its submit will make: both or neither (a conflict writes neither).
 pub async fn reserve(db: &Db, application: &ApplicationRow, handover: &[Usage]) -> sqlx::Result<Reservation> {
-    let sql = format!(
-        "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    );
+    let row = insert(application);
     let inserted = if handover.is_empty() {
-        db.write_one(insert(&sql, application)).await.map(drop)
+        // With the reservations of concurrent filings, in one statement on PostgreSQL.
+        db.append(row).await
     } else {
-        let (a, handover) = (application.clone(), handover.to_vec());
+        let handover = handover.to_vec();
         db.write(move |conn| {
             Box::pin(async move {
-                insert(&sql, &a).execute(conn).await?;
+                row.insert_on(conn).await?;
                 super::data_usage::record_on(conn, &handover).await
             })
         })
@@ -131,23 +131,27 @@ pub async fn reserve(db: &Db, application: &ApplicationRow, handover: &[Usage]) 
 }
 
 /// The `INSERT` of an application row.
-fn insert<'q>(sql: &'q str, a: &ApplicationRow) -> Query<'q> {
-    query(sql)
-        .bind(&a.id)
-        .bind(&a.tracking_code)
-        .bind(&a.citizen_id)
-        .bind(&a.agency)
-        .bind(&a.service)
-        .bind(&a.adapter_id)
-        .bind(&a.adapter_version)
-        .bind(&a.agency_reference)
-        .bind(&a.status)
-        .bind(&a.idempotency_key)
-        .bind(&a.request_hash)
-        .bind(a.created_ms)
-        .bind(a.updated_ms)
-        .bind(&a.actor_id)
-        .bind(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into()))
+fn insert(a: &ApplicationRow) -> Rows {
+    static INSERT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("INSERT INTO applications ({COLUMNS})"));
+    let values = vec![
+        Arg::from(&a.id),
+        Arg::from(&a.tracking_code),
+        Arg::from(&a.citizen_id),
+        Arg::from(&a.agency),
+        Arg::from(&a.service),
+        Arg::from(&a.adapter_id),
+        Arg::from(&a.adapter_version),
+        Arg::from(&a.agency_reference),
+        Arg::from(&a.status),
+        Arg::from(&a.idempotency_key),
+        Arg::from(&a.request_hash),
+        Arg::from(a.created_ms),
+        Arg::from(a.updated_ms),
+        Arg::from(&a.actor_id),
+        Arg::from(serde_json::to_string(&a.bills).unwrap_or_else(|_| "[]".into())),
+    ];
+    Rows { insert: &INSERT, columns: 15, values }
 }
 
 /// Stores the agency's receipt on a pending application, its first event and the job
