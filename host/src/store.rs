@@ -217,23 +217,9 @@ impl Db {
         }
     }
 
-    /// Runs one statement as [`Db::write`] runs work, and answers once it has committed:
-    /// the rows it changed. On PostgreSQL it runs on its own, without `BEGIN` and `COMMIT`
-    /// (a statement is atomic by itself), so it costs one round trip instead of three.
-    pub async fn write_one(&self, query: sql::Query<'_>) -> sqlx::Result<u64> {
-        match &self.group {
-            Some(_) => {
-                let (statement, args) = query.into_parts();
-                let statement = statement.to_owned();
-                self.write(move |tx| Box::pin(async move { tx.run_statement(&statement, args).await })).await
-            }
-            None => query.execute(&mut *self.writer.acquire().await?).await,
-        }
-    }
-
-    /// Inserts rows and answers once they are committed: on
-    /// PostgreSQL together with the rows that other callers append meanwhile, in one
-    /// statement (see [`append`]); on SQLite as [`Db::write_one`] does.
+    /// Inserts rows and answers once they are committed: on PostgreSQL together with the
+    /// rows that other callers insert meanwhile, in one statement (see [`append`]); on
+    /// SQLite in the group commit of [`Db::write`].
     pub async fn append(&self, rows: append::Rows) -> sqlx::Result<()> {
         match &self.appender {
             Some(appender) => appender.append(rows).await,
@@ -241,16 +227,19 @@ impl Db {
         }
     }
 
-    /// Runs one statement as [`Db::write_one`] does, but on PostgreSQL committed without
-    /// waiting for its WAL to be flushed: for a change that may be lost in a crash, such as
-    /// a count that the next durable commit makes durable with it (a flush covers all the
-    /// WAL before it). The rows it locks are free again at once. On SQLite it is
-    /// [`Db::write_one`].
+    /// Runs one statement and answers once it has committed, the rows it changed: on
+    /// PostgreSQL on its own (one round trip, no `BEGIN` or `COMMIT`) and without waiting
+    /// for its WAL to be flushed, for a change that may be lost in a crash, such as a count
+    /// that the next durable commit makes durable with it (a flush covers all the WAL
+    /// before it); the rows it locks are free again at once. On SQLite, in the group commit
+    /// of [`Db::write`].
     pub async fn write_unflushed(&self, query: sql::Query<'_>) -> sqlx::Result<u64> {
-        match &self.unflushed {
-            Some(pool) => query.execute(&mut *pool.acquire().await?).await,
-            None => self.write_one(query).await,
+        if let Some(pool) = &self.unflushed {
+            return query.execute(&mut *pool.acquire().await?).await;
         }
+        let (statement, args) = query.into_parts();
+        let statement = statement.to_owned();
+        self.write(move |tx| Box::pin(async move { tx.run_statement(&statement, args).await })).await
     }
 
     /// On SQLite, how many group transactions [`Db::write`] has committed, and how many

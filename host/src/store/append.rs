@@ -10,7 +10,7 @@
 //! that a caller's bad row fails only that caller.
 //!
 //! On SQLite the group commit ([`super::group`]) already shares commits; `Db::append` runs
-//! there as [`Db::write_one`](super::Db::write_one).
+//! there in the group commit of [`Db::write`](super::Db::write).
 
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
