@@ -241,19 +241,22 @@ impl Chain {
         };
         let key = self.key.as_deref();
         // Alone, the head is known: the batch goes in as one statement on its own, one
-        // round trip and no lock. Should another writer have appended meanwhile, the
-        // sequence number's key refuses it whole, and the batch is chained under the lock.
+        // round trip, that takes the lock only if it is free. Held by another writer, the
+        // batch is chained under the lock instead (waiting for it); should another writer
+        // have appended meanwhile, the sequence number's key refuses the batch whole.
         if self.alone
             && !pending
+            && !batch.is_empty()
             && batch.len() <= ROWS_PER_INSERT
             && let Some(head) = &self.head
         {
             let rows = link(head, unchained(batch).collect(), key);
-            match insert(conn, &rows).await {
-                Ok(()) => {
-                    self.head = rows.last().map(Linked::head).or(self.head.take());
+            match insert_if_free(conn, &rows).await {
+                Ok(true) => {
+                    self.head = rows.last().map(Linked::head);
                     return Ok(());
                 }
+                Ok(false) => self.alone = false,
                 Err(error) if crate::store::is_unique_violation(&error) => self.alone = false,
                 Err(error) => return Err(error.into()),
             }
@@ -337,15 +340,36 @@ async fn insert(conn: &mut dyn Tx, rows: &[Linked<'_>]) -> sqlx::Result<()> {
             "INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash, seal) VALUES {}",
             sql::placeholders(chunk.len(), 9)
         );
-        let mut query = sql::query(&sql);
-        for row in chunk {
-            let e = &row.entry;
-            query = query.bind(row.seq).bind(e.at).bind(&*e.kind).bind(&*e.actor).bind(&*e.subject);
-            query = query.bind(e.data.as_str()).bind(row.prev.as_str()).bind(row.hash.as_str()).bind(row.seal.clone());
-        }
-        query.execute(conn).await?;
+        bind_rows(sql::query(&sql), chunk).execute(conn).await?;
     }
     Ok(())
+}
+
+/// Binds the nine columns of each row, in order.
+fn bind_rows<'q>(mut query: sql::Query<'q>, rows: &[Linked<'_>]) -> sql::Query<'q> {
+    for row in rows {
+        let e = &row.entry;
+        query = query.bind(row.seq).bind(e.at).bind(&*e.kind).bind(&*e.actor).bind(&*e.subject);
+        query = query.bind(e.data.as_str()).bind(row.prev.as_str()).bind(row.hash.as_str()).bind(row.seal.clone());
+    }
+    query
+}
+
+/// PostgreSQL: inserts linked rows (at most [`ROWS_PER_INSERT`]) in one statement on its
+/// own, if the chain's advisory lock is free: taken by the statement (held to its commit,
+/// so a writer that waits for the lock reads the head after these rows), or, held by
+/// another writer, nothing is inserted and this answers `false`. The lock is tried once,
+/// before any row goes in.
+async fn insert_if_free(conn: &mut dyn Tx, rows: &[Linked<'_>]) -> sqlx::Result<bool> {
+    const COLUMNS: &str = "seq, at, kind, actor, subject, data, prev_hash, hash, seal";
+    let sql = format!(
+        "WITH chain AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(${lock}) AS free) \
+         INSERT INTO audit_log ({COLUMNS}) SELECT v.* FROM (VALUES {values}) AS v ({COLUMNS}), chain WHERE chain.free",
+        lock = rows.len() * 9 + 1,
+        values = sql::placeholders(rows.len(), 9),
+    );
+    let inserted = bind_rows(sql::query(&sql), rows).bind(PG_LOCK_KEY).execute(conn).await?;
+    Ok(inserted == rows.len() as u64)
 }
 
 /// Where [`append_on`] found the chain's head, and where it left it.
@@ -777,6 +801,54 @@ mod tests {
         assert_eq!(distinct.len(), 406, "an entry was appended twice");
         assert_eq!(&subjects[..6], ["a0", "a1", "a2", "a3", "b0", "a4"]);
         other.close().await;
+        pg.drop().await;
+    }
+
+    /// A writer that appends without the lock does not pass one that holds it: while
+    /// another writer holds the lock and has not appended yet, the lone writer's batch waits
+    /// for it, and goes in after what it appended.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_writer_waits_for_one_that_holds_the_lock() {
+        let Some(pg) = crate::store::testing::Postgres::create("audit").await else { return };
+        let a = Audit::start(pg.db.clone(), None);
+        for n in 0..4 {
+            a.record(entry("a", n)).await.unwrap();
+        }
+        // Another writer (a replica) takes the lock and reads the head.
+        let mut other = pg.db.pool().begin().await.unwrap();
+        let (seq, hash): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_chain_head($1)")
+            .bind(PG_LOCK_KEY)
+            .fetch_one(&mut *other)
+            .await
+            .unwrap();
+        assert_eq!(seq, 4);
+        let waiting = tokio::spawn({
+            let a = a.clone();
+            async move { a.record(entry("a", 4)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the lone writer appended while another writer held the lock");
+        // The other writer appends on the head it read, and commits.
+        let at = now_ms();
+        let next = entry_hash(&hash, seq + 1, at, "test.append", "b", "0", "{}");
+        sqlx::query("INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash) VALUES ($1, $2, 'test.append', 'b', '0', '{}', $3, $4)")
+            .bind(seq + 1)
+            .bind(at)
+            .bind(&hash)
+            .bind(&next)
+            .execute(&mut *other)
+            .await
+            .expect("the other writer's entry goes in where it read the head");
+        other.commit().await.unwrap();
+        waiting.await.unwrap().unwrap();
+
+        let report = verify(&pg.db, &Anchor::default()).await.unwrap();
+        assert!(report.ok, "{report:?}");
+        let order: Vec<String> = sqlx::query_scalar("SELECT actor || subject FROM audit_log ORDER BY seq")
+            .fetch_all(pg.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(order, ["a0", "a1", "a2", "a3", "b0", "a4"]);
         pg.drop().await;
     }
 }
