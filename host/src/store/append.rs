@@ -33,9 +33,9 @@ impl Rows {
     }
 
     /// Inserts these rows in one statement, in the caller's transaction (or on its own).
-    pub async fn insert_on(&self, tx: &mut dyn Tx) -> sqlx::Result<()> {
+    pub async fn insert_on(self, tx: &mut dyn Tx) -> sqlx::Result<()> {
         let statement = format!("{} VALUES {}", self.insert, placeholders(self.len(), self.columns));
-        tx.run_statement(&statement, self.values.clone()).await.map(drop)
+        tx.run_statement(&statement, self.values).await.map(drop)
     }
 }
 
@@ -90,28 +90,29 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Queued>) {
 
 /// Inserts the rows of `batch` (one table's) in one statement; if that fails, each caller's
 /// on their own, so each gets its own answer.
-async fn insert_together(pool: &AnyPool, conn: &mut Option<AnyConnection>, mut batch: Vec<Queued>) {
+async fn insert_together(pool: &AnyPool, conn: &mut Option<AnyConnection>, batch: Vec<Queued>) {
     let values: usize = batch.iter().map(|q| q.rows.values.len()).sum();
     if batch.len() > 1 && values <= MAX_VALUES {
         let first = &batch[0].rows;
+        // Copied: each caller's own rows are kept in case they must go in alone.
         let values = batch.iter().flat_map(|q| q.rows.values.iter().cloned()).collect();
         let together = Rows { insert: first.insert, columns: first.columns, values };
-        if execute(pool, conn, &together).await.is_ok() {
+        if execute(pool, conn, together).await.is_ok() {
             for one in batch {
                 let _ = one.answer.send(Ok(()));
             }
             return;
         }
     }
-    for one in batch.drain(..) {
-        let alone = execute(pool, conn, &one.rows).await;
+    for one in batch {
+        let alone = execute(pool, conn, one.rows).await;
         let _ = one.answer.send(alone);
     }
 }
 
 /// Runs the statement that inserts `rows` on the task's connection (taken anew after an
 /// error), on its own: committed when it returns.
-async fn execute(pool: &AnyPool, conn: &mut Option<AnyConnection>, rows: &Rows) -> sqlx::Result<()> {
+async fn execute(pool: &AnyPool, conn: &mut Option<AnyConnection>, rows: Rows) -> sqlx::Result<()> {
     let connection = match conn {
         Some(connection) => connection,
         None => conn.insert(pool.acquire().await?.detach()),
